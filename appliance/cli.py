@@ -1,0 +1,227 @@
+"""The `appliance` command. Each command parses, calls one component API and renders the result."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+import psutil
+
+from appliance import __version__
+from appliance.config import Config, load_config, render_defaults, render_effective
+from appliance.errors import ApplianceError
+from appliance.logview import follow_logs, known_logs, print_tail
+
+
+@dataclass
+class Options:
+    home: Path | None
+    config_file: Path | None
+    debug: bool
+
+    def load(self, **overrides: Any) -> Config:
+        return load_config(home=self.home, file=self.config_file,
+                           overrides={k: v for k, v in overrides.items() if v is not None})
+
+
+class CommandError(click.ClickException):
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code  # type: ignore[misc]  # click declares it on the class
+
+
+class ApplianceGroup(click.Group):
+    """Converts ApplianceError into a one-line message and its exit code (traceback with --debug)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ApplianceError as exc:
+            if ctx.obj is not None and ctx.obj.debug:
+                raise
+            raise CommandError(str(exc), exc.exit_code) from None
+
+
+@click.group(cls=ApplianceGroup)
+@click.option("--home", type=click.Path(path_type=Path), envvar="APPLIANCE_HOME",
+              help="The appliance's home directory [default: /var/lib/appliance as root, "
+                   "~/.local/share/appliance otherwise].")
+@click.option("--config", "config_file", type=click.Path(path_type=Path), envvar="APPLIANCE_CONFIG",
+              help="Configuration file [default: <home>/appliance.toml if it exists].")
+@click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
+@click.version_option(__version__, prog_name="appliance")
+@click.pass_context
+def main(ctx: click.Context, home: Path | None, config_file: Path | None, debug: bool) -> None:
+    """A notebook platform for a lab: JupyterLab for every member, notebooks in PostgreSQL."""
+    ctx.obj = Options(home=home.absolute() if home else None, config_file=config_file, debug=debug)
+
+
+@main.command()
+@click.option("--detach", is_flag=True, help="Run in the background; return once every component is healthy.")
+@click.option("--public", is_flag=True, help="Listen on every interface (0.0.0.0) instead of loopback only.")
+@click.option("--background", is_flag=True, hidden=True, help="Internal: started by --detach.")
+@click.pass_obj
+def up(options: Options, detach: bool, public: bool, background: bool) -> None:
+    """Start the appliance and supervise it until stopped (Ctrl-C or `appliance stop`)."""
+    from appliance.supervisor.run import preflight, run_foreground, start_detached
+
+    config = options.load(**({"portal.host": "0.0.0.0", "proxy.host": "0.0.0.0"} if public else {}))
+    if detach:
+        click.echo(f"Starting appliance in the background (home {config.home.root}) …")
+        start_detached(config, progress=click.echo)
+        _print_urls(config)
+        return
+    preflight(config)
+    if not background:
+        _log_to_console()
+    sys.exit(run_foreground(config))
+
+
+@main.command()
+@click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for the supervisor to exit.")
+@click.pass_obj
+def stop(options: Options, timeout: float) -> None:
+    """Stop the running appliance and every process it started."""
+    from appliance.supervisor.control import send_command
+
+    home = options.load().home
+    pid = home.read_pid()
+    send_command(home.control_socket, {"command": "stop"})
+    deadline = time.monotonic() + timeout
+    while home.is_locked() or (pid is not None and psutil.pid_exists(pid)):
+        if time.monotonic() > deadline:
+            raise ApplianceError(f"the supervisor (pid {pid}) is still stopping after {timeout:.0f} s; "
+                                 "see `appliance logs supervisor`.")
+        time.sleep(0.1)
+    click.echo("appliance stopped.")
+
+
+@main.command()
+@click.argument("component", required=False)
+@click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for it to be healthy again.")
+@click.pass_obj
+def restart(options: Options, component: str | None, timeout: float) -> None:
+    """Restart one COMPONENT (postgres, portal, proxy), or all of them in order."""
+    from appliance.supervisor.control import send_command
+
+    home = options.load().home
+    restarted = send_command(home.control_socket, {"command": "restart", "component": component})["restarted"]
+    deadline = time.monotonic() + timeout
+    while True:
+        components = send_command(home.control_socket, {"command": "status"})["components"]
+        if all(c["state"] == "healthy" for c in components if c["name"] in restarted):
+            break
+        if time.monotonic() > deadline:
+            raise ApplianceError(f"{', '.join(restarted)} not healthy {timeout:.0f} s after the restart; "
+                                 "see `appliance status`.")
+        time.sleep(0.2)
+    click.echo(f"restarted {', '.join(restarted)}; healthy.")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.pass_obj
+def status(options: Options, as_json: bool) -> None:
+    """Show every component's health. Exit 0 if all are healthy, 1 if not, 3 if not running."""
+    from appliance.errors import NotRunning
+    from appliance.statusview import render_status
+    from appliance.supervisor.control import send_command
+
+    home = options.load().home
+    try:
+        report = send_command(home.control_socket, {"command": "status"}, timeout_s=10)
+    except NotRunning:
+        if as_json:
+            click.echo(json.dumps({"running": False, "components": []}))
+        else:
+            click.echo(f"appliance is not running (home {home.root}). Start it with `appliance up`.")
+        sys.exit(3)
+    report.pop("ok", None)
+    click.echo(json.dumps(report, indent=2) if as_json else render_status(report, color=sys.stdout.isatty()))
+    sys.exit(0 if all(c["state"] == "healthy" for c in report["components"]) else 1)
+
+
+@main.command()
+@click.argument("component", required=False)
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines as they are written.")
+@click.option("-n", "--lines", default=40, show_default=True, help="How many past lines to show.")
+@click.pass_obj
+def logs(options: Options, component: str | None, follow: bool, lines: int) -> None:
+    """Show the log of one COMPONENT (postgres, migrate, portal, proxy, supervisor), or of all."""
+    home = options.load().home
+    names = known_logs(home)
+    if component is not None and component not in names:
+        raise ApplianceError(f"no log for {component!r} in {home.logs_dir}; logs: {', '.join(names) or 'none'}.")
+    selected = [component] if component else names
+    print_tail(home, selected, lines)
+    if follow:
+        with contextlib.suppress(KeyboardInterrupt):
+            follow_logs(home, selected)
+
+
+@main.group()
+def config() -> None:
+    """Inspect the configuration."""
+
+
+@config.command("show")
+@click.option("--defaults", is_flag=True, help="Print every knob at its default as a commented TOML file.")
+@click.pass_obj
+def config_show(options: Options, defaults: bool) -> None:
+    """Print the effective configuration with the source of each value (secrets masked)."""
+    click.echo(render_defaults() if defaults else render_effective(options.load()), nl=False)
+
+
+@main.command()
+def version() -> None:
+    """Print the version of appliance."""
+    click.echo(f"appliance {__version__}")
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+@click.pass_obj
+def db_upgrade(options: Options) -> None:
+    """Create the database if needed and migrate its schema to this version (a no-op when current)."""
+    from appliance import db as database
+    from appliance.postgres import database_url
+
+    config = options.load()
+    url = database_url(config.home, config.postgres)
+    if not config.postgres.url and database.ensure_database(url):
+        click.echo("created database appliance")
+    before, after = database.upgrade(url)
+    engine = database.make_engine(url, pool_size=1)
+    try:
+        database.record_installation(engine, __version__)
+    finally:
+        engine.dispose()
+    click.echo(f"schema at revision {after}" + (" (unchanged)" if before == after else f" (was {before or 'empty'})"))
+
+
+def _log_to_console() -> None:
+    import logging
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    logging.getLogger("appliance").addHandler(handler)
+
+
+def _print_urls(config: Config) -> None:
+    from appliance.supervisor.run import display_host
+
+    click.echo("")
+    click.echo("Appliance is up.")
+    click.echo(f"  Portal:      http://{display_host(config.portal.host)}:{config.portal.port}/")
+    click.echo(f"  Hub origin:  http://{display_host(config.proxy.host)}:{config.proxy.port}/")
+    click.echo("  Status:      appliance status")

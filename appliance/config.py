@@ -1,0 +1,205 @@
+"""The effective configuration: one optional TOML file plus environment, on embedded defaults.
+
+Precedence, highest first: command-line options, then ``APPLIANCE_<SECTION>_<KEY>`` environment
+variables, then the TOML file, then the defaults declared in each component's settings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from appliance.errors import ConfigError
+from appliance.home import Home, default_home
+from appliance.knobs import KnobInfo, describe
+from appliance.portal.settings import PortalSettings
+from appliance.postgres import PostgresSettings
+from appliance.proxy import ProxySettings
+from appliance.supervisor.settings import SupervisorSettings
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Ubuntu 22.04 ships Python 3.10
+    import tomli as tomllib
+
+SECTIONS: dict[str, type] = {
+    "portal": PortalSettings,
+    "proxy": ProxySettings,
+    "postgres": PostgresSettings,
+    "supervisor": SupervisorSettings,
+}
+CONFIG_FILE_NAME = "appliance.toml"
+_TYPE_WORDS = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+
+
+@dataclass(frozen=True)
+class Config:
+    home: Home
+    file: Path | None
+    portal: PortalSettings
+    proxy: ProxySettings
+    postgres: PostgresSettings
+    supervisor: SupervisorSettings
+    # "section.key" -> where the effective value came from: default, file, env NAME or option
+    sources: Mapping[str, str]
+
+    def value(self, info: KnobInfo) -> Any:
+        return getattr(getattr(self, info.section), info.name)
+
+
+def all_knobs() -> list[KnobInfo]:
+    return [info for section, cls in SECTIONS.items() for info in describe(section, cls)]
+
+
+def load_config(
+    home: Path | None = None,
+    file: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Read the configuration for ``home`` (default: $APPLIANCE_HOME or the per-user default).
+
+    ``file`` must exist if given; otherwise ``<home>/appliance.toml`` is read when present.
+    ``overrides`` maps ``"section.key"`` to values given on the command line.
+    """
+    environ = os.environ if environ is None else environ
+    home_path = home or Path(environ.get("APPLIANCE_HOME") or default_home())
+    if file is None and environ.get("APPLIANCE_CONFIG"):
+        file = Path(environ["APPLIANCE_CONFIG"])
+    if file is None and (home_path / CONFIG_FILE_NAME).is_file():
+        file = home_path / CONFIG_FILE_NAME
+    elif file is not None and not file.is_file():
+        raise ConfigError(f"config file {file} does not exist; create it or drop --config/APPLIANCE_CONFIG.")
+
+    from_file = _read_file(file) if file else {}
+    values: dict[str, dict[str, Any]] = {section: {} for section in SECTIONS}
+    sources: dict[str, str] = {}
+    for info in all_knobs():
+        key = f"{info.section}.{info.name}"
+        sources[key] = "default"
+        if info.name in from_file.get(info.section, {}):
+            raw = from_file[info.section][info.name]
+            values[info.section][info.name] = _check_file_value(info, raw, file)  # type: ignore[arg-type]
+            sources[key] = "file"
+        if info.env_var in environ:
+            values[info.section][info.name] = _parse_env_value(info, environ[info.env_var])
+            sources[key] = f"env {info.env_var}"
+        if overrides and key in overrides:
+            values[info.section][info.name] = overrides[key]
+            sources[key] = "option"
+    sections = {name: cls(**values[name]) for name, cls in SECTIONS.items()}
+    return Config(home=Home(home_path.absolute()), file=file, sources=sources, **sections)
+
+
+def _read_file(file: Path) -> dict[str, dict[str, Any]]:
+    text = file.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"config file {file} is not valid TOML: {exc}.",
+            hint="Fix that line (see `appliance config show --defaults` for every key), or move the file away.",
+        ) from None
+    for section, table in data.items():
+        if section not in SECTIONS:
+            raise ConfigError(
+                f"config file {file}, line {_line_of(text, None, section)}: unknown section [{section}]; "
+                f"expected one of {', '.join('[' + s + ']' for s in SECTIONS)}."
+            )
+        if not isinstance(table, dict):
+            raise ConfigError(f"config file {file}: `{section}` must be a table ([{section}]), not a value.")
+        known = [f.name for f in dataclasses.fields(SECTIONS[section])]
+        for key in table:
+            if key not in known:
+                raise ConfigError(
+                    f"config file {file}, line {_line_of(text, section, key)}: unknown key "
+                    f"{section}.{key}; [{section}] takes {', '.join(known)}."
+                )
+    return data
+
+
+def _check_file_value(info: KnobInfo, raw: Any, file: Path) -> Any:
+    if info.type is float and isinstance(raw, int) and not isinstance(raw, bool):
+        return float(raw)
+    if isinstance(raw, info.type) and not (info.type is int and isinstance(raw, bool)):
+        return raw
+    line = _line_of(file.read_text(encoding="utf-8"), info.section, info.name)
+    raise ConfigError(
+        f"config file {file}, line {line}: {info.section}.{info.name} = {raw!r} is not "
+        f"{_TYPE_WORDS[info.type]}; expected e.g. {info.name} = {_toml_literal(info.default)}."
+    )
+
+
+def _parse_env_value(info: KnobInfo, raw: str) -> Any:
+    try:
+        if info.type is bool:
+            lowered = raw.strip().lower()
+            if lowered not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
+                raise ValueError(raw)
+            return lowered in {"1", "true", "yes", "on"}
+        return info.type(raw)
+    except ValueError:
+        raise ConfigError(
+            f"environment variable {info.env_var}={raw!r} is not {_TYPE_WORDS[info.type]} "
+            f"(default {_toml_literal(info.default)})."
+        ) from None
+
+
+def _line_of(text: str, section: str | None, key: str) -> int | str:
+    """Best-effort line number of ``key`` inside ``[section]`` (or of the section header)."""
+    current: str | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = re.match(r"\s*\[\s*([^\]]+?)\s*\]", line)
+        if header:
+            current = header.group(1)
+            if section is None and current == key:
+                return number
+        elif current == section and re.match(rf"\s*{re.escape(key)}\s*=", line):
+            return number
+    return "?"
+
+
+def _toml_literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(value)
+
+
+def render_effective(config: Config) -> str:
+    """The effective configuration as TOML, with the source of each value and secrets masked."""
+    lines = [f"# home: {config.home.root}", f"# file: {config.file or '(none: embedded defaults)'}"]
+    for section, cls in SECTIONS.items():
+        lines.append(f"\n[{section}]")
+        for info in describe(section, cls):
+            value = config.value(info)
+            shown = '"********"' if info.secret and value else _toml_literal(value)
+            lines.append(f"{info.name} = {shown}  # {config.sources[f'{section}.{info.name}']}")
+    return "\n".join(lines) + "\n"
+
+
+def render_defaults() -> str:
+    """A commented TOML file with every knob at its default, built from the help texts."""
+    lines = [
+        "# appliance configuration. Save as $APPLIANCE_HOME/appliance.toml; every key is optional.",
+        "# Environment variables APPLIANCE_<SECTION>_<KEY> override this file.",
+    ]
+    for section, cls in SECTIONS.items():
+        lines += ["", f"# {(cls.__doc__ or '').strip()}", f"[{section}]"]
+        for info in describe(section, cls):
+            lines += [f"# {line}" for line in _wrap(info.help)]
+            lines.append(f"#{info.name} = {_toml_literal(info.default)}")
+    return "\n".join(lines) + "\n"
+
+
+def _wrap(text: str, width: int = 98) -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(text, width=width)

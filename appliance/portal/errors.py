@@ -1,0 +1,37 @@
+"""Errors at the HTTP boundary: one JSON shape for the API, one HTML page for browsers.
+
+JSON errors are ``{"ok": false, "error": "<what happened and what to do>", "status": <code>}``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from appliance.portal.templating import render
+
+log = logging.getLogger("appliance.portal")
+
+
+def wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
+
+
+def error_response(request: Request, status: int, message: str) -> Response:
+    if wants_json(request):
+        return JSONResponse({"ok": False, "error": message, "status": status}, status_code=status)
+    return render(request, "error.html", status_code=status, status=status, message=message)
+
+
+async def http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    messages = {404: f"There is no page at {request.url.path}.", 405: "That method is not allowed here."}
+    return error_response(request, exc.status_code, messages.get(exc.status_code, exc.detail))
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    # Starlette's ServerErrorMiddleware re-raises after this, so the traceback is logged.
+    return error_response(request, 500, "Something went wrong on the server; the error has been logged.")

@@ -1,0 +1,223 @@
+"""The embedded PostgreSQL cluster: find the binaries, initdb once, describe the server child.
+
+As root the cluster runs as a system user (``postgres`` by default): initdb and postgres refuse
+to run as root. The server listens on a Unix socket in <home>/run/postgres and on a loopback port;
+every login needs the generated password (SCRAM).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import re
+import shutil
+import signal
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from appliance.errors import ApplianceError
+from appliance.home import Home, check_reachable_by
+from appliance.knobs import knob
+from appliance.supervisor.spec import Check, CheckFailed, ChildSpec
+
+SUPERUSER = "appliance"
+DATABASE = "appliance"
+INSTALL_HINT = (
+    "Install the server with `apt-get install postgresql` (Debian/Ubuntu), set postgres.bin_dir to the "
+    "directory holding initdb and postgres, or use an external server with postgres.url."
+)
+
+
+@dataclass(frozen=True)
+class PostgresSettings:
+    """[postgres] The database: an embedded cluster in the home, or an external server."""
+
+    url: str = knob(
+        "",
+        "URL of an external PostgreSQL database (postgresql://user:password@host:5432/dbname). Empty "
+        "runs an embedded cluster in $APPLIANCE_HOME/postgres. Applies at the next `appliance up`.",
+        secret=True,
+    )
+    port: int = knob(8003, "Loopback TCP port of the embedded cluster (it also listens on a Unix socket).")
+    bin_dir: str = knob(
+        "",
+        "Directory holding initdb and postgres. Empty looks in pg_config's bindir, then the newest "
+        "/usr/lib/postgresql/<version>/bin, then PATH.",
+    )
+    system_user: str = knob(
+        "postgres",
+        "System user that owns and runs the embedded cluster when appliance runs as root.",
+    )
+
+
+class PostgresError(ApplianceError):
+    """The embedded cluster cannot be set up or started."""
+
+
+def find_bin_dir(settings: PostgresSettings, candidates: list[Path] | None = None) -> Path:
+    """The directory with initdb and postgres, or PostgresError naming the package to install."""
+    if settings.bin_dir:
+        directory = Path(settings.bin_dir)
+        if not (directory / "initdb").is_file() or not (directory / "postgres").is_file():
+            raise PostgresError(f"postgres.bin_dir = {settings.bin_dir} holds no initdb and postgres.",
+                                hint=INSTALL_HINT)
+        return directory
+    for directory in candidates if candidates is not None else _default_candidates():
+        if (directory / "initdb").is_file() and (directory / "postgres").is_file():
+            return directory
+    raise PostgresError("PostgreSQL server binaries (initdb, postgres) were not found.", hint=INSTALL_HINT)
+
+
+def _default_candidates() -> list[Path]:
+    found: list[Path] = []
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        result = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False)
+        if result.returncode == 0:
+            found.append(Path(result.stdout.strip()))
+
+    def version_of(path: str) -> float:
+        match = re.search(r"/postgresql/([\d.]+)/bin", path)
+        return float(match.group(1)) if match else 0.0
+
+    found += [Path(p) for p in sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=version_of, reverse=True)]
+    initdb = shutil.which("initdb")
+    if initdb:
+        found.append(Path(initdb).parent)
+    return found
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Accept postgres:// and postgresql:// URLs and select the psycopg 3 driver."""
+    return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql+psycopg://", url)
+
+
+class EmbeddedCluster:
+    """The cluster in <home>/postgres, run by the supervisor as the child ``postgres``."""
+
+    def __init__(self, home: Home, settings: PostgresSettings):
+        self.home = home
+        self.settings = settings
+        self.data_dir = home.root / "postgres" / "data"
+        self.socket_dir = home.run_dir / "postgres"
+        self.run_as = settings.system_user if os.geteuid() == 0 else None
+
+    @property
+    def password(self) -> str:
+        return self.home.secret("postgres-password")
+
+    def url(self, database: str = DATABASE) -> str:
+        return (f"postgresql+psycopg://{SUPERUSER}:{quote(self.password, safe='')}@/{database}"
+                f"?host={quote(str(self.socket_dir))}&port={self.settings.port}")
+
+    def is_initialized(self) -> bool:
+        return (self.data_dir / "PG_VERSION").is_file()
+
+    def ensure_initialized(self) -> bool:
+        """Run initdb unless the cluster exists. Returns True if it was created now."""
+        bin_dir = find_bin_dir(self.settings)
+        self._ensure_dirs()
+        if self.is_initialized():
+            self._check_version(bin_dir)
+            return False
+        # The password file must be readable by the cluster's user: put it in its private socket dir.
+        password_file = self.socket_dir / "initdb-password"
+        password_file.write_text(self.password + "\n")
+        if self.run_as:
+            entry = pwd.getpwnam(self.run_as)
+            os.chown(password_file, entry.pw_uid, entry.pw_gid)
+        os.chmod(password_file, 0o600)
+        try:
+            result = subprocess.run(
+                [str(bin_dir / "initdb"), "-D", str(self.data_dir), "-U", SUPERUSER, f"--pwfile={password_file}",
+                 "--auth-local=scram-sha-256", "--auth-host=scram-sha-256", "--encoding=UTF8", "--no-locale"],
+                capture_output=True, text=True, check=False, **self._user_kwargs(),
+            )
+        finally:
+            password_file.unlink(missing_ok=True)
+        if result.returncode != 0:
+            raise PostgresError(f"initdb failed in {self.data_dir} (exit {result.returncode}):\n"
+                                f"{(result.stdout + result.stderr).strip()}")
+        return True
+
+    def child_spec(self) -> ChildSpec:
+        bin_dir = find_bin_dir(self.settings)
+        return ChildSpec(
+            name="postgres",
+            description=f"PostgreSQL {self._binary_version(bin_dir)}",
+            argv=[str(bin_dir / "postgres"), "-D", str(self.data_dir), "-k", str(self.socket_dir),
+                  "-p", str(self.settings.port), "-c", "listen_addresses=127.0.0.1",
+                  "-c", "unix_socket_permissions=0700"],
+            user=self.run_as,
+            ready=self.check(),
+            health=self.check(),
+            address=f"127.0.0.1:{self.settings.port}",
+            ports=(("127.0.0.1", self.settings.port),),
+            stop_signal=signal.SIGINT,  # "fast" shutdown: do not wait for clients to disconnect
+        )
+
+    def check(self) -> Check:
+        """Pass when the server accepts a password login and answers SELECT 1."""
+        import psycopg
+
+        async def check() -> None:
+            try:
+                connection = await psycopg.AsyncConnection.connect(
+                    host=str(self.socket_dir), port=self.settings.port, user=SUPERUSER,
+                    password=self.password, dbname="postgres", connect_timeout=2,
+                )
+                async with connection:
+                    await connection.execute("SELECT 1")
+            except psycopg.Error as exc:
+                raise CheckFailed(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)) from None
+
+        return check
+
+    def _ensure_dirs(self) -> None:
+        owner = pwd.getpwnam(self.run_as) if self.run_as else None
+        if self.run_as:
+            try:
+                pwd.getpwnam(self.run_as)
+            except KeyError:
+                raise PostgresError(f"system user {self.run_as!r} (postgres.system_user) does not exist.",
+                                    hint="Install the postgresql package, which creates it, or create it "
+                                    "with `adduser --system postgres`.") from None
+            check_reachable_by(self.home.root, self.run_as)
+        for directory in (self.data_dir.parent, self.socket_dir):
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if owner is not None:
+                os.chown(directory, owner.pw_uid, owner.pw_gid)
+            os.chmod(directory, 0o700)
+
+    def _user_kwargs(self) -> dict[str, Any]:
+        if not self.run_as:
+            return {}
+        entry = pwd.getpwnam(self.run_as)
+        return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+    def _check_version(self, bin_dir: Path) -> None:
+        made_by = (self.data_dir / "PG_VERSION").read_text().strip()
+        have = self._binary_version(bin_dir).split(".")[0]
+        if made_by != have:
+            raise PostgresError(
+                f"the cluster in {self.data_dir} was made by PostgreSQL {made_by}, but the binaries in "
+                f"{bin_dir} are version {have}.",
+                hint=f"Set postgres.bin_dir to PostgreSQL {made_by}'s bin directory "
+                f"(e.g. /usr/lib/postgresql/{made_by}/bin), or upgrade the cluster with pg_upgrade.",
+            )
+
+    @staticmethod
+    def _binary_version(bin_dir: Path) -> str:
+        result = subprocess.run([str(bin_dir / "postgres"), "--version"], capture_output=True, text=True,
+                                check=False)
+        match = re.search(r"(\d+(?:\.\d+)?)", result.stdout)
+        return match.group(1) if match else "?"
+
+
+def database_url(home: Home, settings: PostgresSettings) -> str:
+    """The SQLAlchemy URL of the appliance database: the external one, or the embedded cluster's."""
+    return sqlalchemy_url(settings.url) if settings.url else EmbeddedCluster(home, settings).url()

@@ -1,0 +1,39 @@
+"""Readiness and health checks: small async callables that raise CheckFailed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+
+import httpx
+
+from appliance.supervisor.spec import Check, CheckFailed
+
+
+def http_ok(url: str, headers: Mapping[str, str] | None = None, timeout_s: float = 2.0) -> Check:
+    """Pass when GET ``url`` answers 2xx."""
+
+    async def check() -> None:
+        try:
+            async with httpx.AsyncClient(timeout=timeout_s, trust_env=False) as client:
+                response = await client.get(url, headers=headers)
+        except httpx.HTTPError as exc:
+            raise CheckFailed(f"GET {url}: {type(exc).__name__} {exc}".strip()) from None
+        if not response.is_success:
+            raise CheckFailed(f"GET {url} answered {response.status_code}")
+
+    return check
+
+
+def tcp_open(host: str, port: int, timeout_s: float = 2.0) -> Check:
+    """Pass when a TCP connection to host:port succeeds."""
+
+    async def check() -> None:
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
+        except (OSError, asyncio.TimeoutError) as exc:
+            raise CheckFailed(f"connect {host}:{port}: {exc or 'timed out'}") from None
+        writer.close()
+        await writer.wait_closed()
+
+    return check

@@ -1,0 +1,44 @@
+"""A child process described as data: what to run, how to tell it is ready and healthy."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from appliance.errors import ApplianceError
+
+
+class CheckFailed(Exception):
+    """A readiness or health check did not pass; the message says what was observed."""
+
+
+# A check returns when the child is ready/healthy and raises CheckFailed otherwise.
+Check = Callable[[], Awaitable[None]]
+
+
+class StartFailed(ApplianceError):
+    """A child did not come up during the initial start of the appliance."""
+
+
+@dataclass(frozen=True)
+class ChildSpec:
+    """One supervised child.
+
+    ``oneshot`` children (initialisation steps such as migrations) run to completion in start
+    order and must exit 0; services run until stopped and are restarted when they die.
+    """
+
+    name: str
+    argv: Sequence[str]
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+    user: str | None = None  # run as this system user (only when the supervisor is root)
+    ready: Check | None = None  # awaited after start, until it passes or start_timeout_s
+    health: Check | None = None  # awaited every health_interval_s while running
+    address: str = ""  # shown by `appliance status`
+    ports: tuple[tuple[str, int], ...] = ()  # (host, port) the child binds: checked before start
+    oneshot: bool = False
+    stop_signal: int = signal.SIGTERM
+    description: str = ""  # what the child is, for progress lines ("PostgreSQL 15")

@@ -1,0 +1,9 @@
+"""Templates, static assets and the proxy's error pages (installed as ``appliance.webui``)."""
+
+from importlib.resources import files
+from pathlib import Path
+
+ROOT = Path(str(files(__name__)))
+TEMPLATES = ROOT / "templates"
+STATIC = ROOT / "static"
+PROXY_ERROR_PAGES = ROOT / "proxy-errors"
