@@ -94,7 +94,7 @@ def stop(options: Options, timeout: float) -> None:
     pid = home.read_pid()
     send_command(home.control_socket, {"command": "stop"})
     deadline = time.monotonic() + timeout
-    while home.is_locked() or (pid is not None and psutil.pid_exists(pid)):
+    while home.is_locked() or (pid is not None and _alive(pid)):
         if time.monotonic() > deadline:
             raise ApplianceError(f"the supervisor (pid {pid}) is still stopping after {timeout:.0f} s; "
                                  "see `appliance logs supervisor`.")
@@ -207,6 +207,13 @@ def db_upgrade(options: Options) -> None:
     finally:
         engine.dispose()
     click.echo(f"schema at revision {after}" + (" (unchanged)" if before == after else f" (was {before or 'empty'})"))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _log_to_console() -> None:

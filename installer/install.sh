@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Install the appliance from this checkout and start it (Debian 12, Ubuntu 22.04+; run as root).
+#
+#   installer/install.sh                 install into /opt/appliance and start `appliance up --detach`
+#   installer/install.sh --dev --venv D  prepare a development environment in D (editable, test extras), no start
+#
+# Every step checks before it acts, so a second run is quick and changes nothing that is already right.
+# Detail goes to $LOG; a failed command's output is shown on screen.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PREFIX=/opt/appliance
+VENV=""
+DEV=0
+START=1
+LOG=${APPLIANCE_INSTALL_LOG:-/tmp/appliance-install.log}
+
+usage() { sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --dev) DEV=1; START=0 ;;
+    --venv) VENV=$2; shift ;;
+    --no-start) START=0 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "install.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
+  esac
+  shift
+done
+VENV=${VENV:-$PREFIX/venv}
+: > "$LOG"
+
+say() { printf '%s\n' "$*"; }
+step() { printf '  %s\n' "$*"; }
+fail() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
+
+# Run a command with its output in the log; on failure show that output and stop.
+run() {
+  echo "+ $*" >> "$LOG"
+  local out
+  if ! out=$("$@" 2>&1); then
+    printf '%s\n' "$out" >> "$LOG"
+    printf '\ninstall.sh: this command failed: %s\n%s\n' "$*" "$out" >&2
+    exit 1
+  fi
+  printf '%s\n' "$out" >> "$LOG"
+}
+
+APT_UPDATED=0
+apt_install() {
+  [ "$(id -u)" -eq 0 ] || fail "missing packages ($*): run as root, or install them with apt-get install $*"
+  if [ $APT_UPDATED -eq 0 ]; then
+    step "updating the package lists"
+    run env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    APT_UPDATED=1
+  fi
+  step "installing $*"
+  run env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@"
+}
+
+ensure_postgresql() {
+  if compgen -G "/usr/lib/postgresql/*/bin/postgres" > /dev/null; then return; fi
+  # The appliance runs its own cluster; keep the package from creating (and starting) a second one.
+  if [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+    apt_install postgresql-common
+    sed -i 's/^#* *create_main_cluster *=.*/create_main_cluster = false/' /etc/postgresql-common/createcluster.conf
+  fi
+  apt_install postgresql
+}
+
+ensure_node() {
+  local missing=()
+  command -v node > /dev/null || missing+=(nodejs)
+  command -v npm > /dev/null || missing+=(npm)
+  [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+}
+
+ensure_python() {
+  command -v /usr/bin/python3 > /dev/null || apt_install python3
+  /usr/bin/python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
+    || fail "Python 3.10 or newer is needed; /usr/bin/python3 is $(/usr/bin/python3 --version)"
+  /usr/bin/python3 -c 'import ensurepip, venv' 2> /dev/null || apt_install python3-venv
+}
+
+ensure_venv() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    step "creating the virtual environment $VENV"
+    run /usr/bin/python3 -m venv "$VENV"
+    chmod 755 "$VENV"
+  fi
+  local spec stamp want
+  if [ $DEV -eq 1 ]; then spec=(-e "$REPO[test]"); else spec=("$REPO"); fi
+  want="$DEV $(cat "$REPO/pyproject.toml" | sha256sum | cut -c1-16)"
+  [ $DEV -eq 1 ] || want="$want $(cd "$REPO" && git rev-parse HEAD 2> /dev/null || date +%s)"
+  stamp="$VENV/.appliance-installed"
+  if [ "$(cat "$stamp" 2> /dev/null)" != "$want" ]; then
+    step "installing appliance and its Python packages into $VENV"
+    run "$VENV/bin/pip" install -q --upgrade pip
+    run "$VENV/bin/pip" install -q "${spec[@]}"
+    echo "$want" > "$stamp"
+  fi
+}
+
+ensure_proxy() {
+  # configurable-http-proxy 5 needs Node.js 20+; 4.6 runs on the Node.js 18 of Debian 12.
+  local major version
+  major=$(node -p 'process.versions.node.split(".")[0]')
+  if [ "$major" -ge 20 ]; then version=5.3.0; else version=4.6.3; fi
+  local installed="$VENV/node_modules/configurable-http-proxy/package.json"
+  if [ ! -f "$installed" ] || [ "$(node -p "require('$installed').version")" != "$version" ]; then
+    step "installing configurable-http-proxy $version (Node.js $major)"
+    run npm install --no-audit --no-fund --prefix "$VENV" "configurable-http-proxy@$version"
+  fi
+}
+
+ensure_command_link() {
+  if [ "$(id -u)" -eq 0 ] && [ "$(readlink /usr/local/bin/appliance 2> /dev/null)" != "$VENV/bin/appliance" ]; then
+    if [ -e /usr/local/bin/appliance ] && [ ! -L /usr/local/bin/appliance ]; then
+      fail "/usr/local/bin/appliance exists and is not ours; move it away and run install.sh again"
+    fi
+    ln -sfn "$VENV/bin/appliance" /usr/local/bin/appliance
+  fi
+}
+
+start_appliance() {
+  if "$VENV/bin/appliance" status > /dev/null 2>&1; then
+    step "appliance is already running"
+  else
+    "$VENV/bin/appliance" up --detach
+  fi
+  "$VENV/bin/appliance" status
+}
+
+main() {
+  say "Preparing this machine for appliance (log: $LOG)"
+  ensure_python
+  ensure_postgresql
+  ensure_node
+  ensure_venv
+  ensure_proxy
+  [ $DEV -eq 1 ] || ensure_command_link
+  say "Ready: $VENV"
+  [ $START -eq 0 ] || start_appliance
+}
+
+main

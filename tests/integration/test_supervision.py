@@ -1,0 +1,173 @@
+"""The real appliance: all healthy after up, healing after kill -9, clean shutdown, one per home."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+
+import httpx
+import psutil
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.integration.conftest import Appliance
+
+HEAL_TIMEOUT_S = 30  # back-off starts at 0.5 s; PostgreSQL recovery and a portal start take a few s
+
+
+def write_row(appliance: Appliance) -> str:
+    value = uuid.uuid4().hex
+    engine = create_engine(appliance.database_url())
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE IF NOT EXISTS test_rows (value text PRIMARY KEY)"))
+        connection.execute(text("INSERT INTO test_rows VALUES (:v)"), {"v": value})
+    engine.dispose()
+    return value
+
+
+def row_exists(appliance: Appliance, value: str) -> bool:
+    engine = create_engine(appliance.database_url())
+    with engine.connect() as connection:
+        found = connection.execute(text("SELECT 1 FROM test_rows WHERE value = :v"), {"v": value}).first()
+    engine.dispose()
+    return found is not None
+
+
+def test_all_components_healthy_after_up(running_appliance: Appliance) -> None:
+    report = running_appliance.status()
+    assert report["exit_code"] == 0
+    assert [c["name"] for c in report["components"]] == ["postgres", "portal", "proxy"]
+    for component in report["components"]:
+        assert component["state"] == "healthy"
+        assert psutil.pid_exists(component["pid"])
+        assert component["restarts"] == 0
+    assert report["components"][1]["address"] == f"127.0.0.1:{running_appliance.portal_port}"
+
+
+def test_portal_serves_home_page_health_and_status(running_appliance: Appliance) -> None:
+    home = httpx.get(running_appliance.portal_url + "/")
+    assert home.status_code == 200
+    assert "Your lab's notebooks" in home.text
+    assert home.headers["content-security-policy"] == "frame-ancestors 'none'"
+    assert httpx.get(running_appliance.portal_url + "/healthz").text == "ok"
+    status = httpx.get(running_appliance.portal_url + "/api/status").json()
+    assert status["ok"] is True
+    assert status["database"]["ok"] is True
+    assert status["database"]["installed_at"]
+
+
+def test_portal_errors_have_one_json_shape_and_a_page(running_appliance: Appliance) -> None:
+    missing = httpx.get(running_appliance.portal_url + "/api/nothing-here")
+    assert missing.status_code == 404
+    assert missing.json() == {"ok": False, "error": "There is no page at /api/nothing-here.", "status": 404}
+    page = httpx.get(running_appliance.portal_url + "/nothing-here")
+    assert page.status_code == 404
+    assert "Page not found" in page.text
+
+
+def test_proxy_answers_with_no_hub_page(running_appliance: Appliance) -> None:
+    response = httpx.get(running_appliance.proxy_url + "/hubs/1/hub/")
+    assert response.status_code == 404
+    assert "No hub is serving this address" in response.text
+    assert response.headers["content-type"].startswith("text/html")
+
+
+def test_proxy_api_requires_the_token(running_appliance: Appliance) -> None:
+    response = httpx.get(f"http://127.0.0.1:{running_appliance.api_port}/api/routes",
+                         headers={"Authorization": "token wrong"})
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("name", ["postgres", "portal", "proxy"])
+def test_kill_9_heals_and_counts_the_restart(running_appliance: Appliance, name: str) -> None:
+    row = write_row(running_appliance)
+    before = running_appliance.component(name)
+    os.kill(before["pid"], signal.SIGKILL)
+    report = running_appliance.wait_healthy(
+        timeout=HEAL_TIMEOUT_S,
+        restarted=lambda r: next(c for c in r["components"] if c["name"] == name)["restarts"] == before["restarts"] + 1,
+    )
+    after = next(c for c in report["components"] if c["name"] == name)
+    assert after["pid"] != before["pid"]
+    assert "killed by SIGKILL" in after["last_error"]
+    assert row_exists(running_appliance, row)
+    assert httpx.get(running_appliance.portal_url + "/api/status").json()["database"]["ok"] is True
+
+
+def test_sigterm_stops_everything_and_leaves_no_process(appliance: Appliance) -> None:
+    appliance.up()
+    pids = [c["pid"] for c in appliance.status()["components"]]
+    pids += [p.pid for p in appliance.processes()]  # PostgreSQL's backends, node, uvicorn …
+    assert len(pids) > 3
+    began = time.monotonic()
+    assert appliance.process is not None
+    appliance.process.send_signal(signal.SIGTERM)
+    assert appliance.process.wait(timeout=25) == 128 + signal.SIGTERM
+    assert time.monotonic() - began < 20
+    assert appliance.processes() == []
+    alive = [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+    assert alive == []
+    assert not appliance.home.joinpath("run", "control.sock").exists()
+    result = appliance.cli("status")
+    assert result.returncode == 3
+    assert "not running" in result.stdout
+
+
+def test_a_second_up_on_the_same_home_refuses(running_appliance: Appliance) -> None:
+    result = running_appliance.cli("up", timeout=30)
+    assert result.returncode == 1
+    assert f"already running on home {running_appliance.home}" in result.stderr
+    assert "appliance stop" in result.stderr
+    assert running_appliance.status()["exit_code"] == 0
+
+
+def test_data_survives_up_stop_up_and_migrations_are_a_no_op(appliance: Appliance) -> None:
+    appliance.up()
+    row = write_row(appliance)
+    installed = httpx.get(appliance.portal_url + "/api/status").json()["database"]["installed_at"]
+    stopped = appliance.cli("stop")
+    assert stopped.returncode == 0, stopped.stderr
+    assert "appliance stopped" in stopped.stdout
+    assert appliance.process is not None and appliance.process.wait(5) == 0
+    assert appliance.processes() == []
+
+    appliance.up()
+    assert row_exists(appliance, row)
+    assert httpx.get(appliance.portal_url + "/api/status").json()["database"]["installed_at"] == installed
+    migrate_log = appliance.home.joinpath("logs", "migrate.log").read_text()
+    assert migrate_log.count("schema at revision") == 2
+    assert migrate_log.rstrip().endswith("(unchanged)")
+
+
+def test_restart_command_restarts_one_component(running_appliance: Appliance) -> None:
+    before = running_appliance.component("portal")
+    result = running_appliance.cli("restart", "portal")
+    assert result.returncode == 0, result.stderr
+    assert "restarted portal; healthy" in result.stdout
+    after = running_appliance.component("portal")
+    assert after["pid"] != before["pid"]
+    assert after["restarts"] == before["restarts"] + 1
+    unknown = running_appliance.cli("restart", "nonesuch")
+    assert unknown.returncode == 1
+    assert "no component named 'nonesuch'" in unknown.stderr
+
+
+def test_status_table_and_logs(running_appliance: Appliance) -> None:
+    table = running_appliance.cli("status")
+    assert table.returncode == 0
+    assert "COMPONENT" in table.stdout and "All components healthy." in table.stdout
+    logs = running_appliance.cli("logs", "proxy", "-n", "5")
+    assert logs.returncode == 0
+    assert "Proxying" in running_appliance.home.joinpath("logs", "proxy.log").read_text()
+    unknown = running_appliance.cli("logs", "nonesuch")
+    assert unknown.returncode == 1 and "no log for 'nonesuch'" in unknown.stderr
+
+
+def test_control_socket_and_secrets_are_private(running_appliance: Appliance) -> None:
+    home = running_appliance.home
+    assert (home / "run" / "control.sock").stat().st_mode & 0o777 == 0o600
+    for secret in (home / "secrets").iterdir():
+        assert secret.stat().st_mode & 0o777 == 0o600
+    assert (home / "secrets").stat().st_mode & 0o777 == 0o700
