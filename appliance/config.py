@@ -107,13 +107,16 @@ def _read_file(file: Path) -> dict[str, dict[str, Any]]:
             hint="Fix that line (see `appliance config show --defaults` for every key), or move the file away.",
         ) from None
     for section, table in data.items():
+        if not isinstance(table, dict):
+            raise ConfigError(
+                f"config file {file}, line {_line_of(text, None, section)}: `{section}` is outside any section; "
+                f"every key belongs under one of {', '.join('[' + s + ']' for s in SECTIONS)}."
+            )
         if section not in SECTIONS:
             raise ConfigError(
                 f"config file {file}, line {_line_of(text, None, section)}: unknown section [{section}]; "
                 f"expected one of {', '.join('[' + s + ']' for s in SECTIONS)}."
             )
-        if not isinstance(table, dict):
-            raise ConfigError(f"config file {file}: `{section}` must be a table ([{section}]), not a value.")
         known = [f.name for f in dataclasses.fields(SECTIONS[section])]
         for key in table:
             if key not in known:

@@ -1,17 +1,12 @@
 """Shared fixtures.
 
-- ``appliance_home``: an empty home directory the PostgreSQL system user can traverse.
 - ``free_ports``: a function returning N distinct free loopback TCP ports.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
-import tempfile
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
@@ -32,12 +27,3 @@ def _free_ports(count: int) -> list[int]:
 @pytest.fixture
 def free_ports() -> Callable[[int], list[int]]:
     return _free_ports
-
-
-@pytest.fixture
-def appliance_home() -> Iterator[Path]:
-    # Not under pytest's tmp_path: that is mode 0700, and PostgreSQL runs as its own user under root.
-    parent = Path(tempfile.mkdtemp(prefix="appliance-test-"))
-    os.chmod(parent, 0o755)
-    yield parent / "home"
-    shutil.rmtree(parent, ignore_errors=True)

@@ -195,6 +195,9 @@ class Supervisor:
             if self.clock() > deadline:
                 await self._stop_process(child, timeout_s=2.0)
                 return f"not ready after {self.settings.start_timeout_s:.0f} s ({last})"
+        if process.exited.done():  # whatever answered the check, it was not this child
+            self.launcher.signal_group(process.pid, signal.SIGKILL)
+            return f"{describe_exit(process.exited.result())} while starting"
         child.state = HEALTHY
         child.health_failures, child.unhealthy_since = 0, None
         return None

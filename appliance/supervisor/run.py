@@ -103,19 +103,22 @@ def run_foreground(config: Config) -> int:
     home.pid_file.write_text(f"{os.getpid()}\n")
     try:
         kill_leftovers(config)
-        if not config.postgres.url:
-            cluster = EmbeddedCluster(home, config.postgres)
-            if not cluster.is_initialized():
-                log.info("initialising the PostgreSQL cluster in %s (first start)", cluster.data_dir)
-            began = time.monotonic()
-            if cluster.ensure_initialized():
-                log.info("cluster initialised in %.1f s", time.monotonic() - began)
         specs = build_children(config)
         check_ports(specs)
+        if not config.postgres.url:
+            _ensure_cluster(EmbeddedCluster(home, config.postgres))
         return asyncio.run(_serve(config, specs))
     finally:
         home.pid_file.unlink(missing_ok=True)
         lock.close()
+
+
+def _ensure_cluster(cluster: EmbeddedCluster) -> None:
+    if not cluster.is_initialized():
+        log.info("initialising the PostgreSQL cluster in %s (first start)", cluster.data_dir)
+    began = time.monotonic()
+    if cluster.ensure_initialized():
+        log.info("cluster initialised in %.1f s", time.monotonic() - began)
 
 
 async def _serve(config: Config, specs: list[ChildSpec]) -> int:

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -52,7 +53,8 @@ class Appliance:
     def proxy_url(self) -> str:
         return f"http://127.0.0.1:{self.proxy_port}"
 
-    def cli(self, *args: str, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def cli(self, *args: str, timeout: float = 120,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "appliance", *args], env={**self.env, **(env or {})},
                               capture_output=True, text=True, timeout=timeout, check=False)
 
@@ -118,10 +120,8 @@ class Appliance:
                 self.process.kill()
                 self.process.wait()
         for process in self.processes():  # never leave a test's processes behind
-            try:
+            with contextlib.suppress(psutil.Error):
                 process.kill()
-            except psutil.Error:
-                pass
 
 
 def make_home() -> Path:

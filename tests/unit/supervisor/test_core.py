@@ -1,0 +1,179 @@
+"""The supervisor's life cycle, driven by a scripted launcher: no real processes, no sleeps."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from dataclasses import replace
+
+import pytest
+
+from appliance.supervisor.core import Supervisor
+from appliance.supervisor.process import ChildProcess
+from appliance.supervisor.settings import SupervisorSettings
+from appliance.supervisor.spec import CheckFailed, ChildSpec, StartFailed
+
+FAST = SupervisorSettings(
+    start_timeout_s=1.0, health_interval_s=0.01, unhealthy_after_failures=2, restart_unhealthy_after_s=0.05,
+    backoff_initial_s=0.01, backoff_max_s=0.02, stable_after_s=5.0, crashloop_after=3, stop_timeout_s=1.0,
+)
+
+
+class ScriptedLauncher:
+    """Spawns pretend processes; a test makes them exit, or lets signals end them."""
+
+    def __init__(self) -> None:
+        self.spawned: list[tuple[str, ChildProcess]] = []
+        self.signals: list[tuple[str, int]] = []
+        self.die_on_start: set[str] = set()  # names whose processes exit at once with code 1
+        self.ignore_term: set[str] = set()  # names whose processes survive everything but SIGKILL
+
+    def spawn(self, spec: ChildSpec) -> ChildProcess:
+        process = ChildProcess(pid=1000 + len(self.spawned), exited=asyncio.get_running_loop().create_future())
+        self.spawned.append((spec.name, process))
+        if spec.name in self.die_on_start:
+            process.exited.set_result(1 << 8)
+        return process
+
+    def signal_group(self, pid: int, sig: int) -> None:
+        name, process = next((n, p) for n, p in self.spawned if p.pid == pid)
+        self.signals.append((name, sig))
+        if not process.exited.done() and (sig == signal.SIGKILL or name not in self.ignore_term):
+            process.exited.set_result(sig)  # wait status of a process killed by ``sig``
+
+    def kill_orphans(self) -> list[int]:
+        return []
+
+    def current(self, name: str) -> ChildProcess:
+        return [p for n, p in self.spawned if n == name][-1]
+
+
+def service(name: str, **kwargs: object) -> ChildSpec:
+    return ChildSpec(name=name, argv=[name], **kwargs)  # type: ignore[arg-type]
+
+
+async def wait_until(condition: object, timeout: float = 2.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():  # type: ignore[operator]
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached")
+        await asyncio.sleep(0.005)
+
+
+async def test_children_start_in_order_each_ready_before_the_next() -> None:
+    launcher = ScriptedLauncher()
+    seen_when_b_checked: list[str] = []
+
+    async def b_ready() -> None:
+        seen_when_b_checked.append(supervisor.child("a").state)  # type: ignore[union-attr]
+
+    supervisor = Supervisor([service("a"), service("b", ready=b_ready)], FAST, launcher)
+    await supervisor.start()
+    assert [name for name, _ in launcher.spawned] == ["a", "b"]
+    assert seen_when_b_checked == ["healthy"]
+    assert [c["state"] for c in supervisor.status()] == ["healthy", "healthy"]
+    await supervisor.stop()
+
+
+async def test_a_dead_child_is_restarted_and_counted() -> None:
+    launcher = ScriptedLauncher()
+    supervisor = Supervisor([service("a")], FAST, launcher)
+    await supervisor.start()
+    launcher.current("a").exited.set_result(3 << 8)  # exit code 3
+    await wait_until(lambda: len(launcher.spawned) == 2 and supervisor.status()[0]["state"] == "healthy")
+    report = supervisor.status()[0]
+    assert report["restarts"] == 1
+    assert report["last_error"].startswith("exited with code 3 at ")
+    assert ("a", signal.SIGKILL) in launcher.signals  # the dead child's group is cleaned up
+    await supervisor.stop()
+
+
+async def test_repeated_failures_are_reported_as_crashloop() -> None:
+    launcher = ScriptedLauncher()
+    supervisor = Supervisor([service("a", ready=lambda: asyncio.sleep(0))], FAST, launcher)
+    await supervisor.start()
+    launcher.die_on_start.add("a")
+    launcher.current("a").exited.set_result(1 << 8)
+    await wait_until(lambda: supervisor.status()[0]["state"] == "crashloop")
+    assert supervisor.status()[0]["restarts"] >= FAST.crashloop_after
+    launcher.die_on_start.clear()  # the cause goes away: it comes back by itself
+    await wait_until(lambda: supervisor.status()[0]["state"] == "healthy")
+    await supervisor.stop()
+
+
+async def test_a_child_that_fails_its_first_start_stops_the_start_with_its_log() -> None:
+    launcher = ScriptedLauncher()
+    launcher.die_on_start.add("b")
+    supervisor = Supervisor([service("a"), service("b", ready=lambda: asyncio.sleep(0)), service("c")], FAST,
+                            launcher, log_tail=lambda name: [f"{name}: FATAL could not bind"])
+    with pytest.raises(StartFailed) as failure:
+        await supervisor.start()
+    assert "b failed to start: exited with code 1 while starting" in failure.value.message
+    assert "b: FATAL could not bind" in failure.value.message
+    assert "c" not in [name for name, _ in launcher.spawned]
+    await supervisor.stop()
+
+
+async def test_readiness_timeout_fails_the_start() -> None:
+    async def never_ready() -> None:
+        raise CheckFailed("connection refused")
+
+    supervisor = Supervisor([service("a", ready=never_ready)], replace(FAST, start_timeout_s=0.1),
+                            ScriptedLauncher())
+    with pytest.raises(StartFailed, match=r"not ready after 0 s \(connection refused\)"):
+        await supervisor.start()
+    await supervisor.stop()
+
+
+async def test_oneshot_must_exit_zero() -> None:
+    launcher = ScriptedLauncher()
+    launcher.die_on_start.add("migrate")
+    supervisor = Supervisor([service("migrate", oneshot=True)], FAST, launcher)
+    with pytest.raises(StartFailed, match="migrate failed to start: exited with code 1"):
+        await supervisor.start()
+    assert supervisor.status() == []  # one-shot steps are not components
+
+
+async def test_stop_goes_in_reverse_order_with_each_childs_signal_then_kills() -> None:
+    launcher = ScriptedLauncher()
+    launcher.ignore_term.add("b")
+    supervisor = Supervisor([service("a", stop_signal=signal.SIGINT), service("b")],
+                            replace(FAST, stop_timeout_s=0.2), launcher)
+    await supervisor.start()
+    await supervisor.stop()
+    a_first = launcher.signals.index(("a", signal.SIGINT))
+    assert launcher.signals[:2] == [("b", signal.SIGTERM), ("b", signal.SIGKILL)]  # b ignored TERM: killed
+    assert all(name == "b" for name, _ in launcher.signals[:a_first])  # b was done before a was touched
+    assert [c["state"] for c in supervisor.status()] == ["stopped", "stopped"]
+
+
+async def test_an_unhealthy_child_is_reported_then_restarted() -> None:
+    healthy = True
+
+    async def health() -> None:
+        if not healthy:
+            raise CheckFailed("GET /healthz answered 500")
+
+    launcher = ScriptedLauncher()
+    supervisor = Supervisor([service("a", health=health)], replace(FAST, restart_unhealthy_after_s=0.3), launcher)
+    await supervisor.start()
+    healthy = False
+    await wait_until(lambda: supervisor.status()[0]["state"] == "unhealthy")
+    assert "GET /healthz answered 500" in supervisor.status()[0]["last_error"]
+    await wait_until(lambda: len(launcher.spawned) == 2)
+    healthy = True
+    await wait_until(lambda: supervisor.status()[0]["state"] == "healthy")
+    assert supervisor.status()[0]["restarts"] == 1
+    await supervisor.stop()
+
+
+async def test_restart_on_request_is_immediate_and_counted() -> None:
+    launcher = ScriptedLauncher()
+    supervisor = Supervisor([service("a"), service("b")], replace(FAST, backoff_initial_s=10, backoff_max_s=10),
+                            launcher)
+    await supervisor.start()
+    assert await supervisor.restart("b") == ["b"]
+    await wait_until(lambda: len(launcher.spawned) == 3 and supervisor.status()[1]["state"] == "healthy")
+    assert supervisor.status()[1]["restarts"] == 1
+    assert supervisor.status()[1]["last_error"] == ""
+    await supervisor.stop()

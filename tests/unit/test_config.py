@@ -1,0 +1,97 @@
+"""Configuration: precedence, validation messages, masking, and every knob documented."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from appliance.config import all_knobs, load_config, render_defaults, render_effective
+from appliance.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "appliance.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_need_no_file(tmp_path: Path) -> None:
+    config = load_config(home=tmp_path, environ={})
+    assert config.file is None
+    assert (config.portal.host, config.portal.port, config.proxy.port) == ("127.0.0.1", 8000, 8001)
+    assert set(config.sources.values()) == {"default"}
+
+
+def test_precedence_option_over_env_over_file_over_default(tmp_path: Path) -> None:
+    write(tmp_path, "[portal]\nport = 9000\nhost = \"10.0.0.1\"\n[supervisor]\nbackoff_max_s = 5\n")
+    config = load_config(home=tmp_path, environ={"APPLIANCE_PORTAL_PORT": "9100", "APPLIANCE_PROXY_PORT": "9200"},
+                         overrides={"portal.port": 9999})
+    assert config.portal.port == 9999 and config.sources["portal.port"] == "option"
+    assert config.proxy.port == 9200 and config.sources["proxy.port"] == "env APPLIANCE_PROXY_PORT"
+    assert config.portal.host == "10.0.0.1" and config.sources["portal.host"] == "file"
+    assert config.supervisor.backoff_max_s == 5.0 and isinstance(config.supervisor.backoff_max_s, float)
+    assert config.proxy.api_port == 8002 and config.sources["proxy.api_port"] == "default"
+
+
+def test_home_and_file_from_environment(tmp_path: Path) -> None:
+    other = write(tmp_path, "[proxy]\nport = 9301\n")
+    config = load_config(environ={"APPLIANCE_HOME": str(tmp_path / "h"), "APPLIANCE_CONFIG": str(other)})
+    assert config.home.root == tmp_path / "h"
+    assert config.file == other and config.proxy.port == 9301
+
+
+def test_explicit_file_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(home=tmp_path, file=tmp_path / "missing.toml", environ={})
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[portal\nport = 1\n", "is not valid TOML"),
+        ("port = 1\n", "line 1: `port` is outside any section"),
+        ("[supervisor]\ncrashloop_after = true\n", "line 2: supervisor.crashloop_after = True is not an integer"),
+        ("[portal]\nhost = 127\n", "line 2: portal.host = 127 is not a string; expected e.g. host = \"127.0.0.1\""),
+    ],
+)
+def test_file_errors_name_file_line_and_expectation(tmp_path: Path, text: str, message: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as error:
+        load_config(home=tmp_path, environ={})
+    assert str(path) in str(error.value)
+    assert message in str(error.value)
+
+
+@pytest.mark.parametrize(("raw", "value"), [("yes", True), ("0", False), ("TRUE", True), ("off", False)])
+def test_boolean_environment_values(raw: str, value: bool) -> None:
+    from appliance.config import _parse_env_value
+
+    info = next(k for k in all_knobs() if k.type is int)
+    assert _parse_env_value(info.__class__(**{**info.__dict__, "type": bool}), raw) is value
+
+
+def test_effective_config_masks_secrets_and_shows_sources(tmp_path: Path) -> None:
+    config = load_config(home=tmp_path, environ={"APPLIANCE_POSTGRES_URL": "postgresql://u:hunter2@db/x"})
+    shown = render_effective(config)
+    assert "hunter2" not in shown
+    assert 'url = "********"  # env APPLIANCE_POSTGRES_URL' in shown
+    assert "port = 8000  # default" in shown
+
+
+def test_every_knob_has_help_units_and_appears_in_the_defaults_file() -> None:
+    defaults = render_defaults()
+    for info in all_knobs():
+        assert len(info.help) > 20, f"{info.section}.{info.name} needs a real help text"
+        assert f"#{info.name} = " in defaults
+        if info.name.endswith(("_s", "_bytes")):
+            continue
+        assert info.type is not float, f"{info.section}.{info.name}: a float knob needs a unit suffix"
+
+
+def test_defaults_file_is_valid_toml_when_uncommented(tmp_path: Path) -> None:
+    text = "\n".join(line[1:] if line.startswith("#") and "=" in line and not line.startswith("# ") else line
+                     for line in render_defaults().splitlines())
+    write(tmp_path, text)
+    config = load_config(home=tmp_path, environ={})
+    assert set(config.sources.values()) == {"file"}
