@@ -35,6 +35,14 @@ def row_exists(appliance: Appliance, value: str) -> bool:
     return found is not None
 
 
+def gone(pid: int) -> bool:
+    """Exited (a zombie counts: where PID 1 is not an init it may never be reaped)."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 def test_all_components_healthy_after_up(running_appliance: Appliance) -> None:
     report = running_appliance.status()
     assert report["exit_code"] == 0
@@ -107,8 +115,7 @@ def test_sigterm_stops_everything_and_leaves_no_process(appliance: Appliance) ->
     assert appliance.process.wait(timeout=25) == 128 + signal.SIGTERM
     assert time.monotonic() - began < 20
     assert appliance.processes() == []
-    alive = [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
-    assert alive == []
+    assert [pid for pid in pids if not gone(pid)] == []
     assert not appliance.home.joinpath("run", "control.sock").exists()
     result = appliance.cli("status")
     assert result.returncode == 3
@@ -171,3 +178,28 @@ def test_control_socket_and_secrets_are_private(running_appliance: Appliance) ->
     for secret in (home / "secrets").iterdir():
         assert secret.stat().st_mode & 0o777 == 0o600
     assert (home / "secrets").stat().st_mode & 0o777 == 0o700
+
+
+def test_up_detach_returns_when_healthy_and_prints_the_urls(appliance: Appliance) -> None:
+    result = appliance.cli("up", "--detach")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"Portal:      http://127.0.0.1:{appliance.portal_port}/" in result.stdout
+    assert f"Hub origin:  http://127.0.0.1:{appliance.proxy_port}/" in result.stdout
+    assert "✓ postgres" in result.stdout and "✓ proxy" in result.stdout
+    assert appliance.status()["exit_code"] == 0
+    pid = int(appliance.home.joinpath("run", "appliance.pid").read_text())
+    assert psutil.Process(pid).ppid() != os.getpid()  # really detached from the command that started it
+    assert appliance.cli("stop").returncode == 0
+    assert appliance.processes() == []
+    assert gone(pid)
+
+
+def test_up_public_listens_on_every_interface(appliance: Appliance) -> None:
+    result = appliance.cli("up", "--detach", "--public")
+    assert result.returncode == 0, result.stdout + result.stderr
+    listening = {(c.laddr.ip, c.laddr.port) for c in psutil.net_connections("tcp") if c.status == psutil.CONN_LISTEN}
+    assert ("0.0.0.0", appliance.portal_port) in listening
+    assert ("0.0.0.0", appliance.proxy_port) in listening
+    assert ("127.0.0.1", appliance.api_port) in listening  # the proxy's API stays on loopback
+    assert ("127.0.0.1", appliance.pg_port) in listening
+    assert appliance.cli("stop").returncode == 0
