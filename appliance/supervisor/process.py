@@ -49,8 +49,10 @@ def describe_exit(status: int) -> str:
 class ProcessLauncher:
     """Spawns children with their output going to rotated logs, and reaps every child."""
 
-    def __init__(self, logs_dir: Path, log_max_bytes: int, log_backups: int, base_env: Mapping[str, str]):
+    def __init__(self, logs_dir: Path, log_max_bytes: int, log_backups: int, base_env: Mapping[str, str],
+                 cwd: Path):
         self.logs_dir = logs_dir
+        self.cwd = cwd  # children never inherit the operator's working directory (`python -m` would import from it)
         self.log_max_bytes = log_max_bytes
         self.log_backups = log_backups
         self.base_env = dict(base_env)
@@ -83,7 +85,7 @@ class ProcessLauncher:
                 stdin=subprocess.DEVNULL,
                 stdout=write_end,
                 stderr=write_end,
-                cwd=spec.cwd,
+                cwd=spec.cwd or self.cwd,
                 env={**self.base_env, **spec.env},
                 start_new_session=True,  # its own session and process group: pgid == pid
                 **user_kwargs,  # type: ignore[call-overload]

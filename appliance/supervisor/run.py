@@ -124,7 +124,7 @@ def _ensure_cluster(cluster: EmbeddedCluster) -> None:
 async def _serve(config: Config, specs: list[ChildSpec]) -> int:
     home = config.home
     launcher = ProcessLauncher(home.logs_dir, config.supervisor.log_max_bytes, config.supervisor.log_backups,
-                               child_environment(config))
+                               child_environment(config), cwd=home.root)
     launcher.install()
     supervisor = Supervisor(specs, config.supervisor, launcher, log_tail=lambda name: tail(home.log_file(name), 15))
     stop_requested = asyncio.Event()
@@ -214,7 +214,8 @@ def start_detached(config: Config, timeout_s: float = 180.0, progress: Any = pri
         env["APPLIANCE_CONFIG"] = str(config.file)
     with open(console, "ab") as console_file:
         process = subprocess.Popen([sys.executable, "-m", "appliance", "up", "--background"], stdin=subprocess.DEVNULL,
-                                   stdout=console_file, stderr=console_file, env=env, start_new_session=True)
+                                   stdout=console_file, stderr=console_file, env=env, start_new_session=True,
+                                   cwd=config.home.root)
     deadline = time.monotonic() + timeout_s
     reported: set[str] = set()
     while time.monotonic() < deadline:

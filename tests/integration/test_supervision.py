@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 import psutil
@@ -202,4 +205,16 @@ def test_up_public_listens_on_every_interface(appliance: Appliance) -> None:
     assert ("0.0.0.0", appliance.proxy_port) in listening
     assert ("127.0.0.1", appliance.api_port) in listening  # the proxy's API stays on loopback
     assert ("127.0.0.1", appliance.pg_port) in listening
+    assert appliance.cli("stop").returncode == 0
+
+
+def test_children_do_not_import_from_the_operators_working_directory(appliance: Appliance, tmp_path: Path) -> None:
+    """`python -m appliance` in a child must not pick up an `appliance` folder where `up` was typed."""
+    decoy = tmp_path / "appliance"
+    decoy.mkdir()
+    (decoy / "__init__.py").write_text("raise ImportError('imported the decoy from the working directory')\n")
+    command = Path(sys.executable).parent / "appliance"
+    result = subprocess.run([str(command), "up", "--detach"], cwd=tmp_path, env=appliance.env,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
     assert appliance.cli("stop").returncode == 0
