@@ -218,3 +218,15 @@ def test_children_do_not_import_from_the_operators_working_directory(appliance: 
                             capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert appliance.cli("stop").returncode == 0
+
+
+def test_up_after_a_crashed_supervisor_clears_its_leftovers(appliance: Appliance) -> None:
+    appliance.up()
+    orphans = appliance.processes()
+    assert appliance.process is not None
+    appliance.process.kill()  # the supervisor dies without stopping its children
+    appliance.process.wait()
+    assert any(p.is_running() for p in orphans)  # PostgreSQL and the others are still there
+    appliance.up()  # takes the lock, kills the leftovers, starts afresh on the same ports
+    assert all(gone(p.pid) for p in orphans)
+    assert "left by a previous supervisor" in appliance.home.joinpath("logs", "supervisor.log").read_text()
