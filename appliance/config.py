@@ -10,6 +10,7 @@ import dataclasses
 import os
 import re
 import sys
+import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -203,6 +204,4 @@ def render_defaults() -> str:
 
 
 def _wrap(text: str, width: int = 98) -> list[str]:
-    import textwrap
-
     return textwrap.wrap(text, width=width)

@@ -22,7 +22,7 @@ from urllib.parse import quote
 from appliance.errors import ApplianceError
 from appliance.home import Home, check_reachable_by
 from appliance.knobs import knob
-from appliance.supervisor.spec import Check, CheckFailed, ChildSpec
+from appliance.supervisor.spec import Check, CheckFailed, ChildSpec, Port
 
 SUPERUSER = "appliance"
 DATABASE = "appliance"
@@ -156,7 +156,7 @@ class EmbeddedCluster:
             ready=self.check(),
             health=self.check(),
             address=f"127.0.0.1:{self.settings.port}",
-            ports=(("127.0.0.1", self.settings.port),),
+            ports=(Port("127.0.0.1", self.settings.port, "postgres.port"),),
             stop_signal=signal.SIGINT,  # "fast" shutdown: do not wait for clients to disconnect
         )
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from appliance.errors import ApplianceError
 from appliance.knobs import knob
 from appliance.supervisor.checks import http_ok
-from appliance.supervisor.spec import ChildSpec
+from appliance.supervisor.spec import ChildSpec, Port
 from appliance.webui import PROXY_ERROR_PAGES
 
 CHP = "configurable-http-proxy"
@@ -77,5 +77,6 @@ def proxy_spec(settings: ProxySettings, token: str) -> ChildSpec:
         ready=http_ok(f"{api}/api/routes", headers={"Authorization": f"token {token}"}),
         health=http_ok(f"{api}/api/routes", headers={"Authorization": f"token {token}"}),
         address=f"{settings.host}:{settings.port} (api 127.0.0.1:{settings.api_port})",
-        ports=((settings.host, settings.port), ("127.0.0.1", settings.api_port)),
+        ports=(Port(settings.host, settings.port, "proxy.port"),
+               Port("127.0.0.1", settings.api_port, "proxy.api_port")),
     )

@@ -8,7 +8,7 @@ from appliance.config import Config
 from appliance.postgres import EmbeddedCluster
 from appliance.proxy import proxy_spec
 from appliance.supervisor.checks import http_ok
-from appliance.supervisor.spec import ChildSpec
+from appliance.supervisor.spec import ChildSpec, Port
 
 
 def build_children(config: Config) -> list[ChildSpec]:
@@ -34,7 +34,7 @@ def build_children(config: Config) -> list[ChildSpec]:
             ready=http_ok(f"http://{local_host}:{portal.port}/healthz"),
             health=http_ok(f"http://{local_host}:{portal.port}/healthz"),
             address=f"{portal.host}:{portal.port}",
-            ports=((portal.host, portal.port),),
+            ports=(Port(portal.host, portal.port, "portal.port"),),
         )
     )
     specs.append(proxy_spec(config.proxy, config.home.secret("proxy-token")))

@@ -16,7 +16,7 @@ from typing import Any
 import psutil
 
 from appliance import __version__
-from appliance.config import Config
+from appliance.config import Config, all_knobs
 from appliance.errors import ApplianceError
 from appliance.postgres import EmbeddedCluster
 from appliance.proxy import check_node, find_proxy_command
@@ -30,7 +30,6 @@ from appliance.supervisor.spec import ChildSpec, StartFailed
 
 log = logging.getLogger("appliance.supervisor")
 MARKER = "APPLIANCE_SUPERVISED_BY"  # set in every child's environment to the home it belongs to
-PORT_KNOBS = {"postgres": "postgres.port", "portal": "portal.port", "proxy": "proxy.port"}
 
 
 def child_environment(config: Config) -> dict[str, str]:
@@ -45,8 +44,6 @@ def child_environment(config: Config) -> dict[str, str]:
 
 def option_environment(config: Config) -> dict[str, str]:
     """Command-line option values as APPLIANCE_* variables, so children see the same config."""
-    from appliance.config import all_knobs
-
     env = {}
     for info in all_knobs():
         if config.sources[f"{info.section}.{info.name}"] == "option":
@@ -70,10 +67,8 @@ def preflight(config: Config) -> None:
 
 def check_ports(specs: list[ChildSpec]) -> None:
     for spec in specs:
-        for host, port in spec.ports:
-            knob = "proxy.api_port" if spec.name == "proxy" and host == "127.0.0.1" and port != \
-                spec.ports[0][1] else PORT_KNOBS.get(spec.name, f"{spec.name}.port")
-            check_port_free(host, port, f"the {spec.description or spec.name}", knob)
+        for port in spec.ports:
+            check_port_free(port.host, port.port, f"the {spec.description or spec.name}", port.knob)
 
 
 def kill_leftovers(config: Config) -> list[int]:

@@ -23,6 +23,15 @@ class StartFailed(ApplianceError):
 
 
 @dataclass(frozen=True)
+class Port:
+    """A TCP port a child binds, checked free before the start; ``knob`` is the setting that moves it."""
+
+    host: str
+    port: int
+    knob: str
+
+
+@dataclass(frozen=True)
 class ChildSpec:
     """One supervised child.
 
@@ -38,7 +47,7 @@ class ChildSpec:
     ready: Check | None = None  # awaited after start, until it passes or start_timeout_s
     health: Check | None = None  # awaited every health_interval_s while running
     address: str = ""  # shown by `appliance status`
-    ports: tuple[tuple[str, int], ...] = ()  # (host, port) the child binds: checked before start
+    ports: tuple[Port, ...] = ()
     oneshot: bool = False
     stop_signal: int = signal.SIGTERM
     description: str = ""  # what the child is, for progress lines ("PostgreSQL 15")
