@@ -230,3 +230,19 @@ def test_up_after_a_crashed_supervisor_clears_its_leftovers(appliance: Appliance
     appliance.up()  # takes the lock, kills the leftovers, starts afresh on the same ports
     assert all(gone(p.pid) for p in orphans)
     assert "left by a previous supervisor" in appliance.home.joinpath("logs", "supervisor.log").read_text()
+
+
+def test_logs_follow_prints_new_lines(running_appliance: Appliance) -> None:
+    command = [sys.executable, "-m", "appliance", "logs", "portal", "-f", "-n", "0"]
+    with subprocess.Popen(command, env=running_appliance.env, stdout=subprocess.PIPE, text=True) as follower:
+        assert follower.stdout is not None
+        os.set_blocking(follower.stdout.fileno(), False)
+        marker = f"/follow-{uuid.uuid4().hex}"
+        deadline = time.monotonic() + 10
+        seen = ""
+        while marker not in seen and time.monotonic() < deadline:
+            httpx.get(running_appliance.portal_url + marker)  # uvicorn logs the request line
+            time.sleep(0.3)
+            seen += follower.stdout.read() or ""
+        follower.terminate()
+    assert marker in seen
