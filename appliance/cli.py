@@ -13,9 +13,11 @@ from typing import Any
 import click
 import psutil
 
-from appliance import __version__
+from appliance import __version__, identity
+from appliance.cli_identity import clients, users
 from appliance.config import Config, load_config, render_defaults, render_effective
 from appliance.errors import ApplianceError
+from appliance.identity import read_initial_admin
 from appliance.logview import follow_logs, known_logs, print_tail
 
 
@@ -72,15 +74,17 @@ def up(options: Options, detach: bool, public: bool, background: bool) -> None:
     from appliance.supervisor.run import preflight, run_foreground, start_detached
 
     config = options.load(**({"portal.host": "0.0.0.0", "proxy.host": "0.0.0.0"} if public else {}))
+    first_start = read_initial_admin(config.home) is None
     if detach:
         click.echo(f"Starting appliance in the background (home {config.home.root}) …")
         start_detached(config, progress=click.echo)
-        _print_urls(config)
+        _print_welcome(config, first_start)
         return
     preflight(config)
     if not background:
         _log_to_console()
-    sys.exit(run_foreground(config))
+    welcome = (lambda: None) if background else (lambda: _print_welcome(config, first_start))
+    sys.exit(run_foreground(config, on_ready=welcome))
 
 
 @main.command()
@@ -204,9 +208,16 @@ def db_upgrade(options: Options) -> None:
     engine = database.make_engine(url, pool_size=1)
     try:
         database.record_installation(engine, __version__)
+        created = identity.bootstrap(engine, config.home)
     finally:
         engine.dispose()
+    if created:
+        click.echo(created)
     click.echo(f"schema at revision {after}" + (" (unchanged)" if before == after else f" (was {before or 'empty'})"))
+
+
+main.add_command(users)
+main.add_command(clients)
 
 
 def _alive(pid: int) -> bool:
@@ -224,11 +235,16 @@ def _log_to_console() -> None:
     logging.getLogger("appliance").addHandler(handler)
 
 
-def _print_urls(config: Config) -> None:
+def _print_welcome(config: Config, first_start: bool) -> None:
+    """The URLs, and on the start that created it, the first admin's login (never written to a log)."""
     from appliance.supervisor.run import display_host
 
     click.echo("")
     click.echo("Appliance is up.")
-    click.echo(f"  Portal:      http://{display_host(config.portal.host)}:{config.portal.port}/")
+    click.echo(f"  Portal:      {config.portal.url()}/")
     click.echo(f"  Hub origin:  http://{display_host(config.proxy.host)}:{config.proxy.port}/")
+    admin = read_initial_admin(config.home)
+    if admin and first_start:
+        click.echo(f"  Admin login: {admin[0]} / {admin[1]}")
+        click.echo(f"               (kept in {config.home.secrets_dir}/initial-admin-password until you change it)")
     click.echo("  Status:      appliance status")

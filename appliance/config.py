@@ -18,6 +18,7 @@ from typing import Any
 
 from appliance.errors import ConfigError
 from appliance.home import Home, default_home
+from appliance.identity.settings import IdentitySettings
 from appliance.knobs import KnobInfo, describe
 from appliance.portal.settings import PortalSettings
 from appliance.postgres import PostgresSettings
@@ -31,6 +32,7 @@ else:  # pragma: no cover - Ubuntu 22.04 ships Python 3.10
 
 SECTIONS: dict[str, type] = {
     "portal": PortalSettings,
+    "identity": IdentitySettings,
     "proxy": ProxySettings,
     "postgres": PostgresSettings,
     "supervisor": SupervisorSettings,
@@ -44,6 +46,7 @@ class Config:
     home: Home
     file: Path | None
     portal: PortalSettings
+    identity: IdentitySettings
     proxy: ProxySettings
     postgres: PostgresSettings
     supervisor: SupervisorSettings

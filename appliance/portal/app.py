@@ -3,31 +3,37 @@
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.routing import Mount, Route
+from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from appliance import __version__
+from appliance import __version__, identity
 from appliance.db import make_engine
-from appliance.portal import pages
 from appliance.portal.errors import http_exception, server_error
+from appliance.portal.pages import PortalPages
 from appliance.postgres import database_url
 from appliance.webui import STATIC, TEMPLATES
 
 if TYPE_CHECKING:
     from appliance.config import Config
 
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"content-security-policy", b"frame-ancestors 'none'"),
+    (b"x-frame-options", b"DENY"),
+]
+
 
 class SecurityHeaders:
-    """Headers every portal response carries: no framing by other origins, no sniffing."""
+    """Headers every portal response carries: no framing by anyone, no sniffing."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -41,42 +47,37 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = message.setdefault("headers", [])
                 names = {name.lower() for name, _ in headers}
-                for name, value in [
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"referrer-policy", b"same-origin"),
-                    (b"content-security-policy", b"frame-ancestors 'none'"),
-                ]:
-                    if name not in names:
-                        headers.append((name, value))
+                headers.extend((name, value) for name, value in SECURITY_HEADERS if name not in names)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
 
 
 def make_app(config: Config) -> Starlette:
+    engine = make_engine(database_url(config.home, config.postgres))
+    identity_service = identity.Identity(engine, config.identity, config.home, issuer=config.portal.url())
+    identity_pages = identity.IdentityPages(identity_service)
+    portal_pages = PortalPages(config, engine, identity_service)
+
     templates = Jinja2Templates(directory=str(TEMPLATES))
-    templates.env.globals.update(version=__version__)
+    templates.env.globals.update(version=__version__, csrf_for=identity_pages.csrf_token)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.engine = make_engine(database_url(config.home, config.postgres))
         try:
             yield
         finally:
-            app.state.engine.dispose()
+            engine.dispose()
 
     app = Starlette(
         routes=[
-            Route("/", pages.home, name="home"),
-            Route("/healthz", pages.healthz, name="healthz"),
-            Route("/api/status", pages.status_json, name="status"),
+            *portal_pages.routes(),
+            *identity.routes(identity_service, identity_pages),
             Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
         ],
         middleware=[Middleware(SecurityHeaders)],
         exception_handlers={HTTPException: http_exception, Exception: server_error},
         lifespan=lifespan,
     )
-    app.state.config = config
     app.state.templates = templates
-    app.state.started = time.monotonic()
     return app

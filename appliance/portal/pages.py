@@ -6,9 +6,11 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
 
 from appliance import __version__
 from appliance.db import installed_at
@@ -16,6 +18,7 @@ from appliance.portal.templating import render
 
 if TYPE_CHECKING:
     from appliance.config import Config
+    from appliance.identity import Identity
 
 
 def _database_status(engine: Engine) -> dict[str, Any]:
@@ -33,33 +36,46 @@ def _database_status(engine: Engine) -> dict[str, Any]:
     }
 
 
-async def _status(request: Request) -> dict[str, Any]:
-    config: Config = request.app.state.config
-    database = await run_in_threadpool(_database_status, request.app.state.engine)
-    return {
-        "ok": database["ok"],
-        "version": __version__,
-        "uptime_s": round(time.monotonic() - request.app.state.started, 1),
-        "database": database,
-        "hub_origin": hub_origin(config, request),
-    }
+class PortalPages:
+    def __init__(self, config: Config, engine: Engine, identity: Identity):
+        self.config = config
+        self.engine = engine
+        self.identity = identity
+        self.started = time.monotonic()
 
+    def routes(self) -> list[Route]:
+        return [
+            Route("/", self.home, name="home"),
+            Route("/healthz", self.healthz, name="healthz"),
+            Route("/api/status", self.status_json, name="status"),
+        ]
 
-def hub_origin(config: Config, request: Request) -> str:
-    """The hub origin as the browser should see it: same host as the portal, the proxy's port."""
-    host = request.url.hostname or "127.0.0.1"
-    return f"{request.url.scheme}://{host}:{config.proxy.port}"
+    async def _status(self, request: Request) -> dict[str, Any]:
+        database = await run_in_threadpool(_database_status, self.engine)
+        return {
+            "ok": database["ok"],
+            "version": __version__,
+            "uptime_s": round(time.monotonic() - self.started, 1),
+            "database": database,
+            "hub_origin": self.hub_origin(request),
+        }
 
+    def hub_origin(self, request: Request) -> str:
+        """The hub origin as the browser should see it: same host as the portal, the proxy's port."""
+        host = request.url.hostname or "127.0.0.1"
+        return f"{request.url.scheme}://{host}:{self.config.proxy.port}"
 
-async def home(request: Request) -> Response:
-    return render(request, "home.html", status=await _status(request))
+    async def home(self, request: Request) -> Response:
+        try:
+            session = await self.identity.session_of(request)
+        except SQLAlchemyError:  # the database is down: the page says so below, signed out
+            session = None
+        return render(request, "home.html", status=await self._status(request), session=session)
 
+    async def healthz(self, request: Request) -> Response:
+        """Liveness of the portal process itself; the database's state is in /api/status."""
+        return PlainTextResponse("ok")
 
-async def healthz(request: Request) -> Response:
-    """Liveness of the portal process itself; the database's state is in /api/status."""
-    return PlainTextResponse("ok")
-
-
-async def status_json(request: Request) -> Response:
-    status = await _status(request)
-    return JSONResponse(status, status_code=200 if status["ok"] else 503)
+    async def status_json(self, request: Request) -> Response:
+        status = await self._status(request)
+        return JSONResponse(status, status_code=200 if status["ok"] else 503)

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -89,8 +90,10 @@ def kill_leftovers(config: Config) -> list[int]:
     return killed
 
 
-def run_foreground(config: Config) -> int:
-    """Run the supervisor until stopped. Returns the exit code (0, or 128 + signal)."""
+def run_foreground(config: Config, on_ready: Callable[[], None] = lambda: None) -> int:
+    """Run the supervisor until stopped; ``on_ready`` is called once all children are healthy.
+
+    Returns the exit code (0, or 128 + signal)."""
     home = config.home
     home.ensure()
     lock = home.acquire_lock()
@@ -102,7 +105,7 @@ def run_foreground(config: Config) -> int:
         check_ports(specs)
         if not config.postgres.url:
             _ensure_cluster(EmbeddedCluster(home, config.postgres))
-        return asyncio.run(_serve(config, specs))
+        return asyncio.run(_serve(config, specs, on_ready))
     finally:
         home.pid_file.unlink(missing_ok=True)
         lock.close()
@@ -116,7 +119,7 @@ def _ensure_cluster(cluster: EmbeddedCluster) -> None:
         log.info("cluster initialised in %.1f s", time.monotonic() - began)
 
 
-async def _serve(config: Config, specs: list[ChildSpec]) -> int:
+async def _serve(config: Config, specs: list[ChildSpec], on_ready: Callable[[], None]) -> int:
     home = config.home
     launcher = ProcessLauncher(home.logs_dir, config.supervisor.log_max_bytes, config.supervisor.log_backups,
                                child_environment(config), cwd=home.root)
@@ -165,6 +168,7 @@ async def _serve(config: Config, specs: list[ChildSpec]) -> int:
                 log.error("%s", exc.message)
                 raise
             _announce(config)
+            on_ready()
             await stop_wait
         else:
             start.cancel()

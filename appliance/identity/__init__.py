@@ -1,0 +1,46 @@
+"""Identity: accounts, sessions, sign-in, and the OAuth2/OIDC provider the hubs log in through.
+
+The settings are imported eagerly (config.py reads them); everything else on first use, so that
+commands which never touch identity do not pay for SQLAlchemy, authlib and argon2 at start-up.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from appliance.identity.settings import IdentitySettings
+
+if TYPE_CHECKING:
+    from appliance.identity.accounts import Account as Account
+    from appliance.identity.accounts import AccountTable as AccountTable
+    from appliance.identity.bootstrap import bootstrap as bootstrap
+    from appliance.identity.clients import ClientTable as ClientTable
+    from appliance.identity.clients import OAuthClient as OAuthClient
+    from appliance.identity.errors import IdentityError as IdentityError
+    from appliance.identity.first_admin import read_initial_admin as read_initial_admin
+    from appliance.identity.pages import IdentityPages as IdentityPages
+    from appliance.identity.routes import routes as routes
+    from appliance.identity.service import Identity as Identity
+
+_EXPORTS = {
+    "Account": "accounts",
+    "AccountTable": "accounts",
+    "ClientTable": "clients",
+    "Identity": "service",
+    "IdentityError": "errors",
+    "IdentityPages": "pages",
+    "OAuthClient": "clients",
+    "bootstrap": "bootstrap",
+    "read_initial_admin": "first_admin",
+    "routes": "routes",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+
+
+__all__ = ["IdentitySettings", *_EXPORTS]

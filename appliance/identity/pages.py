@@ -1,0 +1,141 @@
+"""The portal's identity pages: sign in, sign out, change password."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from appliance.identity.csrf import PRESESSION_COOKIE, same_origin
+from appliance.identity.digests import new_secret
+from appliance.identity.errors import IdentityError, SignInRefused
+from appliance.identity.first_admin import forget_initial_admin
+from appliance.identity.service import Identity
+from appliance.identity.sessions import Session
+from appliance.portal.templating import render
+
+MAX_FIELD = 1024  # longer usernames and passwords are refused before any hashing
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this origin: never //host, a scheme, or a backslash trick."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else "/"
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+class IdentityPages:
+    def __init__(self, identity: Identity):
+        self.identity = identity
+
+    # ----- sign in ---------------------------------------------------------------------------------
+
+    async def login(self, request: Request) -> Response:
+        session = await self.identity.session_of(request)
+        if request.method == "GET":
+            target = safe_next(request.query_params.get("next"))
+            if session is not None:
+                return RedirectResponse(target, status_code=303)
+            return self._login_form(request, target)
+        form = await request.form()
+        target = safe_next(str(form.get("next", "")))
+        presession = request.cookies.get(PRESESSION_COOKIE, "")
+        if not same_origin(request) or not presession or not self.identity.csrf.check(
+                "login:" + presession, str(form.get("csrf_token", ""))):
+            return self._login_form(request, target, status_code=403,
+                                    error="Your sign-in form expired. Please try again.")
+        username, password = str(form.get("username", "")), str(form.get("password", ""))
+        if not username or not password or len(username) > MAX_FIELD or len(password) > MAX_FIELD:
+            return self._login_form(request, target, status_code=400, username=username[:64],
+                                    error="Enter your username and password.")
+        try:
+            account = await run_in_threadpool(self.identity.sign_in, username, password, client_address(request))
+        except SignInRefused as refused:
+            response = self._login_form(request, target, username=username[:64], error=refused.message,
+                                        status_code=429 if refused.retry_after_s else 401)
+            if refused.retry_after_s:
+                response.headers["Retry-After"] = str(refused.retry_after_s)
+            return response
+        value = await run_in_threadpool(self.identity.sessions.create, account.id, client_address(request),
+                                        request.headers.get("user-agent", ""))
+        response = RedirectResponse(target, status_code=303)
+        self._set_session_cookie(request, response, value)
+        response.delete_cookie(PRESESSION_COOKIE, path="/login")
+        return response
+
+    def _login_form(self, request: Request, target: str, status_code: int = 200, **context: object) -> Response:
+        presession = request.cookies.get(PRESESSION_COOKIE) or new_secret()
+        response = render(request, "login.html", status_code=status_code, next=target,
+                          csrf_token=self.identity.csrf.token("login:" + presession), **context)
+        response.set_cookie(PRESESSION_COOKIE, presession, path="/login", httponly=True, samesite="lax",
+                            secure=request.url.scheme == "https")
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def _set_session_cookie(self, request: Request, response: Response, value: str) -> None:
+        response.set_cookie(self.identity.session_cookie(request), value,
+                            max_age=self.identity.settings.session_lifetime_s, path="/", httponly=True,
+                            samesite="lax", secure=request.url.scheme == "https")
+
+    # ----- sign out --------------------------------------------------------------------------------
+
+    async def logout(self, request: Request) -> Response:
+        session = await self.identity.session_of(request)
+        form = await request.form()
+        if session is not None:
+            if not self._csrf_ok(request, session, str(form.get("csrf_token", ""))):
+                return render(request, "error.html", status_code=403, status=403, session=session,
+                              message="Sign-out was refused: the form did not come from this site. Try again.")
+            value = request.cookies.get(self.identity.session_cookie(request), "")
+            await run_in_threadpool(self.identity.sessions.revoke, value)
+        response = RedirectResponse("/", status_code=303)
+        response.delete_cookie(self.identity.session_cookie(request), path="/")
+        return response
+
+    # ----- change password -------------------------------------------------------------------------
+
+    async def change_password(self, request: Request) -> Response:
+        session = await self.identity.session_of(request)
+        if session is None:
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        if request.method == "GET":
+            return self._password_form(request, session)
+        form = await request.form()
+        if not self._csrf_ok(request, session, str(form.get("csrf_token", ""))):
+            return self._password_form(request, session, status_code=403,
+                                       error="The form expired or did not come from this site. Try again.")
+        current, new, confirm = (str(form.get(k, ""))[:MAX_FIELD] for k in ("current", "new", "confirm"))
+        username = session.account.username
+        try:
+            await run_in_threadpool(self.identity.sign_in, username, current, client_address(request))
+        except SignInRefused as refused:
+            return self._password_form(request, session, status_code=400,
+                                       error="Your current password is wrong." if not refused.retry_after_s
+                                       else refused.message)
+        if new != confirm:
+            return self._password_form(request, session, status_code=400, error="The new passwords do not match.")
+        try:
+            await run_in_threadpool(self.identity.accounts.set_password, username, new, keep_session=session.digest)
+        except IdentityError as error:
+            return self._password_form(request, session, status_code=400, error=error.message)
+        forget_initial_admin(self.identity.home, username)
+        return self._password_form(request, session, done=True)
+
+    def _password_form(self, request: Request, session: Session, status_code: int = 200,
+                       **context: object) -> Response:
+        return render(request, "password.html", status_code=status_code, session=session,
+                      csrf_token=self.csrf_token(session),
+                      min_length=self.identity.settings.min_password_length, **context)
+
+    def csrf_token(self, session: Session) -> str:
+        return self.identity.csrf.token(b"session:" + session.digest)
+
+    def _csrf_ok(self, request: Request, session: Session, token: str) -> bool:
+        return same_origin(request) and self.identity.csrf.check(b"session:" + session.digest, token)

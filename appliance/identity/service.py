@@ -1,0 +1,64 @@
+"""The identity service: the tables and the provider wired together, and signing in."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from appliance.home import Home
+from appliance.identity.accounts import Account, AccountTable, normalize_username
+from appliance.identity.clients import ClientTable
+from appliance.identity.csrf import CsrfSigner
+from appliance.identity.errors import InvalidUsername, SignInRefused
+from appliance.identity.keys import load_signing_key
+from appliance.identity.oauth import Provider
+from appliance.identity.sessions import Session, SessionTable, cookie_name
+from appliance.identity.settings import IdentitySettings
+from appliance.identity.throttle import LoginThrottle
+
+WRONG_CREDENTIALS = "Wrong username or password."
+DISABLED = "This account is disabled. Ask your lab's administrator to enable it."
+
+
+class Identity:
+    def __init__(self, engine: Engine, settings: IdentitySettings, home: Home, issuer: str):
+        self.settings = settings
+        self.home = home
+        self.issuer = issuer
+        self.accounts = AccountTable(engine, settings.min_password_length)
+        self.sessions = SessionTable(engine, settings.session_lifetime_s)
+        self.throttle = LoginThrottle(engine, settings)
+        self.clients = ClientTable(engine)
+        self.csrf = CsrfSigner(home.secret("csrf-key"))
+        self.provider = Provider(engine, settings, issuer, load_signing_key(home), self.accounts, self.clients)
+
+    def sign_in(self, username: str, password: str, address: str) -> Account:
+        """Check the credentials under the throttle. The same refusal for an unknown name and a wrong
+        password; a disabled account is only named once its password was right."""
+        try:
+            key = normalize_username(username)
+        except InvalidUsername:
+            key = username.strip().casefold()[:64]
+        self.throttle.check(key, address)
+        account = self.accounts.check_password(username, password)
+        if account is None:
+            self.throttle.record_failure(key, address)
+            raise SignInRefused(WRONG_CREDENTIALS)
+        if account.disabled:
+            raise SignInRefused(DISABLED)
+        self.throttle.clear(key)
+        self.accounts.record_login(account.id)
+        return account
+
+    def session_cookie(self, request: Request) -> str:
+        return cookie_name(secure=request.url.scheme == "https")
+
+    async def session_of(self, request: Request) -> Session | None:
+        """The signed-in session of this request (looked up once per request)."""
+        if "session" not in request.state._state:
+            value = request.cookies.get(self.session_cookie(request))
+            request.state.session = await run_in_threadpool(self.sessions.get, value) if value else None
+        session: Session | None = request.state.session
+        return session
+

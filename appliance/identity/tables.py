@@ -1,0 +1,111 @@
+"""The identity schema. Only this component reads or writes these tables.
+
+Secrets never stand here in clear text: sessions, codes, tokens and client secrets are stored as
+SHA-256 digests of high-entropy random values, passwords as argon2id hashes.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    Uuid,
+    func,
+    text,
+)
+
+metadata = MetaData(schema="identity")
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("subject", Uuid, nullable=False, unique=True, server_default=text("gen_random_uuid()")),
+    Column("username", Text, nullable=False, unique=True),
+    Column("display_name", Text, nullable=False, server_default=""),
+    Column("email", Text, nullable=False, server_default=""),
+    Column("groups", ARRAY(Text), nullable=False, server_default="{}"),
+    Column("is_admin", Boolean, nullable=False, server_default="false"),
+    Column("disabled", Boolean, nullable=False, server_default="false"),
+    Column("password_hash", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("last_login_at", DateTime(timezone=True)),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id_digest", LargeBinary, primary_key=True),
+    Column("account_id", Integer, ForeignKey("identity.accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("address", Text, nullable=False, server_default=""),
+    Column("user_agent", Text, nullable=False, server_default=""),
+    Index("sessions_account", "account_id"),
+)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", Text, nullable=False),  # "account:<name>" or "address:<ip>"
+    Column("failed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("login_failures_key_time", "key", "failed_at"),
+)
+
+clients = Table(
+    "clients",
+    metadata,
+    Column("client_id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("secret_digest", LargeBinary, nullable=False),
+    Column("redirect_uris", ARRAY(Text), nullable=False),
+    Column("first_party", Boolean, nullable=False, server_default="false"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+codes = Table(
+    "codes",
+    metadata,
+    Column("digest", LargeBinary, primary_key=True),
+    Column("client_id", Text, ForeignKey("identity.clients.client_id", ondelete="CASCADE"), nullable=False),
+    Column("account_id", Integer, ForeignKey("identity.accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("redirect_uri", Text, nullable=False),
+    Column("scope", Text, nullable=False, server_default=""),
+    Column("nonce", Text),
+    Column("code_challenge", Text, nullable=False),
+    Column("code_challenge_method", Text, nullable=False),
+    Column("auth_time", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("access_digest", LargeBinary, nullable=False, unique=True),
+    Column("refresh_digest", LargeBinary, unique=True),
+    Column("family", Uuid, nullable=False),  # every token descended from one authorization code
+    Column("code_digest", LargeBinary),
+    Column("client_id", Text, ForeignKey("identity.clients.client_id", ondelete="CASCADE"), nullable=False),
+    Column("account_id", Integer, ForeignKey("identity.accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("scope", Text, nullable=False, server_default=""),
+    Column("issued_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("access_expires_at", DateTime(timezone=True), nullable=False),
+    Column("refresh_expires_at", DateTime(timezone=True)),
+    Column("rotated_at", DateTime(timezone=True)),  # its refresh token was used: it must never be used again
+    Column("revoked_at", DateTime(timezone=True)),
+    Index("tokens_family", "family"),
+    Index("tokens_code", "code_digest"),
+)
