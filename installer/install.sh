@@ -130,11 +130,17 @@ start_appliance() {
   "$VENV/bin/appliance" status
 }
 
+ensure_browser() {
+  # The browser tests drive Debian's Chromium (Playwright's own browser download is not used).
+  command -v chromium > /dev/null || apt_install chromium fonts-dejavu-core
+}
+
 main() {
   say "Preparing this machine for appliance (log: $LOG)"
   ensure_python
   ensure_postgresql
   ensure_node
+  [ $DEV -eq 0 ] || ensure_browser
   ensure_venv
   ensure_proxy
   [ $DEV -eq 1 ] || ensure_command_link

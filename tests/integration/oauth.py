@@ -1,0 +1,111 @@
+"""An OAuth client and a signed-in browser, written out by hand for the tests (no library magic)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+
+from tests.integration.conftest import Appliance
+
+
+def pkce_pair() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    return verifier, challenge
+
+
+def form_value(page: str, name: str) -> str:
+    match = re.search(rf'name="{name}"[^>]*? value="([^"]*)"', page)
+    assert match, f"no {name} field in the page"
+    return html.unescape(match.group(1))
+
+
+def add_user(appliance: Appliance, username: str, *args: str) -> str:
+    """Create an account with the CLI; returns its generated password."""
+    result = appliance.cli("users", "add", username, *args)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().rsplit(" ", 1)[-1]
+
+
+@dataclass
+class Client:
+    client_id: str
+    secret: str
+    redirect_uri: str
+
+
+def register_client(appliance: Appliance, client_id: str, redirect_uri: str, *args: str) -> Client:
+    result = appliance.cli("clients", "add", client_id, "--redirect-uri", redirect_uri, "--json", *args)
+    assert result.returncode == 0, result.stderr
+    return Client(client_id, json.loads(result.stdout)["client_secret"], redirect_uri)
+
+
+class Browser:
+    """A cookie jar that signs in to the portal like a person would. Closed after each test."""
+
+    opened: list[Browser] = []
+
+    def __init__(self, appliance: Appliance):
+        self.portal = appliance.portal_url
+        self.http = httpx.Client(base_url=self.portal, follow_redirects=False, timeout=30,
+                                 headers={"Origin": self.portal})
+        Browser.opened.append(self)
+
+    @classmethod
+    def close_all(cls) -> None:
+        while cls.opened:
+            cls.opened.pop().http.close()
+
+    def sign_in(self, username: str, password: str, next_path: str = "/") -> httpx.Response:
+        page = self.http.get("/login", params={"next": next_path})
+        return self.http.post("/login", data={"username": username, "password": password, "next": next_path,
+                                              "csrf_token": form_value(page.text, "csrf_token")})
+
+    def authorize(self, client: Client, **overrides: str) -> httpx.Response:
+        verifier, challenge = pkce_pair()
+        params = {"response_type": "code", "client_id": client.client_id, "redirect_uri": client.redirect_uri,
+                  "scope": "openid profile email groups", "state": "xyz", "code_challenge": challenge,
+                  "code_challenge_method": "S256", **overrides}
+        response = self.http.get("/oauth/authorize", params={k: v for k, v in params.items() if v is not None})
+        response.extensions["verifier"] = verifier
+        return response
+
+    def code_for(self, client: Client, **overrides: str) -> tuple[str, str]:
+        """Authorize and return (code, verifier); the browser must be signed in."""
+        response = self.authorize(client, **overrides)
+        assert response.status_code == 302, response.text[:500]
+        query = parse_qs(urlsplit(response.headers["location"]).query)
+        assert query["state"] == ["xyz"]
+        return query["code"][0], response.extensions["verifier"]
+
+
+def exchange(appliance: Appliance, client: Client, code: str, verifier: str | None,
+             **overrides: str) -> httpx.Response:
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": client.redirect_uri,
+            "client_id": client.client_id, "client_secret": client.secret, "code_verifier": verifier, **overrides}
+    return httpx.post(appliance.portal_url + "/oauth/token", data={k: v for k, v in data.items() if v is not None})
+
+
+def refresh(appliance: Appliance, client: Client, refresh_token: str) -> httpx.Response:
+    return httpx.post(appliance.portal_url + "/oauth/token", auth=(client.client_id, client.secret),
+                      data={"grant_type": "refresh_token", "refresh_token": refresh_token})
+
+
+def userinfo(appliance: Appliance, access_token: str) -> httpx.Response:
+    return httpx.get(appliance.portal_url + "/oauth/userinfo", headers={"Authorization": f"Bearer {access_token}"})
+
+
+def query_of(response: httpx.Response) -> dict[str, Any]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(response.headers["location"]).query).items()}
+
+
+__all__ = ["urlencode"]
