@@ -1,0 +1,43 @@
+"""Browser fixtures: Debian's Chromium driven by Playwright (never a downloaded browser).
+
+- ``chromium``: a headless browser for the module.
+- ``page``: a fresh browser context and page for one test (cookies isolated per test).
+- ``artifacts``: the folder screenshots are written to (``artifacts/`` at the top of the checkout).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.integration.conftest import appliance, running_appliance  # noqa: F401 - fixtures shared with e2e
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium: Browser) -> Iterator[Page]:
+    context = chromium.new_context(viewport={"width": 1280, "height": 800})
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    path = Path(__file__).resolve().parents[2] / "artifacts"
+    path.mkdir(exist_ok=True)
+    return path
