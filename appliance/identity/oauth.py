@@ -158,6 +158,8 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
         data = request.payload.data
         lifetime = timedelta(seconds=self.provider.settings.code_lifetime_s)
         with self.provider.engine.begin() as connection:
+            # housekeeping: a used code is kept a day to recognise replays, then forgotten
+            connection.execute(codes.delete().where(codes.c.expires_at < func.now() - timedelta(days=1)))
             connection.execute(codes.insert().values(
                 digest=digest(code), client_id=request.client.client_id, account_id=request.user.id,
                 redirect_uri=request.payload.redirect_uri, scope=request.scope or "", nonce=data.get("nonce"),
@@ -310,6 +312,8 @@ class Provider(AuthorizationServer):  # type: ignore[misc]
         previous: StoredToken | None = request.refresh_token
         now = datetime.now(timezone.utc)
         with self.engine.begin() as connection:
+            connection.execute(tokens.delete().where(  # housekeeping: nothing in the row can be used any more
+                tokens.c.access_expires_at < func.now(), tokens.c.refresh_expires_at < func.now()))
             connection.execute(tokens.insert().values(
                 access_digest=digest(token["access_token"]),
                 refresh_digest=digest(token["refresh_token"]) if token.get("refresh_token") else None,

@@ -40,6 +40,7 @@ class SessionTable:
         """Start a session; returns the value for the cookie (never stored)."""
         value = new_secret()
         with self.engine.begin() as connection:
+            connection.execute(sessions.delete().where(sessions.c.expires_at <= func.now()))  # housekeeping
             connection.execute(sessions.insert().values(
                 id_digest=digest(value), account_id=account_id, expires_at=func.now() + self.lifetime,
                 address=address[:64], user_agent=user_agent[:256],
@@ -69,6 +70,3 @@ class SessionTable:
         with self.engine.begin() as connection:
             connection.execute(sessions.delete().where(sessions.c.id_digest == digest(value)))
 
-    def purge_expired(self) -> int:
-        with self.engine.begin() as connection:
-            return connection.execute(sessions.delete().where(sessions.c.expires_at <= func.now())).rowcount

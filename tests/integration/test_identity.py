@@ -442,3 +442,33 @@ def test_database_dump_holds_no_secret_in_clear_text(running_appliance: Applianc
         env={**os.environ, "PGPASSWORD": url.password or ""}, capture_output=True, text=True, check=True).stdout
     assert "identity.accounts" in dump and "$argon2id$" in dump
     assert [name for name, value in secrets.items() if value in dump] == []
+
+
+def test_only_the_authorization_code_grant_is_offered(running_appliance: Appliance, hub_client: Client,
+                                                      signed_in: tuple[Browser, str]) -> None:
+    browser, username = signed_in
+    implicit = browser.authorize(hub_client, response_type="token")
+    assert query_of(implicit)["error"] == "unsupported_response_type"
+    password_grant = httpx.post(running_appliance.portal_url + "/oauth/token", data={
+        "grant_type": "password", "username": username, "password": "x", "client_id": hub_client.client_id,
+        "client_secret": hub_client.secret})
+    assert password_grant.json()["error"] == "unsupported_grant_type"
+    credentials = httpx.post(running_appliance.portal_url + "/oauth/token", auth=(hub_client.client_id,
+                             hub_client.secret), data={"grant_type": "client_credentials"})
+    assert credentials.json()["error"] == "unsupported_grant_type"
+
+
+def test_clients_kept_in_step_by_the_appliance(running_appliance: Appliance) -> None:
+    """ClientTable.ensure (what the hubs use) creates a client, then updates its URIs and secret."""
+    from appliance.identity import ClientTable
+
+    engine = create_engine(running_appliance.database_url())
+    table = ClientTable(engine)
+    first = table.ensure("hub-ensure", "secret-one", [CALLBACK], name="Hub 1", first_party=True)
+    moved = table.ensure("hub-ensure", "secret-two", [CALLBACK + "2"], name="Hub 1", first_party=True)
+    engine.dispose()
+    assert first.redirect_uris == (CALLBACK,) and moved.redirect_uris == (CALLBACK + "2",)
+    assert moved.check_client_secret("secret-two") and not moved.check_client_secret("secret-one")
+    listed = json.loads(running_appliance.cli("clients", "list", "--json").stdout)
+    assert {"client_id": "hub-ensure", "name": "Hub 1", "redirect_uris": [CALLBACK + "2"], "first_party": True} \
+        in listed
