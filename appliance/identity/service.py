@@ -56,7 +56,7 @@ class Identity:
 
     async def session_of(self, request: Request) -> Session | None:
         """The signed-in session of this request (looked up once per request)."""
-        if "session" not in request.state._state:
+        if not hasattr(request.state, "session"):
             value = request.cookies.get(self.session_cookie(request))
             request.state.session = await run_in_threadpool(self.sessions.get, value) if value else None
         session: Session | None = request.state.session
