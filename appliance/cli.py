@@ -15,6 +15,7 @@ import psutil
 
 from appliance import __version__, identity
 from appliance.cli_identity import clients, users
+from appliance.cli_storage import storage
 from appliance.config import Config, load_config, render_defaults, render_effective
 from appliance.errors import ApplianceError
 from appliance.identity import read_initial_admin
@@ -218,6 +219,9 @@ def db_upgrade(options: Options) -> None:
 
 main.add_command(users)
 main.add_command(clients)
+main.add_command(storage)
+
+
 
 
 def _alive(pid: int) -> bool:

@@ -23,6 +23,7 @@ from appliance.knobs import KnobInfo, describe
 from appliance.portal.settings import PortalSettings
 from appliance.postgres import PostgresSettings
 from appliance.proxy import ProxySettings
+from appliance.storage.settings import StorageSettings
 from appliance.supervisor.settings import SupervisorSettings
 
 if sys.version_info >= (3, 11):
@@ -33,6 +34,7 @@ else:  # pragma: no cover - Ubuntu 22.04 ships Python 3.10
 SECTIONS: dict[str, type] = {
     "portal": PortalSettings,
     "identity": IdentitySettings,
+    "storage": StorageSettings,
     "proxy": ProxySettings,
     "postgres": PostgresSettings,
     "supervisor": SupervisorSettings,
@@ -47,6 +49,7 @@ class Config:
     file: Path | None
     portal: PortalSettings
     identity: IdentitySettings
+    storage: StorageSettings
     proxy: ProxySettings
     postgres: PostgresSettings
     supervisor: SupervisorSettings

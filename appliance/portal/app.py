@@ -14,7 +14,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from appliance import __version__, identity
+from appliance import __version__, identity, storage
 from appliance.db import make_engine
 from appliance.portal.errors import http_exception, server_error
 from appliance.portal.pages import PortalPages
@@ -54,7 +54,9 @@ class SecurityHeaders:
 
 
 def make_app(config: Config) -> Starlette:
-    engine = make_engine(database_url(config.home, config.postgres))
+    url = database_url(config.home, config.postgres)
+    engine = make_engine(url)
+    storage_service = storage.Storage(url, config.storage, config.home)
     identity_service = identity.Identity(engine, config.identity, config.home, issuer=config.portal.url())
     identity_pages = identity.IdentityPages(identity_service)
     portal_pages = PortalPages(config, engine, identity_service)
@@ -68,11 +70,13 @@ def make_app(config: Config) -> Starlette:
             yield
         finally:
             engine.dispose()
+            await storage_service.close()
 
     app = Starlette(
         routes=[
             *portal_pages.routes(),
             *identity.routes(identity_service, identity_pages),
+            *storage_service.api.routes(),
             Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
         ],
         middleware=[Middleware(SecurityHeaders)],

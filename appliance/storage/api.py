@@ -1,0 +1,140 @@
+"""The storage API on the portal origin: a byte store with directories, one namespace per token.
+
+    GET    /api/storage/v1/stat/{path}                  the entry (JSON)
+    GET    /api/storage/v1/list/{path}                  a directory and its entries (JSON)
+    GET    /api/storage/v1/read/{path}                  the bytes; the entry in X-Storage-Entry
+    PUT    /api/storage/v1/write/{path}                 store the request body as the file
+    PUT    /api/storage/v1/mkdir/{path}                 create a directory
+    DELETE /api/storage/v1/delete/{path}                delete a file or a whole directory
+    POST   /api/storage/v1/rename/{path}?to=NEW         move a file or a whole directory
+    POST   /api/storage/v1/copy/{path}?to=NEW           copy a file or a whole directory
+    GET    /api/storage/v1/checkpoints/{path}           list checkpoints, newest first
+    POST   /api/storage/v1/checkpoints/{path}           create one
+    POST   /api/storage/v1/restore/{path}?checkpoint=ID restore one
+    DELETE /api/storage/v1/checkpoints/{path}?checkpoint=ID
+
+Every call carries ``Authorization: Bearer <storage token>``; errors use the portal's JSON shape.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from appliance.storage.errors import BadPath, StorageError, Unauthorized
+from appliance.storage.store import FileStore
+from appliance.storage.tokens import StorageTokens
+
+PREFIX = "/api/storage/v1"
+Handler = Callable[[Request, str, str], Awaitable[Response]]
+
+
+def error_response(error: StorageError) -> JSONResponse:
+    return JSONResponse({"ok": False, "error": error.message, "status": error.status}, status_code=error.status,
+                        headers={"WWW-Authenticate": "Bearer"} if error.status == 401 else None)
+
+
+class StorageAPI:
+    def __init__(self, store: FileStore, tokens: StorageTokens):
+        self.store = store
+        self.tokens = tokens
+
+    def routes(self) -> list[Route]:
+        endpoints: list[tuple[str, str, Handler]] = [
+            ("GET", "stat", self.stat), ("GET", "list", self.listing), ("GET", "read", self.read),
+            ("PUT", "write", self.write), ("PUT", "mkdir", self.mkdir), ("DELETE", "delete", self.delete),
+            ("POST", "rename", self.rename), ("POST", "copy", self.copy),
+            ("GET", "checkpoints", self.list_checkpoints), ("POST", "checkpoints", self.create_checkpoint),
+            ("DELETE", "checkpoints", self.delete_checkpoint), ("POST", "restore", self.restore_checkpoint),
+        ]
+        by_verb: dict[str, dict[str, Handler]] = {}
+        for method, verb, handler in endpoints:
+            by_verb.setdefault(verb, {})[method] = handler
+        return [Route(f"{PREFIX}/{verb}/{{path:path}}", self._endpoint(handlers), methods=list(handlers))
+                for verb, handlers in by_verb.items()]
+
+    def _endpoint(self, handlers: dict[str, Handler]) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            try:
+                username = self._authenticate(request)
+                return await handlers[request.method](request, username, request.path_params["path"])
+            except StorageError as error:
+                return error_response(error)
+
+        return endpoint
+
+    def _authenticate(self, request: Request) -> str:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthorized("a storage token is required (Authorization: Bearer …).")
+        return self.tokens.verify(token.strip())
+
+    # ----- handlers ---------------------------------------------------------------------------------------
+
+    async def stat(self, request: Request, username: str, path: str) -> Response:
+        return JSONResponse((await self.store.stat(username, path)).to_json())
+
+    async def listing(self, request: Request, username: str, path: str) -> Response:
+        directory, entries = await self.store.listing(username, path)
+        return JSONResponse({**directory.to_json(), "entries": [entry.to_json() for entry in entries]})
+
+    async def read(self, request: Request, username: str, path: str) -> Response:
+        entry, data = await self.store.read(username, path)
+        return Response(data, media_type="application/octet-stream",
+                        headers={"X-Storage-Entry": json.dumps(entry.to_json(), ensure_ascii=True)})
+
+    async def write(self, request: Request, username: str, path: str) -> Response:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit():
+            self.store.check_size(path, int(declared))  # refuse before reading a byte of it
+        data = await self._read_body(request, path)
+        return JSONResponse((await self.store.write(username, path, data)).to_json())
+
+    async def _read_body(self, request: Request, path: str) -> bytes:
+        limit = self.store.settings.max_file_size_bytes
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise self.store.too_large(path)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def mkdir(self, request: Request, username: str, path: str) -> Response:
+        return JSONResponse((await self.store.mkdir(username, path)).to_json())
+
+    async def delete(self, request: Request, username: str, path: str) -> Response:
+        await self.store.delete(username, path)
+        return Response(status_code=204)
+
+    async def rename(self, request: Request, username: str, path: str) -> Response:
+        return JSONResponse((await self.store.rename(username, path, _target(request))).to_json())
+
+    async def copy(self, request: Request, username: str, path: str) -> Response:
+        return JSONResponse((await self.store.copy(username, path, _target(request))).to_json(), status_code=201)
+
+    async def list_checkpoints(self, request: Request, username: str, path: str) -> Response:
+        return JSONResponse(await self.store.list_checkpoints(username, path))
+
+    async def create_checkpoint(self, request: Request, username: str, path: str) -> Response:
+        return JSONResponse(await self.store.create_checkpoint(username, path), status_code=201)
+
+    async def restore_checkpoint(self, request: Request, username: str, path: str) -> Response:
+        entry = await self.store.restore_checkpoint(username, path, request.query_params.get("checkpoint", ""))
+        return JSONResponse(entry.to_json())
+
+    async def delete_checkpoint(self, request: Request, username: str, path: str) -> Response:
+        await self.store.delete_checkpoint(username, path, request.query_params.get("checkpoint", ""))
+        return Response(status_code=204)
+
+
+def _target(request: Request) -> str:
+    target: Any = request.query_params.get("to")
+    if not target:
+        raise BadPath("say where to with ?to=PATH.")
+    return str(target)

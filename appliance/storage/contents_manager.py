@@ -1,0 +1,394 @@
+"""RemoteContentsManager: jupyter_server's contents API on the appliance's storage API.
+
+Runs inside every user server (``ServerApp.contents_manager_class``). It holds no database
+credentials, only a storage token for its one member, and talks to the portal's storage API over a
+kept-alive HTTP connection. Models are built here exactly as jupyter_server's file manager builds
+them (notebook validation, trust, formats, hidden files, copy names); the bytes live remotely.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mimetypes
+import os
+from base64 import decodebytes, encodebytes
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import nbformat
+from jupyter_server.services.contents.checkpoints import AsyncCheckpoints
+from jupyter_server.services.contents.manager import AsyncContentsManager, copy_pat
+from tornado.web import HTTPError
+from traitlets import Float, Int, Unicode, default
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _time(value: str | None) -> datetime:
+    return datetime.fromisoformat(value) if value else EPOCH
+
+
+def _hidden(path: str) -> bool:
+    return any(part.startswith(".") for part in path.split("/") if part)
+
+
+class StorageClient:
+    """The storage API over one kept-alive connection pool (one per event loop)."""
+
+    def __init__(self, url: str, token: str, timeout_s: float):
+        self.url = url.rstrip("/")
+        self.token = token
+        self.timeout_s = timeout_s
+        self._client: httpx.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _http(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            self._client = httpx.AsyncClient(headers={"Authorization": f"Bearer {self.token}"},
+                                             timeout=self.timeout_s, trust_env=False,
+                                             limits=httpx.Limits(max_keepalive_connections=10))
+            self._loop = loop
+        return self._client
+
+    async def call(self, method: str, verb: str, path: str, *, params: dict[str, str] | None = None,
+                   content: bytes | None = None) -> httpx.Response:
+        """One storage call; a storage error becomes the tornado HTTPError jupyter_server expects."""
+        url = f"{self.url}/{verb}/{quote(path.strip('/'), safe='/')}"
+        try:
+            response = await self._http().request(method, url, params=params, content=content)
+        except httpx.HTTPError as exc:
+            raise HTTPError(503, f"The notebook storage is unreachable ({type(exc).__name__}); "
+                                 "try again in a moment.") from None
+        if response.status_code >= 400:
+            try:
+                message = response.json()["error"]
+            except (ValueError, KeyError, TypeError):
+                message = response.text[:200] or response.reason_phrase
+            raise HTTPError(response.status_code, message)
+        return response
+
+    async def entry(self, path: str) -> dict[str, Any] | None:
+        try:
+            response = await self.call("GET", "stat", path)
+        except HTTPError as error:
+            if error.status_code == 404:
+                return None
+            raise
+        entry: dict[str, Any] = response.json()
+        return entry
+
+
+class RemoteContentsManager(AsyncContentsManager):
+    """Notebooks and files in the appliance's storage (PostgreSQL), reached over its HTTP API."""
+
+    storage_url = Unicode(
+        config=True,
+        help="Base URL of the appliance's storage API, e.g. http://127.0.0.1:8000/api/storage/v1. "
+             "Defaults to $APPLIANCE_STORAGE_URL.",
+    )
+    storage_token = Unicode(
+        config=True,
+        help="Storage token naming this server's member (the hub issues it at spawn). "
+             "Defaults to $APPLIANCE_STORAGE_TOKEN.",
+    )
+    storage_timeout = Float(120.0, config=True, help="Seconds one storage call may take.")
+    hash_algorithm = Unicode("sha256", help="The storage keeps SHA-256 digests; no other algorithm.")
+    max_copy_folder_size_mb = Int(500, config=True, help="Largest directory, in MB, that may be copied.")
+
+    @default("storage_url")
+    def _storage_url_default(self) -> str:
+        return os.environ.get("APPLIANCE_STORAGE_URL", "")
+
+    @default("storage_token")
+    def _storage_token_default(self) -> str:
+        return os.environ.get("APPLIANCE_STORAGE_TOKEN", "")
+
+    @default("checkpoints_class")
+    def _checkpoints_class_default(self) -> type:
+        return RemoteCheckpoints
+
+    @property
+    def storage(self) -> StorageClient:
+        client: StorageClient | None = getattr(self, "_storage_client", None)
+        if client is None:
+            if not self.storage_url or not self.storage_token:
+                raise HTTPError(500, "RemoteContentsManager needs storage_url and storage_token "
+                                     "(or $APPLIANCE_STORAGE_URL and $APPLIANCE_STORAGE_TOKEN).")
+            client = StorageClient(self.storage_url, self.storage_token, self.storage_timeout)
+            self._storage_client = client
+        return client
+
+    def info_string(self) -> str:
+        return f"Serving notebooks from the appliance's storage at {self.storage_url}"
+
+    # ----- existence -------------------------------------------------------------------------------------
+
+    async def dir_exists(self, path: str) -> bool:
+        entry = await self.storage.entry(path.strip("/"))
+        return entry is not None and entry["type"] == "directory"
+
+    async def file_exists(self, path: str = "") -> bool:
+        entry = await self.storage.entry(path.strip("/"))
+        return entry is not None and entry["type"] == "file"
+
+    async def exists(self, path: str) -> bool:
+        return await self.storage.entry(path.strip("/")) is not None
+
+    async def is_hidden(self, path: str) -> bool:
+        return _hidden(path.strip("/"))
+
+    async def get_kernel_path(self, path: str, model: Any = None) -> str:
+        if await self.dir_exists(path):
+            return path
+        return path.rsplit("/", 1)[0] if "/" in path else ""
+
+    # ----- reading ----------------------------------------------------------------------------------------
+
+    def _base_model(self, entry: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "name": entry["name"], "path": entry["path"], "last_modified": _time(entry["last_modified"]),
+            "created": _time(entry["created"]), "content": None, "format": None, "mimetype": None,
+            "size": entry["size"], "writable": True, "hash": None, "hash_algorithm": None,
+        }
+
+    def _refuse_hidden(self, path: str) -> None:
+        if not self.allow_hidden and _hidden(path):
+            self.log.info("Refusing to serve hidden file or directory %r, via 404 Error", path)
+            raise HTTPError(404, f"file or directory does not exist: {path!r}")
+
+    async def get(self, path: str, content: bool = True, type: str | None = None, format: str | None = None,
+                  require_hash: bool = False) -> dict[str, Any]:
+        path = path.strip("/")
+        entry = await self.storage.entry(path)
+        if entry is None:
+            raise HTTPError(404, f"No such file or directory: {path}")
+        self._refuse_hidden(path)
+        if entry["type"] == "directory":
+            if type not in (None, "directory"):
+                raise HTTPError(400, f"{path} is a directory, not a {type}", reason="bad type")
+            model = await self._dir_model(entry, content)
+        elif type == "notebook" or (type is None and path.endswith(".ipynb")):
+            model = await self._notebook_model(entry, content, require_hash)
+        else:
+            if type == "directory":
+                raise HTTPError(400, f"{path} is not a directory", reason="bad type")
+            model = await self._file_model(entry, content, format, require_hash)
+        self.emit(data={"action": "get", "path": path})
+        return model
+
+    async def _dir_model(self, entry: dict[str, Any], content: bool) -> dict[str, Any]:
+        model = self._base_model(entry)
+        model.update(type="directory", size=None)
+        if content:
+            listing = (await self.storage.call("GET", "list", entry["path"])).json()
+            model["content"] = [
+                self._entry_model(child) for child in listing["entries"]
+                if self.should_list(child["name"]) and (self.allow_hidden or not child["name"].startswith("."))
+            ]
+            model["format"] = "json"
+        return model
+
+    def _entry_model(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """A content-less model built from an entry alone (listings, and the answer to a save)."""
+        model = self._base_model(entry)
+        if entry["type"] == "directory":
+            model.update(type="directory", size=None)
+        elif entry["path"].endswith(".ipynb"):
+            model["type"] = "notebook"
+        else:
+            model.update(type="file", mimetype=mimetypes.guess_type(entry["path"])[0])
+        return model
+
+    async def _read(self, path: str) -> bytes:
+        return (await self.storage.call("GET", "read", path)).content
+
+    async def _file_model(self, entry: dict[str, Any], content: bool, format: str | None,
+                          require_hash: bool) -> dict[str, Any]:
+        model = self._base_model(entry)
+        model["type"] = "file"
+        model["mimetype"] = mimetypes.guess_type(entry["path"])[0]
+        if content:
+            data = await self._read(entry["path"])
+            text, format = _decode(data, format, entry["path"])
+            if model["mimetype"] is None:
+                model["mimetype"] = {"text": "text/plain", "base64": "application/octet-stream"}[format]
+            model.update(content=text, format=format)
+        if require_hash:
+            model.update(hash=entry["hash"], hash_algorithm=self.hash_algorithm)
+        return model
+
+    async def _notebook_model(self, entry: dict[str, Any], content: bool, require_hash: bool) -> dict[str, Any]:
+        model = self._base_model(entry)
+        model["type"] = "notebook"
+        if content:
+            data = await self._read(entry["path"])
+            validation_error: dict[str, Any] = {}
+            try:
+                nb = nbformat.reads(data.decode("utf-8"), as_version=4, capture_validation_error=validation_error)
+            except Exception as exc:
+                raise HTTPError(400, f"Unreadable Notebook: {entry['path']} {exc!r}") from exc
+            self.mark_trusted_cells(nb, entry["path"])
+            model.update(content=nb, format="json")
+            self.validate_notebook_model(model, validation_error)
+        if require_hash:
+            model.update(hash=entry["hash"], hash_algorithm=self.hash_algorithm)
+        return model
+
+    # ----- writing ----------------------------------------------------------------------------------------
+
+    async def save(self, model: dict[str, Any], path: str = "") -> dict[str, Any]:
+        path = path.strip("/")
+        self.run_pre_save_hooks(model=model, path=path)
+        if "type" not in model:
+            raise HTTPError(400, "No file type provided")
+        if "content" not in model and model["type"] != "directory":
+            raise HTTPError(400, "No file content provided")
+        validation_error: dict[str, Any] = {}
+        if model["type"] == "notebook":
+            nb = nbformat.from_dict(model["content"])
+            self.check_and_sign(nb, path)
+            text = nbformat.writes(nb, version=nbformat.NO_CONVERT, capture_validation_error=validation_error)
+            entry = await self._write(path, text.encode("utf-8"))
+            if not await self.checkpoints.list_checkpoints(path):
+                await self.create_checkpoint(path)
+        elif model["type"] == "file":
+            entry = await self._write(path, _encode(model["content"], model.get("format"), path))
+        elif model["type"] == "directory":
+            if not self.allow_hidden and _hidden(path):
+                raise HTTPError(400, f"Cannot create hidden directory {path!r}")
+            entry = (await self.storage.call("PUT", "mkdir", path)).json()
+        else:
+            raise HTTPError(400, f"Unhandled contents type: {model['type']}")
+        validation_message = None
+        if model["type"] == "notebook":
+            self.validate_notebook_model(model, validation_error=validation_error)
+            validation_message = model.get("message")
+        saved = self._entry_model(entry)
+        if validation_message:
+            saved["message"] = validation_message
+        self.run_post_save_hooks(model=saved, os_path=path)
+        self.emit(data={"action": "save", "path": path})
+        return saved
+
+    async def _write(self, path: str, data: bytes) -> dict[str, Any]:
+        if not self.allow_hidden and _hidden(path):
+            raise HTTPError(400, f"Cannot create hidden file {path!r}")
+        entry: dict[str, Any] = (await self.storage.call("PUT", "write", path, content=data)).json()
+        return entry
+
+    async def delete_file(self, path: str) -> None:
+        path = path.strip("/")
+        if not self.allow_hidden and _hidden(path):
+            raise HTTPError(400, f"Cannot delete file or directory {path!r}")
+        if await self.storage.entry(path) is None:
+            raise HTTPError(404, f"File or directory does not exist: {path}")
+        await self.storage.call("DELETE", "delete", path)
+
+    async def rename_file(self, old_path: str, new_path: str) -> None:
+        old_path, new_path = old_path.strip("/"), new_path.strip("/")
+        if new_path == old_path:
+            return
+        if not self.allow_hidden and (_hidden(old_path) or _hidden(new_path)):
+            raise HTTPError(400, f"Cannot rename file or directory {old_path!r}")
+        try:
+            await self.storage.call("POST", "rename", old_path, params={"to": new_path})
+        except HTTPError as error:
+            if error.status_code == 404 and await self.storage.entry(old_path) is None:
+                raise HTTPError(404, f"File or directory does not exist: {old_path}") from None
+            raise
+
+    async def copy(self, from_path: str, to_path: str | None = None) -> dict[str, Any]:
+        """Copy a file or a directory on the server side, named as jupyter_server names copies."""
+        path = from_path.strip("/")
+        from_dir, from_name = path.rsplit("/", 1) if "/" in path else ("", path)
+        source = await self.storage.entry(path)
+        if source is None:
+            raise HTTPError(404, f"No such file or directory: {path}")
+        self._refuse_hidden(path)
+        if source["type"] == "directory":
+            await self._check_folder_size(path)
+        destination = from_dir if to_path is None else to_path.strip("/")
+        if await self.dir_exists(destination):
+            name = await self.increment_filename(copy_pat.sub(".", from_name), destination, insert="-Copy")
+            destination = f"{destination}/{name}".strip("/")
+        elif to_path is not None:
+            if "/" in destination and not await self.dir_exists(destination.rsplit("/", 1)[0]):
+                raise HTTPError(404, f"No such parent directory: {destination.rsplit('/', 1)[0]} to copy file in")
+        else:
+            raise HTTPError(404, f"No such directory: {destination}")
+        entry = (await self.storage.call("POST", "copy", path, params={"to": destination})).json()
+        self.emit(data={"action": "copy", "path": destination, "source_path": from_path})
+        return self._entry_model(entry)
+
+    async def _check_folder_size(self, path: str) -> None:
+        total, pending = 0, [path]
+        while pending:
+            listing = (await self.storage.call("GET", "list", pending.pop())).json()
+            for child in listing["entries"]:
+                if child["type"] == "directory":
+                    pending.append(child["path"])
+                else:
+                    total += child["size"] or 0
+        if total > self.max_copy_folder_size_mb * 1024 * 1024:
+            raise HTTPError(400, f"Can't copy folders larger than {self.max_copy_folder_size_mb}MB, "
+                                 f'"{path}" is {total / 1024 / 1024:.2f}MB')
+
+
+class RemoteCheckpoints(AsyncCheckpoints):
+    """Checkpoints kept by the storage with each file: they follow renames and go with deletes."""
+
+    @property
+    def storage(self) -> StorageClient:
+        manager = self.parent
+        assert isinstance(manager, RemoteContentsManager), "RemoteCheckpoints needs a RemoteContentsManager"
+        return manager.storage
+
+    async def create_checkpoint(self, contents_mgr: Any, path: str) -> dict[str, Any]:
+        return _checkpoint((await self.storage.call("POST", "checkpoints", path.strip("/"))).json())
+
+    async def restore_checkpoint(self, contents_mgr: Any, checkpoint_id: str, path: str) -> None:
+        await self.storage.call("POST", "restore", path.strip("/"), params={"checkpoint": checkpoint_id})
+
+    async def list_checkpoints(self, path: str) -> list[dict[str, Any]]:
+        return [_checkpoint(c) for c in (await self.storage.call("GET", "checkpoints", path.strip("/"))).json()]
+
+    async def delete_checkpoint(self, checkpoint_id: str, path: str) -> None:
+        await self.storage.call("DELETE", "checkpoints", path.strip("/"), params={"checkpoint": checkpoint_id})
+
+    async def rename_checkpoint(self, checkpoint_id: str, old_path: str, new_path: str) -> None:
+        pass  # checkpoints belong to the file and move with it
+
+    async def rename_all_checkpoints(self, old_path: str, new_path: str) -> None:
+        pass
+
+    async def delete_all_checkpoints(self, path: str) -> None:
+        pass  # deleting the file deletes its checkpoints
+
+
+def _checkpoint(data: dict[str, Any]) -> dict[str, Any]:
+    return {"id": data["id"], "last_modified": _time(data["last_modified"])}
+
+
+def _decode(data: bytes, format: str | None, path: str) -> tuple[str, str]:
+    if format is None or format == "text":
+        try:
+            return data.decode("utf-8"), "text"
+        except UnicodeError as exc:
+            if format == "text":
+                raise HTTPError(400, f"{path} is not UTF-8 encoded", reason="bad format") from exc
+    return encodebytes(data).decode("ascii"), "base64"
+
+
+def _encode(content: Any, format: str | None, path: str) -> bytes:
+    if format not in {"text", "base64"}:
+        raise HTTPError(400, "Must specify format of file contents as 'text' or 'base64'")
+    try:
+        return content.encode("utf8") if format == "text" else decodebytes(content.encode("ascii"))
+    except Exception as exc:
+        raise HTTPError(400, f"Encoding error saving {path}: {exc}") from exc
+
+
+__all__ = ["RemoteCheckpoints", "RemoteContentsManager"]
