@@ -14,13 +14,13 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from appliance.errors import ApplianceError
+from appliance.storage.errors import StorageError
 
 NONCE_BYTES = 12
 MASTER_KEYS_FILE = "storage-master-keys"
 
 
-class SealError(ApplianceError):
+class SealError(StorageError):
     """A data key or a sealed blob could not be opened: wrong or retired master key, or tampering."""
 
 
