@@ -61,6 +61,40 @@ class MasterKeys:
             raise SealError("a member's data key cannot be unwrapped by any configured master key.") from None
 
 
+class MasterKeyFile:
+    """The master keys file, re-read whenever it changes (so rotation needs no restart)."""
+
+    def __init__(self, secrets_dir: Path):
+        self.secrets_dir = secrets_dir
+        self.path = secrets_dir / MASTER_KEYS_FILE
+        self._loaded: tuple[float, MasterKeys] | None = None
+
+    def current(self) -> MasterKeys:
+        if not self.path.exists():
+            MasterKeys.load(self.secrets_dir)
+        mtime = self.path.stat().st_mtime
+        if self._loaded is None or self._loaded[0] != mtime:
+            self._loaded = (mtime, MasterKeys.load(self.secrets_dir))
+        return self._loaded[1]
+
+    def add_new_key(self) -> None:
+        """Put a new key first; the others still unwrap until retired."""
+        keys = self.current().keys
+        self._write([Fernet.generate_key(), *keys])
+
+    def retire_old_keys(self) -> int:
+        keys = self.current().keys
+        self._write(keys[:1])
+        return len(keys) - 1
+
+    def _write(self, keys: list[bytes]) -> None:
+        temporary = self.path.with_suffix(".new")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(b"".join(key + b"\n" for key in keys))
+        os.replace(temporary, self.path)
+
+
 def new_data_key() -> bytes:
     return AESGCM.generate_key(bit_length=256)
 

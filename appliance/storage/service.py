@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from appliance.home import Home
 from appliance.storage.api import StorageAPI
-from appliance.storage.crypto import MasterKeys
+from appliance.storage.crypto import MasterKeyFile
 from appliance.storage.settings import StorageSettings
 from appliance.storage.store import FileStore
 from appliance.storage.tokens import StorageTokens
@@ -22,7 +22,7 @@ class Storage:
     def __init__(self, database_url: str, settings: StorageSettings, home: Home, pool_size: int = 10):
         self.engine: AsyncEngine = create_async_engine(database_url, pool_size=pool_size, max_overflow=pool_size,
                                                        pool_pre_ping=True, pool_timeout=10)
-        self.store = FileStore(self.engine, MasterKeys.load(home.secrets_dir), settings)
+        self.store = FileStore(self.engine, MasterKeyFile(home.secrets_dir), settings)
         self.tokens = storage_tokens(home, settings)
         self.api = StorageAPI(self.store, self.tokens)
 

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from appliance.storage.crypto import MasterKeys, Sealer, new_data_key
+from appliance.storage.crypto import MasterKeyFile, Sealer, new_data_key
 from appliance.storage.errors import AlreadyExists, BadPath, Busy, NotFound, TooLarge, WrongKind
 from appliance.storage.paths import human_size, is_within, name_of, normalize, parent_of
 from appliance.storage.settings import StorageSettings
@@ -78,32 +78,33 @@ class Namespace:
 
 
 class FileStore:
-    def __init__(self, engine: AsyncEngine, master_keys: MasterKeys, settings: StorageSettings):
+    def __init__(self, engine: AsyncEngine, master_keys: MasterKeyFile, settings: StorageSettings):
         self.engine = engine
         self.master_keys = master_keys
         self.settings = settings
-        self._namespaces: dict[str, Namespace] = {}
+        self._sealers: dict[bytes, Sealer] = {}  # by wrapped key: a replaced data key is never served stale
 
     # ----- namespaces --------------------------------------------------------------------------------
 
     async def namespace(self, username: str) -> Namespace:
         """The member's namespace, created (with a fresh data key) on first use."""
-        cached = self._namespaces.get(username)
-        if cached is not None:
-            return cached
-        async with self.engine.begin() as connection:
-            await connection.execute(pg_insert(namespaces).values(
-                username=username, wrapped_key=self.master_keys.wrap(new_data_key()),
-            ).on_conflict_do_nothing(index_elements=["username"]))
+        async with self.engine.connect() as connection:
             row = (await connection.execute(select(namespaces.c.id, namespaces.c.wrapped_key)
-                                            .where(namespaces.c.username == username))).one()
-        found = Namespace(row.id, username, Sealer(self.master_keys.unwrap(row.wrapped_key)))
-        self._namespaces[username] = found
-        return found
-
-    def forget_keys(self) -> None:
-        """Drop cached data keys (after a member's key was replaced)."""
-        self._namespaces.clear()
+                                            .where(namespaces.c.username == username))).first()
+        if row is None:
+            async with self.engine.begin() as connection:
+                await connection.execute(pg_insert(namespaces).values(
+                    username=username, wrapped_key=self.master_keys.current().wrap(new_data_key()),
+                ).on_conflict_do_nothing(index_elements=["username"]))
+                row = (await connection.execute(select(namespaces.c.id, namespaces.c.wrapped_key)
+                                                .where(namespaces.c.username == username))).one()
+        sealer = self._sealers.get(row.wrapped_key)
+        if sealer is None:
+            sealer = Sealer(self.master_keys.current().unwrap(row.wrapped_key))
+            if len(self._sealers) > 10_000:
+                self._sealers.clear()
+            self._sealers[row.wrapped_key] = sealer
+        return Namespace(row.id, username, sealer)
 
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[AsyncConnection]:
