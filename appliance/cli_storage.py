@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -64,3 +66,54 @@ def storage_reencrypt(options: Options, username: str) -> None:
 
         count = reencrypt(engine, MasterKeyFile(config.home.secrets_dir), normalize_username(username), progress)
     click.echo(f"re-encrypted {count} file(s) and checkpoint(s) of {username} with a new data key.")
+
+
+def _run_transfer(options: Options, username: str, work: Callable[..., Any], directory: Path, verb: str,
+                  total: int) -> None:
+    import asyncio
+
+    from appliance.identity.accounts import normalize_username
+    from appliance.postgres import database_url
+    from appliance.storage import Storage
+
+    config = options.load()
+    member = normalize_username(username)
+
+    async def run() -> Any:
+        service = Storage(database_url(config.home, config.postgres), config.storage, config.home, pool_size=2)
+        try:
+            with click.progressbar(length=max(total, 1), label=f"{verb} {member}", show_pos=True) as bar:
+                return await work(service.store, member, directory, lambda path, size: bar.update(1))
+        finally:
+            await service.close()
+
+    report = asyncio.run(run())
+    click.echo(f"{verb} {report.files} file(s) and {report.directories} folder(s), {report.bytes:,} bytes.")
+    for path, why in report.skipped:
+        click.echo(f"  skipped {path}: {why}", err=True)
+
+
+@storage.command("import")
+@click.argument("username")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.pass_obj
+def storage_import(options: Options, username: str, directory: Path) -> None:
+    """Copy DIRECTORY (e.g. a home directory's notebooks) into USERNAME's files, keeping its layout."""
+    from appliance.storage.transfer import import_tree, plan_import
+
+    _run_transfer(options, username, import_tree, directory, "imported", len(plan_import(directory)[1]))
+
+
+@storage.command("export")
+@click.argument("username")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.pass_obj
+def storage_export(options: Options, username: str, directory: Path) -> None:
+    """Write all of USERNAME's files into DIRECTORY (which must be empty or not exist yet)."""
+    from appliance.errors import ApplianceError
+    from appliance.storage.transfer import export_tree
+
+    if directory.exists() and any(directory.iterdir()):
+        raise ApplianceError(f"{directory} is not empty; export into a new or empty directory.")
+    directory.mkdir(parents=True, exist_ok=True)
+    _run_transfer(options, username, export_tree, directory, "exported", 0)
