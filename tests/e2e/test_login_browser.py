@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.integration.conftest import Appliance
+from tests.harness import Appliance
 from tests.integration.hub import Hub
 from tests.integration.oauth import add_user
 

@@ -1,4 +1,4 @@
-"""Fixtures that run the real `appliance` command on a temporary home with free ports.
+"""Fixtures that run the real `appliance` command (see tests/harness.py).
 
 - ``appliance``: an ``Appliance`` handle (not started) for one test: ``.up()``, ``.cli(...)``,
   ``.status()``, ``.wait_healthy()``; on teardown it is stopped and its processes are killed.
@@ -7,132 +7,17 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
-import psutil
 import pytest
 
-from tests.conftest import _free_ports
-
-MARKER = "APPLIANCE_SUPERVISED_BY"
-START_TIMEOUT_S = 90  # first start includes initdb; generous for a loaded 2-core machine
-
-
-class Appliance:
-    """One appliance home driven through the real command line."""
-
-    def __init__(self, home: Path, ports: list[int]):
-        self.home = home
-        self.portal_port, self.proxy_port, self.api_port, self.pg_port = ports
-        self.env = {
-            **os.environ,
-            "APPLIANCE_HOME": str(home),
-            "APPLIANCE_PORTAL_PORT": str(self.portal_port),
-            "APPLIANCE_PROXY_PORT": str(self.proxy_port),
-            "APPLIANCE_PROXY_API_PORT": str(self.api_port),
-            "APPLIANCE_POSTGRES_PORT": str(self.pg_port),
-        }
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def portal_url(self) -> str:
-        return f"http://127.0.0.1:{self.portal_port}"
-
-    @property
-    def proxy_url(self) -> str:
-        return f"http://127.0.0.1:{self.proxy_port}"
-
-    def cli(self, *args: str, timeout: float = 120,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "appliance", *args], env={**self.env, **(env or {})},
-                              capture_output=True, text=True, timeout=timeout, check=False)
-
-    def up(self, wait: bool = True) -> None:
-        """Start `appliance up` in the foreground as a child of the test, like an operator's shell."""
-        log = open(self.home.parent / "up.out", "ab")  # noqa: SIM115 - lives as long as the process
-        self.process = subprocess.Popen([sys.executable, "-m", "appliance", "up"], env=self.env,
-                                        stdout=log, stderr=log, start_new_session=True)
-        log.close()
-        if wait:
-            self.wait_healthy()
-
-    def output(self) -> str:
-        path = self.home.parent / "up.out"
-        return path.read_text(errors="replace") if path.exists() else ""
-
-    def status(self) -> dict[str, Any]:
-        result = self.cli("status", "--json", timeout=30)
-        report: dict[str, Any] = json.loads(result.stdout)
-        report["exit_code"] = result.returncode
-        return report
-
-    def component(self, name: str) -> dict[str, Any]:
-        return next(c for c in self.status()["components"] if c["name"] == name)
-
-    def wait_healthy(self, timeout: float = START_TIMEOUT_S, **expect: Any) -> dict[str, Any]:
-        """Wait until every component is healthy (and ``expect`` holds for the report)."""
-        deadline = time.monotonic() + timeout
-        report: dict[str, Any] = {}
-        while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                pytest.fail(f"appliance up exited with {self.process.returncode}:\n{self.output()}")
-            report = self.status()
-            if report["exit_code"] == 0 and all(check(report) for check in expect.values()):
-                return report
-            time.sleep(0.2)
-        pytest.fail(f"not healthy after {timeout} s: {json.dumps(report, indent=1)}\n{self.output()}")
-
-    def database_url(self) -> str:
-        from appliance.config import load_config
-        from appliance.postgres import database_url
-
-        config = load_config(environ=self.env)
-        return database_url(config.home, config.postgres)
-
-    def processes(self) -> list[psutil.Process]:
-        """Every process that belongs to this home (started by its supervisor)."""
-        found = []
-        for process in psutil.process_iter():
-            try:
-                if process.environ().get(MARKER) == str(self.home):
-                    found.append(process)
-            except psutil.Error:
-                continue
-        return found
-
-    def terminate(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        for process in self.processes():  # never leave a test's processes behind
-            with contextlib.suppress(psutil.Error):
-                process.kill()
-
-
-def make_home() -> Path:
-    parent = Path(tempfile.mkdtemp(prefix="appliance-test-"))
-    os.chmod(parent, 0o755)
-    return parent / "home"
+from tests.harness import Appliance, free_ports, make_home
 
 
 @pytest.fixture
 def appliance() -> Iterator[Appliance]:
-    handle = Appliance(make_home(), _free_ports(4))
+    handle = Appliance(make_home(), free_ports(4))
     try:
         yield handle
     finally:
@@ -142,7 +27,7 @@ def appliance() -> Iterator[Appliance]:
 
 @pytest.fixture(scope="module")
 def running_appliance() -> Iterator[Appliance]:
-    handle = Appliance(make_home(), _free_ports(4))
+    handle = Appliance(make_home(), free_ports(4))
     try:
         handle.up()
         yield handle

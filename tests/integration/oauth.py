@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
-from tests.integration.conftest import Appliance
+from tests.harness import Appliance
 
 
 def pkce_pair() -> tuple[str, str]:

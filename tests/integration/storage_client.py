@@ -8,14 +8,9 @@ from urllib.parse import quote
 
 import httpx
 
-from appliance.config import load_config
-from appliance.storage import storage_tokens
-from tests.integration.conftest import Appliance
+from tests.harness import Appliance, mint_storage_token
 
-
-def mint(appliance: Appliance, username: str, lifetime_s: int | None = None) -> str:
-    config = load_config(environ=appliance.env)
-    return storage_tokens(config.home, config.storage).mint(username, lifetime_s)
+mint = mint_storage_token
 
 
 def new_member() -> str:

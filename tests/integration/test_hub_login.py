@@ -10,7 +10,7 @@ from urllib.parse import urljoin
 import httpx
 import pytest
 
-from tests.integration.conftest import Appliance
+from tests.harness import Appliance
 from tests.integration.hub import Hub
 from tests.integration.oauth import add_user, form_value
 

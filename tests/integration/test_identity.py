@@ -17,7 +17,7 @@ from joserfc.jwk import KeySet
 from sqlalchemy import create_engine, make_url, text
 
 from appliance.postgres import PostgresSettings, find_bin_dir
-from tests.integration.conftest import Appliance
+from tests.harness import Appliance
 from tests.integration.oauth import (
     Browser,
     Client,

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from tests.integration.conftest import Appliance
+from tests.harness import Appliance
 from tests.integration.oauth import Browser, register_client
 
 

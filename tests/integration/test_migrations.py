@@ -7,7 +7,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
 from appliance.identity.tables import metadata as identity_metadata
-from tests.integration.conftest import Appliance
+from tests.harness import Appliance
 
 
 def test_identity_migrations_match_the_declared_tables(running_appliance: Appliance) -> None:

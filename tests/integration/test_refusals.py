@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import Appliance
+from tests.harness import Appliance
 
 
 def test_port_in_use_names_the_port_and_its_holder(appliance: Appliance) -> None:

@@ -16,7 +16,7 @@ from joserfc.jwk import OctKey
 from sqlalchemy import create_engine, make_url, text
 
 from appliance.postgres import PostgresSettings, find_bin_dir
-from tests.integration.conftest import Appliance
+from tests.harness import Appliance
 from tests.integration.storage_client import StorageCaller, mint, new_member
 
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.integration.conftest import Appliance
+from tests.harness import Appliance
 from tests.integration.storage_client import StorageCaller, mint, new_member
 from tests.integration.user_server import UserServer
 

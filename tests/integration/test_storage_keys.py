@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import create_engine, text
 
-from tests.integration.conftest import Appliance
+from tests.harness import Appliance
 from tests.integration.storage_client import StorageCaller, mint, new_member
 
 

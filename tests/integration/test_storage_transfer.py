@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tests.integration.conftest import Appliance
+from tests.harness import Appliance
 from tests.integration.storage_client import StorageCaller, mint, new_member
 
 

@@ -15,7 +15,7 @@ import psutil
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.integration.conftest import Appliance
+from tests.harness import Appliance
 
 HEAL_TIMEOUT_S = 30  # back-off starts at 0.5 s; PostgreSQL recovery and a portal start take a few s
 
