@@ -2,8 +2,10 @@
 
     GET    /api/storage/v1/stat/{path}                  the entry (JSON)
     GET    /api/storage/v1/list/{path}                  a directory and its entries (JSON)
-    GET    /api/storage/v1/read/{path}                  the bytes; the entry in X-Storage-Entry
-    PUT    /api/storage/v1/write/{path}                 store the request body as the file
+    GET    /api/storage/v1/read/{path}                  a file's bytes (the entry in X-Storage-Entry), or a
+                                                        directory and its entries (JSON), in one call
+    PUT    /api/storage/v1/write/{path}                 store the request body as the file; with
+                                                        ?checkpoint=if-none, checkpoint it if it has none
     PUT    /api/storage/v1/mkdir/{path}                 create a directory
     DELETE /api/storage/v1/delete/{path}                delete a file or a whole directory
     POST   /api/storage/v1/rename/{path}?to=NEW         move a file or a whole directory
@@ -84,7 +86,9 @@ class StorageAPI:
         return JSONResponse({**directory.to_json(), "entries": [entry.to_json() for entry in entries]})
 
     async def read(self, request: Request, username: str, path: str) -> Response:
-        entry, data = await self.store.read(username, path)
+        entry, data, entries = await self.store.get(username, path)
+        if data is None:
+            return JSONResponse({**entry.to_json(), "entries": [child.to_json() for child in entries or []]})
         return Response(data, media_type="application/octet-stream",
                         headers={"X-Storage-Entry": json.dumps(entry.to_json(), ensure_ascii=True)})
 
@@ -93,7 +97,8 @@ class StorageAPI:
         if declared and declared.isdigit():
             self.store.check_size(path, int(declared))  # refuse before reading a byte of it
         data = await self._read_body(request, path)
-        return JSONResponse((await self.store.write(username, path, data)).to_json())
+        first_checkpoint = request.query_params.get("checkpoint") == "if-none"
+        return JSONResponse((await self.store.write(username, path, data, first_checkpoint)).to_json())
 
     async def _read_body(self, request: Request, path: str) -> bytes:
         limit = self.store.settings.max_file_size_bytes

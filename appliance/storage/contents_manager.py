@@ -9,6 +9,7 @@ them (notebook validation, trust, formats, hidden files, copy names); the bytes 
 from __future__ import annotations
 
 import asyncio
+import json
 import mimetypes
 import os
 from base64 import decodebytes, encodebytes
@@ -161,29 +162,43 @@ class RemoteContentsManager(AsyncContentsManager):
 
     async def get(self, path: str, content: bool = True, type: str | None = None, format: str | None = None,
                   require_hash: bool = False) -> dict[str, Any]:
+        """One storage call: the entry alone, or with its bytes (a file) or its entries (a directory)."""
         path = path.strip("/")
-        entry = await self.storage.entry(path)
-        if entry is None:
-            raise HTTPError(404, f"No such file or directory: {path}")
         self._refuse_hidden(path)
+        listing, data = None, None
+        if content:
+            try:
+                response = await self.storage.call("GET", "read", path)
+            except HTTPError as error:
+                if error.status_code == 404:
+                    raise HTTPError(404, f"No such file or directory: {path}") from None
+                raise
+            if response.headers.get("content-type", "").startswith("application/json"):
+                listing = entry = response.json()
+            else:
+                entry, data = json.loads(response.headers["x-storage-entry"]), response.content
+        else:
+            found = await self.storage.entry(path)
+            if found is None:
+                raise HTTPError(404, f"No such file or directory: {path}")
+            entry = found
         if entry["type"] == "directory":
             if type not in (None, "directory"):
                 raise HTTPError(400, f"{path} is a directory, not a {type}", reason="bad type")
-            model = await self._dir_model(entry, content)
+            model = self._dir_model(entry, listing)
         elif type == "notebook" or (type is None and path.endswith(".ipynb")):
-            model = await self._notebook_model(entry, content, require_hash)
+            model = self._notebook_model(entry, data, require_hash)
         else:
             if type == "directory":
                 raise HTTPError(400, f"{path} is not a directory", reason="bad type")
-            model = await self._file_model(entry, content, format, require_hash)
+            model = self._file_model(entry, data, format, require_hash)
         self.emit(data={"action": "get", "path": path})
         return model
 
-    async def _dir_model(self, entry: dict[str, Any], content: bool) -> dict[str, Any]:
+    def _dir_model(self, entry: dict[str, Any], listing: dict[str, Any] | None) -> dict[str, Any]:
         model = self._base_model(entry)
         model.update(type="directory", size=None)
-        if content:
-            listing = (await self.storage.call("GET", "list", entry["path"])).json()
+        if listing is not None:
             model["content"] = [
                 self._entry_model(child) for child in listing["entries"]
                 if self.should_list(child["name"]) and (self.allow_hidden or not child["name"].startswith("."))
@@ -202,16 +217,12 @@ class RemoteContentsManager(AsyncContentsManager):
             model.update(type="file", mimetype=mimetypes.guess_type(entry["path"])[0])
         return model
 
-    async def _read(self, path: str) -> bytes:
-        return (await self.storage.call("GET", "read", path)).content
-
-    async def _file_model(self, entry: dict[str, Any], content: bool, format: str | None,
-                          require_hash: bool) -> dict[str, Any]:
+    def _file_model(self, entry: dict[str, Any], data: bytes | None, format: str | None,
+                    require_hash: bool) -> dict[str, Any]:
         model = self._base_model(entry)
         model["type"] = "file"
         model["mimetype"] = mimetypes.guess_type(entry["path"])[0]
-        if content:
-            data = await self._read(entry["path"])
+        if data is not None:
             text, format = _decode(data, format, entry["path"])
             if model["mimetype"] is None:
                 model["mimetype"] = {"text": "text/plain", "base64": "application/octet-stream"}[format]
@@ -220,11 +231,10 @@ class RemoteContentsManager(AsyncContentsManager):
             model.update(hash=entry["hash"], hash_algorithm=self.hash_algorithm)
         return model
 
-    async def _notebook_model(self, entry: dict[str, Any], content: bool, require_hash: bool) -> dict[str, Any]:
+    def _notebook_model(self, entry: dict[str, Any], data: bytes | None, require_hash: bool) -> dict[str, Any]:
         model = self._base_model(entry)
         model["type"] = "notebook"
-        if content:
-            data = await self._read(entry["path"])
+        if data is not None:
             validation_error: dict[str, Any] = {}
             try:
                 nb = nbformat.reads(data.decode("utf-8"), as_version=4, capture_validation_error=validation_error)
@@ -251,9 +261,8 @@ class RemoteContentsManager(AsyncContentsManager):
             nb = nbformat.from_dict(model["content"])
             self.check_and_sign(nb, path)
             text = nbformat.writes(nb, version=nbformat.NO_CONVERT, capture_validation_error=validation_error)
-            entry = await self._write(path, text.encode("utf-8"))
-            if not await self.checkpoints.list_checkpoints(path):
-                await self.create_checkpoint(path)
+            # like the file manager, a notebook's first save also makes its first checkpoint
+            entry = await self._write(path, text.encode("utf-8"), first_checkpoint=True)
         elif model["type"] == "file":
             entry = await self._write(path, _encode(model["content"], model.get("format"), path))
         elif model["type"] == "directory":
@@ -273,10 +282,11 @@ class RemoteContentsManager(AsyncContentsManager):
         self.emit(data={"action": "save", "path": path})
         return saved
 
-    async def _write(self, path: str, data: bytes) -> dict[str, Any]:
+    async def _write(self, path: str, data: bytes, first_checkpoint: bool = False) -> dict[str, Any]:
         if not self.allow_hidden and _hidden(path):
             raise HTTPError(400, f"Cannot create hidden file {path!r}")
-        entry: dict[str, Any] = (await self.storage.call("PUT", "write", path, content=data)).json()
+        params = {"checkpoint": "if-none"} if first_checkpoint else None
+        entry: dict[str, Any] = (await self.storage.call("PUT", "write", path, params=params, content=data)).json()
         return entry
 
     async def delete_file(self, path: str) -> None:

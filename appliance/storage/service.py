@@ -20,8 +20,11 @@ def storage_tokens(home: Home, settings: StorageSettings) -> StorageTokens:
 
 class Storage:
     def __init__(self, database_url: str, settings: StorageSettings, home: Home, pool_size: int = 10):
+        # lock_timeout per connection: a call waiting on another transaction's rows gives up (HTTP 503)
+        lock_timeout = f"-c lock_timeout={int(settings.lock_timeout_s * 1000)}"
         self.engine: AsyncEngine = create_async_engine(database_url, pool_size=pool_size, max_overflow=pool_size,
-                                                       pool_pre_ping=True, pool_timeout=10)
+                                                       pool_pre_ping=True, pool_timeout=10,
+                                                       connect_args={"options": lock_timeout})
         self.store = FileStore(self.engine, MasterKeyFile(home.secrets_dir), settings)
         self.tokens = storage_tokens(home, settings)
         self.api = StorageAPI(self.store, self.tokens)

@@ -16,12 +16,12 @@ from datetime import datetime
 from typing import Any
 
 from psycopg.errors import LockNotAvailable
-from sqlalchemy import and_, case, delete, func, insert, literal, or_, select, text, update
+from sqlalchemy import and_, case, delete, func, insert, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from appliance.storage.crypto import MasterKeyFile, Sealer, new_data_key
+from appliance.storage.crypto import MasterKeyFile, Sealer, SealError, new_data_key
 from appliance.storage.errors import AlreadyExists, BadPath, Busy, NotFound, TooLarge, WrongKind
 from appliance.storage.paths import human_size, is_within, name_of, normalize, parent_of
 from appliance.storage.settings import StorageSettings
@@ -82,12 +82,19 @@ class FileStore:
         self.engine = engine
         self.master_keys = master_keys
         self.settings = settings
-        self._sealers: dict[bytes, Sealer] = {}  # by wrapped key: a replaced data key is never served stale
+        self._namespaces: dict[str, tuple[bytes, Namespace]] = {}  # username -> (wrapped key, namespace)
 
     # ----- namespaces --------------------------------------------------------------------------------
 
     async def namespace(self, username: str) -> Namespace:
-        """The member's namespace, created (with a fresh data key) on first use."""
+        """The member's namespace, created (with a fresh data key) on first use. Cached: writes check
+        the cached key is still the member's (see _current), reads retry once if it was replaced."""
+        cached = self._namespaces.get(username)
+        if cached is not None:
+            return cached[1]
+        return await self._load_namespace(username)
+
+    async def _load_namespace(self, username: str) -> Namespace:
         async with self.engine.connect() as connection:
             row = (await connection.execute(select(namespaces.c.id, namespaces.c.wrapped_key)
                                             .where(namespaces.c.username == username))).first()
@@ -98,20 +105,30 @@ class FileStore:
                 ).on_conflict_do_nothing(index_elements=["username"]))
                 row = (await connection.execute(select(namespaces.c.id, namespaces.c.wrapped_key)
                                                 .where(namespaces.c.username == username))).one()
-        sealer = self._sealers.get(row.wrapped_key)
-        if sealer is None:
-            sealer = Sealer(self.master_keys.current().unwrap(row.wrapped_key))
-            if len(self._sealers) > 10_000:
-                self._sealers.clear()
-            self._sealers[row.wrapped_key] = sealer
-        return Namespace(row.id, username, sealer)
+        namespace = Namespace(row.id, username, Sealer(self.master_keys.current().unwrap(row.wrapped_key)))
+        if len(self._namespaces) > 10_000:
+            self._namespaces.clear()
+        self._namespaces[username] = (bytes(row.wrapped_key), namespace)
+        return namespace
+
+    async def _current(self, connection: AsyncConnection, namespace: Namespace) -> Namespace:
+        """Inside a writing transaction: lock the member's key against re-encryption, and make sure
+        the cached one is still theirs (``appliance storage reencrypt`` may have replaced it)."""
+        wrapped = (await connection.execute(select(namespaces.c.wrapped_key).where(
+            namespaces.c.id == namespace.id).with_for_update(read=True))).scalar_one()
+        if self._namespaces.get(namespace.username, (b"",))[0] == bytes(wrapped):
+            return namespace
+        fresh = Namespace(namespace.id, namespace.username, Sealer(self.master_keys.current().unwrap(wrapped)))
+        self._namespaces[namespace.username] = (bytes(wrapped), fresh)
+        return fresh
+
+    def _forget(self, username: str) -> None:
+        self._namespaces.pop(username, None)
 
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[AsyncConnection]:
         try:
             async with self.engine.begin() as connection:
-                timeout_ms = int(self.settings.lock_timeout_s * 1000)
-                await connection.execute(text(f"SET LOCAL lock_timeout = '{timeout_ms}ms'"))
                 yield connection
         except DBAPIError as exc:
             if isinstance(exc.orig, LockNotAvailable):
@@ -137,36 +154,63 @@ class FileStore:
             return directory, [_entry(row) for row in rows]
 
     async def read(self, username: str, raw_path: str) -> tuple[Entry, bytes]:
+        entry, data, _ = await self.get(username, raw_path)
+        if data is None:
+            raise WrongKind(f"{entry.path} is a directory, not a file.")
+        return entry, data
+
+    async def get(self, username: str, raw_path: str) -> tuple[Entry, bytes | None, list[Entry] | None]:
+        """A file with its bytes, or a directory with its entries: one query for a file."""
+        try:
+            return await self._get(username, raw_path)
+        except SealError:
+            self._forget(username)  # the data key was replaced since it was cached
+            return await self._get(username, raw_path)
+
+    async def _get(self, username: str, raw_path: str) -> tuple[Entry, bytes | None, list[Entry] | None]:
         namespace, path = await self.namespace(username), normalize(raw_path)
+        if path == "":
+            return ROOT, None, (await self.listing(username, ""))[1]
         async with self.engine.connect() as connection:
             row = (await connection.execute(select(*ENTRY_COLUMNS, files.c.content).where(
                 files.c.namespace_id == namespace.id, files.c.path == path))).first()
         if row is None:
             raise NotFound(f"No such file or directory: {path}")
-        if row.kind != "file":
-            raise WrongKind(f"{path} is a directory, not a file.")
-        return _entry(row), namespace.sealer.open(row.content, namespace.context)
+        if row.kind == "directory":
+            return _entry(row), None, (await self.listing(username, path))[1]
+        return _entry(row), namespace.sealer.open(row.content, namespace.context), None
 
     # ----- writing ------------------------------------------------------------------------------------
 
-    async def write(self, username: str, raw_path: str, data: bytes) -> Entry:
-        """Create or replace a file. Its directory must exist; a directory cannot be overwritten."""
-        namespace, path = await self.namespace(username), normalize(raw_path)
+    async def write(self, username: str, raw_path: str, data: bytes, first_checkpoint: bool = False) -> Entry:
+        """Create or replace a file. Its directory must exist; a directory cannot be overwritten.
+
+        With ``first_checkpoint``, a file that has no checkpoint yet gets one of what was written
+        (what jupyter_server does after a notebook's first save), in the same transaction."""
+        path = normalize(raw_path)
         if not path:
             raise WrongKind("the root is a directory, not a file.")
         self.check_size(path, len(data))
-        sealed = namespace.sealer.seal(data, namespace.context)
-        values = {"content": sealed, "size": len(data), "sha256": hashlib.sha256(data).digest(),
-                  "modified_at": func.now()}
+        digest = hashlib.sha256(data).digest()
         async with self._transaction() as connection:
+            namespace = await self._current(connection, await self.namespace(username))
+            values = {"content": namespace.sealer.seal(data, namespace.context), "size": len(data), "sha256": digest,
+                      "modified_at": func.now()}
             await self._require_directory(connection, namespace, parent_of(path), lock=True)
             statement = pg_insert(files).values(namespace_id=namespace.id, path=path, parent=parent_of(path),
                                                 kind="file", **values)
             row = (await connection.execute(statement.on_conflict_do_update(
                 constraint="files_namespace_path", set_=values, where=files.c.kind == "file",
             ).returning(*ENTRY_COLUMNS))).first()
-        if row is None:
-            raise WrongKind(f"{path} is a directory; a file cannot replace it.")
+            if row is None:
+                raise WrongKind(f"{path} is a directory; a file cannot replace it.")
+            if first_checkpoint:
+                await connection.execute(insert(checkpoints).from_select(
+                    ["file_id", "content", "size", "sha256"],
+                    select(files.c.id, files.c.content, files.c.size, files.c.sha256).where(
+                        files.c.id == row.id,
+                        ~select(checkpoints.c.id).where(checkpoints.c.file_id == row.id).exists()),
+                ))
         return _entry(row)
 
     async def mkdir(self, username: str, raw_path: str) -> Entry:
@@ -271,13 +315,13 @@ class FileStore:
         namespace, path = await self.namespace(username), normalize(raw_path)
         async with self._transaction() as connection:
             entry = await self._require_file(connection, namespace, path, lock=True)
-            saved = (await connection.execute(select(checkpoints.c.content, checkpoints.c.size, checkpoints.c.sha256)
-                                              .where(checkpoints.c.file_id == entry.id,
-                                                     checkpoints.c.id == _checkpoint_id(checkpoint_id)))).first()
-            if saved is None:
+            restored = await connection.execute(  # the sealed bytes move inside the database
+                update(files).where(files.c.id == entry.id, checkpoints.c.file_id == entry.id,
+                                    checkpoints.c.id == _checkpoint_id(checkpoint_id))
+                .values(content=checkpoints.c.content, size=checkpoints.c.size, sha256=checkpoints.c.sha256,
+                        modified_at=func.now()))
+            if restored.rowcount == 0:
                 raise NotFound(f"checkpoint {checkpoint_id} does not exist for {path}")
-            await connection.execute(update(files).where(files.c.id == entry.id).values(
-                content=saved.content, size=saved.size, sha256=saved.sha256, modified_at=func.now()))
             return await self._require(connection, namespace, path)
 
     async def delete_checkpoint(self, username: str, raw_path: str, checkpoint_id: str) -> None:
