@@ -19,10 +19,14 @@ from urllib.parse import quote
 
 import httpx
 import nbformat
+from jupyter_core.utils import ensure_async
 from jupyter_server.services.contents.checkpoints import AsyncCheckpoints
+from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
 from jupyter_server.services.contents.manager import AsyncContentsManager, copy_pat
 from tornado.web import HTTPError
 from traitlets import Float, Int, Unicode, default
+
+from appliance.storage.mounts import Mount, parse_mounts
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -98,6 +102,20 @@ class RemoteContentsManager(AsyncContentsManager):
     storage_timeout = Float(120.0, config=True, help="Seconds one storage call may take.")
     hash_algorithm = Unicode("sha256", help="The storage keeps SHA-256 digests; no other algorithm.")
     max_copy_folder_size_mb = Int(500, config=True, help="Largest directory, in MB, that may be copied.")
+    mounts = Unicode(
+        config=True,
+        help="Hybrid mode: real directories shown in the namespace, 'NAME=PATH[:ro], …' (see the appliance's "
+             "storage.mounts). Defaults to $APPLIANCE_STORAGE_MOUNTS.",
+    )
+    username = Unicode(config=True, help="The member, for {username} in mounts. Defaults to $JUPYTERHUB_USER.")
+
+    @default("mounts")
+    def _mounts_default(self) -> str:
+        return os.environ.get("APPLIANCE_STORAGE_MOUNTS", "")
+
+    @default("username")
+    def _username_default(self) -> str:
+        return os.environ.get("JUPYTERHUB_USER", "")
 
     @default("storage_url")
     def _storage_url_default(self) -> str:
@@ -122,20 +140,49 @@ class RemoteContentsManager(AsyncContentsManager):
             self._storage_client = client
         return client
 
+    # ----- hybrid mode: routing to mounted folders ---------------------------------------------------------
+
+    @property
+    def folders(self) -> dict[str, MountedFolder]:
+        folders: dict[str, MountedFolder] | None = getattr(self, "_folders", None)
+        if folders is None:
+            folders = {m.name: MountedFolder(m, self) for m in parse_mounts(self.mounts)}
+            self._folders = folders
+        return folders
+
+    def _route(self, path: str) -> tuple[MountedFolder, str] | None:
+        """The mounted folder holding ``path`` and the path inside it, or None for the storage."""
+        head, _, rest = path.strip("/").partition("/")
+        folder = self.folders.get(head)
+        return (folder, rest) if folder is not None else None
+
+    def _refuse_crossing(self, old_path: str, new_path: str, verb: str) -> None:
+        old, new = self._route(old_path), self._route(new_path)
+        if (old and old[0]) is not (new and new[0]):
+            where = (new or old)[0].mount.name  # type: ignore[index]
+            raise HTTPError(400, f"Cannot {verb} {old_path} to {new_path}: {where}/ is a folder on this machine, "
+                                 "not your notebook storage. Copy it instead, then delete the original.")
+
     def info_string(self) -> str:
         return f"Serving notebooks from the appliance's storage at {self.storage_url}"
 
     # ----- existence -------------------------------------------------------------------------------------
 
     async def dir_exists(self, path: str) -> bool:
+        if routed := self._route(path):
+            return routed[1] == "" or bool(await ensure_async(routed[0].manager.dir_exists(routed[1])))
         entry = await self.storage.entry(path.strip("/"))
         return entry is not None and entry["type"] == "directory"
 
     async def file_exists(self, path: str = "") -> bool:
+        if routed := self._route(path):
+            return bool(await ensure_async(routed[0].manager.file_exists(routed[1])))
         entry = await self.storage.entry(path.strip("/"))
         return entry is not None and entry["type"] == "file"
 
     async def exists(self, path: str) -> bool:
+        if routed := self._route(path):
+            return routed[1] == "" or bool(await ensure_async(routed[0].manager.exists(routed[1])))
         return await self.storage.entry(path.strip("/")) is not None
 
     async def is_hidden(self, path: str) -> bool:
@@ -165,6 +212,9 @@ class RemoteContentsManager(AsyncContentsManager):
         """One storage call: the entry alone, or with its bytes (a file) or its entries (a directory)."""
         path = path.strip("/")
         self._refuse_hidden(path)
+        if routed := self._route(path):
+            folder, inner = routed
+            return folder.outer(await ensure_async(folder.manager.get(inner, content, type, format, require_hash)))
         listing, data = None, None
         if content:
             try:
@@ -186,6 +236,11 @@ class RemoteContentsManager(AsyncContentsManager):
             if type not in (None, "directory"):
                 raise HTTPError(400, f"{path} is a directory, not a {type}", reason="bad type")
             model = self._dir_model(entry, listing)
+            if path == "" and listing is not None:  # the mounted folders stand at the top
+                names = {folder_name for folder_name in self.folders}
+                mounted = [folder.outer(await ensure_async(folder.manager.get("", content=False)))
+                           for folder in self.folders.values()]
+                model["content"] = [m for m in model["content"] if m["name"] not in names] + mounted
         elif type == "notebook" or (type is None and path.endswith(".ipynb")):
             model = self._notebook_model(entry, data, require_hash)
         else:
@@ -251,6 +306,10 @@ class RemoteContentsManager(AsyncContentsManager):
 
     async def save(self, model: dict[str, Any], path: str = "") -> dict[str, Any]:
         path = path.strip("/")
+        if routed := self._route(path):
+            folder, inner = routed
+            folder.refuse_writes(path)
+            return folder.outer(await ensure_async(folder.manager.save(model, inner)))
         self.run_pre_save_hooks(model=model, path=path)
         if "type" not in model:
             raise HTTPError(400, "No file type provided")
@@ -291,6 +350,13 @@ class RemoteContentsManager(AsyncContentsManager):
 
     async def delete_file(self, path: str) -> None:
         path = path.strip("/")
+        if routed := self._route(path):
+            folder, inner = routed
+            if not inner:
+                raise HTTPError(400, f"{path}/ is a mounted folder; it cannot be deleted.")
+            folder.refuse_writes(path)
+            await ensure_async(folder.manager.delete(inner))
+            return
         if not self.allow_hidden and _hidden(path):
             raise HTTPError(400, f"Cannot delete file or directory {path!r}")
         if await self.storage.entry(path) is None:
@@ -303,6 +369,16 @@ class RemoteContentsManager(AsyncContentsManager):
             return
         if not self.allow_hidden and (_hidden(old_path) or _hidden(new_path)):
             raise HTTPError(400, f"Cannot rename file or directory {old_path!r}")
+        for routed in (self._route(old_path), self._route(new_path)):
+            if routed and not routed[1]:
+                raise HTTPError(400, f"{routed[0].mount.name}/ is a mounted folder; it cannot be renamed.")
+        self._refuse_crossing(old_path, new_path, "move")
+        if routed := self._route(old_path):
+            folder, inner = routed
+            new_inner = new_path.partition("/")[2]
+            folder.refuse_writes(old_path)
+            await ensure_async(folder.manager.rename(inner, new_inner))
+            return
         try:
             await self.storage.call("POST", "rename", old_path, params={"to": new_path})
         except HTTPError as error:
@@ -313,6 +389,10 @@ class RemoteContentsManager(AsyncContentsManager):
     async def copy(self, from_path: str, to_path: str | None = None) -> dict[str, Any]:
         """Copy a file or a directory on the server side, named as jupyter_server names copies."""
         path = from_path.strip("/")
+        if self._route(path) or (to_path is not None and self._route(to_path)):
+            # across a mounted folder: jupyter_server's own copy, through get and save (files only)
+            copied: dict[str, Any] = await AsyncContentsManager.copy(self, from_path, to_path)
+            return copied
         from_dir, from_name = path.rsplit("/", 1) if "/" in path else ("", path)
         source = await self.storage.entry(path)
         if source is None:
@@ -332,6 +412,31 @@ class RemoteContentsManager(AsyncContentsManager):
         entry = (await self.storage.call("POST", "copy", path, params={"to": destination})).json()
         self.emit(data={"action": "copy", "path": destination, "source_path": from_path})
         return self._entry_model(entry)
+
+    # checkpoints of files in mounted folders are the file manager's own (.ipynb_checkpoints there)
+
+    async def create_checkpoint(self, path: str) -> dict[str, Any]:
+        if routed := self._route(path):
+            return dict(await ensure_async(routed[0].manager.create_checkpoint(routed[1])))
+        return dict(await super().create_checkpoint(path))
+
+    async def list_checkpoints(self, path: str) -> list[dict[str, Any]]:
+        if routed := self._route(path):
+            return list(await ensure_async(routed[0].manager.list_checkpoints(routed[1])))
+        return list(await super().list_checkpoints(path))
+
+    async def restore_checkpoint(self, checkpoint_id: str, path: str) -> None:
+        if routed := self._route(path):
+            routed[0].refuse_writes(path)
+            await ensure_async(routed[0].manager.restore_checkpoint(checkpoint_id, routed[1]))
+            return
+        await super().restore_checkpoint(checkpoint_id, path)
+
+    async def delete_checkpoint(self, checkpoint_id: str, path: str) -> None:
+        if routed := self._route(path):
+            await ensure_async(routed[0].manager.delete_checkpoint(checkpoint_id, routed[1]))
+            return
+        await super().delete_checkpoint(checkpoint_id, path)
 
     async def _check_folder_size(self, path: str) -> None:
         total, pending = 0, [path]
@@ -402,3 +507,30 @@ def _encode(content: Any, format: str | None, path: str) -> bytes:
 
 
 __all__ = ["RemoteCheckpoints", "RemoteContentsManager"]
+
+
+class MountedFolder:
+    """One real directory inside the namespace, served by jupyter_server's own file manager."""
+
+    def __init__(self, mount: Mount, parent: RemoteContentsManager):
+        self.mount = mount
+        root = mount.root_for(parent.username)
+        if not mount.read_only:
+            os.makedirs(root, exist_ok=True)
+        self.manager = AsyncLargeFileManager(root_dir=root, parent=parent, allow_hidden=parent.allow_hidden)
+
+    def outer(self, model: dict[str, Any]) -> dict[str, Any]:
+        """A model of the mounted manager with paths as the namespace sees them."""
+        model["path"] = f"{self.mount.name}/{model['path']}".rstrip("/")
+        if model["path"] == self.mount.name:
+            model["name"] = self.mount.name
+        if model.get("type") == "directory" and isinstance(model.get("content"), list):
+            model["content"] = [self.outer(child) for child in model["content"]]
+        if self.mount.read_only:
+            model["writable"] = False
+        return model
+
+    def refuse_writes(self, path: str) -> None:
+        if self.mount.read_only:
+            raise HTTPError(403, f"{self.mount.name}/ is a read-only folder; save your work elsewhere "
+                                 f"(it cannot change {path}).")

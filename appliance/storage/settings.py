@@ -33,7 +33,18 @@ class StorageSettings:
         "(the client may retry). Keeps one member's stuck save from tying up the database pool.",
     )
 
+    mounts: str = knob(
+        "",
+        "Real directories shown inside every member's files (hybrid mode), as comma-separated "
+        "NAME=PATH items; ':ro' makes one read-only and {username} in PATH gives each member their own, "
+        "e.g. 'datasets=/srv/datasets:ro, scratch=/srv/scratch/{username}'. Empty mounts nothing. "
+        "Applies to user servers started after the change.",
+    )
+
     def __post_init__(self) -> None:
+        from appliance.storage.mounts import parse_mounts
+
+        parse_mounts(self.mounts)  # refuse a malformed list at load time
         if self.max_file_size_bytes < 1024:
             raise ConfigError(f"storage.max_file_size_bytes = {self.max_file_size_bytes}: must be at least 1024.")
         if self.checkpoints_kept < 0:

@@ -1,0 +1,80 @@
+"""Hybrid mode: real folders inside a member's files, next to what lives in the database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tornado.web import HTTPError
+
+from appliance.storage.contents_manager import RemoteContentsManager
+from tests.harness import Appliance
+from tests.integration.storage_client import mint, new_member
+
+
+def manager(appliance: Appliance, tmp_path: Path, username: str) -> RemoteContentsManager:
+    datasets = tmp_path / "datasets"
+    if not datasets.exists():
+        (datasets / "weather").mkdir(parents=True)
+        (datasets / "weather" / "2026.csv").write_text("day,temp\n1,3\n")
+    return RemoteContentsManager(
+        storage_url=f"{appliance.portal_url}/api/storage/v1", storage_token=mint(appliance, username),
+        username=username, mounts=f"datasets={datasets}:ro, scratch={tmp_path}/scratch/{{username}}")
+
+
+async def test_mounted_folders_stand_beside_stored_files(running_appliance: Appliance, tmp_path: Path) -> None:
+    name = new_member()
+    cm = manager(running_appliance, tmp_path, name)
+    await cm.save({"type": "file", "format": "text", "content": "in the database"}, "notes.txt")
+    root = await cm.get("")
+    assert sorted(m["name"] for m in root["content"]) == ["datasets", "notes.txt", "scratch"]
+    datasets = await cm.get("datasets")
+    assert datasets["type"] == "directory" and datasets["writable"] is False
+    assert [m["path"] for m in datasets["content"]] == ["datasets/weather"]
+    csv = await cm.get("datasets/weather/2026.csv")
+    assert csv["content"] == "day,temp\n1,3\n" and csv["path"] == "datasets/weather/2026.csv"
+
+
+async def test_read_only_folder_refuses_every_change(running_appliance: Appliance, tmp_path: Path) -> None:
+    cm = manager(running_appliance, tmp_path, new_member())
+    attempts = [
+        cm.save({"type": "file", "format": "text", "content": "x"}, "datasets/new.txt"),
+        cm.delete("datasets/weather/2026.csv"),
+        cm.rename("datasets/weather/2026.csv", "datasets/weather/2027.csv"),
+        cm.new_untitled("datasets", type="notebook"),
+    ]
+    for attempt in attempts:
+        with pytest.raises(HTTPError) as refused:
+            await attempt
+        assert refused.value.status_code == 403 and "datasets/ is a read-only folder" in refused.value.log_message
+    assert (tmp_path / "datasets" / "weather" / "2026.csv").read_text() == "day,temp\n1,3\n"
+    for mount_point in (cm.delete("datasets"), cm.rename("datasets", "data")):
+        with pytest.raises(HTTPError) as refused:
+            await mount_point
+        assert refused.value.status_code == 400 and "mounted folder" in refused.value.log_message
+
+
+async def test_scratch_is_per_member_and_writable(running_appliance: Appliance, tmp_path: Path) -> None:
+    name = new_member()
+    cm = manager(running_appliance, tmp_path, name)
+    model = await cm.new_untitled("scratch", type="notebook")
+    assert model["path"] == "scratch/Untitled.ipynb"
+    assert (tmp_path / "scratch" / name / "Untitled.ipynb").is_file()  # on this machine's disk
+    checkpoint = await cm.create_checkpoint("scratch/Untitled.ipynb")
+    assert [c["id"] for c in await cm.list_checkpoints("scratch/Untitled.ipynb")] == [checkpoint["id"]]
+    other = manager(running_appliance, tmp_path, new_member())
+    assert (await other.get("scratch"))["content"] == []  # another member's scratch is their own
+
+
+async def test_crossing_between_database_and_folders(running_appliance: Appliance, tmp_path: Path) -> None:
+    cm = manager(running_appliance, tmp_path, new_member())
+    copied = await cm.copy("datasets/weather/2026.csv", "")
+    assert copied["path"] == "2026.csv" and (await cm.get("2026.csv"))["content"] == "day,temp\n1,3\n"
+    back = await cm.copy("2026.csv", "scratch")
+    assert back["path"] == "scratch/2026.csv"
+    with pytest.raises(HTTPError) as refused:
+        await cm.rename("2026.csv", "scratch/moved.csv")
+    assert refused.value.status_code == 400
+    assert "scratch/ is a folder on this machine, not your notebook storage. Copy it instead" in \
+        refused.value.log_message
+    assert await cm.file_exists("2026.csv")  # nothing moved
