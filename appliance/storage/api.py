@@ -10,10 +10,10 @@
     DELETE /api/storage/v1/delete/{path}                delete a file or a whole directory
     POST   /api/storage/v1/rename/{path}?to=NEW         move a file or a whole directory
     POST   /api/storage/v1/copy/{path}?to=NEW           copy a file or a whole directory
-    GET    /api/storage/v1/checkpoints/{path}           list checkpoints, newest first
+    GET    /api/storage/v1/checkpoints/{path}           the file's checkpoint history, newest first
     POST   /api/storage/v1/checkpoints/{path}           create one
-    POST   /api/storage/v1/restore/{path}?checkpoint=ID restore one
-    DELETE /api/storage/v1/checkpoints/{path}?checkpoint=ID
+    POST   /api/storage/v1/restore/{path}?checkpoint=ID restore one (ID "latest": the newest)
+    DELETE /api/storage/v1/checkpoints/{path}?checkpoint=ID  delete one (ID "all": the whole history)
 
 Every call carries ``Authorization: Bearer <storage token>``; errors use the portal's JSON shape.
 """

@@ -24,7 +24,7 @@ from jupyter_server.services.contents.checkpoints import AsyncCheckpoints
 from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
 from jupyter_server.services.contents.manager import AsyncContentsManager, copy_pat
 from tornado.web import HTTPError
-from traitlets import Float, Int, Unicode, default
+from traitlets import Bool, Float, Int, Unicode, default
 
 from appliance.storage.mounts import Mount, parse_mounts
 
@@ -33,6 +33,13 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 def _time(value: str | None) -> datetime:
     return datetime.fromisoformat(value) if value else EPOCH
+
+
+def _inside(*paths: str) -> None:
+    """404 for a path that tries to leave the namespace, as the file manager answers one."""
+    for path in paths:
+        if any(part in (".", "..") for part in path.split("/")):
+            raise HTTPError(404, f"{path} is outside root contents directory")
 
 
 def _hidden(path: str) -> bool:
@@ -61,6 +68,7 @@ class StorageClient:
     async def call(self, method: str, verb: str, path: str, *, params: dict[str, str] | None = None,
                    content: bytes | None = None) -> httpx.Response:
         """One storage call; a storage error becomes the tornado HTTPError jupyter_server expects."""
+        _inside(path)
         url = f"{self.url}/{verb}/{quote(path.strip('/'), safe='/')}"
         try:
             response = await self._http().request(method, url, params=params, content=content)
@@ -74,6 +82,11 @@ class StorageClient:
                 message = response.text[:200] or response.reason_phrase
             raise HTTPError(response.status_code, message)
         return response
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
 
     async def entry(self, path: str) -> dict[str, Any] | None:
         try:
@@ -102,6 +115,10 @@ class RemoteContentsManager(AsyncContentsManager):
     storage_timeout = Float(120.0, config=True, help="Seconds one storage call may take.")
     hash_algorithm = Unicode("sha256", help="The storage keeps SHA-256 digests; no other algorithm.")
     max_copy_folder_size_mb = Int(500, config=True, help="Largest directory, in MB, that may be copied.")
+    delete_to_trash = Bool(True, config=True, help="As the file manager's: with always_delete_dir, whether a "
+                           "non-empty directory may be deleted (there is no trash; deleted is deleted).")
+    always_delete_dir = Bool(False, config=True, help="Allow deleting non-empty directories even when "
+                             "delete_to_trash is off.")
     mounts = Unicode(
         config=True,
         help="Hybrid mode: real directories shown in the namespace, 'NAME=PATH[:ro], …' (see the appliance's "
@@ -163,6 +180,12 @@ class RemoteContentsManager(AsyncContentsManager):
             raise HTTPError(400, f"Cannot {verb} {old_path} to {new_path}: {where}/ is a folder on this machine, "
                                  "not your notebook storage. Copy it instead, then delete the original.")
 
+    async def aclose(self) -> None:
+        """Close the kept-alive connections to the storage (the server's shutdown, tests)."""
+        client: StorageClient | None = getattr(self, "_storage_client", None)
+        if client is not None:
+            await client.aclose()
+
     def info_string(self) -> str:
         return f"Serving notebooks from the appliance's storage at {self.storage_url}"
 
@@ -211,6 +234,7 @@ class RemoteContentsManager(AsyncContentsManager):
                   require_hash: bool = False) -> dict[str, Any]:
         """One storage call: the entry alone, or with its bytes (a file) or its entries (a directory)."""
         path = path.strip("/")
+        _inside(path)
         self._refuse_hidden(path)
         if routed := self._route(path):
             folder, inner = routed
@@ -306,6 +330,7 @@ class RemoteContentsManager(AsyncContentsManager):
 
     async def save(self, model: dict[str, Any], path: str = "") -> dict[str, Any]:
         path = path.strip("/")
+        _inside(path)
         if routed := self._route(path):
             folder, inner = routed
             folder.refuse_writes(path)
@@ -316,20 +341,13 @@ class RemoteContentsManager(AsyncContentsManager):
         if "content" not in model and model["type"] != "directory":
             raise HTTPError(400, "No file content provided")
         validation_error: dict[str, Any] = {}
-        if model["type"] == "notebook":
-            nb = nbformat.from_dict(model["content"])
-            self.check_and_sign(nb, path)
-            text = nbformat.writes(nb, version=nbformat.NO_CONVERT, capture_validation_error=validation_error)
-            # like the file manager, a notebook's first save also makes its first checkpoint
-            entry = await self._write(path, text.encode("utf-8"), first_checkpoint=True)
-        elif model["type"] == "file":
-            entry = await self._write(path, _encode(model["content"], model.get("format"), path))
-        elif model["type"] == "directory":
-            if not self.allow_hidden and _hidden(path):
-                raise HTTPError(400, f"Cannot create hidden directory {path!r}")
-            entry = (await self.storage.call("PUT", "mkdir", path)).json()
-        else:
-            raise HTTPError(400, f"Unhandled contents type: {model['type']}")
+        try:
+            entry = await self._save_entry(model, path, validation_error)
+        except HTTPError:
+            raise
+        except Exception as exc:
+            self.log.error("Error while saving file: %s %s", path, exc, exc_info=True)
+            raise HTTPError(500, f"Unexpected error while saving file: {path} {exc}") from exc
         validation_message = None
         if model["type"] == "notebook":
             self.validate_notebook_model(model, validation_error=validation_error)
@@ -341,6 +359,22 @@ class RemoteContentsManager(AsyncContentsManager):
         self.emit(data={"action": "save", "path": path})
         return saved
 
+    async def _save_entry(self, model: dict[str, Any], path: str, validation_error: dict[str, Any]) -> dict[str, Any]:
+        if model["type"] == "notebook":
+            nb = nbformat.from_dict(model["content"])
+            self.check_and_sign(nb, path)
+            text = nbformat.writes(nb, version=nbformat.NO_CONVERT, capture_validation_error=validation_error)
+            # like the file manager, a notebook's first save also makes its first checkpoint
+            return await self._write(path, text.encode("utf-8"), first_checkpoint=True)
+        if model["type"] == "file":
+            return await self._write(path, _encode(model["content"], model.get("format"), path))
+        if model["type"] == "directory":
+            if not self.allow_hidden and _hidden(path):
+                raise HTTPError(400, f"Cannot create hidden directory {path!r}")
+            entry: dict[str, Any] = (await self.storage.call("PUT", "mkdir", path)).json()
+            return entry
+        raise HTTPError(400, f"Unhandled contents type: {model['type']}")
+
     async def _write(self, path: str, data: bytes, first_checkpoint: bool = False) -> dict[str, Any]:
         if not self.allow_hidden and _hidden(path):
             raise HTTPError(400, f"Cannot create hidden file {path!r}")
@@ -350,6 +384,7 @@ class RemoteContentsManager(AsyncContentsManager):
 
     async def delete_file(self, path: str) -> None:
         path = path.strip("/")
+        _inside(path)
         if routed := self._route(path):
             folder, inner = routed
             if not inner:
@@ -359,12 +394,17 @@ class RemoteContentsManager(AsyncContentsManager):
             return
         if not self.allow_hidden and _hidden(path):
             raise HTTPError(400, f"Cannot delete file or directory {path!r}")
-        if await self.storage.entry(path) is None:
+        entry = await self.storage.entry(path)
+        if entry is None:
             raise HTTPError(404, f"File or directory does not exist: {path}")
+        refuse_non_empty = entry["type"] == "directory" and not self.always_delete_dir and not self.delete_to_trash
+        if refuse_non_empty and (await self.storage.call("GET", "list", path)).json()["entries"]:
+            raise HTTPError(400, f"Directory {path} not empty")
         await self.storage.call("DELETE", "delete", path)
 
     async def rename_file(self, old_path: str, new_path: str) -> None:
         old_path, new_path = old_path.strip("/"), new_path.strip("/")
+        _inside(old_path, new_path)
         if new_path == old_path:
             return
         if not self.allow_hidden and (_hidden(old_path) or _hidden(new_path)):
@@ -398,9 +438,9 @@ class RemoteContentsManager(AsyncContentsManager):
         if source is None:
             raise HTTPError(404, f"No such file or directory: {path}")
         self._refuse_hidden(path)
-        if source["type"] == "directory":
-            await self._check_folder_size(path)
         destination = from_dir if to_path is None else to_path.strip("/")
+        if source["type"] == "directory":
+            return await self._copy_directory(path, from_name, destination)
         if await self.dir_exists(destination):
             name = await self.increment_filename(copy_pat.sub(".", from_name), destination, insert="-Copy")
             destination = f"{destination}/{name}".strip("/")
@@ -438,6 +478,25 @@ class RemoteContentsManager(AsyncContentsManager):
             return
         await super().delete_checkpoint(checkpoint_id, path)
 
+    async def _copy_directory(self, path: str, from_name: str, destination: str) -> dict[str, Any]:
+        """As the file manager copies a folder: into ``destination`` (made if missing), named
+        "<name>-CopyN" when the name is taken, never over the size limit."""
+        await self._check_folder_size(path)
+        name = copy_pat.sub(".", from_name)
+        if await self.dir_exists(destination):
+            name = await self.increment_filename(name, destination, insert="-Copy")
+        else:
+            await self._make_directories(destination)
+        target = f"{destination}/{name}".strip("/")
+        entry = (await self.storage.call("POST", "copy", path, params={"to": target})).json()
+        self.emit(data={"action": "copy", "path": target, "source_path": path})
+        return self._entry_model(entry)
+
+    async def _make_directories(self, path: str) -> None:
+        parts = path.split("/")
+        for depth in range(1, len(parts) + 1):
+            await self.storage.call("PUT", "mkdir", "/".join(parts[:depth]))
+
     async def _check_folder_size(self, path: str) -> None:
         total, pending = 0, [path]
         while pending:
@@ -453,7 +512,12 @@ class RemoteContentsManager(AsyncContentsManager):
 
 
 class RemoteCheckpoints(AsyncCheckpoints):
-    """Checkpoints kept by the storage with each file: they follow renames and go with deletes."""
+    """Checkpoints kept by the storage with each file: they follow renames and go with deletes.
+
+    The storage keeps a file's whole checkpoint history; jupyter_server's contents API shows, as
+    its file manager does, one checkpoint per file: the newest, with the id "checkpoint" (restore
+    brings it back, delete clears the history). A history entry's own numeric id restores that
+    one."""
 
     @property
     def storage(self) -> StorageClient:
@@ -465,13 +529,16 @@ class RemoteCheckpoints(AsyncCheckpoints):
         return _checkpoint((await self.storage.call("POST", "checkpoints", path.strip("/"))).json())
 
     async def restore_checkpoint(self, contents_mgr: Any, checkpoint_id: str, path: str) -> None:
-        await self.storage.call("POST", "restore", path.strip("/"), params={"checkpoint": checkpoint_id})
+        stored = "latest" if checkpoint_id == LATEST else checkpoint_id
+        await self.storage.call("POST", "restore", path.strip("/"), params={"checkpoint": stored})
 
     async def list_checkpoints(self, path: str) -> list[dict[str, Any]]:
-        return [_checkpoint(c) for c in (await self.storage.call("GET", "checkpoints", path.strip("/"))).json()]
+        history = (await self.storage.call("GET", "checkpoints", path.strip("/"))).json()
+        return [_checkpoint(history[0])] if history else []
 
     async def delete_checkpoint(self, checkpoint_id: str, path: str) -> None:
-        await self.storage.call("DELETE", "checkpoints", path.strip("/"), params={"checkpoint": checkpoint_id})
+        stored = "all" if checkpoint_id == LATEST else checkpoint_id
+        await self.storage.call("DELETE", "checkpoints", path.strip("/"), params={"checkpoint": stored})
 
     async def rename_checkpoint(self, checkpoint_id: str, old_path: str, new_path: str) -> None:
         pass  # checkpoints belong to the file and move with it
@@ -483,8 +550,11 @@ class RemoteCheckpoints(AsyncCheckpoints):
         pass  # deleting the file deletes its checkpoints
 
 
+LATEST = "checkpoint"  # the id jupyter_server's file checkpoints use for their one checkpoint
+
+
 def _checkpoint(data: dict[str, Any]) -> dict[str, Any]:
-    return {"id": data["id"], "last_modified": _time(data["last_modified"])}
+    return {"id": LATEST, "last_modified": _time(data["last_modified"])}
 
 
 def _decode(data: bytes, format: str | None, path: str) -> tuple[str, str]:

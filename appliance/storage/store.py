@@ -244,13 +244,13 @@ class FileStore:
             raise BadPath("the root directory cannot be renamed, nor anything renamed onto it.")
         if old == new:
             return await self.stat(username, old)
-        if is_within(new, old):
-            raise BadPath(f"cannot move {old} into itself ({new}).")
         async with self._transaction() as connection:
             await self._require(connection, namespace, old)
-            await self._require_directory(connection, namespace, parent_of(new), lock=True)
             if await self._find(connection, namespace, new) is not None:
                 raise AlreadyExists(f"File already exists: {new}")
+            if is_within(new, old):
+                raise BadPath(f"cannot move {old} into itself ({new}).")
+            await self._require_directory(connection, namespace, parent_of(new), lock=True)
             path, parent = _moved_columns(old, new)
             await connection.execute(update(files).where(files.c.namespace_id == namespace.id, _subtree(old))
                                      .values(path=path, parent=parent))
@@ -315,9 +315,11 @@ class FileStore:
         namespace, path = await self.namespace(username), normalize(raw_path)
         async with self._transaction() as connection:
             entry = await self._require_file(connection, namespace, path, lock=True)
+            wanted = (select(func.max(checkpoints.c.id)).where(checkpoints.c.file_id == entry.id).scalar_subquery()
+                      if checkpoint_id == "latest" else _checkpoint_id(checkpoint_id))
             restored = await connection.execute(  # the sealed bytes move inside the database
                 update(files).where(files.c.id == entry.id, checkpoints.c.file_id == entry.id,
-                                    checkpoints.c.id == _checkpoint_id(checkpoint_id))
+                                    checkpoints.c.id == wanted)
                 .values(content=checkpoints.c.content, size=checkpoints.c.size, sha256=checkpoints.c.sha256,
                         modified_at=func.now()))
             if restored.rowcount == 0:
@@ -328,8 +330,10 @@ class FileStore:
         namespace, path = await self.namespace(username), normalize(raw_path)
         async with self._transaction() as connection:
             entry = await self._require_file(connection, namespace, path)
-            deleted = await connection.execute(delete(checkpoints).where(
-                checkpoints.c.file_id == entry.id, checkpoints.c.id == _checkpoint_id(checkpoint_id)))
+            condition = checkpoints.c.file_id == entry.id
+            if checkpoint_id != "all":
+                condition &= checkpoints.c.id == _checkpoint_id(checkpoint_id)
+            deleted = await connection.execute(delete(checkpoints).where(condition))
             if deleted.rowcount == 0:
                 raise NotFound(f"checkpoint {checkpoint_id} does not exist for {path}")
 
