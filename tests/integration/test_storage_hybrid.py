@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -11,15 +12,26 @@ from appliance.storage.contents_manager import RemoteContentsManager
 from tests.harness import Appliance
 from tests.integration.storage_client import mint, new_member
 
+OPENED: list[RemoteContentsManager] = []
+
+
+@pytest.fixture(autouse=True)
+async def close_managers() -> AsyncIterator[None]:
+    yield
+    while OPENED:
+        await OPENED.pop().aclose()
+
 
 def manager(appliance: Appliance, tmp_path: Path, username: str) -> RemoteContentsManager:
     datasets = tmp_path / "datasets"
     if not datasets.exists():
         (datasets / "weather").mkdir(parents=True)
         (datasets / "weather" / "2026.csv").write_text("day,temp\n1,3\n")
-    return RemoteContentsManager(
+    opened = RemoteContentsManager(
         storage_url=f"{appliance.portal_url}/api/storage/v1", storage_token=mint(appliance, username),
         username=username, mounts=f"datasets={datasets}:ro, scratch={tmp_path}/scratch/{{username}}")
+    OPENED.append(opened)
+    return opened
 
 
 async def test_mounted_folders_stand_beside_stored_files(running_appliance: Appliance, tmp_path: Path) -> None:
