@@ -143,6 +143,18 @@ def make_home() -> Path:
 
 
 
+def stop_process(process: subprocess.Popen[bytes] | None, timeout: float = 15) -> None:
+    """Terminate a started server, then kill it if it does not stop in time."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def mint_storage_token(appliance: Appliance, username: str, lifetime_s: int | None = None) -> str:
     """A storage token for ``username``, signed with the appliance's own key."""
     from appliance.config import load_config

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.harness import Appliance, free_ports
+from tests.harness import Appliance, free_ports, stop_process
 from tests.integration.oauth import register_client
 
 HUB_CONFIG = """
@@ -94,10 +94,4 @@ class Hub:
         return httpx.get(f"{self.url}/hub/api/users/{name}", headers={"Authorization": f"token {self.api_token}"})
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.harness import free_ports
+from tests.harness import free_ports, stop_process
 
 CONTENTS_MANAGER = "appliance.storage.contents_manager.RemoteContentsManager"
 
@@ -57,10 +57,4 @@ class UserServer:
         return self.request("GET", path)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
