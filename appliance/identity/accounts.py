@@ -168,10 +168,6 @@ class AccountTable:
     def set_groups(self, username: str, groups: Iterable[str]) -> Account:
         return self._update(username, groups=list(check_groups(groups)))
 
-    def update_profile(self, username: str, *, display_name: str | None = None, email: str | None = None) -> Account:
-        values = {k: v.strip() for k, v in {"display_name": display_name, "email": email}.items() if v is not None}
-        return self._update(username, **values) if values else self.require(username)
-
     def record_login(self, account_id: int) -> None:
         with self.engine.begin() as connection:
             connection.execute(update(accounts).where(accounts.c.id == account_id).values(last_login_at=func.now()))

@@ -148,10 +148,13 @@ class FileStore:
             directory = await self._require(connection, namespace, path)
             if directory.kind != "directory":
                 raise WrongKind(f"{path} is not a directory.")
-            rows = await connection.execute(select(*ENTRY_COLUMNS).where(
-                files.c.namespace_id == namespace.id, files.c.parent == path, files.c.path != "")
-                .order_by(files.c.path))
-            return directory, [_entry(row) for row in rows]
+            return directory, await self._children(connection, namespace, path)
+
+    async def _children(self, connection: AsyncConnection, namespace: Namespace, path: str) -> list[Entry]:
+        rows = await connection.execute(select(*ENTRY_COLUMNS).where(
+            files.c.namespace_id == namespace.id, files.c.parent == path, files.c.path != "")
+            .order_by(files.c.path))
+        return [_entry(row) for row in rows]
 
     async def read(self, username: str, raw_path: str) -> tuple[Entry, bytes]:
         entry, data, _ = await self.get(username, raw_path)
@@ -169,15 +172,15 @@ class FileStore:
 
     async def _get(self, username: str, raw_path: str) -> tuple[Entry, bytes | None, list[Entry] | None]:
         namespace, path = await self.namespace(username), normalize(raw_path)
-        if path == "":
-            return ROOT, None, (await self.listing(username, ""))[1]
         async with self.engine.connect() as connection:
+            if path == "":
+                return ROOT, None, await self._children(connection, namespace, "")
             row = (await connection.execute(select(*ENTRY_COLUMNS, files.c.content).where(
                 files.c.namespace_id == namespace.id, files.c.path == path))).first()
-        if row is None:
-            raise NotFound(f"No such file or directory: {path}")
-        if row.kind == "directory":
-            return _entry(row), None, (await self.listing(username, path))[1]
+            if row is None:
+                raise NotFound(f"No such file or directory: {path}")
+            if row.kind == "directory":  # the entry is in hand: only its children are left to read
+                return _entry(row), None, await self._children(connection, namespace, path)
         return _entry(row), namespace.sealer.open(row.content, namespace.context), None
 
     # ----- writing ------------------------------------------------------------------------------------

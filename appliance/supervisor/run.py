@@ -182,9 +182,8 @@ async def _serve(config: Config, specs: list[ChildSpec], on_ready: Callable[[], 
 
 
 def _announce(config: Config) -> None:
-    portal, proxy = config.portal, config.proxy
-    log.info("appliance is up: portal http://%s:%d, hub origin http://%s:%d", display_host(portal.host), portal.port,
-             display_host(proxy.host), proxy.port)
+    log.info("appliance is up: portal %s, hub origin http://%s:%d", config.portal.url(),
+             display_host(config.proxy.host), config.proxy.port)
 
 
 def display_host(host: str) -> str:
