@@ -65,7 +65,7 @@ def storage_reencrypt(options: Options, username: str) -> None:
             bar.update(1)
 
         count = reencrypt(engine, MasterKeyFile(config.home.secrets_dir), normalize_username(username), progress)
-    click.echo(f"re-encrypted {count} file(s) and checkpoint(s) of {username} with a new data key.")
+    click.echo(f"re-encrypted {count} stored version(s) (files and checkpoints) of {username} with a new data key.")
 
 
 def _run_transfer(options: Options, username: str, work: Callable[..., Any], directory: Path, verb: str,
@@ -81,6 +81,7 @@ def _run_transfer(options: Options, username: str, work: Callable[..., Any], dir
 
     async def run() -> Any:
         service = Storage(database_url(config.home, config.postgres), config.storage, config.home, pool_size=2)
+        await service.open()
         try:
             with click.progressbar(length=max(total, 1), label=f"{verb} {member}", show_pos=True) as bar:
                 return await work(service.store, member, directory, lambda path, size: bar.update(1))

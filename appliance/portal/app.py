@@ -66,6 +66,7 @@ def make_app(config: Config) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await storage_service.open()
         try:
             yield
         finally:

@@ -5,7 +5,9 @@
     GET    /api/storage/v1/read/{path}                  a file's bytes (the entry in X-Storage-Entry), or a
                                                         directory and its entries (JSON), in one call
     PUT    /api/storage/v1/write/{path}                 store the request body as the file; with
-                                                        ?checkpoint=if-none, checkpoint it if it has none
+                                                        ?checkpoint=if-none, checkpoint it if it has none;
+                                                        with ?trusted=yes, the notebook is trusted
+    POST   /api/storage/v1/trust/{path}                 trust the notebook as it is now
     PUT    /api/storage/v1/mkdir/{path}                 create a directory
     DELETE /api/storage/v1/delete/{path}                delete a file or a whole directory
     POST   /api/storage/v1/rename/{path}?to=NEW         move a file or a whole directory
@@ -50,7 +52,7 @@ class StorageAPI:
         endpoints: list[tuple[str, str, Handler]] = [
             ("GET", "stat", self.stat), ("GET", "list", self.listing), ("GET", "read", self.read),
             ("PUT", "write", self.write), ("PUT", "mkdir", self.mkdir), ("DELETE", "delete", self.delete),
-            ("POST", "rename", self.rename), ("POST", "copy", self.copy),
+            ("POST", "rename", self.rename), ("POST", "copy", self.copy), ("POST", "trust", self.trust),
             ("GET", "checkpoints", self.list_checkpoints), ("POST", "checkpoints", self.create_checkpoint),
             ("DELETE", "checkpoints", self.delete_checkpoint), ("POST", "restore", self.restore_checkpoint),
         ]
@@ -86,11 +88,14 @@ class StorageAPI:
         return JSONResponse({**directory.to_json(), "entries": [entry.to_json() for entry in entries]})
 
     async def read(self, request: Request, username: str, path: str) -> Response:
-        entry, data, entries = await self.store.get(username, path)
-        if data is None:
+        entry, content, entries = await self.store.get(username, path)
+        if content is None:
             return JSONResponse({**entry.to_json(), "entries": [child.to_json() for child in entries or []]})
-        return Response(data, media_type="application/octet-stream",
-                        headers={"X-Storage-Entry": json.dumps(entry.to_json(), ensure_ascii=True)})
+        headers = {"X-Storage-Entry": json.dumps(entry.to_json(), ensure_ascii=True)}
+        if content.deflated and "deflate" in request.headers.get("accept-encoding", ""):
+            headers["Content-Encoding"] = "deflate"  # stored compressed: the client inflates it
+            return Response(content.data, media_type="application/octet-stream", headers=headers)
+        return Response(await content.plain(), media_type="application/octet-stream", headers=headers)
 
     async def write(self, request: Request, username: str, path: str) -> Response:
         declared = request.headers.get("content-length")
@@ -98,7 +103,8 @@ class StorageAPI:
             self.store.check_size(path, int(declared))  # refuse before reading a byte of it
         data = await self._read_body(request, path)
         first_checkpoint = request.query_params.get("checkpoint") == "if-none"
-        return JSONResponse((await self.store.write(username, path, data, first_checkpoint)).to_json())
+        trusted = request.query_params.get("trusted") == "yes"
+        return JSONResponse((await self.store.write(username, path, data, first_checkpoint, trusted)).to_json())
 
     async def _read_body(self, request: Request, path: str) -> bytes:
         limit = self.store.settings.max_file_size_bytes
@@ -122,6 +128,9 @@ class StorageAPI:
 
     async def copy(self, request: Request, username: str, path: str) -> Response:
         return JSONResponse((await self.store.copy(username, path, _target(request))).to_json(), status_code=201)
+
+    async def trust(self, request: Request, username: str, path: str) -> Response:
+        return JSONResponse((await self.store.trust(username, path)).to_json())
 
     async def list_checkpoints(self, request: Request, username: str, path: str) -> Response:
         return JSONResponse(await self.store.list_checkpoints(username, path))

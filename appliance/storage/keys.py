@@ -8,7 +8,7 @@ from sqlalchemy import Engine, select, update
 
 from appliance.storage.crypto import MasterKeyFile, Sealer, new_data_key
 from appliance.storage.errors import NotFound
-from appliance.storage.tables import checkpoints, files, namespaces
+from appliance.storage.tables import blobs, namespaces
 
 Progress = Callable[[int, int], None]
 
@@ -34,7 +34,8 @@ def rotate_master_key(engine: Engine, key_file: MasterKeyFile, retire_old: bool 
 def reencrypt(engine: Engine, key_file: MasterKeyFile, username: str, progress: Progress | None = None) -> int:
     """Give a member a new data key and re-seal all their files and checkpoints, in one transaction.
 
-    Returns the number of blobs re-sealed. The portal notices the new key on its next call.
+    Returns the number of blobs re-sealed (a file and its checkpoints may share one). The portal
+    notices the new key on its next call.
     """
     keys = key_file.current()
     with engine.begin() as connection:
@@ -45,17 +46,13 @@ def reencrypt(engine: Engine, key_file: MasterKeyFile, username: str, progress: 
         context = f"namespace:{row.id}".encode()
         old, fresh_key = Sealer(keys.unwrap(row.wrapped_key)), new_data_key()
         new = Sealer(fresh_key)
-        blobs = [(files, r.id) for r in connection.execute(
-            select(files.c.id).where(files.c.namespace_id == row.id, files.c.content.is_not(None)))]
-        blobs += [(checkpoints, r.id) for r in connection.execute(
-            select(checkpoints.c.id).join(files, files.c.id == checkpoints.c.file_id)
-            .where(files.c.namespace_id == row.id))]
-        for done, (table, blob_id) in enumerate(blobs, start=1):
-            sealed = connection.execute(select(table.c.content).where(table.c.id == blob_id)).scalar_one()
-            connection.execute(update(table).where(table.c.id == blob_id)
+        ids = connection.execute(select(blobs.c.id).where(blobs.c.namespace_id == row.id)).scalars().all()
+        for done, blob_id in enumerate(ids, start=1):
+            sealed = connection.execute(select(blobs.c.content).where(blobs.c.id == blob_id)).scalar_one()
+            connection.execute(update(blobs).where(blobs.c.id == blob_id)
                                .values(content=new.seal(old.open(sealed, context), context)))
             if progress:
-                progress(done, len(blobs))
+                progress(done, len(ids))
         connection.execute(update(namespaces).where(namespaces.c.id == row.id)
                            .values(wrapped_key=keys.wrap(fresh_key)))
-    return len(blobs)
+    return len(ids)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from psycopg_pool import AsyncConnectionPool
+from sqlalchemy.engine import make_url
 
 from appliance.home import Home
 from appliance.storage.api import StorageAPI
@@ -19,15 +20,24 @@ def storage_tokens(home: Home, settings: StorageSettings) -> StorageTokens:
 
 
 class Storage:
+    """Call ``await open()`` inside the event loop that will use it, and ``await close()`` at the end."""
+
     def __init__(self, database_url: str, settings: StorageSettings, home: Home, pool_size: int = 10):
-        # lock_timeout per connection: a call waiting on another transaction's rows gives up (HTTP 503)
-        lock_timeout = f"-c lock_timeout={int(settings.lock_timeout_s * 1000)}"
-        self.engine: AsyncEngine = create_async_engine(database_url, pool_size=pool_size, max_overflow=pool_size,
-                                                       pool_pre_ping=True, pool_timeout=10,
-                                                       connect_args={"options": lock_timeout})
-        self.store = FileStore(self.engine, MasterKeyFile(home.secrets_dir), settings)
+        conninfo = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self.pool = AsyncConnectionPool(
+            conninfo, min_size=min(2, pool_size), max_size=2 * pool_size, timeout=10, open=False,
+            # lock_timeout: a call waiting on another transaction's rows gives up (HTTP 503)
+            kwargs={"autocommit": True, "options": f"-c lock_timeout={int(settings.lock_timeout_s * 1000)}"},
+            check=AsyncConnectionPool.check_connection,  # a restarted PostgreSQL costs no failed call
+        )
+        self.store = FileStore(self.pool, MasterKeyFile(home.secrets_dir), settings)
         self.tokens = storage_tokens(home, settings)
         self.api = StorageAPI(self.store, self.tokens)
 
+    async def open(self) -> None:
+        await self.pool.open()
+        self.store.in_background(self.store.sweep())
+
     async def close(self) -> None:
-        await self.engine.dispose()
+        await self.store.settle()
+        await self.pool.close()

@@ -27,7 +27,8 @@ class StorageCaller:
     def call(self, method: str, verb: str, path: str = "", raw_path: bool = False, **kwargs: Any) -> httpx.Response:
         """``raw_path`` sends the path as written (for hostile spellings); else it is percent-encoded."""
         url = f"{self.base}/{verb}/{path if raw_path else quote(path, safe='/')}"
-        return httpx.request(method, url, headers=self.headers, timeout=60, **kwargs)
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return httpx.request(method, url, headers=headers, timeout=60, **kwargs)
 
     def write(self, path: str, data: bytes) -> httpx.Response:
         return self.call("PUT", "write", path, content=data)

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine
+from sqlalchemy import MetaData, create_engine
 
 from appliance.identity.tables import metadata as identity_metadata
+from appliance.storage.tables import metadata as storage_metadata
 from tests.harness import Appliance
 
 
-def test_identity_migrations_match_the_declared_tables(running_appliance: Appliance) -> None:
+@pytest.mark.parametrize(("schema", "metadata"), [("identity", identity_metadata), ("storage", storage_metadata)])
+def test_migrations_match_the_declared_tables(running_appliance: Appliance, schema: str, metadata: MetaData) -> None:
     engine = create_engine(running_appliance.database_url())
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={
             "include_schemas": True,
-            "include_name": lambda name, kind, parent: kind != "schema" or name == "identity",
+            "include_name": lambda name, kind, parent: kind != "schema" or name == schema,
         })
-        differences = compare_metadata(context, identity_metadata)
+        differences = compare_metadata(context, metadata)
     engine.dispose()
     assert differences == []

@@ -155,10 +155,28 @@ def test_tampered_content_is_detected_not_served(running_appliance: Appliance) -
     engine = create_engine(running_appliance.database_url())
     with engine.begin() as connection:  # flip one bit of the sealed bytes
         connection.execute(text(
-            "UPDATE storage.files SET content = set_byte(content, 20, get_byte(content, 20) # 1) "
-            "WHERE path = 'a.txt' AND namespace_id = (SELECT id FROM storage.namespaces WHERE username = :u)"),
+            "UPDATE storage.blobs SET content = set_byte(content, 20, get_byte(content, 20) # 1) "
+            "WHERE id = (SELECT blob_id FROM storage.files WHERE path = 'a.txt' "
+            "            AND namespace_id = (SELECT id FROM storage.namespaces WHERE username = :u))"),
             {"u": name})
     engine.dispose()
     response = member.read("a.txt")
     assert response.status_code == 500
     assert "failed its integrity check" in response.json()["error"]
+
+
+def test_the_access_log_keeps_pages_and_failed_storage_calls_only(running_appliance: Appliance) -> None:
+    name = new_member()
+    member = StorageCaller(running_appliance, mint(running_appliance, name))
+    member.write(f"{name}.txt", b"x")
+    member.read(f"{name}.txt")
+    assert member.read(f"{name}-missing.txt").status_code == 404
+    httpx.get(f"{running_appliance.portal_url}/login?from={name}")
+    log = running_appliance.home / "logs" / "portal.log"
+    deadline = time.monotonic() + 5
+    while f"/login?from={name}" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    lines = [line for line in log.read_text().splitlines() if name in line]
+    assert any(f"/login?from={name}" in line for line in lines)
+    assert any(f"{name}-missing.txt" in line and " 404" in line for line in lines)
+    assert not any(f"/{name}.txt" in line for line in lines), lines

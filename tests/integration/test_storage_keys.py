@@ -14,9 +14,7 @@ def sealed_blobs(appliance: Appliance, username: str) -> tuple[bytes, list[bytes
         wrapped = connection.execute(text("SELECT wrapped_key FROM storage.namespaces WHERE username = :u"),
                                      {"u": username}).scalar_one()
         blobs = connection.execute(text(
-            "SELECT f.content FROM storage.files f JOIN storage.namespaces n ON n.id = f.namespace_id "
-            "WHERE n.username = :u AND f.content IS NOT NULL UNION ALL SELECT c.content FROM storage.checkpoints c "
-            "JOIN storage.files f ON f.id = c.file_id JOIN storage.namespaces n ON n.id = f.namespace_id "
+            "SELECT b.content FROM storage.blobs b JOIN storage.namespaces n ON n.id = b.namespace_id "
             "WHERE n.username = :u"), {"u": username}).scalars().all()
     engine.dispose()
     return bytes(wrapped), sorted(bytes(b) for b in blobs)
@@ -58,7 +56,7 @@ def test_reencrypt_replaces_the_data_key_and_reseals_everything(running_applianc
     wrapped_before, blobs_before = sealed_blobs(running_appliance, name)
 
     result = running_appliance.cli("storage", "reencrypt", name)
-    assert result.returncode == 0 and "re-encrypted 2 file(s) and checkpoint(s)" in result.stdout, result.stderr
+    assert result.returncode == 0 and "re-encrypted 2 stored version(s)" in result.stdout, result.stderr
     wrapped_after, blobs_after = sealed_blobs(running_appliance, name)
     assert wrapped_after != wrapped_before
     assert not set(blobs_after) & set(blobs_before) and len(blobs_after) == 2
