@@ -3,16 +3,22 @@
 - ``appliance``: an ``Appliance`` handle (not started) for one test: ``.up()``, ``.cli(...)``,
   ``.status()``, ``.wait_healthy()``; on teardown it is stopped and its processes are killed.
 - ``running_appliance``: one appliance started once for the module, for tests that only poke it.
+- ``contents_managers``: makes RemoteContentsManagers (as a user server would hold) for a member of
+  an appliance, and closes their connections after the test.
 """
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import pytest
 
-from tests.harness import Appliance, free_ports, make_home
+from appliance.storage.contents_manager import RemoteContentsManager
+from tests.harness import Appliance, free_ports, make_home, mint_storage_token
+
+ManagerFactory = Callable[..., RemoteContentsManager]
 
 
 @pytest.fixture
@@ -34,3 +40,18 @@ def running_appliance() -> Iterator[Appliance]:
     finally:
         handle.terminate()
         shutil.rmtree(handle.home.parent, ignore_errors=True)
+
+
+@pytest.fixture
+async def contents_managers() -> AsyncIterator[ManagerFactory]:
+    opened: list[RemoteContentsManager] = []
+
+    def make(appliance: Appliance, member: str, **traits: Any) -> RemoteContentsManager:
+        manager = RemoteContentsManager(storage_url=f"{appliance.portal_url}/api/storage/v1", username=member,
+                                        storage_token=mint_storage_token(appliance, member), **traits)
+        opened.append(manager)
+        return manager
+
+    yield make
+    for manager in opened:
+        await manager.aclose()

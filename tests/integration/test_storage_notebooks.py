@@ -1,0 +1,52 @@
+"""Notebooks in the storage: trust is kept with the bytes, so that a member's next server (on any
+hub, with a home that did not outlive the last one) still trusts their notebooks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.harness import Appliance
+from tests.integration.conftest import ManagerFactory
+from tests.integration.storage_client import StorageCaller, mint, new_member
+
+NOTEBOOK: dict[str, Any] = {
+    "cells": [{"cell_type": "code", "execution_count": 1, "id": "c1", "metadata": {}, "source": "display(html)",
+               "outputs": [{"output_type": "display_data", "metadata": {},
+                            "data": {"text/html": "<script>alert(1)</script>"}}]}],
+    "metadata": {}, "nbformat": 4, "nbformat_minor": 5,
+}
+
+
+def trusted_cells(model: dict[str, Any]) -> list[bool]:
+    return [cell["metadata"].get("trusted") for cell in model["content"]["cells"]]
+
+
+async def test_trust_outlives_the_server_and_follows_the_bytes(running_appliance: Appliance,
+                                                               contents_managers: ManagerFactory) -> None:
+    manager = contents_managers
+    name = new_member()
+    first = manager(running_appliance, name)
+    await first.save({"type": "notebook", "content": NOTEBOOK}, "received.ipynb")  # not run here: untrusted
+    assert trusted_cells(await manager(running_appliance, name).get("received.ipynb")) == [False]
+
+    await first.trust_notebook("received.ipynb")
+    assert trusted_cells(await manager(running_appliance, name).get("received.ipynb")) == [True]
+
+    # a notebook whose outputs this server produced (its cells are marked trusted) is saved trusted
+    ran = await first.get("received.ipynb")
+    await first.save({"type": "notebook", "content": ran["content"]}, "mine.ipynb")
+    assert trusted_cells(await manager(running_appliance, name).get("mine.ipynb")) == [True]
+
+    # bytes written by anyone else (a clone from the gallery, an import) are not trusted
+    StorageCaller(running_appliance, mint(running_appliance, name)).write("mine.ipynb", json.dumps(NOTEBOOK).encode())
+    assert trusted_cells(await manager(running_appliance, name).get("mine.ipynb")) == [False]
+
+    # a checkpoint keeps the trust its bytes had
+    await first.save({"type": "notebook", "content": ran["content"]}, "mine.ipynb")
+    checkpoint = await first.create_checkpoint("mine.ipynb")
+    await first.save({"type": "notebook", "content": NOTEBOOK}, "mine.ipynb")
+    assert trusted_cells(await first.get("mine.ipynb")) == [False]
+    await first.restore_checkpoint(checkpoint["id"], "mine.ipynb")
+    assert trusted_cells(await manager(running_appliance, name).get("mine.ipynb")) == [True]
+
