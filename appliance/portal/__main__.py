@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import logging
+
 import uvicorn
 
 from appliance.config import load_config
 from appliance.portal.app import make_app
+from appliance.storage.api import PREFIX as STORAGE_API
+
+
+class QuietStorageCalls(logging.Filter):
+    """Leave the storage API's successful calls out of the access log: every save, open and listing
+    of every member's server makes one or two, and they would drown the lines an administrator
+    reads. Refused and failed calls are still logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and str(args[2]).startswith(STORAGE_API):
+            status = args[4]
+            return not isinstance(status, int) or status >= 400
+        return True
 
 
 def main() -> None:
     config = load_config()
-    uvicorn.run(
+    server_config = uvicorn.Config(
         make_app(config),
         host=config.portal.host,
         port=config.portal.port,
@@ -18,6 +34,8 @@ def main() -> None:
         log_level="info",
         timeout_graceful_shutdown=5,
     )
+    logging.getLogger("uvicorn.access").addFilter(QuietStorageCalls())  # after uvicorn set up logging
+    uvicorn.Server(server_config).run()
 
 
 if __name__ == "__main__":
