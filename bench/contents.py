@@ -3,7 +3,8 @@ file manager, both measured in this run through the same REST API of a real jupy
 
 For notebooks of 50 KB, 1 MB and 10 MB: save, get, checkpoint create/list/restore and rename; then
 listing a 1,000-file directory; then the p50/p99 of saves with 50 concurrent writers (each its own
-notebook). Prints each figure for both managers and the ratio remote/file.
+notebook). The two managers take turns, round by round. Prints each figure for both managers and
+the ratio remote/file.
 Usage: .venv/bin/python bench/contents.py [--rounds N]
 """
 
@@ -53,60 +54,77 @@ class Client:
         return response
 
 
-async def timed(operation: Callable[[], Awaitable[Any]], rounds: int) -> list[float]:
-    samples = []
-    for _ in range(rounds):
-        began = time.perf_counter()
-        await operation()
-        samples.append((time.perf_counter() - began) * 1000)
-    return samples
-
-
 def p(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def measure(server: UserServer, rounds: int) -> dict[str, list[float]]:
-    client = Client(server)
-    results: dict[str, list[float]] = {}
+Operation = Callable[[Client], Awaitable[Any]]
+
+
+async def alternate(clients: dict[str, Client], operation: Operation, rounds: int,
+                    results: dict[str, dict[str, list[float]]], name: str) -> None:
+    """Time ``operation`` on each manager in turn, round after round: this machine's speed drifts
+    (a shared VM), and alternating gives both managers the same conditions."""
+    for _ in range(rounds):
+        for label, client in clients.items():
+            began = time.perf_counter()
+            await operation(client)
+            results[label].setdefault(name, []).append((time.perf_counter() - began) * 1000)
+
+
+async def measure(servers: dict[str, UserServer], rounds: int) -> dict[str, dict[str, list[float]]]:
+    clients = {label: Client(server) for label, server in servers.items()}
+    results: dict[str, dict[str, list[float]]] = {label: {} for label in servers}
     for label, size in (("50KB", 50_000), ("1MB", 1_000_000), ("10MB", 10_000_000)):
         body = {"type": "notebook", "content": notebook_of(size)}
         path = f"/api/contents/bench-{label}.ipynb"
-        await client.ok("PUT", path, json=body)
-        results[f"save {label}"] = await timed(lambda: client.ok("PUT", path, json=body), rounds)
-        results[f"get {label}"] = await timed(lambda: client.ok("GET", path), rounds)
-        results[f"checkpoint create {label}"] = await timed(lambda: client.ok("POST", path + "/checkpoints"), rounds)
-        results[f"checkpoint list {label}"] = await timed(lambda: client.ok("GET", path + "/checkpoints"), rounds)
-        checkpoint = (await client.ok("GET", path + "/checkpoints")).json()[0]["id"]
-        results[f"checkpoint restore {label}"] = await timed(
-            lambda: client.ok("POST", f"{path}/checkpoints/{checkpoint}"), rounds)
-        names = iter(range(10_000))
+        for client in clients.values():
+            await client.ok("PUT", path, json=body)
+            await client.ok("POST", path + "/checkpoints")
+        names = iter(range(100_000))
 
-        async def rename() -> None:
+        async def rename(client: Client) -> None:
             new = f"/api/contents/bench-{label}-{next(names)}.ipynb"
             await client.ok("PATCH", path, json={"path": new.removeprefix("/api/contents/")})
             await client.ok("PATCH", new, json={"path": path.removeprefix("/api/contents/")})
 
-        results[f"rename {label} (there and back)"] = await timed(rename, rounds)
-    await client.ok("PUT", "/api/contents/many", json={"type": "directory"})
+        async def restore(client: Client) -> None:
+            checkpoint = (await client.ok("GET", path + "/checkpoints")).json()[0]["id"]
+            await client.ok("POST", f"{path}/checkpoints/{checkpoint}")
+
+        operations: list[tuple[str, Operation]] = [
+            (f"save {label}", lambda c: c.ok("PUT", path, json=body)),
+            (f"get {label}", lambda c: c.ok("GET", path)),
+            (f"checkpoint create {label}", lambda c: c.ok("POST", path + "/checkpoints")),
+            (f"checkpoint list {label}", lambda c: c.ok("GET", path + "/checkpoints")),
+            (f"checkpoint list + restore {label}", restore),
+            (f"rename {label} (there and back)", rename),
+        ]
+        for name, operation in operations:
+            await alternate(clients, operation, rounds, results, name)
     small = {"type": "file", "format": "text", "content": "x" * 200}
-    for start in range(0, 1000, 50):
-        await asyncio.gather(*(client.ok("PUT", f"/api/contents/many/f{i}.txt", json=small)
-                               for i in range(start, start + 50)))
-    results["list 1,000-file directory"] = await timed(lambda: client.ok("GET", "/api/contents/many"), rounds)
+    for client in clients.values():
+        await client.ok("PUT", "/api/contents/many", json={"type": "directory"})
+        for start in range(0, 1000, 50):
+            await asyncio.gather(*(client.ok("PUT", f"/api/contents/many/f{i}.txt", json=small)
+                                   for i in range(start, start + 50)))
+    await alternate(clients, lambda c: c.ok("GET", "/api/contents/many"), rounds, results,
+                    "list 1,000-file directory")
     body = {"type": "notebook", "content": notebook_of(50_000)}
-    writers: list[float] = []
+    for label, client in clients.items():
+        writers: list[float] = []
 
-    async def writer(index: int) -> None:
-        for _ in range(max(2, rounds // 2)):
-            began = time.perf_counter()
-            await client.ok("PUT", f"/api/contents/writer-{index}.ipynb", json=body)
-            writers.append((time.perf_counter() - began) * 1000)
+        async def writer(index: int, client: Client = client, writers: list[float] = writers) -> None:
+            for _ in range(max(2, rounds // 2)):
+                began = time.perf_counter()
+                await client.ok("PUT", f"/api/contents/writer-{index}.ipynb", json=body)
+                writers.append((time.perf_counter() - began) * 1000)
 
-    await asyncio.gather(*(writer(i) for i in range(50)))
-    results["save 50KB, 50 concurrent writers"] = writers
-    await client.http.aclose()
+        await asyncio.gather(*(writer(i) for i in range(50)))
+        results[label]["save 50KB, 50 concurrent writers"] = writers
+    for client in clients.values():
+        await client.http.aclose()
     return results
 
 
@@ -123,8 +141,8 @@ def main() -> None:
         file.argv = [arg for arg in file.argv if "contents_manager_class" not in arg and "RemoteContents" not in arg]
         remote.start()
         file.start()
-        by_file = asyncio.run(measure(file, args.rounds))
-        by_remote = asyncio.run(measure(remote, args.rounds))
+        measured = asyncio.run(measure({"file": file, "remote": remote}, args.rounds))
+        by_file, by_remote = measured["file"], measured["remote"]
         print(f"{'operation':<40} {'file p50':>9} {'remote p50':>11} {'ratio':>6} {'file p99':>9} {'remote p99':>11}")
         report = {}
         for name in by_file:
