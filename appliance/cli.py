@@ -14,6 +14,7 @@ import click
 import psutil
 
 from appliance import __version__, identity
+from appliance.cli_hubs import hubs
 from appliance.cli_identity import clients, users
 from appliance.cli_storage import storage
 from appliance.config import Config, load_config, render_defaults, render_effective
@@ -220,6 +221,7 @@ def db_upgrade(options: Options) -> None:
 main.add_command(users)
 main.add_command(clients)
 main.add_command(storage)
+main.add_command(hubs)
 
 
 

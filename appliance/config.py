@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from appliance.discovery.settings import DiscoverySettings
 from appliance.errors import ConfigError
 from appliance.home import Home, default_home
 from appliance.identity.settings import IdentitySettings
@@ -35,6 +36,7 @@ SECTIONS: dict[str, type] = {
     "portal": PortalSettings,
     "identity": IdentitySettings,
     "storage": StorageSettings,
+    "discovery": DiscoverySettings,
     "proxy": ProxySettings,
     "postgres": PostgresSettings,
     "supervisor": SupervisorSettings,
@@ -50,6 +52,7 @@ class Config:
     portal: PortalSettings
     identity: IdentitySettings
     storage: StorageSettings
+    discovery: DiscoverySettings
     proxy: ProxySettings
     postgres: PostgresSettings
     supervisor: SupervisorSettings

@@ -1,0 +1,104 @@
+"""`appliance hubs …`: the hubs discovery knows, and draining one for maintenance."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from appliance.errors import ApplianceError
+
+if TYPE_CHECKING:
+    from appliance.cli import Options
+    from appliance.discovery import Hub, HubRegistry
+
+T = TypeVar("T")
+
+
+def with_registry(options: Options, work: Callable[[HubRegistry], Awaitable[T]]) -> T:
+    """Run ``work`` on the hub registry, with an unreachable database turned into what to do."""
+    import psycopg
+
+    from appliance.discovery import Discovery
+    from appliance.postgres import database_url
+
+    config = options.load()
+
+    async def run() -> T:
+        discovery = Discovery(database_url(config.home, config.postgres), config.discovery, config.home,
+                              pool_size=1)
+        try:
+            await discovery.open(reap=False)
+            return await work(discovery.registry)
+        finally:
+            await discovery.close()
+
+    try:
+        return asyncio.run(run())
+    except psycopg.errors.UndefinedTable:
+        raise ApplianceError("the database has not been migrated to this version of appliance yet.",
+                             hint="Run `appliance db upgrade` (or restart the appliance, which migrates).") from None
+    except (psycopg.OperationalError, TimeoutError) as exc:
+        raise ApplianceError(f"cannot reach the appliance's database ({type(exc).__name__}).",
+                             hint="Is the appliance running? Start it with `appliance up`.") from None
+
+
+def hub_rows(found: list[Hub]) -> list[str]:
+    lines = [f"{'HUB':<5} {'STATE':<13} {'HEARTBEAT':>9} {'ASSIGNED':>8} {'RUNNING':>7} {'PENDING':>7} SPAWNER"]
+    for hub in found:
+        age = "never" if hub.heartbeat_age_s is None else f"{hub.heartbeat_age_s:.1f}s ago"
+        spawner = f"{hub.spawner} (isolation: {hub.isolation})" if hub.spawner else ""
+        lines.append(f"{hub.id:<5} {hub.state:<13} {age:>9} {hub.assigned:>8} {hub.running:>7} {hub.pending:>7} "
+                     f"{spawner}")
+    return lines
+
+
+@click.group()
+def hubs() -> None:
+    """The hubs, their health and their members."""
+
+
+@hubs.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.pass_obj
+def hubs_list(options: Options, as_json: bool) -> None:
+    """List the hubs discovery knows, with their state and counts."""
+    from appliance.cli_identity import echo_json
+
+    found = with_registry(options, lambda registry: registry.hubs())
+    if as_json:
+        echo_json([hub.to_json() for hub in found])
+        return
+    if not found:
+        click.echo("No hub has registered yet (hubs register when the appliance starts them).")
+        return
+    click.echo("\n".join(hub_rows(found)))
+
+
+def _set_draining(options: Options, hub_id: str, draining: bool) -> Any:
+    from appliance.discovery.errors import NoSuchHub
+
+    try:
+        return with_registry(options, lambda registry: registry.set_draining(hub_id, draining))
+    except NoSuchHub as error:
+        raise ApplianceError(str(error), hint="See the hubs with `appliance hubs list`.") from None
+
+
+@hubs.command("drain")
+@click.argument("hub_id")
+@click.pass_obj
+def hubs_drain(options: Options, hub_id: str) -> None:
+    """Send no new members to HUB_ID; its members stay until it is stopped or undrained."""
+    hub = _set_draining(options, hub_id, True)
+    click.echo(f"hub {hub.id} is draining: no new members; {hub.assigned} member(s) stay on it.")
+
+
+@hubs.command("undrain")
+@click.argument("hub_id")
+@click.pass_obj
+def hubs_undrain(options: Options, hub_id: str) -> None:
+    """Let HUB_ID take new members again."""
+    hub = _set_draining(options, hub_id, False)
+    click.echo(f"hub {hub.id} takes new members again (state: {hub.state}).")

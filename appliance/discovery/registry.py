@@ -1,0 +1,219 @@
+"""The hub registry: which hubs are alive, and which hub serves which member.
+
+A hub registers when it starts (a new epoch) and heartbeats every second with its counts. By the age
+of its last heartbeat it is *routable* (it gets new members), *suspect* (it keeps its members but gets
+no new ones) or *dead* (its members are moved to live hubs when they next come). An administrator may
+*drain* a hub: it keeps its members and gets no new ones. Assignments are sticky; a new member goes
+to the routable hub with the fewest members.
+
+Asynchronous on psycopg's pool, like the storage: the Research page asks on every visit and poll.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from appliance.discovery.errors import DiscoveryError, NoHub, NoSuchHub, NotRegistered, Unavailable, UnknownHub
+from appliance.discovery.settings import DiscoverySettings
+
+Connection = psycopg.AsyncConnection[tuple[Any, ...]]
+# a hub's state from the age of its heartbeat (the database's clock) and the admin's drain flag
+STATE = """CASE WHEN h.heartbeat_at IS NULL THEN 'unregistered'
+                WHEN now() - h.heartbeat_at > make_interval(secs => %(dead_after)s) THEN 'dead'
+                WHEN now() - h.heartbeat_at > make_interval(secs => %(suspect_after)s) THEN 'suspect'
+                WHEN h.draining THEN 'draining' ELSE 'routable' END"""
+HUB_COLUMNS = (f"h.id, {STATE}, extract(epoch FROM now() - h.heartbeat_at)::float8, h.assigned, h.running, "
+               "h.pending, h.spawner, h.isolation, h.draining, h.epoch")
+
+
+@dataclass(frozen=True)
+class Hub:
+    id: str
+    state: str  # routable, suspect, dead, draining or unregistered
+    heartbeat_age_s: float | None
+    assigned: int
+    running: int
+    pending: int
+    spawner: str
+    isolation: str
+    draining: bool
+    epoch: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "state": self.state, "heartbeat_age_s": self.heartbeat_age_s,
+                "assigned": self.assigned, "running": self.running, "pending": self.pending,
+                "spawner": self.spawner, "isolation": self.isolation, "draining": self.draining}
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a member's research happens: their hub, and whether discovery just chose it."""
+
+    hub_id: str
+    hub_state: str
+    moved: bool  # newly assigned (first visit, or their previous hub died)
+
+
+class HubCredentials:
+    """Each hub's credential, derived from the appliance's discovery key: the portal checks one
+    without storing it, and the supervisor hands each hub its own."""
+
+    def __init__(self, key: str):
+        self._key = key.encode()
+
+    def for_hub(self, hub_id: str) -> str:
+        return hmac.new(self._key, f"hub:{hub_id}".encode(), hashlib.sha256).hexdigest()
+
+    def check(self, hub_id: str, credential: str) -> None:
+        if not hmac.compare_digest(self.for_hub(hub_id), credential):
+            raise UnknownHub(f"hub {hub_id!r}: wrong credential.")
+
+
+class HubRegistry:
+    def __init__(self, pool: AsyncConnectionPool[Connection], settings: DiscoverySettings,
+                 credentials: HubCredentials):
+        self.pool = pool
+        self.settings = settings
+        self.credentials = credentials
+        self._ages = {"dead_after": settings.dead_after_s, "suspect_after": settings.suspect_after_s}
+
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Connection]:
+        try:
+            async with self.pool.connection() as connection:
+                yield connection
+        except (PoolTimeout, psycopg.OperationalError) as exc:
+            raise Unavailable(f"the database is not answering ({type(exc).__name__}); try again in a moment.") \
+                from None
+
+    # ----- hubs ------------------------------------------------------------------------------------------
+
+    async def register(self, hub_id: str, credential: str, spawner: str, isolation: str) -> tuple[int, list[str]]:
+        """A hub (re)starting: its new epoch and the members assigned to it (it stops anyone else's server).
+        A hub back from the dead has had its members released: they will be placed again."""
+        self.credentials.check(hub_id, credential)
+        async with self._connection() as connection, connection.transaction():
+            await self._release_if_dead(connection, hub_id)
+            row = await (await connection.execute(
+                "INSERT INTO discovery.hubs AS h (id, epoch, heartbeat_at, spawner, isolation) "
+                "VALUES (%s, 1, now(), %s, %s) ON CONFLICT (id) DO UPDATE SET epoch = h.epoch + 1, "
+                "heartbeat_at = now(), spawner = EXCLUDED.spawner, isolation = EXCLUDED.isolation, running = 0, "
+                "pending = 0 RETURNING epoch", (hub_id, spawner, isolation))).fetchone()
+            members = await (await connection.execute(
+                "SELECT username FROM discovery.assignments WHERE hub_id = %s ORDER BY username", (hub_id,))).fetchall()
+        assert row is not None
+        return row[0], [name for name, in members]
+
+    async def heartbeat(self, hub_id: str, credential: str, epoch: int, running: int, pending: int) -> None:
+        """Record a hub's heartbeat. NotRegistered if it belongs to an older epoch or the hub was declared
+        dead meanwhile: the hub must stop its servers and register again (its members may have moved)."""
+        self.credentials.check(hub_id, credential)
+        async with self._connection() as connection:
+            row = await (await connection.execute(
+                "UPDATE discovery.hubs h SET heartbeat_at = now(), running = %(running)s, pending = %(pending)s "
+                "WHERE h.id = %(hub)s AND h.epoch = %(epoch)s "
+                "AND now() - h.heartbeat_at <= make_interval(secs => %(dead_after)s) RETURNING h.id",
+                {"hub": hub_id, "epoch": epoch, "running": running, "pending": pending, **self._ages})).fetchone()
+        if row is None:
+            raise NotRegistered(f"hub {hub_id!r} epoch {epoch} is not current (restarted, or declared dead): "
+                                "stop your user servers and register again.")
+
+    async def hubs(self) -> list[Hub]:
+        async with self._connection() as connection:
+            rows = await (await connection.execute(
+                f"SELECT {HUB_COLUMNS} FROM discovery.hubs h ORDER BY length(h.id), h.id", self._ages)).fetchall()
+        return [Hub(*row) for row in rows]
+
+    async def hub(self, hub_id: str) -> Hub:
+        for hub in await self.hubs():
+            if hub.id == hub_id:
+                return hub
+        known = ", ".join(hub.id for hub in await self.hubs()) or "none yet"
+        raise NoSuchHub(f"no hub {hub_id!r} has registered (hubs: {known}).")
+
+    async def set_draining(self, hub_id: str, draining: bool) -> Hub:
+        async with self._connection() as connection:
+            await connection.execute("UPDATE discovery.hubs SET draining = %s WHERE id = %s", (draining, hub_id))
+        return await self.hub(hub_id)
+
+    async def retire(self, hub_id: str) -> None:
+        """Forget a hub (``hubs.count`` lowered): its members are placed again at their next visit."""
+        async with self._connection() as connection:
+            await connection.execute("DELETE FROM discovery.hubs WHERE id = %s", (hub_id,))
+
+    async def release_dead(self) -> int:
+        """Release the members of every dead hub (run every heartbeat interval by the portal)."""
+        async with self._connection() as connection, connection.transaction():
+            dead = await (await connection.execute(
+                "SELECT h.id FROM discovery.hubs h WHERE h.assigned > 0 "
+                "AND now() - h.heartbeat_at > make_interval(secs => %(dead_after)s) FOR UPDATE", self._ages)).fetchall()
+            released = 0
+            for hub_id, in dead:
+                released += await self._release(connection, hub_id)
+        return released
+
+    async def _release_if_dead(self, connection: Connection, hub_id: str) -> None:
+        row = await (await connection.execute(
+            "SELECT now() - heartbeat_at > make_interval(secs => %(dead_after)s) FROM discovery.hubs "
+            "WHERE id = %(hub)s FOR UPDATE", {"hub": hub_id, **self._ages})).fetchone()
+        if row is not None and row[0]:
+            await self._release(connection, hub_id)
+
+    @staticmethod
+    async def _release(connection: Connection, hub_id: str) -> int:
+        gone = await connection.execute("DELETE FROM discovery.assignments WHERE hub_id = %s", (hub_id,))
+        await connection.execute("UPDATE discovery.hubs SET assigned = 0 WHERE id = %s", (hub_id,))
+        return gone.rowcount
+
+    # ----- members ---------------------------------------------------------------------------------------
+
+    async def placement(self, username: str) -> Placement:
+        """The member's hub: sticky while it lives (even suspect or draining); otherwise the routable hub
+        with the fewest members. NoHub when no hub is routable."""
+        async with self._connection() as connection:
+            row = await (await connection.execute(
+                f"SELECT h.id, {STATE} FROM discovery.assignments a JOIN discovery.hubs h ON h.id = a.hub_id "
+                "WHERE a.username = %(user)s", {"user": username, **self._ages})).fetchone()
+            if row is not None and row[1] != "dead":
+                return Placement(row[0], row[1], moved=False)
+            async with connection.transaction():
+                return await self._assign(connection, username)
+
+    async def _assign(self, connection: Connection, username: str) -> Placement:
+        previous = await (await connection.execute(
+            "DELETE FROM discovery.assignments WHERE username = %s RETURNING hub_id", (username,))).fetchone()
+        if previous is not None:
+            await connection.execute("UPDATE discovery.hubs SET assigned = assigned - 1 WHERE id = %s", previous)
+        # the chosen hub's row is locked until commit; placements in flight at the same moment may
+        # leave the counts one or two apart, which the next placements even out
+        chosen = await (await connection.execute(
+            f"SELECT h.id FROM discovery.hubs h WHERE {STATE} = 'routable' ORDER BY h.assigned, length(h.id), h.id "
+            "LIMIT 1 FOR UPDATE", self._ages)).fetchone()
+        if chosen is None:
+            raise NoHub("no hub is up right now; the administrator can see why with `appliance status`. "
+                        "This page will try again by itself.")
+        inserted = await (await connection.execute(
+            "INSERT INTO discovery.assignments (username, hub_id) VALUES (%s, %s) ON CONFLICT (username) DO NOTHING "
+            "RETURNING hub_id", (username, chosen[0]))).fetchone()
+        if inserted is None:  # placed meanwhile by a concurrent request (another tab): that placement stands
+            found = await (await connection.execute(
+                "SELECT hub_id FROM discovery.assignments WHERE username = %s", (username,))).fetchone()
+            if found is None:
+                raise DiscoveryError(f"{username} was being placed by another request; try again.")
+            return Placement(found[0], "routable", moved=False)
+        await connection.execute("UPDATE discovery.hubs SET assigned = assigned + 1 WHERE id = %s", chosen)
+        return Placement(chosen[0], "routable", moved=True)
+
+    async def members(self, hub_id: str) -> list[str]:
+        async with self._connection() as connection:
+            rows = await (await connection.execute(
+                "SELECT username FROM discovery.assignments WHERE hub_id = %s ORDER BY username", (hub_id,))).fetchall()
+        return [name for name, in rows]

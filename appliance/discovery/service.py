@@ -1,0 +1,57 @@
+"""The discovery component wired together: its pool, the registry and the hubs' credentials."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from psycopg_pool import AsyncConnectionPool
+from sqlalchemy.engine import make_url
+
+from appliance.discovery.registry import HubCredentials, HubRegistry
+from appliance.discovery.settings import DiscoverySettings
+from appliance.home import Home
+
+CREDENTIAL_KEY_SECRET = "discovery-key"
+log = logging.getLogger(__name__)
+
+
+def hub_credentials(home: Home) -> HubCredentials:
+    return HubCredentials(home.secret(CREDENTIAL_KEY_SECRET))
+
+
+class Discovery:
+    """Call ``await open()`` inside the event loop that will use it, and ``await close()`` at the end.
+    While open, the members of dead hubs are released every heartbeat interval."""
+
+    def __init__(self, database_url: str, settings: DiscoverySettings, home: Home, pool_size: int = 5):
+        conninfo = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self.pool = AsyncConnectionPool(conninfo, min_size=1, max_size=pool_size, timeout=10, open=False,
+                                        kwargs={"autocommit": True}, check=AsyncConnectionPool.check_connection)
+        self.settings = settings
+        self.registry = HubRegistry(self.pool, settings, hub_credentials(home))
+        self._reaper: asyncio.Task[None] | None = None
+
+    async def open(self, reap: bool = True) -> None:
+        await self.pool.open()
+        if reap:
+            self._reaper = asyncio.create_task(self._reap())
+
+    async def _reap(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_interval_s)
+            try:
+                released = await self.registry.release_dead()
+            except Exception:
+                log.warning("could not release the members of dead hubs; trying again", exc_info=True)
+                continue
+            if released:
+                log.warning("released %d member(s) of dead hub(s); they move at their next visit", released)
+
+    async def close(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+        await self.pool.close()

@@ -1,0 +1,36 @@
+"""[discovery]: which hub serves which member, and when a silent hub is given up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from appliance.errors import ConfigError
+from appliance.knobs import knob
+
+
+@dataclass(frozen=True)
+class DiscoverySettings:
+    """[discovery] The hub registry: heartbeats, suspicion, death and fencing."""
+
+    heartbeat_interval_s: float = knob(
+        1.0, "Seconds between a hub's heartbeats to the portal (each carries its counts).")
+    suspect_after_s: float = knob(
+        3.0, "Seconds of silence after which a hub gets no new members (it keeps the ones it has).")
+    dead_after_s: float = knob(
+        10.0, "Seconds of silence after which a hub is declared dead and its members are moved to live hubs "
+              "at their next visit. Must be more than suspect_after_s.")
+    fence_after: int = knob(
+        5, "Heartbeats in a row a hub may fail to deliver before it stops its user servers and exits (it "
+           "cannot know whether the portal declared it dead). fence_after × heartbeat_interval_s must be less "
+           "than dead_after_s, so that a cut-off hub has stopped before its members are moved.")
+
+    def __post_init__(self) -> None:
+        if self.heartbeat_interval_s <= 0:
+            raise ConfigError(f"discovery.heartbeat_interval_s = {self.heartbeat_interval_s}: must be more than 0.")
+        if not self.heartbeat_interval_s < self.suspect_after_s < self.dead_after_s:
+            raise ConfigError("discovery: heartbeat_interval_s < suspect_after_s < dead_after_s must hold "
+                              f"(now {self.heartbeat_interval_s}, {self.suspect_after_s}, {self.dead_after_s}).")
+        if self.fence_after < 1 or self.fence_after * self.heartbeat_interval_s >= self.dead_after_s:
+            raise ConfigError(f"discovery.fence_after = {self.fence_after}: must be at least 1, and fence_after × "
+                              f"heartbeat_interval_s ({self.fence_after * self.heartbeat_interval_s:g} s) less than "
+                              f"dead_after_s ({self.dead_after_s:g} s).")

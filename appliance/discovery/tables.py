@@ -1,0 +1,49 @@
+"""The discovery schema. Only the discovery component reads or writes these tables.
+
+A hub's liveness is the age of its last heartbeat, measured by the database's clock (one clock for
+every process). A hub proves who it is with a credential derived from the appliance's discovery
+key (see registry.py), so nothing secret is stored here. ``epoch`` counts a hub's registrations: a
+heartbeat names the epoch it belongs to, so one from before a restart is told apart from one after it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    false,
+    func,
+)
+
+metadata = MetaData(schema="discovery")
+
+hubs = Table(
+    "hubs",
+    metadata,
+    Column("id", Text, primary_key=True),  # "1", "2", …: its base_url is /hubs/<id>/
+    Column("assigned", Integer, nullable=False, server_default="0"),  # kept in step with assignments
+    Column("draining", Boolean, nullable=False, server_default=false()),  # an admin's: no new members
+    Column("epoch", Integer, nullable=False, server_default="0"),
+    Column("heartbeat_at", DateTime(timezone=True)),  # NULL until it first registers
+    Column("running", Integer, nullable=False, server_default="0"),  # user servers, from its heartbeat
+    Column("pending", Integer, nullable=False, server_default="0"),  # spawns under way
+    Column("spawner", Text, nullable=False, server_default=""),
+    Column("isolation", Text, nullable=False, server_default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+assignments = Table(
+    "assignments",
+    metadata,
+    Column("username", Text, primary_key=True),
+    Column("hub_id", Text, ForeignKey("discovery.hubs.id", ondelete="CASCADE"), nullable=False),
+    Column("assigned_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("assignments_hub", "hub_id"),
+)

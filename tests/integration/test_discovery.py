@@ -1,0 +1,182 @@
+"""Discovery on a real database: registration, heartbeats, suspect and dead hubs, drain, sticky and
+least-allocated placement. Silence is made by ageing a hub's last heartbeat in the database (the
+clock discovery reads), so no test waits out the real intervals."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from appliance.discovery.errors import NoHub, NotRegistered, UnknownHub
+from appliance.discovery.service import Discovery
+from appliance.discovery.settings import DiscoverySettings
+from appliance.home import Home
+from tests.harness import Appliance
+
+SETTINGS = DiscoverySettings(heartbeat_interval_s=0.1, suspect_after_s=3, dead_after_s=10, fence_after=5)
+
+
+@pytest.fixture
+async def discovery(running_appliance: Appliance) -> AsyncIterator[Discovery]:
+    engine = create_engine(running_appliance.database_url())
+    with engine.begin() as connection:  # each test starts with no hubs
+        connection.execute(text("DELETE FROM discovery.hubs"))
+    engine.dispose()
+    service = Discovery(running_appliance.database_url(), SETTINGS, Home(running_appliance.home))
+    await service.open(reap=False)
+    try:
+        yield service
+    finally:
+        await service.close()
+
+
+def age(appliance: Appliance, hub_id: str, seconds: float) -> None:
+    """Make the hub's last heartbeat ``seconds`` old."""
+    engine = create_engine(appliance.database_url())
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE discovery.hubs SET heartbeat_at = now() - make_interval(secs => :s) "
+                                "WHERE id = :id"), {"s": seconds, "id": hub_id})
+    engine.dispose()
+
+
+async def start_hub(discovery: Discovery, hub_id: str) -> int:
+    credential = discovery.registry.credentials.for_hub(hub_id)
+    epoch, _ = await discovery.registry.register(hub_id, credential, "local", "none")
+    return epoch
+
+
+async def states(discovery: Discovery) -> dict[str, str]:
+    return {hub.id: hub.state for hub in await discovery.registry.hubs()}
+
+
+async def test_new_members_go_to_the_hub_with_fewest_and_stay(discovery: Discovery) -> None:
+    for hub_id in ("1", "2"):
+        await start_hub(discovery, hub_id)
+    placed = [await discovery.registry.placement(f"member{i}") for i in range(6)]
+    assert [p.hub_id for p in placed] == ["1", "2", "1", "2", "1", "2"] and all(p.moved for p in placed)
+    again = await discovery.registry.placement("member0")
+    assert (again.hub_id, again.moved) == ("1", False)
+    assert {hub.id: hub.assigned for hub in await discovery.registry.hubs()} == {"1": 3, "2": 3}
+
+
+async def test_a_silent_hub_is_suspect_then_dead_and_its_members_move(running_appliance: Appliance,
+                                                                      discovery: Discovery) -> None:
+    for hub_id in ("1", "2"):
+        await start_hub(discovery, hub_id)
+    alice = await discovery.registry.placement("alice")
+    assert alice.hub_id == "1"
+
+    age(running_appliance, "1", 4)  # past suspect_after: keeps alice, gets nobody new
+    assert await states(discovery) == {"1": "suspect", "2": "routable"}
+    assert (await discovery.registry.placement("alice")).hub_id == "1"
+    assert (await discovery.registry.placement("bob")).hub_id == "2"
+    assert (await discovery.registry.placement("carol")).hub_id == "2"
+
+    age(running_appliance, "1", 11)  # past dead_after: alice moves at her next visit
+    assert (await states(discovery))["1"] == "dead"
+    moved = await discovery.registry.placement("alice")
+    assert (moved.hub_id, moved.moved) == ("2", True)
+    with pytest.raises(NotRegistered):  # the dead hub must fence and register again
+        await discovery.registry.heartbeat("1", discovery.registry.credentials.for_hub("1"), 1, 0, 0)
+
+
+async def test_the_reaper_releases_a_dead_hubs_members_and_registration_reconciles(
+        running_appliance: Appliance, discovery: Discovery) -> None:
+    for hub_id in ("1", "2"):
+        await start_hub(discovery, hub_id)
+    for name in ("a", "b", "c", "d"):
+        await discovery.registry.placement(name)
+    assert await discovery.registry.members("1") == ["a", "c"]
+
+    epoch = await start_hub(discovery, "1")  # a quick restart keeps its members
+    assert epoch == 2 and await discovery.registry.members("1") == ["a", "c"]
+    with pytest.raises(NotRegistered):  # the previous epoch's heartbeats are over
+        await discovery.registry.heartbeat("1", discovery.registry.credentials.for_hub("1"), 1, 0, 0)
+
+    age(running_appliance, "1", 11)
+    assert await discovery.registry.release_dead() == 2
+    assert [h.assigned for h in await discovery.registry.hubs()] == [0, 2]
+    registered_epoch, members = await discovery.registry.register(
+        "1", discovery.registry.credentials.for_hub("1"), "local", "none")
+    assert members == []  # back from the dead: whatever servers it still runs, it stops
+    assert registered_epoch == 3 and (await states(discovery))["1"] == "routable"
+
+
+async def test_heartbeats_keep_a_hub_routable_and_carry_its_counts(running_appliance: Appliance,
+                                                                   discovery: Discovery) -> None:
+    epoch = await start_hub(discovery, "1")
+    age(running_appliance, "1", 2.5)
+    await discovery.registry.heartbeat("1", discovery.registry.credentials.for_hub("1"), epoch, 7, 2)
+    hub = await discovery.registry.hub("1")
+    assert (hub.state, hub.running, hub.pending) == ("routable", 7, 2)
+    assert hub.heartbeat_age_s is not None and hub.heartbeat_age_s < 1
+
+
+async def test_a_drained_hub_keeps_its_members_and_gets_no_new_ones(discovery: Discovery) -> None:
+    for hub_id in ("1", "2"):
+        await start_hub(discovery, hub_id)
+    assert (await discovery.registry.placement("alice")).hub_id == "1"
+    assert (await discovery.registry.set_draining("1", True)).state == "draining"
+    assert (await discovery.registry.placement("alice")).hub_id == "1"
+    assert [(await discovery.registry.placement(n)).hub_id for n in ("b", "c", "d")] == ["2", "2", "2"]
+    await discovery.registry.set_draining("1", False)
+    assert (await discovery.registry.placement("e")).hub_id == "1"
+
+
+async def test_no_routable_hub_is_a_clear_error(running_appliance: Appliance, discovery: Discovery) -> None:
+    with pytest.raises(NoHub, match="no hub is up right now"):
+        await discovery.registry.placement("alice")
+    await start_hub(discovery, "1")
+    await discovery.registry.set_draining("1", True)
+    with pytest.raises(NoHub):
+        await discovery.registry.placement("alice")
+
+
+async def test_a_wrong_credential_is_refused(discovery: Discovery) -> None:
+    with pytest.raises(UnknownHub):
+        await discovery.registry.register("1", discovery.registry.credentials.for_hub("2"), "local", "none")
+    epoch = await start_hub(discovery, "1")
+    with pytest.raises(UnknownHub):
+        await discovery.registry.heartbeat("1", "forged", epoch, 0, 0)
+
+
+async def test_concurrent_first_visits_place_a_member_once(discovery: Discovery) -> None:
+    for hub_id in ("1", "2", "3"):
+        await start_hub(discovery, hub_id)
+    placements = await asyncio.gather(*(discovery.registry.placement("alice") for _ in range(20)))
+    assert len({p.hub_id for p in placements}) == 1
+    assert sum(hub.assigned for hub in await discovery.registry.hubs()) == 1
+
+
+def test_settings_refuse_intervals_that_cannot_work() -> None:
+    from appliance.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="suspect_after_s < dead_after_s"):
+        DiscoverySettings(suspect_after_s=10, dead_after_s=5)
+    with pytest.raises(ConfigError, match="fence_after"):
+        DiscoverySettings(fence_after=20)
+
+
+async def test_hubs_command_lists_drains_and_names_unknown_hubs(running_appliance: Appliance,
+                                                                discovery: Discovery) -> None:
+    empty = await asyncio.to_thread(running_appliance.cli, "hubs", "list")
+    assert empty.returncode == 0 and "No hub has registered yet" in empty.stdout
+    for hub_id in ("1", "2"):
+        await start_hub(discovery, hub_id)
+    await discovery.registry.placement("alice")
+    listed = await asyncio.to_thread(running_appliance.cli, "hubs", "list", "--json")
+    assert [(h["id"], h["state"], h["assigned"]) for h in json.loads(listed.stdout)] == [
+        ("1", "routable", 1), ("2", "routable", 0)]
+    drained = await asyncio.to_thread(running_appliance.cli, "hubs", "drain", "1")
+    assert drained.returncode == 0 and "1 member(s) stay" in drained.stdout
+    assert (await discovery.registry.hub("1")).state == "draining"
+    table = await asyncio.to_thread(running_appliance.cli, "hubs", "list")
+    assert "draining" in table.stdout and "local (isolation: none)" in table.stdout
+    assert (await asyncio.to_thread(running_appliance.cli, "hubs", "undrain", "1")).returncode == 0
+    assert (await discovery.registry.hub("1")).state == "routable"
+    unknown = await asyncio.to_thread(running_appliance.cli, "hubs", "drain", "9")
+    assert unknown.returncode == 1 and "no hub '9' has registered (hubs: 1, 2)" in unknown.stderr
