@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from appliance.discovery.settings import DiscoverySettings
 
 if TYPE_CHECKING:
+    from appliance.discovery.api import DiscoveryAPI as DiscoveryAPI
     from appliance.discovery.errors import DiscoveryError as DiscoveryError
     from appliance.discovery.registry import Hub as Hub
     from appliance.discovery.registry import HubRegistry as HubRegistry
@@ -18,8 +19,8 @@ if TYPE_CHECKING:
     from appliance.discovery.service import Discovery as Discovery
     from appliance.discovery.service import hub_credentials as hub_credentials
 
-_EXPORTS = {"Discovery": "service", "DiscoveryError": "errors", "Hub": "registry", "HubRegistry": "registry",
-            "Placement": "registry", "hub_credentials": "service"}
+_EXPORTS = {"Discovery": "service", "DiscoveryAPI": "api", "DiscoveryError": "errors", "Hub": "registry",
+            "HubRegistry": "registry", "Placement": "registry", "hub_credentials": "service"}
 
 
 def __getattr__(name: str) -> Any:

@@ -9,6 +9,10 @@ class DiscoveryError(ApplianceError):
     status = 409
 
 
+class BadRequest(DiscoveryError):
+    status = 400
+
+
 class UnknownHub(DiscoveryError):
     """No such hub, or a credential that is not that hub's."""
 

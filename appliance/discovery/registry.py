@@ -212,6 +212,14 @@ class HubRegistry:
         await connection.execute("UPDATE discovery.hubs SET assigned = assigned + 1 WHERE id = %s", chosen)
         return Placement(chosen[0], "routable", moved=True)
 
+    async def assignment(self, username: str) -> str | None:
+        """The hub the member is assigned to, if it is not dead; nobody is placed by asking."""
+        async with self._connection() as connection:
+            row = await (await connection.execute(
+                f"SELECT h.id, {STATE} FROM discovery.assignments a JOIN discovery.hubs h ON h.id = a.hub_id "
+                "WHERE a.username = %(user)s", {"user": username, **self._ages})).fetchone()
+        return row[0] if row is not None and row[1] != "dead" else None
+
     async def members(self, hub_id: str) -> list[str]:
         async with self._connection() as connection:
             rows = await (await connection.execute(

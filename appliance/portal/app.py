@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.requests import Request
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from appliance import __version__, identity, storage
+from appliance import __version__, discovery, identity, storage
 from appliance.db import make_engine
 from appliance.portal.errors import http_exception, server_error
 from appliance.portal.pages import PortalPages
@@ -60,6 +61,13 @@ def make_app(config: Config) -> Starlette:
     identity_service = identity.Identity(engine, config.identity, config.home, issuer=config.portal.url())
     identity_pages = identity.IdentityPages(identity_service)
     portal_pages = PortalPages(config, engine, identity_service)
+    discovery_service = discovery.Discovery(url, config.discovery, config.home)
+
+    async def session_user(request: Request) -> str | None:
+        session = await identity_service.session_of(request)
+        return session.account.username if session is not None else None
+
+    discovery_api = discovery.DiscoveryAPI(discovery_service.registry, session_user)
 
     templates = Jinja2Templates(directory=str(TEMPLATES))
     templates.env.globals.update(version=__version__, csrf_for=identity_pages.csrf_token)
@@ -67,17 +75,20 @@ def make_app(config: Config) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await storage_service.open()
+        await discovery_service.open()
         try:
             yield
         finally:
             engine.dispose()
             await storage_service.close()
+            await discovery_service.close()
 
     app = Starlette(
         routes=[
             *portal_pages.routes(),
             *identity.routes(identity_service, identity_pages),
             *storage_service.api.routes(),
+            *discovery_api.routes(),
             Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
         ],
         middleware=[Middleware(SecurityHeaders)],

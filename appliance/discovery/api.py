@@ -1,0 +1,113 @@
+"""The discovery API on the portal origin.
+
+For hubs (``Authorization: Bearer <the hub's credential>``):
+
+    POST /api/discovery/v1/hubs/{id}/register           {"spawner", "isolation"} → {"epoch", "members",
+                                                        "heartbeat_interval_s", "fence_after"}
+    POST /api/discovery/v1/hubs/{id}/heartbeat          {"epoch", "running", "pending"} → {"ok": true};
+                                                        410 when the epoch is over: fence, register again
+    GET  /api/discovery/v1/hubs/{id}/members/{username} whether the member is assigned to this hub (a hub
+                                                        admits no one else)
+
+For the signed-in member's browser (the portal session):
+
+    GET  /api/discovery/v1/me                           {"hub", "state", "moved", "path"}: where their
+                                                        research happens, placing them on first visit
+
+Errors use the portal's JSON shape.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from appliance.discovery.errors import BadRequest, DiscoveryError, UnknownHub
+from appliance.discovery.registry import HubRegistry
+
+PREFIX = "/api/discovery/v1"
+SessionUser = Callable[[Request], Awaitable[str | None]]
+
+
+def error_response(error: DiscoveryError) -> JSONResponse:
+    return JSONResponse({"ok": False, "error": str(error), "status": error.status}, status_code=error.status,
+                        headers={"WWW-Authenticate": "Bearer"} if error.status == 401 else None)
+
+
+class DiscoveryAPI:
+    def __init__(self, registry: HubRegistry, session_user: SessionUser):
+        self.registry = registry
+        self.session_user = session_user
+
+    def routes(self) -> list[Route]:
+        return [
+            Route(f"{PREFIX}/hubs/{{hub_id}}/register", self._guarded(self.register), methods=["POST"]),
+            Route(f"{PREFIX}/hubs/{{hub_id}}/heartbeat", self._guarded(self.heartbeat), methods=["POST"]),
+            Route(f"{PREFIX}/hubs/{{hub_id}}/members/{{username}}", self._guarded(self.member), methods=["GET"]),
+            Route(f"{PREFIX}/me", self._guarded(self.me), methods=["GET"]),
+        ]
+
+    def _guarded(self, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except DiscoveryError as error:
+                return error_response(error)
+
+        return endpoint
+
+    def _hub(self, request: Request) -> tuple[str, str]:
+        """The hub this call comes from, with its credential (checked by the registry)."""
+        scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not credential:
+            raise UnknownHub("a hub credential is required (Authorization: Bearer …).")
+        hub_id: str = request.path_params["hub_id"]
+        return hub_id, credential.strip()
+
+    @staticmethod
+    async def _body(request: Request) -> dict[str, Any]:
+        try:
+            body = json.loads(await request.body() or b"{}")
+        except ValueError:
+            raise BadRequest("the request body must be a JSON object.") from None
+        if not isinstance(body, dict):
+            raise BadRequest("the request body must be a JSON object.")
+        return body
+
+    async def register(self, request: Request) -> Response:
+        hub_id, credential = self._hub(request)
+        body = await self._body(request)
+        epoch, members = await self.registry.register(hub_id, credential, str(body.get("spawner", "")),
+                                                      str(body.get("isolation", "")))
+        settings = self.registry.settings
+        return JSONResponse({"epoch": epoch, "members": members, "heartbeat_interval_s": settings.heartbeat_interval_s,
+                             "fence_after": settings.fence_after})
+
+    async def heartbeat(self, request: Request) -> Response:
+        hub_id, credential = self._hub(request)
+        body = await self._body(request)
+        try:
+            counts = [int(body[key]) for key in ("epoch", "running", "pending")]
+        except (KeyError, TypeError, ValueError):
+            raise BadRequest("a heartbeat carries integer epoch, running and pending.") from None
+        await self.registry.heartbeat(hub_id, credential, *counts)
+        return JSONResponse({"ok": True})
+
+    async def member(self, request: Request) -> Response:
+        hub_id, credential = self._hub(request)
+        self.registry.credentials.check(hub_id, credential)
+        placement = await self.registry.assignment(request.path_params["username"])
+        return JSONResponse({"assigned": placement == hub_id, "hub": placement})
+
+    async def me(self, request: Request) -> Response:
+        username = await self.session_user(request)
+        if username is None:
+            return JSONResponse({"ok": False, "error": "sign in first.", "status": 401}, status_code=401)
+        placement = await self.registry.placement(username)
+        return JSONResponse({"hub": placement.hub_id, "state": placement.hub_state, "moved": placement.moved,
+                             "path": f"/hubs/{placement.hub_id}/"})

@@ -1,0 +1,100 @@
+"""The discovery API through the running portal: hubs register and heartbeat with their credential,
+a hub asks whether a member is its own, and a signed-in member learns where their research happens."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+from appliance.discovery.service import hub_credentials
+from appliance.home import Home
+from tests.harness import Appliance
+from tests.integration.oauth import Browser, add_user
+
+
+@pytest.fixture(autouse=True)
+def no_hubs(running_appliance: Appliance) -> Iterator[None]:
+    engine = create_engine(running_appliance.database_url())
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM discovery.hubs"))
+    engine.dispose()
+    yield
+    Browser.close_all()
+
+
+def hub_call(appliance: Appliance, hub_id: str, verb: str, credential: str | None = None,
+             **kwargs: object) -> httpx.Response:
+    """A call as hub ``hub_id`` makes it; ``credential`` "" sends none."""
+    credential = credential if credential is not None else hub_credentials(Home(appliance.home)).for_hub(hub_id)
+    headers = {"Authorization": f"Bearer {credential}"} if credential else {}
+    return httpx.request("GET" if verb.startswith("members/") else "POST",
+                         f"{appliance.portal_url}/api/discovery/v1/hubs/{hub_id}/{verb}",
+                         headers=headers, timeout=10, **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_hub_registers_heartbeats_and_learns_when_its_epoch_is_over(running_appliance: Appliance) -> None:
+    registered = hub_call(running_appliance, "1", "register", json={"spawner": "local", "isolation": "none"})
+    assert registered.status_code == 200, registered.text
+    assert registered.json() == {"epoch": 1, "members": [], "heartbeat_interval_s": 1.0, "fence_after": 5}
+    beat = hub_call(running_appliance, "1", "heartbeat", json={"epoch": 1, "running": 2, "pending": 0})
+    assert beat.status_code == 200 and beat.json() == {"ok": True}
+    hub_call(running_appliance, "1", "register", json={})
+    stale = hub_call(running_appliance, "1", "heartbeat", json={"epoch": 1, "running": 2, "pending": 0})
+    assert stale.status_code == 410 and "register again" in stale.json()["error"]
+
+
+@pytest.mark.parametrize("credential", ["", "forged", "hub-2's"])
+def test_a_wrong_or_missing_credential_is_refused(running_appliance: Appliance, credential: str) -> None:
+    if credential == "hub-2's":
+        credential = hub_credentials(Home(running_appliance.home)).for_hub("2")
+    for verb in ("register", "heartbeat", "members/alice"):
+        response = hub_call(running_appliance, "1", verb, credential, json={"epoch": 1, "running": 0, "pending": 0})
+        assert response.status_code == 401 and response.json()["ok"] is False, (verb, response.text)
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'{"epoch": "one", "running": 0, "pending": 0}', b"{}"])
+def test_a_malformed_heartbeat_is_a_clear_400(running_appliance: Appliance, body: bytes) -> None:
+    hub_call(running_appliance, "1", "register", json={})
+    response = hub_call(running_appliance, "1", "heartbeat", content=body)
+    assert response.status_code == 400
+    assert any(why in response.json()["error"] for why in ("JSON object", "integer epoch, running and pending"))
+
+
+def test_a_member_learns_their_hub_and_only_that_hub_admits_them(running_appliance: Appliance) -> None:
+    for hub_id in ("1", "2"):
+        hub_call(running_appliance, hub_id, "register", json={"spawner": "local", "isolation": "none"})
+    browser = Browser(running_appliance)
+    assert browser.http.get("/api/discovery/v1/me").status_code == 401
+    password = add_user(running_appliance, "dora")
+    assert browser.sign_in("dora", password).status_code == 303
+    placed = browser.http.get("/api/discovery/v1/me").json()
+    assert placed == {"hub": "1", "state": "routable", "moved": True, "path": "/hubs/1/"}
+    assert browser.http.get("/api/discovery/v1/me").json()["moved"] is False
+    assert hub_call(running_appliance, "1", "members/dora").json() == {"assigned": True, "hub": "1"}
+    assert hub_call(running_appliance, "2", "members/dora").json() == {"assigned": False, "hub": "1"}
+    assert hub_call(running_appliance, "2", "members/nobody").json() == {"assigned": False, "hub": None}
+
+
+def test_the_portal_releases_a_silent_hubs_members_once_it_is_dead(appliance: Appliance) -> None:
+    appliance.env.update(APPLIANCE_DISCOVERY_HEARTBEAT_INTERVAL_S="0.2", APPLIANCE_DISCOVERY_SUSPECT_AFTER_S="0.5",
+                         APPLIANCE_DISCOVERY_DEAD_AFTER_S="1.5", APPLIANCE_DISCOVERY_FENCE_AFTER="2")
+    appliance.up()
+    browser = Browser(appliance)
+    browser.sign_in("eve", add_user(appliance, "eve"))
+    hub_call(appliance, "1", "register", json={})  # and then not one heartbeat
+    assert browser.http.get("/api/discovery/v1/me").json()["hub"] == "1"
+    assert hub_call(appliance, "1", "members/eve").json()["assigned"] is True
+    began = time.monotonic()
+    while hub_call(appliance, "1", "members/eve").json()["hub"] is not None:  # silent from now on
+        assert time.monotonic() - began < 5, "the dead hub's member was not released"
+        time.sleep(0.1)
+    assert time.monotonic() - began >= 1.0  # not before it was dead
+    listed = json.loads(appliance.cli("hubs", "list", "--json").stdout)
+    assert [(h["id"], h["state"], h["assigned"]) for h in listed] == [("1", "dead", 0)]
+    answer = browser.http.get("/api/discovery/v1/me")
+    assert answer.status_code == 503 and "no hub is up right now" in answer.json()["error"]
