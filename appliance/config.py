@@ -19,6 +19,7 @@ from typing import Any
 from appliance.discovery.settings import DiscoverySettings
 from appliance.errors import ConfigError
 from appliance.home import Home, default_home
+from appliance.hub.settings import HubSettings
 from appliance.identity.settings import IdentitySettings
 from appliance.knobs import KnobInfo, describe
 from appliance.portal.settings import PortalSettings
@@ -37,6 +38,7 @@ SECTIONS: dict[str, type] = {
     "identity": IdentitySettings,
     "storage": StorageSettings,
     "discovery": DiscoverySettings,
+    "hubs": HubSettings,
     "proxy": ProxySettings,
     "postgres": PostgresSettings,
     "supervisor": SupervisorSettings,
@@ -53,6 +55,7 @@ class Config:
     identity: IdentitySettings
     storage: StorageSettings
     discovery: DiscoverySettings
+    hubs: HubSettings
     proxy: ProxySettings
     postgres: PostgresSettings
     supervisor: SupervisorSettings
