@@ -39,6 +39,23 @@ MARKER = "APPLIANCE_SUPERVISED_BY"
 START_TIMEOUT_S = 90  # first start includes initdb; generous for a loaded 2-core machine
 
 
+def free_consecutive_ports(count: int) -> int:
+    """The first of ``count`` consecutive loopback ports that are free now."""
+    while True:
+        first = free_ports(1)[0]
+        if first + count < 65536 and all(_free(port) for port in range(first, first + count)):
+            return first
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 class Appliance:
     """One appliance home driven through the real command line."""
 
@@ -52,8 +69,16 @@ class Appliance:
             "APPLIANCE_PROXY_PORT": str(self.proxy_port),
             "APPLIANCE_PROXY_API_PORT": str(self.api_port),
             "APPLIANCE_POSTGRES_PORT": str(self.pg_port),
+            # hubs take seconds to start and most tests do not need them: with_hubs() turns them on
+            "APPLIANCE_HUBS_COUNT": "0",
         }
         self.process: subprocess.Popen[bytes] | None = None
+
+    def with_hubs(self, count: int = 2) -> Appliance:
+        """Run ``count`` hubs, on free loopback ports."""
+        self.env["APPLIANCE_HUBS_COUNT"] = str(count)
+        self.env["APPLIANCE_HUBS_FIRST_PORT"] = str(free_consecutive_ports(count))
+        return self
 
     @property
     def portal_url(self) -> str:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -17,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from appliance import __version__, discovery, identity, storage
 from appliance.db import make_engine
+from appliance.hub import addresses
 from appliance.portal.errors import http_exception, server_error
 from appliance.portal.pages import PortalPages
 from appliance.postgres import database_url
@@ -54,6 +56,14 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+def ensure_hub_clients(config: Config, identity_service: identity.Identity) -> None:
+    """Every configured hub is a first-party OAuth client of the portal, with a secret the appliance keeps."""
+    for hub_id in addresses.hub_ids(config):
+        identity_service.clients.ensure(
+            addresses.oauth_client_id(hub_id), config.home.secret(addresses.oauth_secret_name(hub_id)),
+            [addresses.oauth_callback(config, hub_id)], name=f"Hub {hub_id}", first_party=True)
+
+
 def make_app(config: Config) -> Starlette:
     url = database_url(config.home, config.postgres)
     engine = make_engine(url)
@@ -76,6 +86,7 @@ def make_app(config: Config) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await storage_service.open()
         await discovery_service.open()
+        await run_in_threadpool(ensure_hub_clients, config, identity_service)
         try:
             yield
         finally:

@@ -1,10 +1,12 @@
-"""The appliance's children, in start order: PostgreSQL → migrations → portal → front proxy."""
+"""The appliance's children, in start order: PostgreSQL → migrations → portal → front proxy → hubs."""
 
 from __future__ import annotations
 
 import sys
 
 from appliance.config import Config
+from appliance.discovery.service import hub_credentials
+from appliance.hub import addresses
 from appliance.postgres import EmbeddedCluster
 from appliance.proxy import proxy_spec
 from appliance.supervisor.checks import http_ok
@@ -38,4 +40,22 @@ def build_children(config: Config) -> list[ChildSpec]:
         )
     )
     specs.append(proxy_spec(config.proxy, config.home.secret("proxy-token")))
+    specs += [hub_spec(config, hub_id) for hub_id in addresses.hub_ids(config)]
     return specs
+
+
+def hub_spec(config: Config, hub_id: str) -> ChildSpec:
+    port, base = addresses.api_port(config, hub_id), addresses.base_url(hub_id)
+    state = config.home.root / "hubs" / hub_id
+    state.mkdir(parents=True, exist_ok=True)
+    return ChildSpec(
+        name=f"hub-{hub_id}",
+        description=f"hub {hub_id}",
+        argv=[sys.executable, "-m", "appliance.hub", hub_id],
+        env={"APPLIANCE_HUB_CREDENTIAL": hub_credentials(config.home).for_hub(hub_id)},
+        cwd=state,  # JupyterHub reads a jupyterhub_config.py in its working directory: there is none here
+        ready=http_ok(f"http://127.0.0.1:{port}{base}hub/api/"),
+        health=http_ok(f"http://127.0.0.1:{port}{base}hub/api/"),
+        address=f"127.0.0.1:{port}{base}",
+        ports=(Port("127.0.0.1", port, "hubs.first_port"),),
+    )

@@ -10,7 +10,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
 
@@ -109,3 +109,25 @@ def query_of(response: httpx.Response) -> dict[str, Any]:
 
 
 __all__ = ["urlencode"]
+
+
+def log_in_through_hub(appliance: Appliance, hub_url: str, username: str, password: str) -> httpx.Response:
+    """A browser's whole OAuth dance with one cookie jar: hub → portal authorize → login → authorize →
+    hub callback. Returns the hub's last answer (a redirect to the member's server when admitted)."""
+    portal = appliance.portal_url
+    with httpx.Client(follow_redirects=False, timeout=30) as browser:
+        response = browser.get(f"{hub_url}/hub/oauth_login")
+        for _ in range(10):
+            if response.status_code not in (302, 303):
+                return response
+            location = urljoin(str(response.url), response.headers["location"])
+            if location.startswith(f"{portal}/login"):
+                page = browser.get(location)
+                response = browser.post(f"{portal}/login", headers={"Origin": portal}, data={
+                    "username": username, "password": password, "next": form_value(page.text, "next"),
+                    "csrf_token": form_value(page.text, "csrf_token")})
+                continue
+            if location.startswith(f"{hub_url}/hub/spawn") or location.startswith(f"{hub_url}/hub/home"):
+                return response  # signed in: the hub now sends the member to their server
+            response = browser.get(location)
+        raise AssertionError("too many redirects")

@@ -5,14 +5,13 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urljoin
 
 import httpx
 import pytest
 
 from tests.harness import Appliance
 from tests.integration.hub import Hub
-from tests.integration.oauth import add_user, form_value
+from tests.integration.oauth import add_user, log_in_through_hub
 
 
 @pytest.fixture(scope="module")
@@ -27,24 +26,7 @@ def hub(running_appliance: Appliance) -> Iterator[Hub]:
 
 
 def log_in_through_the_hub(hub: Hub, username: str, password: str) -> httpx.Response:
-    """The whole redirect dance with one cookie jar: hub → portal authorize → login → authorize → hub."""
-    portal = hub.appliance.portal_url
-    with httpx.Client(follow_redirects=False, timeout=30) as browser:
-        response = browser.get(f"{hub.url}/hub/oauth_login")
-        for _ in range(10):
-            if response.status_code not in (302, 303):
-                return response
-            location = urljoin(str(response.url), response.headers["location"])
-            if location.startswith(f"{portal}/login"):
-                page = browser.get(location)
-                response = browser.post(f"{portal}/login", headers={"Origin": portal}, data={
-                    "username": username, "password": password, "next": form_value(page.text, "next"),
-                    "csrf_token": form_value(page.text, "csrf_token")})
-                continue
-            if location.startswith(f"{hub.url}/hub/spawn") or location.startswith(f"{hub.url}/hub/home"):
-                return response  # logged in: the hub now sends the person to their server
-            response = browser.get(location)
-        raise AssertionError("too many redirects")
+    return log_in_through_hub(hub.appliance, hub.url, username, password)
 
 
 def test_hub_learns_name_groups_and_admin_flag(running_appliance: Appliance, hub: Hub) -> None:

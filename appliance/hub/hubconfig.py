@@ -1,0 +1,86 @@
+"""Hub N's JupyterHub configuration, derived from the appliance's (there is no jupyterhub_config.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from traitlets.config import Config as TraitletsConfig
+
+from appliance.config import Config
+from appliance.db import ensure_database
+from appliance.errors import ConfigError
+from appliance.hub import addresses
+from appliance.postgres import database_url
+
+SYSTEMD_RUNNING = Path("/run/systemd/system")
+
+
+def spawner_choice(config: Config) -> tuple[str, str]:
+    """(spawner, isolation) for this machine; asking for systemd where it cannot work fails now, not
+    at the first spawn's time-out."""
+    wanted = config.hubs.spawner
+    systemd = SYSTEMD_RUNNING.is_dir()
+    if wanted == "systemd" and not systemd:
+        raise ConfigError("hubs.spawner = 'systemd', but systemd is not running on this machine (no "
+                          f"{SYSTEMD_RUNNING}).", hint="Set hubs.spawner to 'local' or 'auto'.")
+    if wanted == "systemd" or (wanted == "auto" and systemd):
+        return "systemd", "systemd"
+    return "local", "none"
+
+
+def hub_config(config: Config, hub_id: str, credential: str) -> TraitletsConfig:
+    home, state = config.home, config.home.root / "hubs" / hub_id
+    state.mkdir(parents=True, exist_ok=True)
+    hub_database = make_url(database_url(home, config.postgres)).set(database=addresses.database_name(hub_id))
+    ensure_database(hub_database.render_as_string(hide_password=False))
+    spawner, isolation = spawner_choice(config)
+    portal_public = config.portal.url()
+    local_host = "127.0.0.1" if config.portal.host in ("0.0.0.0", "") else config.portal.host
+    portal_local = f"http://{local_host}:{config.portal.port}"
+    frame = {"headers": {"Content-Security-Policy": f"frame-ancestors 'self' {portal_public}"}}
+
+    c = TraitletsConfig()
+    c.ApplianceHub.hub_id = hub_id
+    c.ApplianceHub.portal_url = portal_local
+    c.ApplianceHub.discovery_credential = credential
+    c.ApplianceHub.spawner_name = spawner
+    c.ApplianceHub.isolation = isolation
+    c.ApplianceHub.heartbeat_interval_s = config.discovery.heartbeat_interval_s
+    c.ApplianceHub.fence_after = config.discovery.fence_after
+    c.JupyterHub.base_url = addresses.base_url(hub_id)
+    c.JupyterHub.hub_ip = "127.0.0.1"
+    c.JupyterHub.hub_port = addresses.api_port(config, hub_id)
+    c.JupyterHub.ip = config.proxy.host
+    c.JupyterHub.port = config.proxy.port
+    c.JupyterHub.db_url = hub_database.render_as_string(hide_password=False)
+    c.JupyterHub.cookie_secret_file = str(state / "cookie_secret")
+    c.JupyterHub.pid_file = str(state / "jupyterhub.pid")
+    c.JupyterHub.cleanup_servers = False  # a restarted hub resumes its members' servers
+    c.JupyterHub.cleanup_proxy = False
+    c.JupyterHub.redirect_to_server = False
+    c.JupyterHub.tornado_settings = frame
+    c.JupyterHub.proxy_class = "appliance.hub.app.SharedProxy"
+    c.ConfigurableHTTPProxy.should_start = False
+    c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{config.proxy.api_port}"
+    c.ConfigurableHTTPProxy.auth_token = home.secret("proxy-token")
+    c.JupyterHub.authenticator_class = "appliance.hub.app.ApplianceAuthenticator"
+    c.ApplianceAuthenticator.client_id = addresses.oauth_client_id(hub_id)
+    c.ApplianceAuthenticator.client_secret = home.secret(addresses.oauth_secret_name(hub_id))
+    c.ApplianceAuthenticator.oauth_callback_url = addresses.oauth_callback(config, hub_id)
+    c.ApplianceAuthenticator.authorize_url = f"{portal_public}/oauth/authorize"
+    c.ApplianceAuthenticator.token_url = f"{portal_local}/oauth/token"
+    c.ApplianceAuthenticator.userdata_url = f"{portal_local}/oauth/userinfo"
+    c.ApplianceAuthenticator.scope = ["openid", "profile", "email", "groups"]
+    c.ApplianceAuthenticator.username_claim = "preferred_username"
+    c.ApplianceAuthenticator.auth_state_groups_key = "oauth_user.groups"
+    c.ApplianceAuthenticator.manage_groups = True
+    c.ApplianceAuthenticator.allow_all = False  # discovery decides who this hub admits (check_allowed)
+    c.ApplianceAuthenticator.any_allow_config = True
+    c.ApplianceAuthenticator.auto_login = True
+    c.ApplianceAuthenticator.login_service = "the lab's portal"
+    c.JupyterHub.spawner_class = "simple" if spawner == "local" else "systemdspawner.SystemdSpawner"
+    c.Spawner.default_url = "/lab"
+    c.Spawner.args = [f"--ServerApp.tornado_settings={json.dumps(frame)}"]
+    return c

@@ -1,0 +1,124 @@
+"""The hubs under the supervisor: they register and heartbeat, serve through the shared front proxy
+(and again within seconds of the proxy's death), admit only their own members, come back after a
+kill, and fence themselves when they were stopped past the fence count."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.harness import Appliance, free_ports, make_home
+from tests.integration.oauth import Browser, add_user, log_in_through_hub
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Appliance]:
+    handle = Appliance(make_home(), free_ports(4)).with_hubs(2)
+    try:
+        handle.up()
+        yield handle
+    finally:
+        handle.terminate()
+        shutil.rmtree(handle.home.parent, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def close_browsers() -> Iterator[None]:
+    yield
+    Browser.close_all()
+
+
+def hubs(appliance: Appliance) -> dict[str, dict[str, object]]:
+    listed = appliance.cli("hubs", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    return {hub["id"]: hub for hub in json.loads(listed.stdout)}
+
+
+def wait_for(condition: object, timeout: float, what: str) -> float:
+    """Seconds until ``condition()`` holds; fails after ``timeout``."""
+    began = time.monotonic()
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() - began < timeout, f"{what} did not happen within {timeout} s"
+        time.sleep(0.1)
+    return time.monotonic() - began
+
+
+def answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def log_in_through(appliance: Appliance, hub_id: str, username: str, password: str) -> httpx.Response:
+    return log_in_through_hub(appliance, f"{appliance.proxy_url}/hubs/{hub_id}", username, password)
+
+
+def test_the_hubs_run_register_and_serve_through_the_front_proxy(lab: Appliance) -> None:
+    components = {c["name"]: c["state"] for c in lab.status()["components"]}
+    assert components["hub-1"] == components["hub-2"] == "healthy"
+    found = hubs(lab)
+    assert sorted(found) == ["1", "2"]
+    assert all(hub["state"] == "routable" and hub["spawner"] == "local" and hub["isolation"] == "none"
+               for hub in found.values())
+    for hub_id in ("1", "2"):
+        assert answers(f"{lab.proxy_url}/hubs/{hub_id}/hub/api/")
+
+
+def test_a_hub_admits_only_the_members_discovery_gave_it(lab: Appliance) -> None:
+    password = add_user(lab, "ada")
+    browser = Browser(lab)
+    browser.sign_in("ada", password)
+    mine = browser.http.get("/api/discovery/v1/me").json()["hub"]
+    other = "2" if mine == "1" else "1"
+    signed_in = log_in_through(lab, mine, "ada", password)
+    assert signed_in.status_code == 302 and "/hub/" in signed_in.headers["location"]
+    refused = log_in_through(lab, other, "ada", password)
+    assert refused.status_code == 403
+
+
+def test_the_hubs_answer_again_within_seconds_of_the_proxys_death(lab: Appliance) -> None:
+    os.kill(lab.component("proxy")["pid"], signal.SIGKILL)
+    began = time.monotonic()
+    for hub_id in ("1", "2"):
+        wait_for(lambda hub_id=hub_id: answers(f"{lab.proxy_url}/hubs/{hub_id}/hub/api/"), 15,
+                 f"hub {hub_id} answering through the restarted proxy")
+    assert time.monotonic() - began < 5  # the supervisor's restart, then each hub's next route check
+    lab.wait_healthy()
+
+
+def test_a_killed_hub_comes_back_with_its_members(lab: Appliance) -> None:
+    password = add_user(lab, "bea")
+    browser = Browser(lab)
+    browser.sign_in("bea", password)
+    mine = browser.http.get("/api/discovery/v1/me").json()["hub"]
+    epoch_before = hubs(lab)[mine]
+    os.kill(lab.component(f"hub-{mine}")["pid"], signal.SIGKILL)
+    lab.wait_healthy()
+    wait_for(lambda: "epoch 2" in (lab.home / "logs" / f"hub-{mine}.log").read_text(), 30, "re-registration")
+    assert browser.http.get("/api/discovery/v1/me").json() == {
+        "hub": mine, "state": "routable", "moved": False, "path": f"/hubs/{mine}/"}
+    assert hubs(lab)[mine]["assigned"] == epoch_before["assigned"]
+
+
+def test_a_hub_stopped_past_the_fence_count_fences_itself(appliance: Appliance) -> None:
+    appliance.with_hubs(1).env.update(
+        APPLIANCE_DISCOVERY_HEARTBEAT_INTERVAL_S="0.3", APPLIANCE_DISCOVERY_SUSPECT_AFTER_S="1",
+        APPLIANCE_DISCOVERY_DEAD_AFTER_S="3", APPLIANCE_DISCOVERY_FENCE_AFTER="3")
+    appliance.up()
+    pid = appliance.component("hub-1")["pid"]
+    os.kill(pid, signal.SIGSTOP)
+    time.sleep(1.5)  # past 3 heartbeats of 0.3 s, short of dead_after
+    os.kill(pid, signal.SIGCONT)
+    log = appliance.home / "logs" / "hub-1.log"
+    wait_for(lambda: "fencing hub 1" in log.read_text(), 10, "fencing")
+    wait_for(lambda: appliance.component("hub-1")["pid"] != pid, 20, "the supervisor restarting the hub")
+    appliance.wait_healthy()
+    wait_for(lambda: "epoch 2" in log.read_text(), 30, "re-registration")
