@@ -9,11 +9,13 @@ the shared front proxy every few seconds, so that a restarted proxy serves it ag
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import Any
 
 from jupyterhub.app import JupyterHub
 from jupyterhub.proxy import ConfigurableHTTPProxy
+from jupyterhub.spawner import SimpleLocalProcessSpawner
 from oauthenticator.generic import GenericOAuthenticator
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.ioloop import PeriodicCallback
@@ -152,3 +154,16 @@ class ApplianceHub(JupyterHub):
             await self.proxy.check_routes(self.users, self._service_map)
         except Exception as error:  # the proxy is restarting: next time
             self.log.warning("could not check the proxy's routes: %s", error)
+
+
+class LocalSpawner(SimpleLocalProcessSpawner):
+    """A user server as a process of the hub's own user. Never as root: a hub running as root spawns
+    locally only once members get system users of their own (the systemd spawner's dynamic users are
+    the way on machines with systemd)."""
+
+    async def start(self) -> Any:
+        if os.geteuid() == 0:
+            raise RuntimeError("this hub runs as root and will not start user servers as root; use "
+                               "hubs.spawner = 'systemd' on a machine with systemd, or run the appliance as "
+                               "an ordinary user.")
+        return await super().start()

@@ -80,7 +80,8 @@ def hub_config(config: Config, hub_id: str, credential: str) -> TraitletsConfig:
     c.ApplianceAuthenticator.any_allow_config = True
     c.ApplianceAuthenticator.auto_login = True
     c.ApplianceAuthenticator.login_service = "the lab's portal"
-    c.JupyterHub.spawner_class = "simple" if spawner == "local" else "systemdspawner.SystemdSpawner"
+    c.JupyterHub.spawner_class = ("appliance.hub.app.LocalSpawner" if spawner == "local"
+                                  else "systemdspawner.SystemdSpawner")
     c.Spawner.default_url = "/lab"
     c.Spawner.args = [f"--ServerApp.tornado_settings={json.dumps(frame)}"]
     return c
