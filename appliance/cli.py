@@ -108,6 +108,18 @@ def stop(options: Options, timeout: float) -> None:
     click.echo("appliance stopped.")
 
 
+def hubs_report(options: Options) -> list[dict[str, Any]] | str | None:
+    """The hubs as discovery sees them (None when none is configured), or why they cannot be read."""
+    from appliance.cli_hubs import with_registry
+
+    if not options.load().hubs.count:
+        return None
+    try:
+        return [hub.to_json() for hub in with_registry(options, lambda registry: registry.hubs())]
+    except ApplianceError as error:
+        return str(error)
+
+
 @main.command()
 @click.argument("component", required=False)
 @click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for it to be healthy again.")
@@ -149,6 +161,7 @@ def status(options: Options, as_json: bool) -> None:
             click.echo(f"appliance is not running (home {home.root}). Start it with `appliance up`.")
         sys.exit(3)
     report.pop("ok", None)
+    report["hubs"] = hubs_report(options)
     click.echo(json.dumps(report, indent=2) if as_json else render_status(report, color=sys.stdout.isatty()))
     sys.exit(0 if all(c["state"] == "healthy" for c in report["components"]) else 1)
 
@@ -159,7 +172,7 @@ def status(options: Options, as_json: bool) -> None:
 @click.option("-n", "--lines", default=40, show_default=True, help="How many past lines to show.")
 @click.pass_obj
 def logs(options: Options, component: str | None, follow: bool, lines: int) -> None:
-    """Show the log of one COMPONENT (postgres, migrate, portal, proxy, supervisor), or of all."""
+    """Show the log of one COMPONENT (postgres, migrate, portal, proxy, hub-N, supervisor), or of all."""
     home = options.load().home
     names = known_logs(home)
     if component is not None and component not in names:

@@ -46,6 +46,7 @@ def render_status(report: dict[str, Any], color: bool = False) -> str:
         if color:
             cells[1] = click.style(cells[1], fg=STATE_COLORS.get(row[1], "red"), bold=row[1] != "healthy")
         lines.append("  ".join(cells).rstrip())
+    lines += render_hubs(report.get("hubs"))
     unhealthy = [c["name"] for c in report["components"] if c["state"] != "healthy"]
     lines.append("")
     if unhealthy:
@@ -53,3 +54,21 @@ def render_status(report: dict[str, Any], color: bool = False) -> str:
     else:
         lines.append("All components healthy.")
     return "\n".join(lines)
+
+
+HUB_COLUMNS = ["HUB", "STATE", "HEARTBEAT", "ASSIGNED", "RUNNING", "PENDING", "SPAWNER", "ISOLATION"]
+
+
+def render_hubs(hubs: list[dict[str, Any]] | str | None) -> list[str]:
+    """The hubs as discovery sees them; a string is why they could not be read."""
+    if hubs is None:
+        return []
+    if isinstance(hubs, str):
+        return ["", f"Hubs: unknown ({hubs})"]
+    if not hubs:
+        return ["", "Hubs: none has registered yet."]
+    rows = [[h["id"], h["state"], "never" if h["heartbeat_age_s"] is None else f"{h['heartbeat_age_s']:.1f}s ago",
+             str(h["assigned"]), str(h["running"]), str(h["pending"]), h["spawner"], h["isolation"]] for h in hubs]
+    widths = [max(len(row[i]) for row in [HUB_COLUMNS, *rows]) for i in range(len(HUB_COLUMNS))]
+    return ["", *("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+                  for row in [HUB_COLUMNS, *rows])]

@@ -70,6 +70,11 @@ def test_the_hubs_run_register_and_serve_through_the_front_proxy(lab: Appliance)
                for hub in found.values())
     for hub_id in ("1", "2"):
         assert answers(f"{lab.proxy_url}/hubs/{hub_id}/hub/api/")
+    reported = {hub["id"]: hub for hub in lab.status()["hubs"]}
+    assert set(reported) == {"1", "2"} and reported["1"]["heartbeat_age_s"] < 3
+    assert set(reported["1"]) >= {"state", "heartbeat_age_s", "assigned", "running", "spawner", "isolation"}
+    table = lab.cli("status").stdout
+    assert "HUB  STATE" in table and "local    none" in table
 
 
 def test_a_hub_admits_only_the_members_discovery_gave_it(lab: Appliance) -> None:
