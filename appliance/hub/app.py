@@ -8,18 +8,24 @@ the shared front proxy every few seconds, so that a restarted proxy serves it ag
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 import os
+import pwd
 import time
+from pathlib import Path
 from typing import Any
 
 from jupyterhub.app import JupyterHub
 from jupyterhub.proxy import ConfigurableHTTPProxy
-from jupyterhub.spawner import SimpleLocalProcessSpawner
+from jupyterhub.spawner import LocalProcessSpawner
 from oauthenticator.generic import GenericOAuthenticator
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.ioloop import PeriodicCallback
 from traitlets import Float, Int, Unicode
+
+from appliance.storage.tokens import StorageTokens
 
 
 class SharedProxy(ConfigurableHTTPProxy):
@@ -156,14 +162,80 @@ class ApplianceHub(JupyterHub):
             self.log.warning("could not check the proxy's routes: %s", error)
 
 
-class LocalSpawner(SimpleLocalProcessSpawner):
-    """A user server as a process of the hub's own user. Never as root: a hub running as root spawns
-    locally only once members get system users of their own (the systemd spawner's dynamic users are
-    the way on machines with systemd)."""
+class LocalSpawner(LocalProcessSpawner):
+    """A user server as a local process, never as root. A hub running as root starts it as the member's
+    own system user (``jupyter-<name>``, made at the first spawn, with no password, its home under the
+    appliance's home); otherwise as the hub's own user. Nothing separates servers beyond Unix users:
+    discovery and `appliance status` report the isolation as "none"."""
+
+    members_dir = Unicode(config=True, help="Where members' system users get their home directories.")
+    storage_url = Unicode(config=True, help="The portal's storage API, as user servers reach it.")
+    storage_token_key = Unicode(config=True, help="The key storage tokens are signed with.")
+    storage_token_lifetime_s = Int(604_800, config=True, help="Seconds a user server's storage token lasts.")
+
+    def system_user(self) -> str:
+        """The Unix user this member's server runs as."""
+        if os.geteuid() != 0:
+            return pwd.getpwuid(os.getuid()).pw_name
+        name = f"jupyter-{self.user.name}"
+        if len(name) > 32:  # the longest Unix user name
+            name = f"jupyter-{self.user.name[:15]}-{hashlib.sha256(self.user.name.encode()).hexdigest()[:8]}"
+        return name
+
+    async def ensure_system_user(self) -> pwd.struct_passwd:
+        name = self.system_user()
+        try:
+            return pwd.getpwnam(name)
+        except KeyError:
+            pass
+        home = Path(self.members_dir) / self.user.name
+        home.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+        process = await asyncio.create_subprocess_exec(
+            "useradd", "--system", "--create-home", "--home-dir", str(home), "--shell", "/bin/bash", "--comment",
+            f"lab member {self.user.name}", name, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        output, _ = await process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(f"could not create the system user {name}: {output.decode().strip()}")
+        home.chmod(0o700)
+        self.log.info("created system user %s for member %s", name, self.user.name)
+        return pwd.getpwnam(name)
+
+    def make_preexec_fn(self, name: str) -> Any:
+        if os.geteuid() == 0:
+            return super().make_preexec_fn(self.system_user())
+        home = self.user_env({})["HOME"]
+        return lambda: os.chdir(home)
+
+    def user_env(self, env: dict[str, str]) -> dict[str, str]:
+        account = pwd.getpwnam(self.system_user())
+        home = account.pw_dir if os.geteuid() == 0 else str(Path(self.members_dir) / self.user.name)
+        env.update(USER=account.pw_name, HOME=home, SHELL="/bin/bash")
+        return env
+
+    def get_env(self) -> dict[str, str]:
+        env: dict[str, str] = super().get_env()
+        tokens = StorageTokens(self.storage_token_key, self.storage_token_lifetime_s)
+        env.update(APPLIANCE_STORAGE_URL=self.storage_url, APPLIANCE_STORAGE_TOKEN=tokens.mint(self.user.name))
+        return env
 
     async def start(self) -> Any:
         if os.geteuid() == 0:
-            raise RuntimeError("this hub runs as root and will not start user servers as root; use "
-                               "hubs.spawner = 'systemd' on a machine with systemd, or run the appliance as "
-                               "an ordinary user.")
-        return await super().start()
+            await self.ensure_system_user()
+        else:
+            (Path(self.members_dir) / self.user.name).mkdir(mode=0o700, parents=True, exist_ok=True)
+        ip, port = await super().start()
+        await self._listening(ip, port)
+        return ip, port
+
+    async def _listening(self, ip: str, port: int) -> None:
+        """Wait for the server's port every 50 ms: JupyterHub's own checks back off and notice a started
+        server seconds late."""
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline and self.proc is not None and self.proc.poll() is None:
+            try:
+                _, writer = await asyncio.open_connection(ip, port)
+            except OSError:
+                await asyncio.sleep(0.05)
+                continue
+            writer.close()
+            return

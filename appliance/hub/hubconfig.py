@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -13,6 +14,7 @@ from appliance.db import ensure_database
 from appliance.errors import ConfigError
 from appliance.hub import addresses
 from appliance.postgres import database_url
+from appliance.storage.service import TOKEN_SECRET
 
 SYSTEMD_RUNNING = Path("/run/systemd/system")
 
@@ -83,5 +85,11 @@ def hub_config(config: Config, hub_id: str, credential: str) -> TraitletsConfig:
     c.JupyterHub.spawner_class = ("appliance.hub.app.LocalSpawner" if spawner == "local"
                                   else "systemdspawner.SystemdSpawner")
     c.Spawner.default_url = "/lab"
-    c.Spawner.args = [f"--ServerApp.tornado_settings={json.dumps(frame)}"]
+    c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]
+    c.Spawner.args = [f"--ServerApp.tornado_settings={json.dumps(frame)}",
+                      "--ServerApp.contents_manager_class=appliance.storage.contents_manager.RemoteContentsManager"]
+    c.LocalSpawner.members_dir = str(home.root / "members")
+    c.LocalSpawner.storage_url = f"{portal_local}/api/storage/v1"
+    c.LocalSpawner.storage_token_key = home.secret(TOKEN_SECRET)
+    c.LocalSpawner.storage_token_lifetime_s = config.storage.token_lifetime_s
     return c

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import html
 import json
@@ -111,23 +112,30 @@ def query_of(response: httpx.Response) -> dict[str, Any]:
 __all__ = ["urlencode"]
 
 
-def log_in_through_hub(appliance: Appliance, hub_url: str, username: str, password: str) -> httpx.Response:
-    """A browser's whole OAuth dance with one cookie jar: hub → portal authorize → login → authorize →
-    hub callback. Returns the hub's last answer (a redirect to the member's server when admitted)."""
-    portal = appliance.portal_url
-    with httpx.Client(follow_redirects=False, timeout=30) as browser:
-        response = browser.get(f"{hub_url}/hub/oauth_login")
-        for _ in range(10):
-            if response.status_code not in (302, 303):
-                return response
-            location = urljoin(str(response.url), response.headers["location"])
-            if location.startswith(f"{portal}/login"):
-                page = browser.get(location)
-                response = browser.post(f"{portal}/login", headers={"Origin": portal}, data={
-                    "username": username, "password": password, "next": form_value(page.text, "next"),
-                    "csrf_token": form_value(page.text, "csrf_token")})
-                continue
-            if location.startswith(f"{hub_url}/hub/spawn") or location.startswith(f"{hub_url}/hub/home"):
-                return response  # signed in: the hub now sends the member to their server
-            response = browser.get(location)
-        raise AssertionError("too many redirects")
+def log_in_through_hub(appliance: Appliance, hub_url: str, username: str, password: str,
+                       browser: httpx.Client | None = None) -> httpx.Response:
+    """A browser's whole OAuth dance with one cookie jar (``browser``'s, or a new one): hub → portal
+    authorize → login → authorize → hub callback. Returns the hub's last answer (a redirect to the
+    member's server when admitted)."""
+    with contextlib.ExitStack() as stack:
+        if browser is None:
+            browser = stack.enter_context(httpx.Client(follow_redirects=False, timeout=30))
+        return _oauth_dance(appliance.portal_url, hub_url, username, password, browser)
+
+
+def _oauth_dance(portal: str, hub_url: str, username: str, password: str, browser: httpx.Client) -> httpx.Response:
+    response = browser.get(f"{hub_url}/hub/oauth_login")
+    for _ in range(10):
+        if response.status_code not in (302, 303):
+            return response
+        location = urljoin(str(response.url), response.headers["location"])
+        if location.startswith(f"{portal}/login"):
+            page = browser.get(location)
+            response = browser.post(f"{portal}/login", headers={"Origin": portal}, data={
+                "username": username, "password": password, "next": form_value(page.text, "next"),
+                "csrf_token": form_value(page.text, "csrf_token")})
+            continue
+        if location.startswith(f"{hub_url}/hub/spawn") or location.startswith(f"{hub_url}/hub/home"):
+            return response  # signed in: the hub now sends the member to their server
+        response = browser.get(location)
+    raise AssertionError("too many redirects")
