@@ -49,7 +49,7 @@ class DiscoveryAPI:
             Route(f"{PREFIX}/hubs/{{hub_id}}/register", self._guarded(self.register), methods=["POST"]),
             Route(f"{PREFIX}/hubs/{{hub_id}}/heartbeat", self._guarded(self.heartbeat), methods=["POST"]),
             Route(f"{PREFIX}/hubs/{{hub_id}}/members/{{username}}", self._guarded(self.member), methods=["GET"]),
-            Route(f"{PREFIX}/me", self._guarded(self.me), methods=["GET"]),
+            Route(f"{PREFIX}/me", self._guarded(self.me), methods=["GET"], name="discovery_me"),
         ]
 
     def _guarded(self, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:

@@ -62,6 +62,7 @@ def hub_config(config: Config, hub_id: str, credential: str) -> TraitletsConfig:
     c.JupyterHub.cleanup_servers = False  # a restarted hub resumes its members' servers
     c.JupyterHub.cleanup_proxy = False
     c.JupyterHub.redirect_to_server = False
+    c.JupyterHub.implicit_spawn_seconds = 0.01  # in the Research page's frame: no "Launch server" page
     c.JupyterHub.tornado_settings = frame
     c.JupyterHub.proxy_class = "appliance.hub.app.SharedProxy"
     c.ConfigurableHTTPProxy.should_start = False

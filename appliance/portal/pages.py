@@ -1,20 +1,24 @@
-"""The portal's own pages: home, liveness and the JSON status."""
+"""The portal's own pages: home, the Research page, liveness and the JSON status."""
 
 from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from appliance import __version__
 from appliance.db import installed_at
+from appliance.hub.addresses import hub_origin
 from appliance.portal.templating import render
+from appliance.storage.errors import BadPath
+from appliance.storage.paths import normalize
 
 if TYPE_CHECKING:
     from appliance.config import Config
@@ -48,6 +52,7 @@ class PortalPages:
             Route("/", self.home, name="home"),
             Route("/healthz", self.healthz, name="healthz"),
             Route("/api/status", self.status_json, name="status"),
+            Route("/research", self.research, name="research"),
         ]
 
     async def _status(self, request: Request) -> dict[str, Any]:
@@ -71,6 +76,20 @@ class PortalPages:
         except SQLAlchemyError:  # the database is down: the page says so below, signed out
             session = None
         return render(request, "home.html", status=await self._status(request), session=session)
+
+    async def research(self, request: Request) -> Response:
+        """The member's JupyterLab, framed in the portal; research.js asks discovery which hub serves it."""
+        session = await self.identity.session_of(request)
+        if session is None:
+            here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?{urlencode({'next': here})}", status_code=303)
+        open_path, refused = request.query_params.get("open", ""), ""
+        try:
+            open_path = normalize(open_path)
+        except BadPath:
+            open_path, refused = "", open_path
+        return render(request, "research.html", session=session, hub_origin=hub_origin(self.config),
+                      open_path=open_path, refused_open=refused)
 
     async def healthz(self, request: Request) -> Response:
         """Liveness of the portal process itself; the database's state is in /api/status."""

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.integration.conftest import appliance, running_appliance  # noqa: F401 - fixtures shared with e2e
+from tests.integration.conftest import appliance, running_appliance, running_lab  # noqa: F401 - shared with e2e
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -3,6 +3,7 @@
 - ``appliance``: an ``Appliance`` handle (not started) for one test: ``.up()``, ``.cli(...)``,
   ``.status()``, ``.wait_healthy()``; on teardown it is stopped and its processes are killed.
 - ``running_appliance``: one appliance started once for the module, for tests that only poke it.
+- ``running_lab``: like ``running_appliance``, with two hubs.
 - ``contents_managers``: makes RemoteContentsManagers (as a user server would hold) for a member of
   an appliance, and closes their connections after the test.
 """
@@ -31,15 +32,24 @@ def appliance() -> Iterator[Appliance]:
         shutil.rmtree(handle.home.parent, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def running_appliance() -> Iterator[Appliance]:
-    handle = Appliance(make_home(), free_ports(4))
+def _running(hubs: int) -> Iterator[Appliance]:
+    handle = Appliance(make_home(), free_ports(4)).with_hubs(hubs)
     try:
         handle.up()
         yield handle
     finally:
         handle.terminate()
         shutil.rmtree(handle.home.parent, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def running_appliance() -> Iterator[Appliance]:
+    yield from _running(hubs=0)
+
+
+@pytest.fixture(scope="module")
+def running_lab() -> Iterator[Appliance]:
+    yield from _running(hubs=2)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import time
 from collections.abc import Iterator
@@ -16,20 +15,9 @@ import httpx
 import psutil
 import pytest
 
-from tests.harness import Appliance, free_ports, make_home
+from tests.harness import Appliance
 from tests.integration.oauth import Browser, add_user, log_in_through_hub
 from tests.integration.storage_client import StorageCaller, mint
-
-
-@pytest.fixture(scope="module")
-def lab() -> Iterator[Appliance]:
-    handle = Appliance(make_home(), free_ports(4)).with_hubs(2)
-    try:
-        handle.up()
-        yield handle
-    finally:
-        handle.terminate()
-        shutil.rmtree(handle.home.parent, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
@@ -64,56 +52,56 @@ def log_in_through(appliance: Appliance, hub_id: str, username: str, password: s
     return log_in_through_hub(appliance, f"{appliance.proxy_url}/hubs/{hub_id}", username, password)
 
 
-def test_the_hubs_run_register_and_serve_through_the_front_proxy(lab: Appliance) -> None:
-    components = {c["name"]: c["state"] for c in lab.status()["components"]}
+def test_the_hubs_run_register_and_serve_through_the_front_proxy(running_lab: Appliance) -> None:
+    components = {c["name"]: c["state"] for c in running_lab.status()["components"]}
     assert components["hub-1"] == components["hub-2"] == "healthy"
-    found = hubs(lab)
+    found = hubs(running_lab)
     assert sorted(found) == ["1", "2"]
     assert all(hub["state"] == "routable" and hub["spawner"] == "local" and hub["isolation"] == "none"
                for hub in found.values())
     for hub_id in ("1", "2"):
-        assert answers(f"{lab.proxy_url}/hubs/{hub_id}/hub/api/")
-    reported = {hub["id"]: hub for hub in lab.status()["hubs"]}
+        assert answers(f"{running_lab.proxy_url}/hubs/{hub_id}/hub/api/")
+    reported = {hub["id"]: hub for hub in running_lab.status()["hubs"]}
     assert set(reported) == {"1", "2"} and reported["1"]["heartbeat_age_s"] < 3
     assert set(reported["1"]) >= {"state", "heartbeat_age_s", "assigned", "running", "spawner", "isolation"}
-    table = lab.cli("status").stdout
+    table = running_lab.cli("status").stdout
     assert "HUB  STATE" in table and "local    none" in table
 
 
-def test_a_hub_admits_only_the_members_discovery_gave_it(lab: Appliance) -> None:
-    password = add_user(lab, "ada")
-    browser = Browser(lab)
+def test_a_hub_admits_only_the_members_discovery_gave_it(running_lab: Appliance) -> None:
+    password = add_user(running_lab, "ada")
+    browser = Browser(running_lab)
     browser.sign_in("ada", password)
     mine = browser.http.get("/api/discovery/v1/me").json()["hub"]
     other = "2" if mine == "1" else "1"
-    signed_in = log_in_through(lab, mine, "ada", password)
+    signed_in = log_in_through(running_lab, mine, "ada", password)
     assert signed_in.status_code == 302 and "/hub/" in signed_in.headers["location"]
-    refused = log_in_through(lab, other, "ada", password)
+    refused = log_in_through(running_lab, other, "ada", password)
     assert refused.status_code == 403
 
 
-def test_the_hubs_answer_again_within_seconds_of_the_proxys_death(lab: Appliance) -> None:
-    os.kill(lab.component("proxy")["pid"], signal.SIGKILL)
+def test_the_hubs_answer_again_within_seconds_of_the_proxys_death(running_lab: Appliance) -> None:
+    os.kill(running_lab.component("proxy")["pid"], signal.SIGKILL)
     began = time.monotonic()
     for hub_id in ("1", "2"):
-        wait_for(lambda hub_id=hub_id: answers(f"{lab.proxy_url}/hubs/{hub_id}/hub/api/"), 15,
+        wait_for(lambda hub_id=hub_id: answers(f"{running_lab.proxy_url}/hubs/{hub_id}/hub/api/"), 15,
                  f"hub {hub_id} answering through the restarted proxy")
     assert time.monotonic() - began < 5  # the supervisor's restart, then each hub's next route check
-    lab.wait_healthy()
+    running_lab.wait_healthy()
 
 
-def test_a_killed_hub_comes_back_with_its_members(lab: Appliance) -> None:
-    password = add_user(lab, "bea")
-    browser = Browser(lab)
+def test_a_killed_hub_comes_back_with_its_members(running_lab: Appliance) -> None:
+    password = add_user(running_lab, "bea")
+    browser = Browser(running_lab)
     browser.sign_in("bea", password)
     mine = browser.http.get("/api/discovery/v1/me").json()["hub"]
-    epoch_before = hubs(lab)[mine]
-    os.kill(lab.component(f"hub-{mine}")["pid"], signal.SIGKILL)
-    lab.wait_healthy()
-    wait_for(lambda: "epoch 2" in (lab.home / "logs" / f"hub-{mine}.log").read_text(), 30, "re-registration")
+    epoch_before = hubs(running_lab)[mine]
+    os.kill(running_lab.component(f"hub-{mine}")["pid"], signal.SIGKILL)
+    running_lab.wait_healthy()
+    wait_for(lambda: "epoch 2" in (running_lab.home / "logs" / f"hub-{mine}.log").read_text(), 30, "re-registration")
     assert browser.http.get("/api/discovery/v1/me").json() == {
         "hub": mine, "state": "routable", "moved": False, "path": f"/hubs/{mine}/"}
-    assert hubs(lab)[mine]["assigned"] == epoch_before["assigned"]
+    assert hubs(running_lab)[mine]["assigned"] == epoch_before["assigned"]
 
 
 def test_a_hub_stopped_past_the_fence_count_fences_itself(appliance: Appliance) -> None:
@@ -147,27 +135,27 @@ def follow(browser: httpx.Client, url: str, timeout: float = 60) -> httpx.Respon
     raise AssertionError(f"{url} did not settle within {timeout} s")
 
 
-def test_a_member_gets_jupyterlab_as_their_own_user_and_saves_to_the_storage(lab: Appliance) -> None:
-    password = add_user(lab, "cleo")
-    portal = Browser(lab)
+def test_a_member_gets_jupyterlab_as_their_own_user_and_saves_to_the_storage(running_lab: Appliance) -> None:
+    password = add_user(running_lab, "cleo")
+    portal = Browser(running_lab)
     portal.sign_in("cleo", password)
-    hub = f"{lab.proxy_url}/hubs/{portal.http.get('/api/discovery/v1/me').json()['hub']}"
+    hub = f"{running_lab.proxy_url}/hubs/{portal.http.get('/api/discovery/v1/me').json()['hub']}"
     with httpx.Client(follow_redirects=False, timeout=30) as browser:
-        log_in_through_hub(lab, hub, "cleo", password, browser)
+        log_in_through_hub(running_lab, hub, "cleo", password, browser)
         landed = follow(browser, f"{hub}/hub/spawn")
         assert landed.status_code == 200 and urlsplit(str(landed.url)).path.endswith("/user/cleo/lab"), (
-            landed.url, landed.text[:2000], (lab.home / "logs" / "hub-1.log").read_text()[-4000:])
+            landed.url, landed.text[:2000], (running_lab.home / "logs" / "hub-1.log").read_text()[-4000:])
         server_path = urlsplit(str(landed.url)).path.removesuffix("/lab")
-        server = f"{lab.proxy_url}{server_path}"
+        server = f"{running_lab.proxy_url}{server_path}"
         xsrf = next(c.value for c in browser.cookies.jar if c.name == "_xsrf" and server_path.startswith(
             c.path.rstrip("/")) and "/user/" in c.path)
         saved = browser.put(f"{server}/api/contents/first.ipynb", headers={"X-XSRFToken": xsrf or ""}, json={
             "type": "notebook", "content": {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}})
         assert saved.status_code in (200, 201), saved.text
-    stored = StorageCaller(lab, mint(lab, "cleo")).read("first.ipynb")
+    stored = StorageCaller(running_lab, mint(running_lab, "cleo")).read("first.ipynb")
     assert stored.status_code == 200 and json.loads(stored.content)["nbformat"] == 4
     servers = [p for p in psutil.process_iter(["username", "cmdline"])
                if "jupyterhub.singleuser" in " ".join(p.info["cmdline"] or [])]
     assert [p.info["username"] for p in servers] == ["jupyter-cleo"]  # never root
     hub_id = hub.rsplit("/", 1)[-1]
-    wait_for(lambda: hubs(lab)[hub_id]["running"] == 1, 10, "the hub's heartbeat counting the server")
+    wait_for(lambda: hubs(running_lab)[hub_id]["running"] == 1, 10, "the hub's heartbeat counting the server")

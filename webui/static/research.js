@@ -1,0 +1,51 @@
+// The Research page: ask discovery where this member's JupyterLab is, frame it, and keep asking; when
+// their hub dies, discovery places them on another and the frame moves there.
+(function () {
+  const bar = document.getElementById("research-bar");
+  const dot = document.getElementById("research-dot");
+  const message = document.getElementById("research-message");
+  const frame = document.getElementById("lab");
+  const hubOrigin = bar.dataset.hubOrigin;
+  const openPath = bar.dataset.open;
+  let currentHub = null;
+
+  function say(text, state) {
+    message.textContent = text;
+    dot.className = "dot " + state;
+  }
+
+  function labUrl(placement) {
+    const target = openPath ? "lab/tree/" + openPath.split("/").map(encodeURIComponent).join("/") : "lab";
+    return hubOrigin + placement.path + "hub/user-redirect/" + target;
+  }
+
+  async function ask() {
+    let placement;
+    try {
+      const response = await fetch(bar.dataset.me, { credentials: "same-origin", cache: "no-store" });
+      if (response.status === 401) { window.location.reload(); return; }
+      const body = await response.json();
+      if (!response.ok) { say(body.error || "Discovery did not answer; trying again…", "bad"); return; }
+      placement = body;
+    } catch (error) {
+      say("The portal is not answering; trying again…", "bad");
+      return;
+    }
+    if (placement.hub === currentHub) {
+      if (placement.state === "suspect") say("Your hub (" + currentHub + ") is not answering; waiting…", "pending");
+      else say("JupyterLab on hub " + currentHub, "ok");
+      return;
+    }
+    const moved = currentHub !== null;
+    currentHub = placement.hub;
+    frame.src = labUrl(placement);
+    say(moved ? "Your hub stopped; you are now on hub " + currentHub + ". Your saved notebooks are all here."
+              : "Starting your JupyterLab on hub " + currentHub + "…", moved ? "warn" : "pending");
+  }
+
+  frame.addEventListener("load", function () {
+    if (currentHub !== null && frame.src !== "about:blank") say("JupyterLab on hub " + currentHub, "ok");
+  });
+  ask();
+  setInterval(ask, 2000);
+})();
