@@ -6,9 +6,7 @@ import asyncio
 import contextlib
 import logging
 
-from psycopg_pool import AsyncConnectionPool
-from sqlalchemy.engine import make_url
-
+from appliance.db.pool import async_pool
 from appliance.discovery.registry import HubCredentials, HubRegistry
 from appliance.discovery.settings import DiscoverySettings
 from appliance.home import Home
@@ -26,9 +24,7 @@ class Discovery:
     While open, the members of dead hubs are released every heartbeat interval."""
 
     def __init__(self, database_url: str, settings: DiscoverySettings, home: Home, pool_size: int = 5):
-        conninfo = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-        self.pool = AsyncConnectionPool(conninfo, min_size=1, max_size=pool_size, timeout=10, open=False,
-                                        kwargs={"autocommit": True}, check=AsyncConnectionPool.check_connection)
+        self.pool = async_pool(database_url, pool_size)
         self.settings = settings
         self.registry = HubRegistry(self.pool, settings, hub_credentials(home))
         self._reaper: asyncio.Task[None] | None = None

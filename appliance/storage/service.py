@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from psycopg_pool import AsyncConnectionPool
-from sqlalchemy.engine import make_url
-
+from appliance.db.pool import async_pool
 from appliance.home import Home
 from appliance.storage.api import StorageAPI
 from appliance.storage.crypto import MasterKeyFile
@@ -23,13 +21,8 @@ class Storage:
     """Call ``await open()`` inside the event loop that will use it, and ``await close()`` at the end."""
 
     def __init__(self, database_url: str, settings: StorageSettings, home: Home, pool_size: int = 10):
-        conninfo = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-        self.pool = AsyncConnectionPool(
-            conninfo, min_size=min(2, pool_size), max_size=2 * pool_size, timeout=10, open=False,
-            # lock_timeout: a call waiting on another transaction's rows gives up (HTTP 503)
-            kwargs={"autocommit": True, "options": f"-c lock_timeout={int(settings.lock_timeout_s * 1000)}"},
-            check=AsyncConnectionPool.check_connection,  # a restarted PostgreSQL costs no failed call
-        )
+        # lock_timeout: a call waiting on another transaction's rows gives up (HTTP 503)
+        self.pool = async_pool(database_url, 2 * pool_size, f"-c lock_timeout={int(settings.lock_timeout_s * 1000)}")
         self.store = FileStore(self.pool, MasterKeyFile(home.secrets_dir), settings)
         self.tokens = storage_tokens(home, settings)
         self.api = StorageAPI(self.store, self.tokens)

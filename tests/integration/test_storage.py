@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -180,3 +181,16 @@ def test_the_access_log_keeps_pages_and_failed_storage_calls_only(running_applia
     assert any(f"/login?from={name}" in line for line in lines)
     assert any(f"{name}-missing.txt" in line and " 404" in line for line in lines)
     assert not any(f"/{name}.txt" in line for line in lines), lines
+
+
+def test_after_postgres_restarts_no_storage_call_fails(appliance: Appliance) -> None:
+    appliance.up()
+    member = StorageCaller(appliance, mint(appliance, new_member()))
+    member.write("a.txt", b"kept")
+    for _ in range(30):  # every pooled connection has been used recently
+        assert member.read("a.txt").status_code == 200
+    os.kill(appliance.component("postgres")["pid"], signal.SIGKILL)
+    time.sleep(0.5)
+    appliance.wait_healthy()
+    answers = [member.read("a.txt").status_code for _ in range(40)]
+    assert answers == [200] * 40
