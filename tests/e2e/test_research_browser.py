@@ -3,13 +3,18 @@ inside the portal's frame, served by the hub discovery placed them on."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import signal
+import time
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
 
 from tests.harness import Appliance
 from tests.integration.oauth import add_user
+from tests.integration.storage_client import StorageCaller, mint
 
 ON_HUB = re.compile(r"on hub (\d+)")
 
@@ -54,3 +59,48 @@ def test_a_second_member_is_placed_on_the_other_hub(running_lab: Appliance, chro
 def test_a_path_that_is_not_a_file_name_is_refused_with_a_note(running_lab: Appliance, page: Page) -> None:
     sign_in(page, running_lab, "joan", "/research?open=../../etc/passwd")
     expect(page.get_by_text("is not a path in your files")).to_be_visible()
+
+
+def test_a_notebook_run_and_saved_survives_the_death_of_the_members_hub(running_lab: Appliance, page: Page,
+                                                                         artifacts: Path) -> None:
+    sign_in(page, running_lab, "lise", "/research")
+    expect(page.get_by_role("status")).to_have_text(ON_HUB)
+    hub_id = ON_HUB.findall(page.get_by_role("status").inner_text())[0]
+    lab = page.frame_locator("#lab")
+    lab.locator(".jp-LauncherCard[title='Python 3 (ipykernel)']").first.click(timeout=90_000)
+    expect(lab.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible(timeout=60_000)  # the kernel is up
+    cell = lab.locator(".jp-Cell .cm-content").first
+    cell.click()
+    cell.type("1+1")
+    cell.press("Shift+Enter")
+    expect(lab.locator(".jp-OutputArea-output").first).to_have_text("2", timeout=60_000)
+    lab.locator(".jp-NotebookPanel-toolbar [data-command='docmanager:save']").click()
+    lab.get_by_role("textbox", name="File name").fill("first-steps.ipynb")  # asked at the first save
+    lab.get_by_role("button", name="Rename and Save").click()
+    expect(lab.locator(".jp-DirListing-item[title*='first-steps.ipynb']")).to_be_visible()
+    page.screenshot(path=str(artifacts / "research-notebook-saved.png"))
+    storage = StorageCaller(running_lab, mint(running_lab, "lise"))
+
+    def saved_result() -> object:
+        stored = storage.read("first-steps.ipynb")
+        cells = json.loads(stored.content)["cells"] if stored.status_code == 200 else []
+        return cells and cells[0]["outputs"] and cells[0]["outputs"][0]["data"]["text/plain"]
+
+    deadline = time.monotonic() + 15
+    while saved_result() != ["2"]:  # the run and its output are in PostgreSQL
+        assert time.monotonic() < deadline, storage.read("first-steps.ipynb").text
+        time.sleep(0.2)
+
+    os.kill(running_lab.component(f"hub-{hub_id}")["pid"], signal.SIGKILL)
+    # the member's server outlives its hub: the open JupyterLab keeps working meanwhile
+    cell = lab.locator(".jp-Cell .cm-content").last
+    cell.click()
+    cell.type("2+2")
+    cell.press("Shift+Enter")
+    expect(lab.locator(".jp-OutputArea-output").nth(1)).to_have_text("4", timeout=60_000)
+    running_lab.wait_healthy()  # the supervisor has started the hub again
+    page.reload()
+    expect(page.get_by_role("status")).to_have_text(f"JupyterLab on hub {hub_id}", timeout=30_000)
+    lab = page.frame_locator("#lab")
+    expect(lab.locator(".jp-DirListing-item[title*='first-steps.ipynb']")).to_be_visible(timeout=90_000)
+    page.screenshot(path=str(artifacts / "research-after-hub-killed.png"))
