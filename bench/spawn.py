@@ -20,14 +20,13 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
-from urllib.parse import urljoin
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.harness import Appliance, free_ports, make_home, stop_process  # noqa: E402
-from tests.integration.oauth import Browser, add_user, log_in_through_hub  # noqa: E402
+from tests.integration.oauth import Browser, add_user, follow, log_in_through_hub  # noqa: E402
 
 BASELINE_CONFIG = """
 c = get_config()  # noqa
@@ -44,21 +43,6 @@ c.JupyterHub.implicit_spawn_seconds = 0.01
 """
 
 
-def follow(client: httpx.Client, url: str, timeout: float = 120) -> httpx.Response:
-    """GET and follow redirects, waiting out spawn-pending pages, until a page that is not a redirect."""
-    deadline = time.monotonic() + timeout
-    response = client.get(url)
-    while time.monotonic() < deadline:
-        if response.status_code in (301, 302, 303):
-            response = client.get(urljoin(str(response.url), response.headers["location"]))
-        elif "spawn-pending" in str(response.url):
-            time.sleep(0.05)
-            response = client.get(str(response.url).replace("/spawn-pending/", "/user/").split("?")[0])
-        else:
-            return response
-    raise RuntimeError(f"{url} did not settle")
-
-
 def ready(client: httpx.Client, server: str) -> None:
     """JupyterLab's page has loaded; wait for the server's API to answer too."""
     while client.get(f"{server}/api/status").status_code != 200:
@@ -73,7 +57,7 @@ def appliance_member(appliance: Appliance, name: str) -> float:
     hub = f"{appliance.proxy_url}/hubs/{portal.http.get('/api/discovery/v1/me').json()['hub']}"
     with httpx.Client(follow_redirects=False, timeout=60) as client:
         log_in_through_hub(appliance, hub, name, password, client)
-        landed = follow(client, f"{hub}/hub/spawn")
+        landed = follow(client, f"{hub}/hub/spawn", poll_s=0.05)
         assert landed.status_code == 200, landed.status_code
         ready(client, f"{appliance.proxy_url}/hubs/{hub.rsplit('/', 1)[-1]}/user/{name}")
     Browser.close_all()
@@ -87,7 +71,7 @@ def baseline_member(url: str, name: str) -> float:
         xsrf = client.cookies.get("_xsrf") or ""
         client.post(f"{url}/hub/login", data={"username": name, "password": "x", "_xsrf": xsrf})
         assert page.status_code == 200
-        landed = follow(client, f"{url}/hub/spawn")
+        landed = follow(client, f"{url}/hub/spawn", poll_s=0.05)
         assert landed.status_code == 200, landed.status_code
         ready(client, f"{url}/user/{name}")
     return time.perf_counter() - began
@@ -135,6 +119,10 @@ def main() -> None:
         print(f"  plain JupyterHub (DummyAuthenticator, SimpleLocalProcessSpawner): {t:.2f} s "
               f"(min {min(theirs):.2f}, max {max(theirs):.2f})")
         print(f"  ratio appliance / plain: {o / t:.2f}")
+    except Exception:
+        for log in sorted((appliance.home / "logs").glob("hub-*.log")):
+            print(f"--- {log.name}", *[line for line in log.read_text().splitlines() if "hub/api/ (@" not in line][-60:], sep="\n")
+        raise
     finally:
         stop_process(baseline)
         appliance.terminate()

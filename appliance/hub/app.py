@@ -183,22 +183,32 @@ class LocalSpawner(LocalProcessSpawner):
         return name
 
     async def ensure_system_user(self) -> pwd.struct_passwd:
-        name = self.system_user()
-        try:
-            return pwd.getpwnam(name)
-        except KeyError:
-            pass
-        home = Path(self.members_dir) / self.user.name
+        """The member's system user, with its home in this appliance's members_dir: made if missing, and
+        pointed at a fresh home if it has none there (a user left by an earlier install or home)."""
+        name, home = self.system_user(), Path(self.members_dir) / self.user.name
         home.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
-        process = await asyncio.create_subprocess_exec(
-            "useradd", "--system", "--create-home", "--home-dir", str(home), "--shell", "/bin/bash", "--comment",
-            f"lab member {self.user.name}", name, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        try:
+            account = pwd.getpwnam(name)
+        except KeyError:
+            await self._run("useradd", "--system", "--home-dir", str(home), "--shell", "/bin/bash", "--comment",
+                            f"lab member {self.user.name}", name)
+            self.log.info("created system user %s for member %s", name, self.user.name)
+            account = pwd.getpwnam(name)
+        if account.pw_dir != str(home):
+            await self._run("usermod", "--home", str(home), name)
+            account = pwd.getpwnam(name)
+        if not home.is_dir():
+            home.mkdir(mode=0o700)
+            os.chown(home, account.pw_uid, account.pw_gid)
+        return account
+
+    @staticmethod
+    async def _run(*argv: str) -> None:
+        process = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE,
+                                                       stderr=asyncio.subprocess.STDOUT)
         output, _ = await process.communicate()
         if process.returncode != 0:
-            raise RuntimeError(f"could not create the system user {name}: {output.decode().strip()}")
-        home.chmod(0o700)
-        self.log.info("created system user %s for member %s", name, self.user.name)
-        return pwd.getpwnam(name)
+            raise RuntimeError(f"{argv[0]} for {argv[-1]} failed: {output.decode().strip()}")
 
     def make_preexec_fn(self, name: str) -> Any:
         if os.geteuid() == 0:

@@ -9,6 +9,7 @@ import html
 import json
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
@@ -139,3 +140,18 @@ def _oauth_dance(portal: str, hub_url: str, username: str, password: str, browse
             return response  # signed in: the hub now sends the member to their server
         response = browser.get(location)
     raise AssertionError("too many redirects")
+
+
+def follow(client: httpx.Client, url: str, timeout: float = 60, poll_s: float = 0.3) -> httpx.Response:
+    """GET ``url`` and follow redirects as a browser would, waiting out the hub's spawn-pending page."""
+    deadline = time.monotonic() + timeout
+    response = client.get(url)
+    while time.monotonic() < deadline:
+        if response.status_code in (301, 302, 303):
+            response = client.get(urljoin(str(response.url), response.headers["location"]))
+        elif "spawn-pending" in str(response.url):
+            time.sleep(poll_s)
+            response = client.get(str(response.url).replace("/spawn-pending/", "/user/").split("?")[0])
+        else:
+            return response
+    raise AssertionError(f"{url} did not settle within {timeout} s")

@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 import psutil
 import pytest
 
 from tests.harness import Appliance
-from tests.integration.oauth import Browser, add_user, log_in_through_hub
+from tests.integration.oauth import Browser, add_user, follow, log_in_through_hub
 from tests.integration.storage_client import StorageCaller, mint
 
 
@@ -120,30 +122,18 @@ def test_a_hub_stopped_past_the_fence_count_fences_itself(appliance: Appliance) 
     wait_for(lambda: "epoch 2" in log.read_text(), 30, "re-registration")
 
 
-def follow(browser: httpx.Client, url: str, timeout: float = 60) -> httpx.Response:
-    """GET ``url`` and follow redirects as a browser would, waiting out the hub's spawn-pending page."""
-    deadline = time.monotonic() + timeout
-    response = browser.get(url)
-    while time.monotonic() < deadline:
-        if response.status_code in (301, 302, 303):
-            response = browser.get(urljoin(str(response.url), response.headers["location"]))
-        elif "spawn-pending" in str(response.url):
-            time.sleep(0.3)
-            response = browser.get(str(response.url).replace("/spawn-pending/", "/user/").split("?")[0])
-        else:
-            return response
-    raise AssertionError(f"{url} did not settle within {timeout} s")
-
-
 def test_a_member_gets_jupyterlab_as_their_own_user_and_saves_to_the_storage(running_lab: Appliance) -> None:
-    password = add_user(running_lab, "cleo")
+    name = f"c{secrets.token_hex(4)}"
+    # a system user left by an earlier installation, whose home is gone: the spawner gives it a new one
+    subprocess.run(["useradd", "--system", "--home-dir", "/nonexistent/gone", f"jupyter-{name}"], check=True)
+    password = add_user(running_lab, name)
     portal = Browser(running_lab)
-    portal.sign_in("cleo", password)
+    portal.sign_in(name, password)
     hub = f"{running_lab.proxy_url}/hubs/{portal.http.get('/api/discovery/v1/me').json()['hub']}"
     with httpx.Client(follow_redirects=False, timeout=30) as browser:
-        log_in_through_hub(running_lab, hub, "cleo", password, browser)
+        log_in_through_hub(running_lab, hub, name, password, browser)
         landed = follow(browser, f"{hub}/hub/spawn")
-        assert landed.status_code == 200 and urlsplit(str(landed.url)).path.endswith("/user/cleo/lab"), (
+        assert landed.status_code == 200 and urlsplit(str(landed.url)).path.endswith(f"/user/{name}/lab"), (
             landed.url, landed.text[:2000], (running_lab.home / "logs" / "hub-1.log").read_text()[-4000:])
         server_path = urlsplit(str(landed.url)).path.removesuffix("/lab")
         server = f"{running_lab.proxy_url}{server_path}"
@@ -152,10 +142,10 @@ def test_a_member_gets_jupyterlab_as_their_own_user_and_saves_to_the_storage(run
         saved = browser.put(f"{server}/api/contents/first.ipynb", headers={"X-XSRFToken": xsrf or ""}, json={
             "type": "notebook", "content": {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}})
         assert saved.status_code in (200, 201), saved.text
-    stored = StorageCaller(running_lab, mint(running_lab, "cleo")).read("first.ipynb")
+    stored = StorageCaller(running_lab, mint(running_lab, name)).read("first.ipynb")
     assert stored.status_code == 200 and json.loads(stored.content)["nbformat"] == 4
     servers = [p for p in psutil.process_iter(["username", "cmdline"])
                if "jupyterhub.singleuser" in " ".join(p.info["cmdline"] or [])]
-    assert [p.info["username"] for p in servers] == ["jupyter-cleo"]  # never root
+    assert [p.info["username"] for p in servers] == [f"jupyter-{name}"]  # never root
     hub_id = hub.rsplit("/", 1)[-1]
     wait_for(lambda: hubs(running_lab)[hub_id]["running"] == 1, 10, "the hub's heartbeat counting the server")
