@@ -121,7 +121,8 @@ def main() -> None:
         print(f"  ratio appliance / plain: {o / t:.2f}")
     except Exception:
         for log in sorted((appliance.home / "logs").glob("hub-*.log")):
-            print(f"--- {log.name}", *[line for line in log.read_text().splitlines() if "hub/api/ (@" not in line][-60:], sep="\n")
+            lines = [line for line in log.read_text().splitlines() if "hub/api/ (@" not in line]  # not health checks
+            print(f"--- {log.name}", *lines[-60:], sep="\n")
         raise
     finally:
         stop_process(baseline)
