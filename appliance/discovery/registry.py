@@ -133,10 +133,11 @@ class HubRegistry:
         return [Hub(*row) for row in rows]
 
     async def hub(self, hub_id: str) -> Hub:
-        for hub in await self.hubs():
+        found = await self.hubs()
+        for hub in found:
             if hub.id == hub_id:
                 return hub
-        known = ", ".join(hub.id for hub in await self.hubs()) or "none yet"
+        known = ", ".join(hub.id for hub in found) or "none yet"
         raise NoSuchHub(f"no hub {hub_id!r} has registered (hubs: {known}).")
 
     async def set_draining(self, hub_id: str, draining: bool) -> Hub:
