@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import nbformat
 import pytest
+from nbformat import NotebookNode
 
-from appliance.storage.contents_manager import notebook_text
+from appliance.storage.contents_manager import notebook_from_text, notebook_text
 
 
 def rich_notebook() -> dict[str, Any]:
@@ -60,3 +62,45 @@ def test_an_invalid_notebook_is_written_with_its_validation_error_captured() -> 
 def test_older_formats_go_through_nbformat() -> None:
     old = nbformat.v3.new_notebook(worksheets=[nbformat.v3.new_worksheet(cells=[nbformat.v3.new_code_cell("1")])])
     assert notebook_text(copy.deepcopy(old), {}) == nbformat.writes(old, version=nbformat.NO_CONVERT)
+
+
+@pytest.mark.parametrize("notebook", [rich_notebook(), nbformat.v4.new_notebook(), long_notebook()])
+def test_read_back_as_nbformat_reads_it(notebook: dict[str, Any]) -> None:
+    text = nbformat.writes(nbformat.from_dict(copy.deepcopy(notebook)), version=nbformat.NO_CONVERT)
+    ours = notebook_from_text(text, {})
+    assert ours == nbformat.reads(text, as_version=4)
+    assert all(type(node) is NotebookNode for node in walk(ours)) and type(ours) is NotebookNode
+
+
+def test_an_invalid_notebook_is_read_with_its_validation_error_captured() -> None:
+    invalid = rich_notebook()
+    invalid["cells"][1]["execution_count"] = "three"
+    text = json.dumps(invalid)
+    ours: dict[str, Any] = {}
+    theirs: dict[str, Any] = {}
+    assert notebook_from_text(text, ours) == nbformat.reads(text, as_version=4, capture_validation_error=theirs)
+    assert str(ours["ValidationError"]) == str(theirs["ValidationError"])
+
+
+def test_older_formats_and_broken_notebooks_are_read_by_nbformat() -> None:
+    old = nbformat.v3.new_notebook(worksheets=[nbformat.v3.new_worksheet(cells=[nbformat.v3.new_code_cell("1")])])
+    text = nbformat.writes(old, version=nbformat.NO_CONVERT)
+    ours, theirs = notebook_from_text(text, {}), nbformat.reads(text, as_version=4)
+    for cell in ours.cells + theirs.cells:
+        cell.pop("id")  # new random ids, given on the upgrade to 4.5
+    assert ours == theirs
+    with pytest.raises(nbformat.ValidationError, match="missing an expected key"):
+        notebook_from_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}}), {})
+    with pytest.raises(ValueError):
+        notebook_from_text("[1, 2", {})
+
+
+def walk(node: Any) -> Any:
+    """Every dict in a parsed notebook."""
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from walk(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from walk(item)
