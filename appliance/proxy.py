@@ -40,6 +40,9 @@ class ProxySettings:
     )
 
 
+TOKEN_SECRET = "proxy-token"  # the proxy's REST API token, shared by the supervisor, the hubs and the portal
+
+
 class ProxyNotFound(ApplianceError):
     """configurable-http-proxy or Node.js is missing."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 from appliance.db.pool import async_pool
 from appliance.discovery.registry import HubCredentials, HubRegistry
@@ -21,13 +22,15 @@ def hub_credentials(home: Home) -> HubCredentials:
 
 class Discovery:
     """Call ``await open()`` inside the event loop that will use it, and ``await close()`` at the end.
-    While open, the members of dead hubs are released every heartbeat interval."""
+    While open, the members of dead hubs are released every heartbeat interval, and then each of
+    ``after_reap`` runs (the portal's pruning of dead hubs' proxy routes)."""
 
     def __init__(self, database_url: str, settings: DiscoverySettings, home: Home, pool_size: int = 5):
         self.pool = async_pool(database_url, pool_size)
         self.settings = settings
         self.registry = HubRegistry(self.pool, settings, hub_credentials(home))
         self._reaper: asyncio.Task[None] | None = None
+        self.after_reap: list[Callable[[], Awaitable[object]]] = []
 
     async def open(self, reap: bool = True) -> None:
         await self.pool.open()
@@ -44,6 +47,11 @@ class Discovery:
                 continue
             if released:
                 log.warning("released %d member(s) of dead hub(s); they move at their next visit", released)
+            for then in self.after_reap:
+                try:
+                    await then()
+                except Exception:
+                    log.warning("%s failed; trying again", getattr(then, "__qualname__", then), exc_info=True)
 
     async def close(self) -> None:
         if self._reaper is not None:

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from appliance import __version__, discovery, identity, storage
 from appliance.db import make_engine
 from appliance.hub import addresses
+from appliance.hub.routes import HubRoutes
 from appliance.portal.errors import http_exception, server_error
 from appliance.portal.pages import PortalPages
 from appliance.postgres import database_url
@@ -72,6 +73,8 @@ def make_app(config: Config) -> Starlette:
     identity_pages = identity.IdentityPages(identity_service)
     portal_pages = PortalPages(config, engine, identity_service)
     discovery_service = discovery.Discovery(url, config.discovery, config.home)
+    hub_routes = HubRoutes(config, discovery_service.registry)
+    discovery_service.after_reap.append(hub_routes.prune)
 
     async def session_user(request: Request) -> str | None:
         session = await identity_service.session_of(request)
@@ -86,6 +89,7 @@ def make_app(config: Config) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await storage_service.open()
         await discovery_service.open()
+        await hub_routes.retire_unconfigured()
         await run_in_threadpool(ensure_hub_clients, config, identity_service)
         try:
             yield
@@ -93,6 +97,7 @@ def make_app(config: Config) -> Starlette:
             engine.dispose()
             await storage_service.close()
             await discovery_service.close()
+            await hub_routes.aclose()
 
     app = Starlette(
         routes=[

@@ -8,6 +8,7 @@ from appliance.config import Config
 from appliance.discovery.service import hub_credentials
 from appliance.hub import addresses
 from appliance.postgres import EmbeddedCluster
+from appliance.proxy import TOKEN_SECRET as PROXY_TOKEN_SECRET
 from appliance.proxy import proxy_spec
 from appliance.supervisor.checks import http_ok
 from appliance.supervisor.spec import ChildSpec, Port
@@ -39,7 +40,7 @@ def build_children(config: Config) -> list[ChildSpec]:
             ports=(Port(portal.host, portal.port, "portal.port"),),
         )
     )
-    specs.append(proxy_spec(config.proxy, config.home.secret("proxy-token")))
+    specs.append(proxy_spec(config.proxy, config.home.secret(PROXY_TOKEN_SECRET)))
     specs += [hub_spec(config, hub_id) for hub_id in addresses.hub_ids(config)]
     return specs
 

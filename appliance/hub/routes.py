@@ -1,0 +1,59 @@
+"""The hubs' routes in the shared front proxy, as the portal keeps them: a dead hub's routes and those of
+a hub no longer configured (``hubs.count`` lowered) are removed, so that no request reaches a server
+whose member has moved on. A live hub re-adds its own routes every few seconds (see app.py)."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import httpx
+
+from appliance.config import Config
+from appliance.discovery.registry import HubRegistry
+from appliance.hub import addresses
+from appliance.proxy import TOKEN_SECRET
+
+HUB_ROUTE = re.compile(r"^/hubs/([^/]+)/")
+log = logging.getLogger(__name__)
+
+
+class HubRoutes:
+    def __init__(self, config: Config, registry: HubRegistry):
+        self.registry = registry
+        self.configured = set(addresses.hub_ids(config))
+        self.api = f"http://127.0.0.1:{config.proxy.api_port}/api/routes"
+        self.http = httpx.AsyncClient(
+            trust_env=False, timeout=5, headers={"Authorization": f"token {config.home.secret(TOKEN_SECRET)}"})
+        self._swept_retired = False
+
+    async def retire_unconfigured(self) -> None:
+        """Forget the hubs ``hubs.count`` no longer runs: their members are placed again at their next visit."""
+        for hub in await self.registry.hubs():
+            if hub.id not in self.configured:
+                await self.registry.retire(hub.id)
+                log.warning("hub %s is no longer configured: retired; its %d member(s) move at their next visit",
+                            hub.id, hub.assigned)
+
+    async def prune(self) -> int:
+        """Remove the routes of dead and retired hubs; the number removed. Asks the proxy only when some
+        hub is dead, or once after start for the retired ones."""
+        dead = {hub.id for hub in await self.registry.hubs() if hub.state == "dead"}
+        if not dead and self._swept_retired:
+            return 0
+        try:
+            routes = (await self.http.get(self.api)).raise_for_status().json()
+            stale = [spec for spec in routes
+                     if (match := HUB_ROUTE.match(spec)) and (match[1] in dead or match[1] not in self.configured)]
+            for spec in stale:
+                (await self.http.delete(self.api + spec)).raise_for_status()
+        except httpx.HTTPError as error:  # the proxy is restarting: it knows no routes anyway
+            log.info("could not prune the proxy's routes (%s); next time", error)
+            return 0
+        self._swept_retired = True
+        if stale:
+            log.warning("removed %d proxy route(s) of dead or retired hubs: %s", len(stale), ", ".join(stale))
+        return len(stale)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
