@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 import pytest
 
@@ -134,6 +135,16 @@ class Appliance:
 
         config = load_config(environ=self.env)
         return database_url(config.home, config.postgres)
+
+    def proxy_routes(self) -> dict[str, Any]:
+        """The front proxy's routing table, from its REST API."""
+        from appliance.config import load_config
+        from appliance.proxy import TOKEN_SECRET
+
+        token = load_config(environ=self.env).home.secret(TOKEN_SECRET)
+        routes: dict[str, Any] = httpx.get(f"http://127.0.0.1:{self.api_port}/api/routes", timeout=5,
+                                           headers={"Authorization": f"token {token}"}).raise_for_status().json()
+        return routes
 
     def processes(self) -> list[psutil.Process]:
         """Every process that belongs to this home (started by its supervisor)."""

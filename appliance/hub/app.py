@@ -21,9 +21,13 @@ from jupyterhub.app import JupyterHub
 from jupyterhub.proxy import ConfigurableHTTPProxy
 from jupyterhub.spawner import LocalProcessSpawner
 from oauthenticator.generic import GenericOAuthenticator
+from oauthenticator.oauth2 import OAuthCallbackHandler
+from systemdspawner import SystemdSpawner
+from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.ioloop import PeriodicCallback
-from traitlets import Float, Int, Unicode
+from traitlets import Float, Int, Unicode, default
+from traitlets.config import Configurable
 
 from appliance.storage.tokens import StorageTokens
 
@@ -57,9 +61,27 @@ class DiscoveryClient:
         return answer
 
 
+class CallbackHandler(OAuthCallbackHandler):
+    """A member this hub refuses (discovery placed them elsewhere) is sent to the Research page, which
+    frames their own hub; inside a frame (research.js moves it) they see the hub's refusal instead."""
+
+    async def get(self) -> None:
+        try:
+            await super().get()
+        except web.HTTPError as error:
+            if error.status_code != 403 or self.request.headers.get("Sec-Fetch-Dest") == "iframe":
+                raise
+            self.redirect(self.authenticator.research_url)
+
+
 class ApplianceAuthenticator(GenericOAuthenticator):
     """GenericOAuthenticator against the portal that admits only the members discovery assigned to
     this hub, and takes the admin flag from the portal's "admin" claim."""
+
+    callback_handler = CallbackHandler
+    research_url = Unicode(config=True, help="The portal's Research page, where refused members are sent.")
+    custom_403_message = Unicode("Your research is served by another hub: open Research in the portal.",
+                                 config=True, help="What a refused member reads inside the Research page's frame.")
 
     async def check_allowed(self, username: str, auth_model: dict[str, Any] | None) -> bool:
         """Only discovery decides (the portal already refused anyone it does not know or disabled)."""
@@ -162,16 +184,31 @@ class ApplianceHub(JupyterHub):
             self.log.warning("could not check the proxy's routes: %s", error)
 
 
-class LocalSpawner(LocalProcessSpawner):
+class StorageEnvMixin(Configurable):
+    """Gives a spawner's user servers the portal's storage API and a storage token for their member
+    (APPLIANCE_STORAGE_URL, APPLIANCE_STORAGE_TOKEN), which RemoteContentsManager reads. List it before
+    the Spawner class among the bases; configured as ``c.StorageEnvMixin``, it applies to every spawner
+    that uses it."""
+
+    storage_url = Unicode(config=True, help="The portal's storage API, as user servers reach it.")
+    storage_token_key = Unicode(config=True, help="The key storage tokens are signed with.")
+    storage_token_lifetime_s = Int(604_800, config=True, help="Seconds a user server's storage token lasts.")
+    user: Any  # the Spawner's
+
+    def get_env(self) -> dict[str, str]:
+        env: dict[str, str] = super().get_env()  # type: ignore[misc]
+        tokens = StorageTokens(self.storage_token_key, self.storage_token_lifetime_s)
+        env.update(APPLIANCE_STORAGE_URL=self.storage_url, APPLIANCE_STORAGE_TOKEN=tokens.mint(self.user.name))
+        return env
+
+
+class LocalSpawner(StorageEnvMixin, LocalProcessSpawner):
     """A user server as a local process, never as root. A hub running as root starts it as the member's
     own system user (``jupyter-<name>``, made at the first spawn, with no password, its home under the
     appliance's home); otherwise as the hub's own user. Nothing separates servers beyond Unix users:
     discovery and `appliance status` report the isolation as "none"."""
 
     members_dir = Unicode(config=True, help="Where members' system users get their home directories.")
-    storage_url = Unicode(config=True, help="The portal's storage API, as user servers reach it.")
-    storage_token_key = Unicode(config=True, help="The key storage tokens are signed with.")
-    storage_token_lifetime_s = Int(604_800, config=True, help="Seconds a user server's storage token lasts.")
 
     def system_user(self) -> str:
         """The Unix user this member's server runs as."""
@@ -222,12 +259,6 @@ class LocalSpawner(LocalProcessSpawner):
         env.update(USER=account.pw_name, HOME=home, SHELL="/bin/bash")
         return env
 
-    def get_env(self) -> dict[str, str]:
-        env: dict[str, str] = super().get_env()
-        tokens = StorageTokens(self.storage_token_key, self.storage_token_lifetime_s)
-        env.update(APPLIANCE_STORAGE_URL=self.storage_url, APPLIANCE_STORAGE_TOKEN=tokens.mint(self.user.name))
-        return env
-
     async def start(self) -> Any:
         if os.geteuid() == 0:
             await self.ensure_system_user()
@@ -249,3 +280,45 @@ class LocalSpawner(LocalProcessSpawner):
                 continue
             writer.close()
             return
+
+
+MEMBERS_STATE = "appliance-members"  # under /var/lib: dynamic users' homes (dotfiles; notebooks are in the storage)
+
+
+class ApplianceSystemdSpawner(StorageEnvMixin, SystemdSpawner):
+    """A user server as a transient systemd unit (needs systemd as PID 1 and the hub running as root):
+    run as a dynamic user that exists only while the server runs, with its own /tmp and /dev, no way
+    to gain privileges, and the hubs.memory_limit and hubs.cpu_limit (Spawner.mem_limit, cpu_limit).
+    Discovery and `appliance status` report the isolation as "systemd". hub_config puts the hub's id
+    in ``unit_name_template``, so that the units of different hubs never share a name."""
+
+    @default("dynamic_users")
+    def _default_dynamic_users(self) -> bool:
+        return True
+
+    @default("isolate_tmp")
+    def _default_isolate_tmp(self) -> bool:
+        return True
+
+    @default("isolate_devices")
+    def _default_isolate_devices(self) -> bool:
+        return True
+
+    @default("unit_name_template")
+    def _default_unit_name_template(self) -> str:
+        return "appliance-{USERNAME}"
+
+    def _expand_user_vars(self, string: str) -> str:
+        """SystemdSpawner gives a dynamic user the state directory /var/lib/<member name>: a member called
+        "postgresql" or "dpkg" would be handed that system folder. Ours live under /var/lib/appliance-members."""
+        if string == "{USERNAME}":  # only StateDirectory= is this bare template
+            string = f"{MEMBERS_STATE}/{{USERNAME}}"
+        elif string == "/var/lib/{USERNAME}":  # HOME and the working directory
+            string = f"/var/lib/{MEMBERS_STATE}/{{USERNAME}}"
+        expanded: str = super()._expand_user_vars(string)
+        return expanded
+
+    def get_args(self) -> list[str]:
+        """The arguments with their braces doubled: SystemdSpawner.start passes each through
+        ``str.format`` (to expand {USERNAME}), and ours carry JSON."""
+        return [arg.replace("{", "{{").replace("}", "}}") for arg in super().get_args()]

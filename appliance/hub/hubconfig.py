@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import make_url
 from traitlets.config import Config as TraitletsConfig
@@ -14,9 +16,13 @@ from appliance.db import ensure_database
 from appliance.errors import ConfigError
 from appliance.hub import addresses
 from appliance.postgres import database_url
+from appliance.proxy import TOKEN_SECRET as PROXY_TOKEN_SECRET
 from appliance.storage.service import TOKEN_SECRET
+from appliance.supervisor.run import MARKER
 
 SYSTEMD_RUNNING = Path("/run/systemd/system")
+SPAWNER_CLASSES = {"local": "appliance.hub.app.LocalSpawner", "systemd": "appliance.hub.app.ApplianceSystemdSpawner"}
+IDLE_CULLER = "idle-culler"  # the managed service's name, and its role's
 
 
 def spawner_choice(config: Config) -> tuple[str, str]:
@@ -67,7 +73,7 @@ def hub_config(config: Config, hub_id: str, credential: str) -> TraitletsConfig:
     c.JupyterHub.proxy_class = "appliance.hub.app.SharedProxy"
     c.ConfigurableHTTPProxy.should_start = False
     c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{config.proxy.api_port}"
-    c.ConfigurableHTTPProxy.auth_token = home.secret("proxy-token")
+    c.ConfigurableHTTPProxy.auth_token = home.secret(PROXY_TOKEN_SECRET)
     c.JupyterHub.authenticator_class = "appliance.hub.app.ApplianceAuthenticator"
     c.ApplianceAuthenticator.client_id = addresses.oauth_client_id(hub_id)
     c.ApplianceAuthenticator.client_secret = home.secret(addresses.oauth_secret_name(hub_id))
@@ -83,14 +89,51 @@ def hub_config(config: Config, hub_id: str, credential: str) -> TraitletsConfig:
     c.ApplianceAuthenticator.any_allow_config = True
     c.ApplianceAuthenticator.auto_login = True
     c.ApplianceAuthenticator.login_service = "the lab's portal"
-    c.JupyterHub.spawner_class = ("appliance.hub.app.LocalSpawner" if spawner == "local"
-                                  else "systemdspawner.SystemdSpawner")
+    c.ApplianceAuthenticator.research_url = f"{portal_public}/research"
+    update_spawner(c, config, hub_id, spawner, portal_local, frame)
+    update_idle_culler(c, config.hubs.idle_timeout_s)
+    # the hub's user servers and services carry the supervisor's mark: `appliance stop` ends them too
+    # (a hub that dies alone leaves them running, and takes them up again when it is back)
+    supervised = {MARKER: os.environ[MARKER]} if MARKER in os.environ else {}
+    c.Spawner.environment = {**c.Spawner.get("environment", {}), **supervised}
+    for service in c.JupyterHub.get("services", []):
+        service["environment"] = {**service.get("environment", {}), **supervised}
+    return c
+
+
+def update_spawner(c: TraitletsConfig, config: Config, hub_id: str, spawner: str, portal_local: str,
+                   frame: dict[str, Any]) -> None:
+    """User servers: JupyterLab on the portal's storage, framed by the portal, with the hubs' limits (only
+    the systemd spawner enforces them)."""
+    home = config.home
+    c.JupyterHub.spawner_class = SPAWNER_CLASSES[spawner]
     c.Spawner.default_url = "/lab"
     c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]
     c.Spawner.args = [f"--ServerApp.tornado_settings={json.dumps(frame)}",
                       "--ServerApp.contents_manager_class=appliance.storage.contents_manager.RemoteContentsManager"]
+    c.Spawner.mem_limit = config.hubs.memory_limit or None
+    c.Spawner.cpu_limit = config.hubs.cpu_limit or None
+    c.StorageEnvMixin.storage_url = f"{portal_local}/api/storage/v1"
+    c.StorageEnvMixin.storage_token_key = home.secret(TOKEN_SECRET)
+    c.StorageEnvMixin.storage_token_lifetime_s = config.storage.token_lifetime_s
     c.LocalSpawner.members_dir = str(home.root / "members")
-    c.LocalSpawner.storage_url = f"{portal_local}/api/storage/v1"
-    c.LocalSpawner.storage_token_key = home.secret(TOKEN_SECRET)
-    c.LocalSpawner.storage_token_lifetime_s = config.storage.token_lifetime_s
-    return c
+    c.ApplianceSystemdSpawner.unit_name_template = f"appliance-hub{hub_id}-{{USERNAME}}"
+
+
+def update_idle_culler(c: TraitletsConfig, timeout_s: int) -> None:
+    """Stop servers idle for ``timeout_s`` (0: never) with jupyterhub-idle-culler, run by the hub as a
+    managed service with the scopes its README lists. User servers report their activity every quarter
+    of the timeout (at most every 300 s, JupyterHub's default), so that a server in use never looks idle."""
+    if timeout_s <= 0:
+        return
+    c.JupyterHub.services = [{
+        "name": IDLE_CULLER,
+        "command": [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={timeout_s}",
+                    f"--cull-every={min(timeout_s // 2 or 1, 60)}"],
+    }]
+    c.JupyterHub.load_roles = [{
+        "name": IDLE_CULLER,
+        "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
+        "services": [IDLE_CULLER],
+    }]
+    c.Spawner.environment = {"JUPYTERHUB_ACTIVITY_INTERVAL": str(min(300, max(1, timeout_s // 4)))}

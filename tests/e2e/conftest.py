@@ -2,6 +2,7 @@
 
 - ``chromium``: a headless browser for the module.
 - ``page``: a fresh browser context and page for one test (cookies isolated per test).
+- ``running_lab``: two hubs; a killed hub stays down long enough for its members to move.
 - ``artifacts``: the folder screenshots are written to (``artifacts/`` at the top of the checkout).
 """
 
@@ -14,11 +15,19 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.integration.conftest import appliance, running_appliance, running_lab  # noqa: F401 - shared with e2e
+from tests.harness import Appliance
+from tests.integration.conftest import appliance, running, running_appliance  # noqa: F401 - shared with e2e
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def running_lab() -> Iterator[Appliance]:
+    """Two hubs. A hub that dies is restarted only after 15 s (12 to 18 with the jitter), past
+    discovery's dead_after of 10 s: its members are moved, as when a hub stays down."""
+    yield from running(hubs=2, APPLIANCE_SUPERVISOR_BACKOFF_INITIAL_S="15")
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from pathlib import Path
 from playwright.sync_api import Browser, Page, expect
 
 from tests.harness import Appliance
+from tests.integration.lab import server_hub, user_servers
 from tests.integration.oauth import add_user
 from tests.integration.storage_client import StorageCaller, mint
 
@@ -98,9 +99,20 @@ def test_a_notebook_run_and_saved_survives_the_death_of_the_members_hub(running_
     cell.type("2+2")
     cell.press("Shift+Enter")
     expect(lab.locator(".jp-OutputArea-output").nth(1)).to_have_text("4", timeout=60_000)
-    running_lab.wait_healthy()  # the supervisor has started the hub again
-    page.reload()
-    expect(page.get_by_role("status")).to_have_text(f"JupyterLab on hub {hub_id}", timeout=30_000)
+    # the hub stays down past dead_after (see conftest): the page moves the member to the other hub
+    other = "2" if hub_id == "1" else "1"
+    expect(page.get_by_role("status")).to_contain_text(f"on hub {other}", timeout=40_000)
+    page.screenshot(path=str(artifacts / "research-moving.png"))
+    expect(page.get_by_role("status")).to_have_text(
+        f"JupyterLab on hub {other} (moved here from hub {hub_id}, which stopped answering; everything you saved "
+        "is here)", timeout=60_000)
     lab = page.frame_locator("#lab")
-    expect(lab.locator(".jp-DirListing-item[title*='first-steps.ipynb']")).to_be_visible(timeout=90_000)
+    lab.locator(".jp-DirListing-item[title*='first-steps.ipynb']").dblclick(timeout=90_000)
+    expect(lab.locator(".jp-OutputArea-output").first).to_have_text("2", timeout=30_000)
     page.screenshot(path=str(artifacts / "research-after-hub-killed.png"))
+    # once the killed hub is back it stops the member's old server there: one server per member
+    running_lab.wait_healthy()
+    deadline = time.monotonic() + 30
+    while [server_hub(p) for p in user_servers("lise")] != [other]:
+        assert time.monotonic() < deadline, [server_hub(p) for p in user_servers("lise")]
+        time.sleep(0.3)

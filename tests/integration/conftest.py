@@ -32,8 +32,10 @@ def appliance() -> Iterator[Appliance]:
         shutil.rmtree(handle.home.parent, ignore_errors=True)
 
 
-def _running(hubs: int) -> Iterator[Appliance]:
+def running(hubs: int, **env: str) -> Iterator[Appliance]:
+    """An appliance up for a whole module, with ``hubs`` hubs and ``env`` set."""
     handle = Appliance(make_home(), free_ports(4)).with_hubs(hubs)
+    handle.env.update(env)
     try:
         handle.up()
         yield handle
@@ -44,12 +46,12 @@ def _running(hubs: int) -> Iterator[Appliance]:
 
 @pytest.fixture(scope="module")
 def running_appliance() -> Iterator[Appliance]:
-    yield from _running(hubs=0)
+    yield from running(hubs=0)
 
 
 @pytest.fixture(scope="module")
 def running_lab() -> Iterator[Appliance]:
-    yield from _running(hubs=2)
+    yield from running(hubs=2)
 
 
 @pytest.fixture

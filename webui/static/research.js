@@ -8,10 +8,17 @@
   const hubOrigin = bar.dataset.hubOrigin;
   const openPath = bar.dataset.open;
   let currentHub = null;
+  let loaded = false;  // the frame has shown something from the current hub (the spawn page, then JupyterLab)
+  let movedFrom = null;  // the hub this member was moved away from, said until they leave the page
 
   function say(text, state) {
     message.textContent = text;
     dot.className = "dot " + state;
+  }
+
+  function settled() {
+    say("JupyterLab on hub " + currentHub + (movedFrom === null ? "" : " (moved here from hub " + movedFrom +
+        ", which stopped answering; everything you saved is here)"), movedFrom === null ? "ok" : "warn");
   }
 
   function labUrl(placement) {
@@ -33,18 +40,22 @@
     }
     if (placement.hub === currentHub) {
       if (placement.state === "suspect") say("Your hub (" + currentHub + ") is not answering; waiting…", "pending");
-      else say("JupyterLab on hub " + currentHub, "ok");
+      else if (loaded) settled();
       return;
     }
     const moved = currentHub !== null;
+    if (moved) movedFrom = currentHub;
     currentHub = placement.hub;
+    loaded = false;
     frame.src = labUrl(placement);
     say(moved ? "Your hub stopped; you are now on hub " + currentHub + ". Your saved notebooks are all here."
               : "Starting your JupyterLab on hub " + currentHub + "…", moved ? "warn" : "pending");
   }
 
   frame.addEventListener("load", function () {
-    if (currentHub !== null && frame.src !== "about:blank") say("JupyterLab on hub " + currentHub, "ok");
+    if (currentHub === null || frame.src === "about:blank") return;
+    loaded = true;
+    settled();
   });
   ask();
   setInterval(ask, 2000);

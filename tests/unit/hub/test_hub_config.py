@@ -1,0 +1,167 @@
+"""hub_config's spawner, limits and idle culler, and the spawner classes it names.
+
+Systemd is not PID 1 where these tests run: the systemd spawner is configured, instantiated and started
+against a fake ``systemdspawner.systemd`` module, which records the unit it would have run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import systemdspawner.systemdspawner
+from jupyterhub.objects import Hub
+from traitlets.config import Config as TraitletsConfig
+
+from appliance.config import load_config
+from appliance.errors import ConfigError
+from appliance.hub import hubconfig
+from appliance.hub.app import ApplianceSystemdSpawner, LocalSpawner
+from appliance.storage.tokens import StorageTokens
+from appliance.supervisor.run import MARKER
+
+CULLER_SCOPES = ["list:users", "read:users:activity", "read:servers", "delete:servers"]
+
+
+def configure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hub_id: str = "3", **env: str) -> TraitletsConfig:
+    """hub_config for a home in tmp_path, with ``APPLIANCE_*`` variables ``env``; "systemd" as
+    APPLIANCE_HUBS_SPAWNER finds systemd running."""
+    monkeypatch.setattr(hubconfig, "ensure_database", lambda url: False)  # no PostgreSQL here
+    running = tmp_path / "run-systemd-system"
+    running.mkdir(exist_ok=True)
+    if env.get("APPLIANCE_HUBS_SPAWNER") == "systemd":
+        monkeypatch.setattr(hubconfig, "SYSTEMD_RUNNING", running)
+    else:
+        monkeypatch.setattr(hubconfig, "SYSTEMD_RUNNING", tmp_path / "no-systemd")
+    config = load_config(home=tmp_path / "home", environ=env)
+    return hubconfig.hub_config(config, hub_id, "credential")
+
+
+def spawner(cls: type[Any], config: TraitletsConfig, name: str = "ada") -> Any:
+    user = SimpleNamespace(name=name, id=7, url=f"/hubs/3/user/{name}/")
+    return cls(user=user, hub=Hub(base_url="/hubs/3/"), config=config)
+
+
+@pytest.fixture
+def fake_systemd(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Stands in for systemdspawner's systemd module; holds the started unit's arguments."""
+    started: dict[str, Any] = {}
+
+    async def start_transient_service(unit_name: str, **unit: Any) -> int:
+        started.update(unit, unit_name=unit_name)
+        return 0
+
+    async def service_running(unit_name: str) -> bool:
+        return started.get("unit_name") == unit_name
+
+    async def service_failed(unit_name: str) -> bool:
+        return False
+
+    fake = SimpleNamespace(get_systemd_version=lambda: 252, start_transient_service=start_transient_service,
+                           service_running=service_running, service_failed=service_failed)
+    monkeypatch.setattr(systemdspawner.systemdspawner, "systemd", fake)
+    return started
+
+
+def test_a_systemd_hub_names_the_appliance_spawner_with_limits_storage_and_a_unit_name_per_hub(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    c = configure(tmp_path, monkeypatch, APPLIANCE_HUBS_SPAWNER="systemd", APPLIANCE_PORTAL_PORT="8100")
+    assert c.JupyterHub.spawner_class == "appliance.hub.app.ApplianceSystemdSpawner"
+    assert (c.ApplianceHub.spawner_name, c.ApplianceHub.isolation) == ("systemd", "systemd")
+    assert (c.Spawner.mem_limit, c.Spawner.cpu_limit) == ("2G", 1.0)
+    assert c.ApplianceSystemdSpawner.unit_name_template == "appliance-hub3-{USERNAME}"
+    assert c.StorageEnvMixin.storage_url == "http://127.0.0.1:8100/api/storage/v1"
+
+
+def test_the_systemd_spawner_runs_a_dynamic_user_isolated_and_limited(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_systemd: dict[str, Any]) -> None:
+    c = configure(tmp_path, monkeypatch, APPLIANCE_HUBS_SPAWNER="systemd", APPLIANCE_HUBS_MEMORY_LIMIT="512M",
+                  APPLIANCE_HUBS_CPU_LIMIT="0.5")
+    server = spawner(ApplianceSystemdSpawner, c)
+    assert server.dynamic_users and server.isolate_tmp and server.isolate_devices and server.disable_user_sudo
+    assert server.unit_name == "appliance-hub3-ada"
+    assert (server.mem_limit, server.cpu_limit) == (512 * 1024**2, 0.5)
+
+
+async def test_the_systemd_spawner_starts_a_unit_with_the_storage_env_and_the_arguments_unchanged(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_systemd: dict[str, Any]) -> None:
+    c = configure(tmp_path, monkeypatch, APPLIANCE_HUBS_SPAWNER="systemd")
+    server = spawner(ApplianceSystemdSpawner, c)
+    assert await server.start() == ("127.0.0.1", server.port)
+    unit = fake_systemd
+    assert unit["unit_name"] == "appliance-hub3-ada"
+    assert unit["args"] == c.Spawner.args  # the JSON in them survives systemdspawner's str.format
+    assert unit["properties"] | {"MemoryMax": 2 * 1024**3, "CPUQuota": "100%", "DynamicUser": "yes",
+                                 "PrivateTmp": "yes", "PrivateDevices": "yes"} == unit["properties"]
+    env = unit["environment_variables"]
+    assert env["APPLIANCE_STORAGE_URL"] == c.StorageEnvMixin.storage_url
+    assert StorageTokens(c.StorageEnvMixin.storage_token_key, 60).verify(env["APPLIANCE_STORAGE_TOKEN"]) == "ada"
+
+
+def test_a_hub_without_systemd_keeps_the_local_spawner_and_gives_it_the_same_storage(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    c = configure(tmp_path, monkeypatch)
+    assert c.JupyterHub.spawner_class == "appliance.hub.app.LocalSpawner"
+    assert (c.ApplianceHub.spawner_name, c.ApplianceHub.isolation) == ("local", "none")
+    assert (c.Spawner.mem_limit, c.Spawner.cpu_limit) == ("2G", 1.0)  # reported to the server, not enforced
+    server = spawner(LocalSpawner, c)
+    assert server.storage_url == c.StorageEnvMixin.storage_url
+    assert server.storage_token_lifetime_s == c.StorageEnvMixin.storage_token_lifetime_s
+    assert server.members_dir == str(tmp_path / "home" / "members")
+
+
+def test_empty_and_zero_limits_mean_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    c = configure(tmp_path, monkeypatch, APPLIANCE_HUBS_MEMORY_LIMIT="", APPLIANCE_HUBS_CPU_LIMIT="0")
+    assert (c.Spawner.mem_limit, c.Spawner.cpu_limit) == (None, None)
+
+
+def test_the_idle_culler_runs_as_a_service_with_its_scopes_and_servers_report_activity_in_time(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    c = configure(tmp_path, monkeypatch, APPLIANCE_HUBS_IDLE_TIMEOUT_S="10")
+    [service] = c.JupyterHub.services
+    assert service["name"] == "idle-culler"
+    assert service["command"][1:] == ["-m", "jupyterhub_idle_culler", "--timeout=10", "--cull-every=5"]
+    assert c.JupyterHub.load_roles == [{"name": "idle-culler", "scopes": CULLER_SCOPES, "services": ["idle-culler"]}]
+    assert c.Spawner.environment == {"JUPYTERHUB_ACTIVITY_INTERVAL": "2"}
+
+
+@pytest.mark.parametrize(("timeout_s", "cull_every", "activity_interval"),
+                         [(1, 1, 1), (3600, 60, 300), (86_400, 60, 300)])
+def test_the_culler_checks_often_enough_and_servers_report_often_enough(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, timeout_s: int, cull_every: int,
+        activity_interval: int) -> None:
+    c = configure(tmp_path, monkeypatch, APPLIANCE_HUBS_IDLE_TIMEOUT_S=str(timeout_s))
+    assert c.JupyterHub.services[0]["command"][-1] == f"--cull-every={cull_every}"
+    assert c.Spawner.environment["JUPYTERHUB_ACTIVITY_INTERVAL"] == str(activity_interval)
+
+
+def test_an_idle_timeout_of_zero_runs_no_culler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    c = configure(tmp_path, monkeypatch, APPLIANCE_HUBS_IDLE_TIMEOUT_S="0")
+    assert "services" not in c.JupyterHub and "load_roles" not in c.JupyterHub
+    assert "JUPYTERHUB_ACTIVITY_INTERVAL" not in c.Spawner.get("environment", {})
+
+
+@pytest.mark.parametrize(("key", "value"), [("idle_timeout_s", "-1"), ("memory_limit", "2GB"),
+                                            ("memory_limit", "512"), ("cpu_limit", "-0.5"), ("cpu_limit", "nan")])
+def test_bad_limits_are_refused_with_the_key_and_the_form(tmp_path: Path, key: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=rf"hubs\.{key} = .*must be"):
+        load_config(home=tmp_path, environ={f"APPLIANCE_HUBS_{key.upper()}": value})
+
+
+def test_user_servers_and_services_carry_the_supervisors_mark(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(MARKER, str(tmp_path))
+    c = configure(tmp_path, monkeypatch)
+    assert c.Spawner.environment[MARKER] == str(tmp_path)
+    assert [service["environment"][MARKER] for service in c.JupyterHub.services] == [str(tmp_path)]
+
+
+async def test_a_member_named_like_a_system_folder_gets_a_home_of_their_own(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_systemd: dict[str, Any]) -> None:
+    server = spawner(ApplianceSystemdSpawner, configure(tmp_path, monkeypatch, APPLIANCE_HUBS_SPAWNER="systemd"),
+                     name="postgresql")
+    await server.start()
+    assert fake_systemd["properties"]["StateDirectory"] == "appliance-members/postgresql"
+    assert fake_systemd["environment_variables"]["HOME"] == "/var/lib/appliance-members/postgresql"
+    assert fake_systemd["working_dir"] == "/var/lib/appliance-members/postgresql"
