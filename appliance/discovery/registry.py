@@ -189,10 +189,12 @@ class HubRegistry:
                 return await self._assign(connection, username)
 
     async def _assign(self, connection: Connection, username: str) -> Placement:
+        # Locks are taken hub row first, then assignments, as the reaper and register do: deleting the
+        # member's assignment first deadlocked with a concurrent placement of the same member.
         previous = await (await connection.execute(
-            "DELETE FROM discovery.assignments WHERE username = %s RETURNING hub_id", (username,))).fetchone()
-        if previous is not None:
-            await connection.execute("UPDATE discovery.hubs SET assigned = assigned - 1 WHERE id = %s", previous)
+            "SELECT hub_id FROM discovery.assignments WHERE username = %s", (username,))).fetchone()
+        if previous is not None:  # on a dead hub (or placed a moment ago, which the insert below keeps)
+            await self._release_if_dead(connection, previous[0])
         # the chosen hub's row is locked until commit; placements in flight at the same moment may
         # leave the counts one or two apart, which the next placements even out
         chosen = await (await connection.execute(

@@ -26,7 +26,8 @@ async def discovery(running_appliance: Appliance) -> AsyncIterator[Discovery]:
     with engine.begin() as connection:  # each test starts with no hubs
         connection.execute(text("DELETE FROM discovery.hubs"))
     engine.dispose()
-    service = Discovery(running_appliance.database_url(), SETTINGS, Home(running_appliance.home))
+    # 20 connections: enough concurrency to show lock-order deadlocks (five rarely did)
+    service = Discovery(running_appliance.database_url(), SETTINGS, Home(running_appliance.home), pool_size=20)
     await service.open(reap=False)
     try:
         yield service
@@ -147,9 +148,29 @@ async def test_a_wrong_credential_is_refused(discovery: Discovery) -> None:
 async def test_concurrent_first_visits_place_a_member_once(discovery: Discovery) -> None:
     for hub_id in ("1", "2", "3"):
         await start_hub(discovery, hub_id)
-    placements = await asyncio.gather(*(discovery.registry.placement("alice") for _ in range(20)))
-    assert len({p.hub_id for p in placements}) == 1
-    assert sum(hub.assigned for hub in await discovery.registry.hubs()) == 1
+    for name in ("alice", "bob", "carl", "dora", "emil"):
+        placements = await asyncio.gather(*(discovery.registry.placement(name) for _ in range(20)))
+        assert len({p.hub_id for p in placements}) == 1
+    assert sum(hub.assigned for hub in await discovery.registry.hubs()) == 5
+
+
+async def test_concurrent_visits_move_a_dead_hubs_member_once_while_the_reaper_runs(
+        running_appliance: Appliance, discovery: Discovery) -> None:
+    """Placements and releases lock the hub row before the assignments (they deadlocked once)."""
+    for hub_id in ("1", "2", "3"):
+        await start_hub(discovery, hub_id)
+    for round_ in range(5):
+        name = f"mover{round_}"
+        first = (await discovery.registry.placement(name)).hub_id
+        age(running_appliance, first, 60)
+        visits = [discovery.registry.placement(name) for _ in range(15)]
+        reaping = [discovery.registry.release_dead() for _ in range(5)]
+        placements = (await asyncio.gather(*visits, *reaping))[:15]
+        assert len({p.hub_id for p in placements}) == 1 and placements[0].hub_id != first  # type: ignore[union-attr]
+        for hub_id in ("1", "2", "3"):  # all alive again for the next round
+            age(running_appliance, hub_id, 0)
+    hubs = await discovery.registry.hubs()
+    assert sum(hub.assigned for hub in hubs) == 5
 
 
 def test_settings_refuse_intervals_that_cannot_work() -> None:
