@@ -78,12 +78,18 @@ def baseline_member(url: str, name: str) -> float:
 
 
 def start_baseline(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port, hub_port, api_port = free_ports(3)
-    (workdir / "jupyterhub_config.py").write_text(textwrap.dedent(BASELINE_CONFIG).format(
-        port=port, hub_port=hub_port, api_port=api_port))
+    """A plain JupyterHub in ``workdir``; started there again, it keeps its ports, state and servers."""
+    config = workdir / "jupyterhub_config.py"
+    if not config.exists():
+        port, hub_port, api_port = free_ports(3)
+        config.write_text(textwrap.dedent(BASELINE_CONFIG).format(port=port, hub_port=hub_port, api_port=api_port))
+        (workdir / "port").write_text(str(port))
+    port = int((workdir / "port").read_text())
     venv_bin = Path(sys.executable).parent
+    if not (workdir / "proxy-token").exists():
+        (workdir / "proxy-token").write_text(secrets.token_hex(16))
     env = {**os.environ, "PATH": f"{venv_bin.parent / 'node_modules' / '.bin'}:{venv_bin}:{os.environ['PATH']}",
-           "CONFIGPROXY_AUTH_TOKEN": secrets.token_hex(16)}
+           "CONFIGPROXY_AUTH_TOKEN": (workdir / "proxy-token").read_text()}
     log = open(workdir / "hub.log", "ab")  # noqa: SIM115 - lives as long as the hub
     process = subprocess.Popen([str(venv_bin / "jupyterhub")], cwd=workdir, env=env, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"

@@ -288,7 +288,7 @@ MEMBERS_STATE = "appliance-members"  # under /var/lib: dynamic users' homes (dot
 class ApplianceSystemdSpawner(StorageEnvMixin, SystemdSpawner):
     """A user server as a transient systemd unit (needs systemd as PID 1 and the hub running as root):
     run as a dynamic user that exists only while the server runs, with its own /tmp and /dev, no way
-    to gain privileges, and the hubs.memory_limit and hubs.cpu_limit (Spawner.mem_limit, cpu_limit).
+    to gain privileges, and the hubs.memory_limit and hubs.cpu_limit_cores (Spawner.mem_limit, cpu_limit).
     Discovery and `appliance status` report the isolation as "systemd". hub_config puts the hub's id
     in ``unit_name_template``, so that the units of different hubs never share a name."""
 

@@ -112,7 +112,7 @@ def update_spawner(c: TraitletsConfig, config: Config, hub_id: str, spawner: str
     c.Spawner.args = [f"--ServerApp.tornado_settings={json.dumps(frame)}",
                       "--ServerApp.contents_manager_class=appliance.storage.contents_manager.RemoteContentsManager"]
     c.Spawner.mem_limit = config.hubs.memory_limit or None
-    c.Spawner.cpu_limit = config.hubs.cpu_limit or None
+    c.Spawner.cpu_limit = config.hubs.cpu_limit_cores or None
     c.StorageEnvMixin.storage_url = f"{portal_local}/api/storage/v1"
     c.StorageEnvMixin.storage_token_key = home.secret(TOKEN_SECRET)
     c.StorageEnvMixin.storage_token_lifetime_s = config.storage.token_lifetime_s

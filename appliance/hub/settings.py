@@ -38,7 +38,7 @@ class HubSettings:
         "2G", "Memory each member's server may use, with its kernels: a number with K, M, G or T (powers of "
               "1024), e.g. 512M or 2G. Empty means no limit. Enforced only by the systemd spawner (the local "
               "one limits nothing); takes effect for servers started after the hubs restart.")
-    cpu_limit: float = knob(
+    cpu_limit_cores: float = knob(
         1.0, "CPUs each member's server may use, with its kernels, e.g. 0.5 or 2. 0 means no limit. Enforced "
              "only by the systemd spawner (the local one limits nothing); takes effect for servers started "
              "after the hubs restart.")
@@ -54,6 +54,6 @@ class HubSettings:
         if self.memory_limit and not MEMORY.fullmatch(self.memory_limit):
             raise ConfigError(f"hubs.memory_limit = {self.memory_limit!r}: must be a number with K, M, G or T "
                               "(e.g. 512M or 2G), or empty for no limit.")
-        if not self.cpu_limit >= 0:  # also refuses NaN
-            raise ConfigError(f"hubs.cpu_limit = {self.cpu_limit}: must be 0 (no limit) or a positive number of "
-                              "CPUs, e.g. 1 or 0.5.")
+        if not self.cpu_limit_cores >= 0:  # also refuses NaN
+            raise ConfigError(f"hubs.cpu_limit_cores = {self.cpu_limit_cores}: must be 0 (no limit) or a "
+                              "positive number of CPUs, e.g. 1 or 0.5.")

@@ -78,7 +78,7 @@ def test_a_systemd_hub_names_the_appliance_spawner_with_limits_storage_and_a_uni
 def test_the_systemd_spawner_runs_a_dynamic_user_isolated_and_limited(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_systemd: dict[str, Any]) -> None:
     c = configure(tmp_path, monkeypatch, APPLIANCE_HUBS_SPAWNER="systemd", APPLIANCE_HUBS_MEMORY_LIMIT="512M",
-                  APPLIANCE_HUBS_CPU_LIMIT="0.5")
+                  APPLIANCE_HUBS_CPU_LIMIT_CORES="0.5")
     server = spawner(ApplianceSystemdSpawner, c)
     assert server.dynamic_users and server.isolate_tmp and server.isolate_devices and server.disable_user_sudo
     assert server.unit_name == "appliance-hub3-ada"
@@ -113,7 +113,7 @@ def test_a_hub_without_systemd_keeps_the_local_spawner_and_gives_it_the_same_sto
 
 
 def test_empty_and_zero_limits_mean_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    c = configure(tmp_path, monkeypatch, APPLIANCE_HUBS_MEMORY_LIMIT="", APPLIANCE_HUBS_CPU_LIMIT="0")
+    c = configure(tmp_path, monkeypatch, APPLIANCE_HUBS_MEMORY_LIMIT="", APPLIANCE_HUBS_CPU_LIMIT_CORES="0")
     assert (c.Spawner.mem_limit, c.Spawner.cpu_limit) == (None, None)
 
 
@@ -144,7 +144,8 @@ def test_an_idle_timeout_of_zero_runs_no_culler(tmp_path: Path, monkeypatch: pyt
 
 
 @pytest.mark.parametrize(("key", "value"), [("idle_timeout_s", "-1"), ("memory_limit", "2GB"),
-                                            ("memory_limit", "512"), ("cpu_limit", "-0.5"), ("cpu_limit", "nan")])
+                                            ("memory_limit", "512"), ("cpu_limit_cores", "-0.5"),
+                                            ("cpu_limit_cores", "nan")])
 def test_bad_limits_are_refused_with_the_key_and_the_form(tmp_path: Path, key: str, value: str) -> None:
     with pytest.raises(ConfigError, match=rf"hubs\.{key} = .*must be"):
         load_config(home=tmp_path, environ={f"APPLIANCE_HUBS_{key.upper()}": value})
