@@ -3,7 +3,8 @@ restarted at once (as systemd's Restart=always would), on this box, in this run.
 
 "Answering again" is what a member who reloads the page needs: a new browser signs in through the hub
 and reaches a JupyterLab whose API answers. Meanwhile an open JupyterLab (the browser that started the
-server) keeps calling its server's API every 50 ms; the longest run of failed calls is printed too.
+server) keeps calling its server's API every 50 ms: the longest run of failed calls is printed too (when
+the member is moved, their old server stops answering for good once its hub is declared dead).
 Three cases, each the median of N kills:
 - the appliance, the hub restarted by the supervisor (the member keeps their hub and server);
 - the appliance, the hub staying down (restart delayed past discovery's dead_after): the member is moved
@@ -147,11 +148,12 @@ def log_in(client: httpx.Client, url: str, name: str) -> None:
     ready(client, f"{url}/user/{name}")
 
 
-def report(label: str, runs: list[tuple[float, float]]) -> float:
+def report(label: str, runs: list[tuple[float, float]], moved: bool = False) -> float:
     answered = [a for a, _ in runs]
     median = statistics.median(answered)
-    print(f"  {label:<58} {median:5.2f} s (min {min(answered):.2f}, max {max(answered):.2f}); "
-          f"open JupyterLab's longest outage {max(o for _, o in runs):.2f} s")
+    open_lab = ("the open JupyterLab was left behind" if moved else
+                f"the open JupyterLab's longest outage {max(o for _, o in runs):.2f} s")
+    print(f"  {label:<58} {median:5.2f} s (min {min(answered):.2f}, max {max(answered):.2f}); {open_lab}")
     return median
 
 
@@ -173,7 +175,7 @@ def main() -> None:
             moved.append(appliance_kill(staying_down, f"moved{index}", moves=True))
         print(f"SIGKILL of the member's hub to a new sign-in reaching a working JupyterLab, median of {args.kills}")
         o = report("appliance, hub restarted by the supervisor", ours)
-        m = report("appliance, hub stays down (member moved to the other hub)", moved)
+        m = report("appliance, hub stays down (member moved to the other hub)", moved, moved=True)
         t = report("plain JupyterHub, restarted at once", theirs)
         print(f"  ratio appliance (restarted) / plain: {o / t:.2f}; appliance (moved) / plain: {m / t:.2f}")
     finally:
