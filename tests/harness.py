@@ -136,15 +136,22 @@ class Appliance:
         config = load_config(environ=self.env)
         return database_url(config.home, config.postgres)
 
-    def proxy_routes(self) -> dict[str, Any]:
-        """The front proxy's routing table, from its REST API."""
+    def _proxy_api(self) -> httpx.Client:
         from appliance.config import load_config
         from appliance.proxy import TOKEN_SECRET
 
         token = load_config(environ=self.env).home.secret(TOKEN_SECRET)
-        routes: dict[str, Any] = httpx.get(f"http://127.0.0.1:{self.api_port}/api/routes", timeout=5,
-                                           headers={"Authorization": f"token {token}"}).raise_for_status().json()
+        return httpx.Client(timeout=5, headers={"Authorization": f"token {token}"})
+
+    def proxy_routes(self) -> dict[str, Any]:
+        """The front proxy's routing table, from its REST API."""
+        with self._proxy_api() as api:
+            routes: dict[str, Any] = api.get(f"http://127.0.0.1:{self.api_port}/api/routes").raise_for_status().json()
         return routes
+
+    def add_proxy_route(self, spec: str, target: str) -> None:
+        with self._proxy_api() as api:
+            api.post(f"http://127.0.0.1:{self.api_port}/api/routes{spec}", json={"target": target}).raise_for_status()
 
     def processes(self) -> list[psutil.Process]:
         """Every process that belongs to this home (started by its supervisor)."""

@@ -14,7 +14,7 @@ from appliance.discovery.registry import HubRegistry
 from appliance.hub import addresses
 from appliance.proxy import TOKEN_SECRET
 
-HUB_ROUTE = re.compile(r"^/hubs/([^/]+)/")
+HUB_ROUTE = re.compile(r"^/hubs/([^/]+)(?:/|$)")  # the proxy keeps a hub's own route without its "/"
 log = logging.getLogger(__name__)
 
 

@@ -8,9 +8,12 @@ import os
 import re
 import signal
 import time
+import zlib
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import create_engine, text
 
 from tests.harness import Appliance
 from tests.integration.lab import server_hub, user_servers
@@ -92,6 +95,11 @@ def test_a_notebook_run_and_saved_survives_the_death_of_the_members_hub(running_
         assert time.monotonic() < deadline, storage.read("first-steps.ipynb").text
         time.sleep(0.2)
 
+    sealed = stored_bytes(running_lab, "lise", "first-steps.ipynb")
+    assert b"1+1" not in sealed and b"cells" not in sealed  # encrypted (and not merely compressed)
+    with pytest.raises(zlib.error):
+        zlib.decompress(sealed)
+
     os.kill(running_lab.component(f"hub-{hub_id}")["pid"], signal.SIGKILL)
     # the member's server outlives its hub: the open JupyterLab keeps working meanwhile
     cell = lab.locator(".jp-Cell .cm-content").last
@@ -116,3 +124,15 @@ def test_a_notebook_run_and_saved_survives_the_death_of_the_members_hub(running_
     while [server_hub(p) for p in user_servers("lise")] != [other]:
         assert time.monotonic() < deadline, [server_hub(p) for p in user_servers("lise")]
         time.sleep(0.3)
+
+
+def stored_bytes(appliance: Appliance, username: str, path: str) -> bytes:
+    """A file's bytes as PostgreSQL holds them."""
+    engine = create_engine(appliance.database_url())
+    with engine.connect() as connection:
+        content: bytes = connection.execute(text(
+            "SELECT b.content FROM storage.files f JOIN storage.blobs b ON b.id = f.blob_id "
+            "JOIN storage.namespaces n ON n.id = f.namespace_id WHERE n.username = :u AND f.path = :p"),
+            {"u": username, "p": path}).scalar_one()
+    engine.dispose()
+    return content

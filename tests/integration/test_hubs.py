@@ -50,6 +50,11 @@ def answers(url: str) -> bool:
         return False
 
 
+def routes_of(appliance: Appliance, hub_id: str) -> list[str]:
+    """The hub's routes in the front proxy: its own, and its members' servers'."""
+    return [spec for spec in appliance.proxy_routes() if f"{spec}/".startswith(f"/hubs/{hub_id}/")]
+
+
 def log_in_through(appliance: Appliance, hub_id: str, username: str, password: str) -> httpx.Response:
     return log_in_through_hub(appliance, f"{appliance.proxy_url}/hubs/{hub_id}", username, password)
 
@@ -162,15 +167,13 @@ def test_after_a_fail_over_settles_a_member_has_one_server(appliance: Appliance)
     with httpx.Client(follow_redirects=False, timeout=30) as browser:
         start_server(appliance, f"{appliance.proxy_url}/hubs/{first}", name, password, browser)
     assert [server_hub(p) for p in user_servers(name)] == [first]
-    assert any(spec.startswith(f"/hubs/{first}/user/{name}") for spec in appliance.proxy_routes()), (
-        appliance.proxy_routes())
+    assert sorted(routes_of(appliance, first)) == [f"/hubs/{first}", f"/hubs/{first}/user/{name}"]
 
     frozen = appliance.component(f"hub-{first}")["pid"]
     os.kill(frozen, signal.SIGSTOP)
     try:
         wait_for(lambda: portal.http.get("/api/discovery/v1/me").json()["hub"] != first, 15, "the member moving")
-        wait_for(lambda: not any(spec.startswith(f"/hubs/{first}/") for spec in appliance.proxy_routes()), 5,
-                 "the dead hub's routes leaving the proxy")
+        wait_for(lambda: routes_of(appliance, first) == [], 5, "the dead hub's routes leaving the proxy")
         second = portal.http.get("/api/discovery/v1/me").json()["hub"]
         with httpx.Client(follow_redirects=False, timeout=30) as browser:
             start_server(appliance, f"{appliance.proxy_url}/hubs/{second}", name, password, browser)
@@ -185,3 +188,33 @@ def test_after_a_fail_over_settles_a_member_has_one_server(appliance: Appliance)
     assert [server_hub(p) for p in user_servers(name)] == [second]
     assert portal.http.get("/api/discovery/v1/me").json()["hub"] == second
 
+
+
+def test_stop_ends_the_members_servers_and_a_hub_no_longer_configured_is_retired(appliance: Appliance) -> None:
+    appliance.with_hubs(2).up()
+    members = {}
+    for name in (f"r{secrets.token_hex(3)}", f"s{secrets.token_hex(3)}"):  # one on each hub
+        password = add_user(appliance, name)
+        portal = Browser(appliance)
+        portal.sign_in(name, password)
+        members[portal.http.get("/api/discovery/v1/me").json()["hub"]] = (name, password, portal)
+    name, password, portal = members["2"]
+    with httpx.Client(follow_redirects=False, timeout=30) as browser:
+        start_server(appliance, f"{appliance.proxy_url}/hubs/2", name, password, browser)
+    assert appliance.cli("stop").returncode == 0
+    assert appliance.process is not None
+    appliance.process.wait(30)
+    assert user_servers(name) == []  # `appliance stop` leaves no member's server behind
+
+    appliance.env["APPLIANCE_HUBS_COUNT"] = "1"
+    appliance.up()
+    assert sorted(hubs(appliance)) == ["1"]
+    assert portal.http.get("/api/discovery/v1/me").json() == {"hub": "1", "state": "routable", "moved": True,
+                                                             "path": "/hubs/1/"}
+    assert hubs(appliance)["1"]["assigned"] == 2
+    assert "hub 2 is no longer configured: retired" in (appliance.home / "logs" / "portal.log").read_text()
+    # a route of the retired hub still in the proxy (here put there by hand) goes when the portal starts
+    appliance.add_proxy_route("/hubs/2/user/ghost", "http://127.0.0.1:9")
+    assert appliance.cli("restart", "portal").returncode == 0
+    wait_for(lambda: routes_of(appliance, "2") == [], 15, "the retired hub's route leaving")
+    assert routes_of(appliance, "1") == ["/hubs/1"]
