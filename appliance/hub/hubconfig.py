@@ -21,6 +21,7 @@ from appliance.storage.service import TOKEN_SECRET
 from appliance.supervisor.run import MARKER
 
 SYSTEMD_RUNNING = Path("/run/systemd/system")
+LAB_SETTINGS = Path(__file__).parent / "lab_settings"  # JupyterLab's defaults for members: no news prompt
 SPAWNER_CLASSES = {"local": "appliance.hub.app.LocalSpawner", "systemd": "appliance.hub.app.ApplianceSystemdSpawner"}
 IDLE_CULLER = "idle-culler"  # the managed service's name, and its role's
 
@@ -110,7 +111,8 @@ def update_spawner(c: TraitletsConfig, config: Config, hub_id: str, spawner: str
     c.Spawner.default_url = "/lab"
     c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]
     c.Spawner.args = [f"--ServerApp.tornado_settings={json.dumps(frame)}",
-                      "--ServerApp.contents_manager_class=appliance.storage.contents_manager.RemoteContentsManager"]
+                      "--ServerApp.contents_manager_class=appliance.storage.contents_manager.RemoteContentsManager",
+                      f"--LabApp.app_settings_dir={LAB_SETTINGS}"]
     c.Spawner.mem_limit = config.hubs.memory_limit or None
     c.Spawner.cpu_limit = config.hubs.cpu_limit_cores or None
     c.StorageEnvMixin.storage_url = f"{portal_local}/api/storage/v1"
