@@ -135,12 +135,21 @@ ensure_browser() {
   command -v chromium > /dev/null || apt_install chromium fonts-dejavu-core
 }
 
+ensure_machine_tools() {
+  # The fresh-machine tests boot a debootstrapped Debian with systemd-nspawn (tests/machine.py).
+  local missing=()
+  command -v debootstrap > /dev/null || missing+=(debootstrap)
+  command -v systemd-nspawn > /dev/null || missing+=(systemd-container)
+  [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+}
+
 main() {
   say "Preparing this machine for appliance (log: $LOG)"
   ensure_python
   ensure_postgresql
   ensure_node
   [ $DEV -eq 0 ] || ensure_browser
+  [ $DEV -eq 0 ] || ensure_machine_tools
   ensure_venv
   ensure_proxy
   [ $DEV -eq 1 ] || ensure_command_link

@@ -1,0 +1,93 @@
+"""The installer on a fresh Debian 12 with systemd as PID 1 (debootstrap + systemd-nspawn, tests/machine.py):
+the appliance comes up healthy with the systemd spawner, and a member signed in through the portal's
+OAuth flow gets a JupyterLab that runs as a transient unit with a dynamic user and the memory limit."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from tests.harness import free_consecutive_ports, free_ports
+from tests.integration.lab import start_server
+from tests.integration.oauth import Browser
+from tests.machine import Machine
+
+HOME = "/var/lib/appliance"
+
+
+@dataclass
+class Installed:
+    """The machine, its appliance as this one reaches it (the network is shared), what the installer said."""
+
+    machine: Machine
+    portal_url: str
+    proxy_url: str
+    home: Path
+    output: str
+
+
+@pytest.fixture(scope="module")
+def installed() -> Iterator[Installed]:
+    machine = Machine().prepare()
+    portal, proxy, api, postgres = free_ports(4)
+    machine.write(f"{HOME}/appliance.toml", "\n".join([  # free ports: the machine shares this one's loopback
+        "[portal]", f"port = {portal}", "[proxy]", f"port = {proxy}", f"api_port = {api}",
+        "[postgres]", f"port = {postgres}", "[hubs]", f"first_port = {free_consecutive_ports(2)}", ""]))
+    try:
+        machine.boot()
+        began = time.monotonic()
+        output = machine.run("bash", "-c", "cd /src && installer/install.sh", timeout=1800).stdout
+        print(f"\nfresh Debian 12, booted, to a healthy appliance: {time.monotonic() - began:.0f} s")
+        yield Installed(machine, f"http://127.0.0.1:{portal}", f"http://127.0.0.1:{proxy}",
+                        machine.root / HOME.lstrip("/"), output)
+    finally:
+        Browser.close_all()
+        if machine.nspawn is not None:
+            machine.run("appliance", "stop", check=False)  # a quick shutdown of the machine
+        machine.destroy()
+
+
+def test_the_installer_brings_the_appliance_up_with_the_systemd_spawner(installed: Installed) -> None:
+    machine = installed.machine
+    assert "Admin login: admin / " in installed.output
+    status = json.loads(machine.run("appliance", "status", "--json").stdout)
+    assert all(component["state"] == "healthy" for component in status["components"]), status
+    assert [(hub["spawner"], hub["isolation"]) for hub in status["hubs"]] == [("systemd", "systemd")] * 2
+
+
+def test_a_members_server_is_a_transient_unit_with_a_dynamic_user_and_the_memory_limit(installed: Installed) -> None:
+    machine = installed.machine
+    name = "postgresql"  # also a system folder's name: the member must not be handed /var/lib/postgresql
+    password = machine.run("appliance", "users", "add", name).stdout.strip().rsplit(" ", 1)[-1]
+    portal = Browser(installed)  # type: ignore[arg-type]
+    portal.sign_in(name, password)
+    hub_id = portal.http.get("/api/discovery/v1/me").json()["hub"]
+    with httpx.Client(follow_redirects=False, timeout=60) as browser:
+        hub = f"{installed.proxy_url}/hubs/{hub_id}"
+        landed = start_server(installed, hub, name, password, browser)  # type: ignore[arg-type]
+        server = installed.proxy_url + urlsplit(str(landed.url)).path.removesuffix("/lab")
+        xsrf = next(c.value for c in browser.cookies.jar if c.name == "_xsrf" and "/user/" in c.path)
+        saved = browser.put(f"{server}/api/contents/in-a-unit.ipynb", headers={"X-XSRFToken": xsrf or ""}, json={
+            "type": "notebook", "content": {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}})
+        assert saved.status_code == 201, saved.text
+
+    unit = f"appliance-hub{hub_id}-{name}"
+    shown = dict(line.split("=", 1) for line in machine.run(
+        "systemctl", "show", unit, "-p", "ActiveState", "-p", "DynamicUser", "-p", "MemoryMax", "-p", "User",
+        "-p", "MainPID", "-p", "PrivateTmp", "-p", "StateDirectory").stdout.splitlines())
+    assert shown["ActiveState"] == "active" and shown["DynamicUser"] == "yes" and shown["PrivateTmp"] == "yes"
+    assert shown["MemoryMax"] == str(2 * 1024**3)  # hubs.memory_limit's default
+    assert shown["StateDirectory"] == f"appliance-members/{name}"
+    assert shown["User"] == unit
+    uid = int(machine.run("stat", "-c", "%u", f"/proc/{shown['MainPID']}").stdout)
+    assert 61184 <= uid <= 65519  # systemd's range for dynamic users: the server does not run as root
+    assert machine.run("stat", "-c", "%U", "/var/lib/postgresql").stdout.strip() == "postgres"
+    exported = machine.run("appliance", "storage", "export", name, "/root/exported")
+    assert (machine.root / "root/exported/in-a-unit.ipynb").is_file(), exported.stdout  # saved in PostgreSQL
