@@ -144,26 +144,40 @@ def restart(options: Options, component: str | None, timeout: float) -> None:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.option("--wait", "wait_s", type=float, default=0.0, show_default=True,
+              help="Seconds to wait for the appliance to be running with every component healthy.")
+@click.option("--welcome", is_flag=True, help="Also print the URLs and, while it is still stored, the first "
+                                              "admin's login (what the installer shows at the end).")
 @click.pass_obj
-def status(options: Options, as_json: bool) -> None:
+def status(options: Options, as_json: bool, wait_s: float, welcome: bool) -> None:
     """Show every component's health. Exit 0 if all are healthy, 1 if not, 3 if not running."""
     from appliance.errors import NotRunning
     from appliance.statusview import render_status
     from appliance.supervisor.control import send_command
 
-    home = options.load().home
-    try:
-        report = send_command(home.control_socket, {"command": "status"}, timeout_s=10)
-    except NotRunning:
+    config = options.load()
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            report = send_command(config.home.control_socket, {"command": "status"}, timeout_s=10)
+        except NotRunning:
+            report = None
+        healthy = report is not None and all(c["state"] == "healthy" for c in report["components"])
+        if healthy or time.monotonic() >= deadline:
+            break
+        time.sleep(0.5)
+    if report is None:
         if as_json:
             click.echo(json.dumps({"running": False, "components": []}))
         else:
-            click.echo(f"appliance is not running (home {home.root}). Start it with `appliance up`.")
+            click.echo(f"appliance is not running (home {config.home.root}). Start it with `appliance up`.")
         sys.exit(3)
     report.pop("ok", None)
     report["hubs"] = hubs_report(options)
+    if welcome and healthy and not as_json:
+        _print_welcome(config, first_start=True)
     click.echo(json.dumps(report, indent=2) if as_json else render_status(report, color=sys.stdout.isatty()))
-    sys.exit(0 if all(c["state"] == "healthy" for c in report["components"]) else 1)
+    sys.exit(0 if healthy else 1)
 
 
 @main.command()

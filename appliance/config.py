@@ -18,7 +18,7 @@ from typing import Any
 
 from appliance.discovery.settings import DiscoverySettings
 from appliance.errors import ConfigError
-from appliance.home import Home, default_home
+from appliance.home import SYSTEM_HOME, Home, default_home
 from appliance.hub.settings import HubSettings
 from appliance.identity.settings import IdentitySettings
 from appliance.knobs import KnobInfo, describe
@@ -44,6 +44,7 @@ SECTIONS: dict[str, type] = {
     "supervisor": SupervisorSettings,
 }
 CONFIG_FILE_NAME = "appliance.toml"
+SYSTEM_CONFIG = Path("/etc/appliance/appliance.toml")  # the installed service's (the installer writes it)
 _TYPE_WORDS = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
 
 
@@ -78,7 +79,8 @@ def load_config(
 ) -> Config:
     """Read the configuration for ``home`` (default: $APPLIANCE_HOME or the per-user default).
 
-    ``file`` must exist if given; otherwise ``<home>/appliance.toml`` is read when present.
+    ``file`` must exist if given; otherwise ``<home>/appliance.toml`` is read when present, and for the
+    installed service's home (/var/lib/appliance) /etc/appliance/appliance.toml.
     ``overrides`` maps ``"section.key"`` to values given on the command line.
     """
     environ = os.environ if environ is None else environ
@@ -87,6 +89,8 @@ def load_config(
         file = Path(environ["APPLIANCE_CONFIG"])
     if file is None and (home_path / CONFIG_FILE_NAME).is_file():
         file = home_path / CONFIG_FILE_NAME
+    elif file is None and home_path == SYSTEM_HOME and SYSTEM_CONFIG.is_file():
+        file = SYSTEM_CONFIG
     elif file is not None and not file.is_file():
         raise ConfigError(f"config file {file} does not exist; create it or drop --config/APPLIANCE_CONFIG.")
 

@@ -19,10 +19,12 @@ from typing import IO
 
 from appliance.errors import ApplianceError
 
+SYSTEM_HOME = Path("/var/lib/appliance")  # root's, and the installed service's
+
 
 def default_home() -> Path:
     if os.geteuid() == 0:
-        return Path("/var/lib/appliance")
+        return SYSTEM_HOME
     return Path.home() / ".local" / "share" / "appliance"
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the appliance from this checkout and start it (Debian 12, Ubuntu 22.04+; run as root).
 #
-#   installer/install.sh                 install into /opt/appliance and start `appliance up --detach`
+#   installer/install.sh                 install into /opt/appliance and start appliance.service (enabled at boot;
+#                                        `appliance up --detach` where systemd is not running)
 #   installer/install.sh --dev --venv D  prepare a development environment in D (editable, test extras), no start
 #
 # Every step checks before it acts, so a second run is quick and changes nothing that is already right.
@@ -15,7 +16,7 @@ DEV=0
 START=1
 LOG=${APPLIANCE_INSTALL_LOG:-/tmp/appliance-install.log}
 
-usage() { sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --dev) DEV=1; START=0 ;;
@@ -27,6 +28,12 @@ while [ $# -gt 0 ]; do
   shift
 done
 VENV=${VENV:-$PREFIX/venv}
+SYSTEM_CONFIG=/etc/appliance/appliance.toml
+UNIT=/etc/systemd/system/appliance.service
+DONE=$PREFIX/.install-complete  # written last: a run that died half-way is finished by the next one
+FIRST_INSTALL=1
+[ ! -f "$DONE" ] || FIRST_INSTALL=0
+UPGRADED=0
 : > "$LOG"
 
 say() { printf '%s\n' "$*"; }
@@ -89,14 +96,17 @@ ensure_venv() {
   fi
   local spec stamp want
   if [ $DEV -eq 1 ]; then spec=(-e "$REPO[test]"); else spec=("$REPO"); fi
-  want="$DEV $(cat "$REPO/pyproject.toml" | sha256sum | cut -c1-16)"
-  [ $DEV -eq 1 ] || want="$want $(cd "$REPO" && git rev-parse HEAD 2> /dev/null || date +%s)"
+  want="$DEV $(sha256sum < "$REPO/pyproject.toml" | cut -c1-16)"
+  # what a non-editable install copies: reinstall (the upgrade) when any of it changed
+  [ $DEV -eq 1 ] || want="$want $(cd "$REPO" && find appliance webui -type f ! -path '*/__pycache__/*' -print0 \
+    | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"
   stamp="$VENV/.appliance-installed"
   if [ "$(cat "$stamp" 2> /dev/null)" != "$want" ]; then
     step "installing appliance and its Python packages into $VENV"
     run "$VENV/bin/pip" install -q --upgrade pip
     run "$VENV/bin/pip" install -q "${spec[@]}"
     echo "$want" > "$stamp"
+    UPGRADED=1
   fi
 }
 
@@ -121,13 +131,58 @@ ensure_command_link() {
   fi
 }
 
-start_appliance() {
-  if "$VENV/bin/appliance" status > /dev/null 2>&1; then
-    step "appliance is already running"
-  else
-    "$VENV/bin/appliance" up --detach
+ensure_config() {
+  if [ -f "$SYSTEM_CONFIG" ]; then
+    step "keeping $SYSTEM_CONFIG"
+    return
   fi
-  "$VENV/bin/appliance" status
+  step "writing $SYSTEM_CONFIG (every setting at its default, commented out)"
+  mkdir -p "$(dirname "$SYSTEM_CONFIG")"
+  "$VENV/bin/appliance" config show --defaults > "$SYSTEM_CONFIG.new"
+  chmod 644 "$SYSTEM_CONFIG.new"
+  mv "$SYSTEM_CONFIG.new" "$SYSTEM_CONFIG"
+}
+
+ensure_service() {
+  local unit
+  unit=$(sed "s|@VENV@|$VENV|g" "$REPO/installer/appliance.service")
+  if [ "$(cat "$UNIT" 2> /dev/null)" != "$unit" ]; then
+    step "installing the appliance.service unit"
+    printf '%s\n' "$unit" > "$UNIT"
+    run systemctl daemon-reload
+    UPGRADED=1
+  fi
+  systemctl is-enabled --quiet appliance 2> /dev/null || run systemctl enable appliance
+}
+
+start_appliance() {
+  if [ ! -d /run/systemd/system ]; then
+    say "systemd is not running on this machine (a container or CI): starting \`appliance up --detach\` instead."
+    say "It will not come back by itself after a reboot; run this installer again then."
+    if "$VENV/bin/appliance" status > /dev/null 2>&1 && [ $UPGRADED -eq 1 ]; then
+      step "stopping the appliance to start the new version"
+      run "$VENV/bin/appliance" stop
+    fi
+    if "$VENV/bin/appliance" status > /dev/null 2>&1; then
+      "$VENV/bin/appliance" status
+    else
+      "$VENV/bin/appliance" up --detach  # shows each component coming up, then the URLs and the first login
+    fi
+    return
+  fi
+  ensure_service
+  if ! systemctl is-active --quiet appliance; then
+    step "starting appliance.service"
+    run systemctl start appliance
+  elif [ $UPGRADED -eq 1 ]; then
+    step "restarting appliance.service on the new version"
+    run systemctl restart appliance
+  fi
+  step "waiting for every component to be healthy"
+  local welcome=()
+  [ $FIRST_INSTALL -eq 0 ] || welcome=(--welcome)  # the URLs and, on the first install, the admin login
+  "$VENV/bin/appliance" status --wait 180 "${welcome[@]}" \
+    || fail "the appliance is not healthy after 180 s; see \`appliance status\` and \`journalctl -u appliance\`"
 }
 
 ensure_browser() {
@@ -154,7 +209,9 @@ main() {
   ensure_proxy
   [ $DEV -eq 1 ] || ensure_command_link
   say "Ready: $VENV"
+  [ $DEV -eq 1 ] || ensure_config
   [ $START -eq 0 ] || start_appliance
+  [ $DEV -eq 1 ] || touch "$DONE"
 }
 
 main

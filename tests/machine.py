@@ -58,8 +58,19 @@ class Machine:
             elif source.is_file():
                 (self.root / name.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(source, self.root / name.lstrip("/"))
-        subprocess.run(["git", "clone", "-q", str(REPO), str(self.root / "src")], check=True)
+        self._copy_checkout(self.root / "src")
         return self
+
+    @staticmethod
+    def _copy_checkout(target: Path) -> None:
+        """A clone of this checkout with its uncommitted work on top (what a developer is testing)."""
+        subprocess.run(["git", "clone", "-q", str(REPO), str(target)], check=True)
+        listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                                check=True, capture_output=True, text=True).stdout
+        for name in filter(None, listed.split("\0")):
+            if (REPO / name).is_file():
+                (target / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(REPO / name, target / name)
 
     def boot(self, timeout: float = 60) -> Machine:
         binds = [f"--bind-ro={path}" for path in self._wheel_dirs()]
@@ -103,6 +114,13 @@ class Machine:
             raise AssertionError(f"{' '.join(argv)} exited {result.returncode} in the machine:\n"
                                  f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
         return result
+
+    def reboot(self, timeout: float = 120) -> Machine:
+        """Reboot: systemd-nspawn exits when its machine reboots, so it is started again on the same root."""
+        assert self.nspawn is not None, "boot() first"
+        self.run("systemctl", "reboot", check=False)
+        self.nspawn.wait(timeout)
+        return self.boot()
 
     def write(self, path: str, text: str) -> None:
         target = self.root / path.lstrip("/")

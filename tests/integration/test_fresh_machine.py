@@ -1,6 +1,7 @@
 """The installer on a fresh Debian 12 with systemd as PID 1 (debootstrap + systemd-nspawn, tests/machine.py):
-the appliance comes up healthy with the systemd spawner, and a member signed in through the portal's
-OAuth flow gets a JupyterLab that runs as a transient unit with a dynamic user and the memory limit."""
+the appliance comes up as an enabled service with the systemd spawner; a member signed in through the
+portal's OAuth flow gets a JupyterLab that runs as a transient unit with a dynamic user and the memory
+limit; their saved notebook survives running the installer again (the upgrade) and a reboot."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from tests.integration.oauth import Browser
 from tests.machine import Machine
 
 HOME = "/var/lib/appliance"
+CONFIG = "/etc/appliance/appliance.toml"
+MEMBER = "postgresql"  # also a system folder's name: the member must not be handed /var/lib/postgresql
 
 
 @dataclass
@@ -37,7 +40,7 @@ class Installed:
 def installed() -> Iterator[Installed]:
     machine = Machine().prepare()
     portal, proxy, api, postgres = free_ports(4)
-    machine.write(f"{HOME}/appliance.toml", "\n".join([  # free ports: the machine shares this one's loopback
+    machine.write(CONFIG, "\n".join([  # free ports: the machine shares this one's loopback; the installer keeps it
         "[portal]", f"port = {portal}", "[proxy]", f"port = {proxy}", f"api_port = {api}",
         "[postgres]", f"port = {postgres}", "[hubs]", f"first_port = {free_consecutive_ports(2)}", ""]))
     try:
@@ -57,14 +60,20 @@ def installed() -> Iterator[Installed]:
 def test_the_installer_brings_the_appliance_up_with_the_systemd_spawner(installed: Installed) -> None:
     machine = installed.machine
     assert "Admin login: admin / " in installed.output
-    status = json.loads(machine.run("appliance", "status", "--json").stdout)
+    assert machine.run("systemctl", "is-enabled", "appliance").stdout.strip() == "enabled"
+    assert machine.run("systemctl", "is-active", "appliance").stdout.strip() == "active"
+    assert_healthy_with_systemd_spawner(machine)
+
+
+def assert_healthy_with_systemd_spawner(machine: Machine) -> None:
+    status = json.loads(machine.run("appliance", "status", "--json", "--wait", "120").stdout)
     assert all(component["state"] == "healthy" for component in status["components"]), status
     assert [(hub["spawner"], hub["isolation"]) for hub in status["hubs"]] == [("systemd", "systemd")] * 2
 
 
 def test_a_members_server_is_a_transient_unit_with_a_dynamic_user_and_the_memory_limit(installed: Installed) -> None:
     machine = installed.machine
-    name = "postgresql"  # also a system folder's name: the member must not be handed /var/lib/postgresql
+    name = MEMBER
     password = machine.run("appliance", "users", "add", name).stdout.strip().rsplit(" ", 1)[-1]
     portal = Browser(installed)  # type: ignore[arg-type]
     portal.sign_in(name, password)
@@ -89,5 +98,30 @@ def test_a_members_server_is_a_transient_unit_with_a_dynamic_user_and_the_memory
     uid = int(machine.run("stat", "-c", "%u", f"/proc/{shown['MainPID']}").stdout)
     assert 61184 <= uid <= 65519  # systemd's range for dynamic users: the server does not run as root
     assert machine.run("stat", "-c", "%U", "/var/lib/postgresql").stdout.strip() == "postgres"
-    exported = machine.run("appliance", "storage", "export", name, "/root/exported")
-    assert (machine.root / "root/exported/in-a-unit.ipynb").is_file(), exported.stdout  # saved in PostgreSQL
+    assert_saved(machine)
+
+
+def assert_saved(machine: Machine) -> None:
+    """The member's notebook is in the storage (exported from PostgreSQL, not read from a disk)."""
+    machine.run("rm", "-rf", "/root/exported")
+    exported = machine.run("appliance", "storage", "export", MEMBER, "/root/exported")
+    assert (machine.root / "root/exported/in-a-unit.ipynb").is_file(), exported.stdout
+
+
+def test_running_the_installer_again_upgrades_in_place_and_keeps_everything(installed: Installed) -> None:
+    machine = installed.machine
+    config_before = (machine.root / CONFIG.lstrip("/")).read_text()
+    with (machine.root / "src/appliance/__init__.py").open("a") as source:  # a newer version of the code
+        source.write("# a newer version\n")
+    again = machine.run("bash", "-c", "cd /src && installer/install.sh", timeout=1800).stdout
+    assert "restarting appliance.service on the new version" in again, again
+    assert f"keeping {CONFIG}" in again and "Admin login" not in again  # shown on the first install only
+    assert (machine.root / CONFIG.lstrip("/")).read_text() == config_before
+    assert_healthy_with_systemd_spawner(machine)
+    assert_saved(machine)
+
+
+def test_after_a_reboot_the_service_comes_back_by_itself(installed: Installed) -> None:
+    machine = installed.machine.reboot()
+    assert_healthy_with_systemd_spawner(machine)
+    assert_saved(machine)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from appliance import config as config_module
 from appliance.config import all_knobs, load_config, render_defaults, render_effective
 from appliance.errors import ConfigError
 
@@ -95,3 +96,16 @@ def test_defaults_file_is_valid_toml_when_uncommented(tmp_path: Path) -> None:
     write(tmp_path, text)
     config = load_config(home=tmp_path, environ={})
     assert set(config.sources.values()) == {"file"}
+
+
+def test_the_installed_service_reads_etc_appliance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    system_home, system_config = tmp_path / "var-lib-appliance", tmp_path / "etc-appliance.toml"
+    system_config.write_text("[portal]\nport = 8100\n")
+    monkeypatch.setattr(config_module, "SYSTEM_HOME", system_home)
+    monkeypatch.setattr(config_module, "SYSTEM_CONFIG", system_config)
+    config = load_config(home=system_home, environ={})
+    assert (config.file, config.portal.port) == (system_config, 8100)
+    assert load_config(home=tmp_path / "another-home", environ={}).portal.port == 8000  # only the service's home
+    system_home.mkdir()
+    write(system_home, "[portal]\nport = 8200\n")  # the home's own file comes first
+    assert load_config(home=system_home, environ={}).portal.port == 8200
