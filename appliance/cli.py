@@ -212,6 +212,31 @@ def config_show(options: Options, defaults: bool) -> None:
 
 
 @main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+def backup(options: Options, file: Path) -> None:
+    """Write every database, the secrets and the configuration to FILE, a new file (mode 0600: it holds
+    the keys to the notebooks; keep it like the disks themselves). The appliance keeps running."""
+    from appliance.backup import backup as make_backup
+
+    databases = make_backup(options.load(), file, click.echo)
+    click.echo(f"Backed up {len(databases)} database(s) to {file}.")
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_obj
+def restore(options: Options, file: Path) -> None:
+    """Replace this appliance's databases and secrets with the backup in FILE (e.g. onto a fresh install).
+    Stop the appliance first; start it again afterwards."""
+    from appliance.backup import restore as put_back
+
+    databases = put_back(options.load(), file, click.echo)
+    click.echo(f"Restored {len(databases)} database(s) from {file}. Start the appliance: "
+               "`systemctl start appliance` (or `appliance up --detach`).")
+
+
+@main.command()
 def version() -> None:
     """Print the version of appliance."""
     click.echo(f"appliance {__version__}")

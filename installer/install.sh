@@ -4,6 +4,8 @@
 #   installer/install.sh                 install into /opt/appliance and start appliance.service (enabled at boot;
 #                                        `appliance up --detach` where systemd is not running)
 #   installer/install.sh --dev --venv D  prepare a development environment in D (editable, test extras), no start
+#   installer/install.sh --uninstall     remove the service and the program; keep the data (/var/lib/appliance)
+#   installer/install.sh --purge         remove the data and the configuration too
 #
 # Every step checks before it acts, so a second run is quick and changes nothing that is already right.
 # Detail goes to $LOG; a failed command's output is shown on screen.
@@ -14,14 +16,18 @@ PREFIX=/opt/appliance
 VENV=""
 DEV=0
 START=1
+UNINSTALL=0
+PURGE=0
 LOG=${APPLIANCE_INSTALL_LOG:-/tmp/appliance-install.log}
 
-usage() { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --dev) DEV=1; START=0 ;;
     --venv) VENV=$2; shift ;;
     --no-start) START=0 ;;
+    --uninstall) UNINSTALL=1 ;;
+    --purge) UNINSTALL=1; PURGE=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "install.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -198,6 +204,29 @@ ensure_machine_tools() {
   [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 }
 
+uninstall() {
+  [ "$(id -u)" -eq 0 ] || fail "run as root to uninstall"
+  if [ $PURGE -eq 1 ]; then say "Removing appliance, its data and its configuration"
+  else say "Removing appliance (its data stays in /var/lib/appliance; --purge removes it)"; fi
+  if [ -f "$UNIT" ]; then
+    step "stopping and removing appliance.service"
+    systemctl disable --now appliance >> "$LOG" 2>&1 || true
+    rm -f "$UNIT"
+    systemctl daemon-reload >> "$LOG" 2>&1 || true
+  elif [ -x "$VENV/bin/appliance" ]; then
+    step "stopping the appliance"
+    "$VENV/bin/appliance" stop >> "$LOG" 2>&1 || true
+  fi
+  [ "$(readlink /usr/local/bin/appliance 2> /dev/null)" != "$VENV/bin/appliance" ] || rm -f /usr/local/bin/appliance
+  step "removing $PREFIX"
+  rm -rf "$PREFIX"
+  if [ $PURGE -eq 1 ]; then
+    step "removing /var/lib/appliance, members' state and /etc/appliance"
+    rm -rf /var/lib/appliance /var/lib/appliance-members /var/lib/private/appliance-members /etc/appliance
+  fi
+  say "Done."
+}
+
 main() {
   say "Preparing this machine for appliance (log: $LOG)"
   ensure_python
@@ -214,4 +243,4 @@ main() {
   [ $DEV -eq 1 ] || touch "$DONE"
 }
 
-main
+if [ $UNINSTALL -eq 1 ]; then uninstall; else main; fi

@@ -1,7 +1,8 @@
 """The installer on a fresh Debian 12 with systemd as PID 1 (debootstrap + systemd-nspawn, tests/machine.py):
 the appliance comes up as an enabled service with the systemd spawner; a member signed in through the
 portal's OAuth flow gets a JupyterLab that runs as a transient unit with a dynamic user and the memory
-limit; their saved notebook survives running the installer again (the upgrade) and a reboot."""
+limit; their saved notebook survives running the installer again (the upgrade), a reboot, and a backup
+restored onto a fresh install after --purge."""
 
 from __future__ import annotations
 
@@ -34,22 +35,24 @@ class Installed:
     proxy_url: str
     home: Path
     output: str
+    config: str  # what the test wrote to /etc/appliance/appliance.toml
 
 
 @pytest.fixture(scope="module")
 def installed() -> Iterator[Installed]:
     machine = Machine().prepare()
     portal, proxy, api, postgres = free_ports(4)
-    machine.write(CONFIG, "\n".join([  # free ports: the machine shares this one's loopback; the installer keeps it
+    config = "\n".join([  # free ports: the machine shares this one's loopback; the installer keeps the file
         "[portal]", f"port = {portal}", "[proxy]", f"port = {proxy}", f"api_port = {api}",
-        "[postgres]", f"port = {postgres}", "[hubs]", f"first_port = {free_consecutive_ports(2)}", ""]))
+        "[postgres]", f"port = {postgres}", "[hubs]", f"first_port = {free_consecutive_ports(2)}", ""])
+    machine.write(CONFIG, config)
     try:
         machine.boot()
         began = time.monotonic()
         output = machine.run("bash", "-c", "cd /src && installer/install.sh", timeout=1800).stdout
         print(f"\nfresh Debian 12, booted, to a healthy appliance: {time.monotonic() - began:.0f} s")
         yield Installed(machine, f"http://127.0.0.1:{portal}", f"http://127.0.0.1:{proxy}",
-                        machine.root / HOME.lstrip("/"), output)
+                        machine.root / HOME.lstrip("/"), output, config)
     finally:
         Browser.close_all()
         if machine.nspawn is not None:
@@ -75,6 +78,7 @@ def test_a_members_server_is_a_transient_unit_with_a_dynamic_user_and_the_memory
     machine = installed.machine
     name = MEMBER
     password = machine.run("appliance", "users", "add", name).stdout.strip().rsplit(" ", 1)[-1]
+    (machine.root / "root" / "member-password").write_text(password)  # for the restore, at the end
     portal = Browser(installed)  # type: ignore[arg-type]
     portal.sign_in(name, password)
     hub_id = portal.http.get("/api/discovery/v1/me").json()["hub"]
@@ -125,3 +129,23 @@ def test_after_a_reboot_the_service_comes_back_by_itself(installed: Installed) -
     machine = installed.machine.reboot()
     assert_healthy_with_systemd_spawner(machine)
     assert_saved(machine)
+
+
+def test_backup_purge_fresh_install_and_restore_bring_the_notebook_back(installed: Installed) -> None:
+    machine = installed.machine
+    assert "database appliance" in machine.run("appliance", "backup", "/root/lab.backup").stdout
+    purged = machine.run("bash", "-c", "cd /src && installer/install.sh --purge").stdout
+    assert "Removing appliance, its data and its configuration" in purged
+    for gone in ("/opt/appliance", HOME, "/etc/appliance", "/etc/systemd/system/appliance.service"):
+        assert not (machine.root / gone.lstrip("/")).exists(), gone
+    machine.write(CONFIG, installed.config)  # this machine's free ports again
+    fresh = machine.run("bash", "-c", "cd /src && installer/install.sh", timeout=1800).stdout
+    assert "Admin login: admin / " in fresh  # a first install again
+    machine.run("systemctl", "stop", "appliance")
+    restored = machine.run("appliance", "restore", "/root/lab.backup").stdout
+    assert "database appliance: restored" in restored
+    machine.run("systemctl", "start", "appliance")
+    assert_healthy_with_systemd_spawner(machine)
+    assert_saved(machine)
+    password = (machine.root / "root" / "member-password").read_text()
+    assert Browser(installed).sign_in(MEMBER, password).status_code == 303  # type: ignore[arg-type]

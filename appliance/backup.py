@@ -1,0 +1,221 @@
+"""`appliance backup FILE` and `appliance restore FILE`: every database of the embedded cluster (pg_dump's
+custom format, each a consistent snapshot), the secrets and the configuration file, in one tar file.
+
+The file holds the master key of the notebook storage: it is written with mode 0600 and should be kept
+like the machine's own disks. A restore needs the appliance stopped (it replaces the databases while
+nothing uses them) and runs the embedded PostgreSQL by itself meanwhile.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psycopg
+
+from appliance import __version__
+from appliance.config import Config
+from appliance.errors import ApplianceError
+from appliance.postgres import SUPERUSER, EmbeddedCluster, find_bin_dir
+
+FORMAT = 1
+# The cluster's own superuser password: a restored cluster keeps the one it was made with.
+CLUSTER_SECRETS = {"postgres-password"}
+RESTORED_CONFIG = "appliance.toml.from-backup"
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """manifest.json: what a backup holds."""
+
+    databases: list[str]
+    config: bool  # the configuration file is in it, as appliance.toml
+    created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    appliance: str = __version__
+    format: int = FORMAT
+
+
+class BackupError(ApplianceError):
+    """A backup cannot be made or restored."""
+
+
+def backup(config: Config, target: Path, say: Say) -> list[str]:
+    """Write the backup to ``target``; the databases it holds."""
+    cluster = _embedded(config)
+    if not config.home.is_locked():
+        raise BackupError("the appliance is not running, and a backup reads its databases.",
+                          hint="Start it (`systemctl start appliance` or `appliance up --detach`) and try again.")
+    if target.exists():
+        raise BackupError(f"{target} exists already; a backup never overwrites a file.",
+                          hint="Name a new file, or move the old one away.")
+    with _connect(cluster, "postgres") as connection:
+        databases = [str(name) for name, in connection.execute(
+            "SELECT datname FROM pg_database WHERE NOT datistemplate AND datname <> 'postgres' ORDER BY datname")]
+    partial = target.with_name(f".{target.name}.partial")
+    with tempfile.TemporaryDirectory() as work, tarfile.open(partial, "w") as archive:
+        os.chmod(partial, 0o600)
+        for number, database in enumerate(databases, 1):
+            dump = Path(work) / f"{database}.dump"
+            began = time.monotonic()
+            _pg(cluster, "pg_dump", "--format=custom", f"--file={dump}", f"--dbname={database}")
+            say(f"[{number}/{len(databases)}] database {database}: {dump.stat().st_size / 1e6:.1f} MB "
+                f"in {time.monotonic() - began:.1f} s")
+            archive.add(dump, f"databases/{database}.dump")
+            dump.unlink()
+        archive.add(config.home.secrets_dir, "secrets")
+        if config.file is not None:
+            archive.add(config.file, "appliance.toml")
+        manifest = Manifest(databases=databases, config=config.file is not None)
+        _add_text(archive, "manifest.json", json.dumps(asdict(manifest), indent=2))
+    partial.rename(target)
+    say(f"secrets and {'the configuration' if config.file else 'no configuration file'}: saved")
+    return databases
+
+
+def restore(config: Config, source: Path, say: Say) -> list[str]:
+    """Put the backup in ``source`` in place of this appliance's databases and secrets."""
+    cluster = _embedded(config)
+    if config.home.is_locked():
+        raise BackupError("the appliance is running; a restore replaces its databases.",
+                          hint="Stop it first (`systemctl stop appliance`, or `appliance stop`), restore, then "
+                               "start it again.")
+    with _open(source) as archive, tempfile.TemporaryDirectory() as work:
+        manifest = _manifest(archive, source)
+        archive.extractall(work, members=_plain_members(archive, source))
+        cluster.ensure_initialized()
+        with _running(cluster):
+            for number, database in enumerate(manifest.databases, 1):
+                began = time.monotonic()
+                with _connect(cluster, "postgres") as connection:
+                    connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+                    connection.execute(f'CREATE DATABASE "{database}"')
+                _pg(cluster, "pg_restore", "--no-owner", "--exit-on-error", f"--dbname={database}",
+                    str(Path(work) / "databases" / f"{database}.dump"))
+                say(f"[{number}/{len(manifest.databases)}] database {database}: restored in "
+                    f"{time.monotonic() - began:.1f} s")
+        _restore_secrets(Path(work) / "secrets", config.home.secrets_dir)
+        say("secrets: restored (this machine's PostgreSQL password kept)")
+        if manifest.config:
+            kept = config.home.root / RESTORED_CONFIG
+            shutil.copy(Path(work) / "appliance.toml", kept)
+            say(f"the backup's configuration is in {kept}: compare it with "
+                f"{config.file or 'your configuration'} and copy what you want to keep")
+    return manifest.databases
+
+
+def _embedded(config: Config) -> EmbeddedCluster:
+    if config.postgres.url:
+        raise BackupError("postgres.url points at an external PostgreSQL; back it up with its own tools "
+                          "(pg_dump) and keep the appliance's secrets folder with it.")
+    return EmbeddedCluster(config.home, config.postgres)
+
+
+def _open(source: Path) -> tarfile.TarFile:
+    try:
+        return tarfile.open(source)  # noqa: SIM115 - the caller closes it
+    except (OSError, tarfile.TarError) as error:
+        raise BackupError(f"{source} is not a backup this command can read ({error}).") from None
+
+
+def _plain_members(archive: tarfile.TarFile, source: Path) -> list[tarfile.TarInfo]:
+    """Files and folders inside the archive, nothing else (tarfile's "data" filter is Python 3.11.4+)."""
+    members = archive.getmembers()
+    for member in members:
+        parts = Path(member.name).parts
+        if not (member.isfile() or member.isdir()) or member.name.startswith("/") or ".." in parts:
+            raise BackupError(f"{source} holds {member.name!r}, which no appliance backup has; not restoring it.")
+    return members
+
+
+def _manifest(archive: tarfile.TarFile, source: Path) -> Manifest:
+    try:
+        member = archive.extractfile("manifest.json")
+        found = json.loads(member.read()) if member else {}
+    except (KeyError, ValueError):
+        raise BackupError(f"{source} has no readable manifest.json: it is not an appliance backup.") from None
+    if not isinstance(found, dict) or found.get("format") != FORMAT:
+        raise BackupError(f"{source} is not a backup in format {FORMAT}, the one this appliance ({__version__}) "
+                          "reads.")
+    try:
+        return Manifest(**found)
+    except TypeError:
+        raise BackupError(f"{source} has a manifest.json this appliance does not understand.") from None
+
+
+def _restore_secrets(backed_up: Path, secrets_dir: Path) -> None:
+    secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for stale in secrets_dir.iterdir():  # e.g. this install's first admin password, not the backup's accounts
+        if stale.name not in CLUSTER_SECRETS and stale.is_file():
+            stale.unlink()
+    for secret in backed_up.iterdir():
+        if secret.name not in CLUSTER_SECRETS and secret.is_file():
+            target = secrets_dir / secret.name
+            shutil.copy(secret, target)
+            os.chmod(target, 0o600)
+
+
+def _add_text(archive: tarfile.TarFile, name: str, text: str) -> None:
+    data = text.encode()
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = len(data), int(time.time()), 0o600
+    archive.addfile(info, io.BytesIO(data))
+
+
+def _connect(cluster: EmbeddedCluster, database: str) -> psycopg.Connection[tuple[object, ...]]:
+    try:
+        return psycopg.connect(host=str(cluster.socket_dir), port=cluster.settings.port, user=SUPERUSER,
+                               password=cluster.password, dbname=database, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as error:
+        raise BackupError(f"cannot reach the appliance's PostgreSQL: {str(error).strip()}") from None
+
+
+def _pg(cluster: EmbeddedCluster, program: str, *args: str) -> None:
+    """Run pg_dump or pg_restore of the cluster's own version against it."""
+    result = subprocess.run(
+        [str(find_bin_dir(cluster.settings) / program), f"--host={cluster.socket_dir}",
+         f"--port={cluster.settings.port}", f"--username={SUPERUSER}", *args],
+        env={**os.environ, "PGPASSWORD": cluster.password}, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise BackupError(f"{program} failed (exit {result.returncode}): {result.stderr.strip()[-2000:]}")
+
+
+@contextlib.contextmanager
+def _running(cluster: EmbeddedCluster, timeout_s: float = 60) -> Iterator[None]:
+    """The embedded PostgreSQL, alone, for as long as the restore needs it."""
+    spec = cluster.child_spec()
+    kwargs: dict[str, object] = {}
+    if spec.user and os.geteuid() == 0:
+        import pwd
+
+        entry = pwd.getpwnam(spec.user)
+        kwargs = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+    process = subprocess.Popen(list(spec.argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, **kwargs)  # type: ignore[call-overload]
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                _connect(cluster, "postgres").close()
+                break
+            except BackupError as error:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    output = process.stdout.read().decode(errors="replace") if process.stdout else ""
+                    raise BackupError(f"the embedded PostgreSQL did not start for the restore:\n{output[-2000:]}") \
+                        from error
+                time.sleep(0.2)
+        yield
+    finally:
+        process.send_signal(spec.stop_signal)
+        process.wait(60)
