@@ -6,6 +6,7 @@
 #   installer/install.sh --dev --venv D  prepare a development environment in D (editable, test extras), no start
 #   installer/install.sh --uninstall     remove the service and the program; keep the data (/var/lib/appliance)
 #   installer/install.sh --purge         remove the data and the configuration too
+#   --skip-checks                        install on a system the checks refuse (unsupported OS, small machine)
 #
 # Every step checks before it acts, so a second run is quick and changes nothing that is already right.
 # Detail goes to $LOG; a failed command's output is shown on screen.
@@ -18,9 +19,11 @@ DEV=0
 START=1
 UNINSTALL=0
 PURGE=0
-LOG=${APPLIANCE_INSTALL_LOG:-/tmp/appliance-install.log}
+if [ "$(id -u)" -eq 0 ]; then LOG=${APPLIANCE_INSTALL_LOG:-/var/log/appliance-install.log}
+else LOG=${APPLIANCE_INSTALL_LOG:-/tmp/appliance-install.log}; fi
+CHECK=1
 
-usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --dev) DEV=1; START=0 ;;
@@ -28,12 +31,13 @@ while [ $# -gt 0 ]; do
     --no-start) START=0 ;;
     --uninstall) UNINSTALL=1 ;;
     --purge) UNINSTALL=1; PURGE=1 ;;
+    --skip-checks) CHECK=0 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "install.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
   shift
 done
-VENV=${VENV:-$PREFIX/venv}
+VENV=$(realpath -m "${VENV:-$PREFIX/venv}")  # absolute: node resolves a relative require() as a package
 SYSTEM_CONFIG=/etc/appliance/appliance.toml
 UNIT=/etc/systemd/system/appliance.service
 DONE=$PREFIX/.install-complete  # written last: a run that died half-way is finished by the next one
@@ -43,7 +47,10 @@ UPGRADED=0
 : > "$LOG"
 
 say() { printf '%s\n' "$*"; }
-step() { printf '  %s\n' "$*"; }
+step() { printf '      %s\n' "$*"; }
+PHASE=0
+PHASES=6
+phase() { PHASE=$((PHASE + 1)); printf '[%d/%d] %s\n' "$PHASE" "$PHASES" "$*"; }
 fail() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
 
 # Run a command with its output in the log; on failure show that output and stop.
@@ -52,7 +59,8 @@ run() {
   local out
   if ! out=$("$@" 2>&1); then
     printf '%s\n' "$out" >> "$LOG"
-    printf '\ninstall.sh: this command failed: %s\n%s\n' "$*" "$out" >&2
+    printf '\ninstall.sh: this command failed: %s\n%s\n(the whole output is in %s)\n' "$*" \
+      "$(printf '%s\n' "$out" | tail -n 25)" "$LOG" >&2
     exit 1
   fi
   printf '%s\n' "$out" >> "$LOG"
@@ -227,20 +235,57 @@ uninstall() {
   say "Done."
 }
 
+# What would make the installation fail later, said now with what to do about it.
+preflight() {
+  local problems=() id version free_mb memory_mb
+  [ "$(id -u)" -eq 0 ] || problems+=("run as root: sudo $0")
+  id=$(. /etc/os-release 2> /dev/null && echo "$ID") || id=unknown
+  version=$(. /etc/os-release 2> /dev/null && echo "$VERSION_ID") || version=
+  case "$id $version" in
+    "debian 12"|"ubuntu 22.04"|"ubuntu 24.04") step "system: $id $version" ;;
+    *) problems+=("this is $id $version; the appliance is made for Debian 12 and Ubuntu 22.04 or 24.04 (--skip-checks to try anyway)") ;;
+  esac
+  free_mb=$(df -Pm /var/lib 2> /dev/null | awk 'NR == 2 {print $4}')
+  [ "${free_mb:-0}" -ge 2048 ] || problems+=("only ${free_mb:-?} MB free under /var/lib; the programs and a first lab need 2 GB")
+  memory_mb=$(awk '/MemTotal/ {print int($2 / 1024)}' /proc/meminfo)
+  [ "$memory_mb" -ge 1800 ] || problems+=("${memory_mb} MB of memory; each member's JupyterLab needs about 200 MB besides ~1 GB for the appliance (2 GB at least)")
+  if [ -d /run/systemd/system ]; then step "systemd: running (the appliance becomes a service, started at boot)"
+  else step "systemd: not running (a container?): the appliance is started directly, without a service"; fi
+  if [ ! -f "$SYSTEM_CONFIG" ] && ! "$VENV/bin/appliance" status > /dev/null 2>&1; then
+    local port holder
+    for port in 8000 8001 8002 8003 8010 8011; do
+      (exec 3<> "/dev/tcp/127.0.0.1/$port") 2> /dev/null || continue  # nobody answers there: free
+      holder=$(ss -Hltnp "sport = :$port" 2> /dev/null | sed -n 's/.*users:(("\([^"]*\)".*/\1/p' | head -1)
+      problems+=("port $port is taken${holder:+ by $holder}; free it, or set the ports in $SYSTEM_CONFIG first")
+    done
+  fi
+  if [ ${#problems[@]} -gt 0 ]; then
+    printf 'install.sh: this machine is not ready:\n' >&2
+    printf '  - %s\n' "${problems[@]}" >&2
+    [ $CHECK -eq 0 ] && { say "continuing anyway (--skip-checks)"; return; }
+    exit 1
+  fi
+}
+
 main() {
-  say "Preparing this machine for appliance (log: $LOG)"
+  say "Installing appliance (details in $LOG)"
+  if [ $DEV -eq 1 ]; then PHASES=4; else phase "checking this machine"; preflight; fi
+  phase "system packages"
   ensure_python
   ensure_postgresql
   ensure_node
   [ $DEV -eq 0 ] || ensure_browser
   [ $DEV -eq 0 ] || ensure_machine_tools
+  phase "the appliance's Python environment in $VENV"
   ensure_venv
+  phase "the front proxy"
   ensure_proxy
   [ $DEV -eq 1 ] || ensure_command_link
-  say "Ready: $VENV"
-  [ $DEV -eq 1 ] || ensure_config
-  [ $START -eq 0 ] || start_appliance
-  [ $DEV -eq 1 ] || touch "$DONE"
+  if [ $DEV -eq 1 ]; then phase "ready: $VENV"; return; fi
+  phase "configuration"
+  ensure_config
+  if [ $START -eq 1 ]; then phase "starting"; start_appliance; else phase "installed (not started: --no-start)"; fi
+  touch "$DONE"
 }
 
 if [ $UNINSTALL -eq 1 ]; then uninstall; else main; fi

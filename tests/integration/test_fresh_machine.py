@@ -63,6 +63,8 @@ def installed() -> Iterator[Installed]:
 def test_the_installer_brings_the_appliance_up_with_the_systemd_spawner(installed: Installed) -> None:
     machine = installed.machine
     assert "Admin login: admin / " in installed.output
+    assert "[1/6] checking this machine" in installed.output and "[6/6] starting" in installed.output
+    assert "systemd: running" in installed.output
     assert machine.run("systemctl", "is-enabled", "appliance").stdout.strip() == "enabled"
     assert machine.run("systemctl", "is-active", "appliance").stdout.strip() == "active"
     assert_healthy_with_systemd_spawner(machine)
