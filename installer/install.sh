@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
-# Install the appliance from this checkout and start it (Debian 12, Ubuntu 22.04+; run as root).
+# Install the appliance and start it (Debian 12, Ubuntu 22.04+; run as root): from this checkout, or a wheel.
 #
 #   installer/install.sh                 install into /opt/appliance and start appliance.service (enabled at boot;
 #                                        `appliance up --detach` where systemd is not running)
 #   installer/install.sh --dev --venv D  prepare a development environment in D (editable, test extras), no start
 #   installer/install.sh --uninstall     remove the service and the program; keep the data (/var/lib/appliance)
 #   installer/install.sh --purge         remove the data and the configuration too
+#   --from PATH_OR_WHEEL                 what to install: a checkout, a wheel file or a wheel's https URL
+#                                        (needed when piped: curl -fsSL URL/install.sh | sudo bash -s -- --from …)
 #   --skip-checks                        install on a system the checks refuse (unsupported OS, small machine)
 #
 # Every step checks before it acts, so a second run is quick and changes nothing that is already right.
 # Detail goes to $LOG; a failed command's output is shown on screen.
 set -euo pipefail
 
-REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# From a checkout, the checkout; piped into bash (curl … | sudo bash -s -- --from WHEEL), nothing.
+REPO=""
+if [ -f "${BASH_SOURCE[0]:-}" ]; then REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd); fi
+FROM=""
 PREFIX=/opt/appliance
 VENV=""
 DEV=0
@@ -23,11 +28,12 @@ if [ "$(id -u)" -eq 0 ]; then LOG=${APPLIANCE_INSTALL_LOG:-/var/log/appliance-in
 else LOG=${APPLIANCE_INSTALL_LOG:-/tmp/appliance-install.log}; fi
 CHECK=1
 
-usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,12p' "${BASH_SOURCE[0]:-/dev/null}" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --dev) DEV=1; START=0 ;;
     --venv) VENV=$2; shift ;;
+    --from) FROM=$2; shift ;;
     --no-start) START=0 ;;
     --uninstall) UNINSTALL=1 ;;
     --purge) UNINSTALL=1; PURGE=1 ;;
@@ -37,6 +43,8 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
+FROM=${FROM:-$REPO}
+[ -n "$FROM" ] || { echo "install.sh: say what to install with --from PATH_OR_WHEEL (a checkout, a wheel or its URL)" >&2; exit 2; }
 VENV=$(realpath -m "${VENV:-$PREFIX/venv}")  # absolute: node resolves a relative require() as a package
 SYSTEM_CONFIG=/etc/appliance/appliance.toml
 UNIT=/etc/systemd/system/appliance.service
@@ -108,12 +116,23 @@ ensure_venv() {
     run /usr/bin/python3 -m venv "$VENV"
     chmod 755 "$VENV"
   fi
-  local spec stamp want
-  if [ $DEV -eq 1 ]; then spec=(-e "$REPO[test]"); else spec=("$REPO"); fi
-  want="$DEV $(sha256sum < "$REPO/pyproject.toml" | cut -c1-16)"
-  # what a non-editable install copies: reinstall (the upgrade) when any of it changed
-  [ $DEV -eq 1 ] || want="$want $(cd "$REPO" && find appliance webui -type f ! -path '*/__pycache__/*' -print0 \
-    | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"
+  local spec stamp want source=$FROM
+  if [[ "$FROM" == http://* || "$FROM" == https://* ]]; then
+    source="$PREFIX/downloads/${FROM##*/}"
+    step "downloading $FROM"
+    command -v curl > /dev/null || apt_install curl ca-certificates
+    mkdir -p "$PREFIX/downloads"
+    run curl -fsSL -o "$source" "$FROM"
+  fi
+  [ -e "$source" ] || fail "--from $FROM: no such file or folder"
+  if [ $DEV -eq 1 ]; then spec=(-e "$source[test]"); else spec=("$source"); fi
+  # what a non-editable install copies (the wheel, or the checkout's sources): reinstall when it changed
+  if [ -f "$source" ]; then want="$DEV $(sha256sum < "$source" | cut -c1-16)"
+  else
+    want="$DEV $(sha256sum < "$source/pyproject.toml" | cut -c1-16)"
+    [ $DEV -eq 1 ] || want="$want $(cd "$source" && find appliance webui -type f ! -path '*/__pycache__/*' -print0 \
+      | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"
+  fi
   stamp="$VENV/.appliance-installed"
   if [ "$(cat "$stamp" 2> /dev/null)" != "$want" ]; then
     step "installing appliance and its Python packages into $VENV"
@@ -157,9 +176,45 @@ ensure_config() {
   mv "$SYSTEM_CONFIG.new" "$SYSTEM_CONFIG"
 }
 
+# The unit, with this installation's paths.
+service_unit() {
+  cat <<UNIT
+[Unit]
+Description=appliance: notebooks for a lab (portal, hubs, PostgreSQL)
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=simple
+Environment=APPLIANCE_HOME=/var/lib/appliance
+ExecStart=$VENV/bin/appliance up
+# the supervisor stops its children on SIGTERM and exits with 143
+SuccessExitStatus=143
+Restart=on-failure
+RestartSec=2
+TimeoutStopSec=90
+# what is left after the supervisor (members' servers, a stuck child) is killed with the unit
+KillMode=mixed
+LimitNOFILE=65536
+# Hardening that leaves spawning alone: hubs start members' servers as other users (the local spawner
+# runs useradd) or as transient units over D-Bus, so /etc, setuid and the system bus stay reachable.
+PrivateTmp=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectClock=yes
+ProtectHostname=yes
+RestrictRealtime=yes
+LockPersonality=yes
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+}
+
 ensure_service() {
   local unit
-  unit=$(sed "s|@VENV@|$VENV|g" "$REPO/installer/appliance.service")
+  unit=$(service_unit)
   if [ "$(cat "$UNIT" 2> /dev/null)" != "$unit" ]; then
     step "installing the appliance.service unit"
     printf '%s\n' "$unit" > "$UNIT"

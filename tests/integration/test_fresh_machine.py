@@ -7,6 +7,9 @@ restored onto a fresh install after --purge."""
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +22,7 @@ import pytest
 from tests.harness import free_consecutive_ports, free_ports
 from tests.integration.lab import start_server
 from tests.integration.oauth import Browser
-from tests.machine import Machine
+from tests.machine import REPO, Machine
 
 HOME = "/var/lib/appliance"
 CONFIG = "/etc/appliance/appliance.toml"
@@ -114,17 +117,25 @@ def assert_saved(machine: Machine) -> None:
     assert (machine.root / "root/exported/in-a-unit.ipynb").is_file(), exported.stdout
 
 
-def test_running_the_installer_again_upgrades_in_place_and_keeps_everything(installed: Installed) -> None:
+def test_the_installer_piped_with_a_newer_wheel_upgrades_in_place_and_keeps_everything(
+        installed: Installed, tmp_path: Path) -> None:
+    """As `curl -fsSL URL/install.sh | sudo bash -s -- --from WHEEL` would run it: no checkout around."""
     machine = installed.machine
     config_before = (machine.root / CONFIG.lstrip("/")).read_text()
-    with (machine.root / "src/appliance/__init__.py").open("a") as source:  # a newer version of the code
-        source.write("# a newer version\n")
-    again = machine.run("bash", "-c", "cd /src && installer/install.sh", timeout=1800).stdout
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(REPO)],
+                   check=True, capture_output=True)
+    wheel = next(tmp_path.glob("appliance-*.whl"))
+    shutil.copy(wheel, machine.root / "root" / wheel.name)
+    shutil.copy(REPO / "installer" / "install.sh", machine.root / "root" / "install.sh")
+    again = machine.run("bash", "-c", f"cd / && bash -s -- --from /root/{wheel.name} < /root/install.sh",
+                        timeout=1800).stdout
     assert "restarting appliance.service on the new version" in again, again
     assert f"keeping {CONFIG}" in again and "Admin login" not in again  # shown on the first install only
     assert (machine.root / CONFIG.lstrip("/")).read_text() == config_before
     assert_healthy_with_systemd_spawner(machine)
     assert_saved(machine)
+    piped = machine.run("bash", "-c", "cd / && bash -s < /root/install.sh", check=False)
+    assert piped.returncode == 2 and "--from PATH_OR_WHEEL" in piped.stderr  # piped without saying what
 
 
 def test_after_a_reboot_the_service_comes_back_by_itself(installed: Installed) -> None:
