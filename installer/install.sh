@@ -252,6 +252,17 @@ start_appliance() {
   [ $FIRST_INSTALL -eq 0 ] || welcome=(--welcome)  # the URLs and, on the first install, the admin login
   "$VENV/bin/appliance" status --wait 180 "${welcome[@]}" \
     || fail "the appliance is not healthy after 180 s; see \`appliance status\` and \`journalctl -u appliance\`"
+  two_ports_note
+}
+
+# DESIGN.md, "Why two origins": without host names of its own the hubs share the portal's address.
+two_ports_note() {
+  grep -Eq '^[[:space:]]*public_url[[:space:]]*=[[:space:]]*"[^"]+"' "$SYSTEM_CONFIG" 2> /dev/null && return
+  say ""
+  say "Note: the portal and the hubs are on two ports of one address. That is fine for trying the appliance"
+  say "out, not for a lab (members' servers could see portal cookies): give it two host names, e.g."
+  say "portal.public_url = \"https://lab.example.org\" and hubs.public_url = \"https://hub.lab.example.org\""
+  say "in $SYSTEM_CONFIG, then \`systemctl restart appliance\`."
 }
 
 ensure_browser() {

@@ -68,6 +68,7 @@ def test_the_installer_brings_the_appliance_up_with_the_systemd_spawner(installe
     assert "Admin login: admin / " in installed.output
     assert "[1/6] checking this machine" in installed.output and "[6/6] starting" in installed.output
     assert "systemd: running" in installed.output
+    assert "fine for trying the appliance" in installed.output  # no host names of its own: said plainly
     assert machine.run("systemctl", "is-enabled", "appliance").stdout.strip() == "enabled"
     assert machine.run("systemctl", "is-active", "appliance").stdout.strip() == "active"
     assert_healthy_with_systemd_spawner(machine)
@@ -136,6 +137,21 @@ def test_the_installer_piped_with_a_newer_wheel_upgrades_in_place_and_keeps_ever
     assert_saved(machine)
     piped = machine.run("bash", "-c", "cd / && bash -s < /root/install.sh", check=False)
     assert piped.returncode == 2 and "--from PATH_OR_WHEEL" in piped.stderr  # piped without saying what
+
+
+def test_the_installer_checks_the_machine_first_and_says_what_is_wrong(installed: Installed) -> None:
+    machine = installed.machine
+    os_release = machine.root / "etc" / "os-release"
+    real = os_release.read_text()
+    os_release.unlink()  # a symlink into /usr/lib on Debian
+    os_release.write_text('ID=fedora\nVERSION_ID="40"\n')
+    try:
+        refused = machine.run("bash", "-c", "cd /src && installer/install.sh", check=False)
+    finally:
+        os_release.write_text(real)
+    assert refused.returncode == 1
+    assert "this is fedora 40; the appliance is made for Debian 12 and Ubuntu 22.04 or 24.04" in refused.stderr
+    assert "[2/6]" not in refused.stdout  # nothing was installed or changed
 
 
 def test_after_a_reboot_the_service_comes_back_by_itself(installed: Installed) -> None:
