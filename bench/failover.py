@@ -36,8 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from spawn import ready, start_baseline  # noqa: E402
 
 from tests.harness import Appliance, free_ports, make_home, stop_process  # noqa: E402
-from tests.integration.lab import start_server  # noqa: E402
-from tests.integration.oauth import Browser, add_user, follow  # noqa: E402
+from tests.integration.lab import Member, start_server  # noqa: E402
+from tests.integration.oauth import Browser, follow  # noqa: E402
 
 
 class OpenLab:
@@ -84,10 +84,8 @@ def until(condition: Callable[[], bool], timeout: float = 120) -> None:
 def appliance_kill(appliance: Appliance, name: str, moves: bool) -> tuple[float, float]:
     """Seconds from SIGKILL of the member's hub to a new sign-in reaching a working JupyterLab, and the
     open JupyterLab's longest outage."""
-    password = add_user(appliance, name)
-    portal = Browser(appliance)
-    portal.sign_in(name, password)
-    hub_id = portal.http.get("/api/discovery/v1/me").json()["hub"]
+    member = Member.new(appliance, name)
+    password, hub_id = member.password, member.hub_id()
     with httpx.Client(follow_redirects=False, timeout=30) as opened:
         start_server(appliance, f"{appliance.proxy_url}/hubs/{hub_id}", name, password, opened)
         lab = OpenLab(opened, f"{appliance.proxy_url}/hubs/{hub_id}/user/{name}")
@@ -95,8 +93,8 @@ def appliance_kill(appliance: Appliance, name: str, moves: bool) -> tuple[float,
         os.kill(appliance.component(f"hub-{hub_id}")["pid"], signal.SIGKILL)
         began = time.perf_counter()
         if moves:
-            until(lambda: portal.http.get("/api/discovery/v1/me").json()["hub"] != hub_id)
-            hub_id = portal.http.get("/api/discovery/v1/me").json()["hub"]
+            until(lambda: member.hub_id() != hub_id)
+            hub_id = member.hub_id()
         hub = f"{appliance.proxy_url}/hubs/{hub_id}"
         while True:  # a reload: the whole sign-in through the hub, to the member's running JupyterLab
             with httpx.Client(follow_redirects=False, timeout=30) as reloaded:

@@ -1,15 +1,36 @@
-"""A member's JupyterLab servers on the appliance's hubs: start one through a hub as a browser would,
-and find them all as processes (on any hub)."""
+"""A member of the lab and their JupyterLab servers on the appliance's hubs: a new account signed in at
+the portal, a server started through a hub as a browser would, and all servers found as processes."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
 import psutil
 
 from tests.harness import Appliance
-from tests.integration.oauth import follow, log_in_through_hub
+from tests.integration.oauth import Browser, add_user, follow, log_in_through_hub
+
+
+@dataclass
+class Member:
+    name: str
+    password: str
+    portal: Browser  # signed in at the portal
+
+    @classmethod
+    def new(cls, appliance: Appliance, name: str) -> Member:
+        """A new account, signed in at the portal (Browser.close_all() closes its client)."""
+        password = add_user(appliance, name)
+        portal = Browser(appliance)
+        portal.sign_in(name, password)
+        return cls(name, password, portal)
+
+    def hub_id(self) -> str:
+        """The hub discovery places the member on (placing them at the first ask)."""
+        hub: str = self.portal.http.get("/api/discovery/v1/me").json()["hub"]
+        return hub
 
 
 def start_server(appliance: Appliance, hub_url: str, name: str, password: str, browser: httpx.Client) -> httpx.Response:

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.harness import Appliance
-from tests.integration.lab import server_hub, start_server, user_servers
+from tests.integration.lab import Member, server_hub, start_server, user_servers
 from tests.integration.oauth import Browser, add_user, log_in_through_hub
 from tests.integration.storage_client import StorageCaller, mint
 
@@ -131,12 +131,10 @@ def test_a_member_gets_jupyterlab_as_their_own_user_and_saves_to_the_storage(run
     name = f"c{secrets.token_hex(4)}"
     # a system user left by an earlier installation, whose home is gone: the spawner gives it a new one
     subprocess.run(["useradd", "--system", "--home-dir", "/nonexistent/gone", f"jupyter-{name}"], check=True)
-    password = add_user(running_lab, name)
-    portal = Browser(running_lab)
-    portal.sign_in(name, password)
-    hub = f"{running_lab.proxy_url}/hubs/{portal.http.get('/api/discovery/v1/me').json()['hub']}"
+    member = Member.new(running_lab, name)
+    hub = f"{running_lab.proxy_url}/hubs/{member.hub_id()}"
     with httpx.Client(follow_redirects=False, timeout=30) as browser:
-        landed = start_server(running_lab, hub, name, password, browser)
+        landed = start_server(running_lab, hub, name, member.password, browser)
         server_path = urlsplit(str(landed.url)).path.removesuffix("/lab")
         server = f"{running_lab.proxy_url}{server_path}"
         xsrf = next(c.value for c in browser.cookies.jar if c.name == "_xsrf" and server_path.startswith(
@@ -159,11 +157,8 @@ def test_after_a_fail_over_settles_a_member_has_one_server(appliance: Appliance)
         APPLIANCE_DISCOVERY_HEARTBEAT_INTERVAL_S="0.3", APPLIANCE_DISCOVERY_SUSPECT_AFTER_S="1",
         APPLIANCE_DISCOVERY_DEAD_AFTER_S="3", APPLIANCE_DISCOVERY_FENCE_AFTER="3")
     appliance.up()
-    name = f"f{secrets.token_hex(4)}"
-    password = add_user(appliance, name)
-    portal = Browser(appliance)
-    portal.sign_in(name, password)
-    first = portal.http.get("/api/discovery/v1/me").json()["hub"]
+    member = Member.new(appliance, f"f{secrets.token_hex(4)}")
+    name, password, first = member.name, member.password, member.hub_id()
     with httpx.Client(follow_redirects=False, timeout=30) as browser:
         start_server(appliance, f"{appliance.proxy_url}/hubs/{first}", name, password, browser)
     assert [server_hub(p) for p in user_servers(name)] == [first]
@@ -172,9 +167,9 @@ def test_after_a_fail_over_settles_a_member_has_one_server(appliance: Appliance)
     frozen = appliance.component(f"hub-{first}")["pid"]
     os.kill(frozen, signal.SIGSTOP)
     try:
-        wait_for(lambda: portal.http.get("/api/discovery/v1/me").json()["hub"] != first, 15, "the member moving")
+        wait_for(lambda: member.hub_id() != first, 15, "the member moving")
         wait_for(lambda: routes_of(appliance, first) == [], 5, "the dead hub's routes leaving the proxy")
-        second = portal.http.get("/api/discovery/v1/me").json()["hub"]
+        second = member.hub_id()
         with httpx.Client(follow_redirects=False, timeout=30) as browser:
             start_server(appliance, f"{appliance.proxy_url}/hubs/{second}", name, password, browser)
         assert sorted(server_hub(p) for p in user_servers(name)) == sorted([first, second])  # not settled yet
@@ -186,7 +181,7 @@ def test_after_a_fail_over_settles_a_member_has_one_server(appliance: Appliance)
     appliance.wait_healthy()
     wait_for(lambda: "epoch 2" in log.read_text(), 30, "the fenced hub registering again")
     assert [server_hub(p) for p in user_servers(name)] == [second]
-    assert portal.http.get("/api/discovery/v1/me").json()["hub"] == second
+    assert member.hub_id() == second
 
 
 
@@ -194,11 +189,9 @@ def test_stop_ends_the_members_servers_and_a_hub_no_longer_configured_is_retired
     appliance.with_hubs(2).up()
     members = {}
     for name in (f"r{secrets.token_hex(3)}", f"s{secrets.token_hex(3)}"):  # one on each hub
-        password = add_user(appliance, name)
-        portal = Browser(appliance)
-        portal.sign_in(name, password)
-        members[portal.http.get("/api/discovery/v1/me").json()["hub"]] = (name, password, portal)
-    name, password, portal = members["2"]
+        member = Member.new(appliance, name)
+        members[member.hub_id()] = member
+    name, password, portal = members["2"].name, members["2"].password, members["2"].portal
     with httpx.Client(follow_redirects=False, timeout=30) as browser:
         start_server(appliance, f"{appliance.proxy_url}/hubs/2", name, password, browser)
     assert appliance.cli("stop").returncode == 0

@@ -13,7 +13,8 @@ import psutil
 import pytest
 
 from tests.harness import Appliance
-from tests.integration.oauth import Browser, add_user, follow, log_in_through_hub
+from tests.integration.lab import Member
+from tests.integration.oauth import Browser, follow, log_in_through_hub
 
 TIMEOUT_S = 5  # the culler checks every 2 s; servers report their activity every second
 
@@ -39,11 +40,9 @@ def server_running(name: str) -> bool:
 def test_a_server_in_use_is_kept_and_an_idle_one_is_culled_after_the_timeout(appliance: Appliance) -> None:
     appliance.with_hubs(1).env["APPLIANCE_HUBS_IDLE_TIMEOUT_S"] = str(TIMEOUT_S)
     appliance.up()
-    name = f"i{secrets.token_hex(4)}"
-    password = add_user(appliance, name)
-    portal = Browser(appliance)
-    portal.sign_in(name, password)
-    assert portal.http.get("/api/discovery/v1/me").json()["hub"] == "1"  # discovery places the member
+    member = Member.new(appliance, f"i{secrets.token_hex(4)}")
+    name, password = member.name, member.password
+    assert member.hub_id() == "1"  # discovery places the member
     hub = f"{appliance.proxy_url}/hubs/1"
     hub_log = appliance.home / "logs" / "hub-1.log"
     with httpx.Client(follow_redirects=False, timeout=30) as browser:
