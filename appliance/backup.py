@@ -195,14 +195,8 @@ def _pg(cluster: EmbeddedCluster, program: str, *args: str) -> None:
 def _running(cluster: EmbeddedCluster, timeout_s: float = 60) -> Iterator[None]:
     """The embedded PostgreSQL, alone, for as long as the restore needs it."""
     spec = cluster.child_spec()
-    kwargs: dict[str, object] = {}
-    if spec.user and os.geteuid() == 0:
-        import pwd
-
-        entry = pwd.getpwnam(spec.user)
-        kwargs = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
     process = subprocess.Popen(list(spec.argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, **kwargs)  # type: ignore[call-overload]
+                               stderr=subprocess.STDOUT, **cluster.user_kwargs())
     try:
         deadline = time.monotonic() + timeout_s
         while True:

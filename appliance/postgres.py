@@ -135,7 +135,7 @@ class EmbeddedCluster:
             result = subprocess.run(
                 [str(bin_dir / "initdb"), "-D", str(self.data_dir), "-U", SUPERUSER, f"--pwfile={password_file}",
                  "--auth-local=scram-sha-256", "--auth-host=scram-sha-256", "--encoding=UTF8", "--no-locale"],
-                capture_output=True, text=True, check=False, **self._user_kwargs(),
+                capture_output=True, text=True, check=False, **self.user_kwargs(),
             )
         finally:
             password_file.unlink(missing_ok=True)
@@ -200,7 +200,8 @@ class EmbeddedCluster:
                 os.chown(directory, owner.pw_uid, owner.pw_gid)
             os.chmod(directory, 0o700)
 
-    def _user_kwargs(self) -> dict[str, Any]:
+    def user_kwargs(self) -> dict[str, Any]:
+        """subprocess arguments that run a program as the cluster's system user (when there is one)."""
         if not self.run_as:
             return {}
         entry = pwd.getpwnam(self.run_as)
