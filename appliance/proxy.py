@@ -7,11 +7,12 @@ Until hubs register routes, every request gets the "no hub yet" page from webui/
 from __future__ import annotations
 
 import shutil
+import ssl
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from appliance.errors import ApplianceError
+from appliance.errors import ApplianceError, ConfigError
 from appliance.knobs import knob
 from appliance.supervisor.checks import http_ok
 from appliance.supervisor.spec import ChildSpec, Port
@@ -32,15 +33,34 @@ class ProxySettings:
         "127.0.0.1",
         "Address the hub origin listens on. 0.0.0.0 serves every interface (`appliance up --public`).",
     )
-    port: int = knob(8001, "TCP port of the hub origin (hubs and user servers are reached through it).")
+    port: int = knob(8001, "TCP port of the hub origin (hubs and user servers are reached through it). When the "
+                           "portal and the hubs have host names of their own (portal.public_url, hubs.public_url), "
+                           "the proxy serves both on this port, telling them apart by host name.")
     api_port: int = knob(8002, "Loopback TCP port of the proxy's REST API (protected by a generated token).")
     command: str = knob(
         "",
         f"Path of the {CHP} executable. Empty looks in <venv>/node_modules/.bin, then PATH.",
     )
+    tls_cert: str = knob(
+        "", "PEM file with the TLS certificate chain for proxy.port, e.g. "
+            "/etc/letsencrypt/live/lab.example.org/fullchain.pem; it must name both host names. Set with "
+            "tls_key; the proxy then speaks only HTTPS. Read when the proxy starts (restart after renewal).")
+    tls_key: str = knob("", "PEM file with the private key of tls_cert.")
+    http_redirect_port: int = knob(
+        0, "TCP port (80 in a lab) on which plain HTTP is answered with a redirect to HTTPS on proxy.port, on "
+           "every interface. Needs tls_cert. 0 turns it off.")
+
+    def __post_init__(self) -> None:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ConfigError("proxy.tls_cert and proxy.tls_key go together: set both, or neither for plain HTTP.")
+        if self.http_redirect_port and not self.tls_cert:
+            raise ConfigError(f"proxy.http_redirect_port = {self.http_redirect_port} redirects to HTTPS, which "
+                              "needs proxy.tls_cert and proxy.tls_key.", hint="Set them, or set the port to 0.")
 
 
 TOKEN_SECRET = "proxy-token"  # the proxy's REST API token, shared by the supervisor, the hubs and the portal
+# what the portal, the hubs and user servers answer over HTTPS: browsers keep to HTTPS for a year
+STRICT_TRANSPORT_SECURITY = "max-age=31536000"
 
 
 class ProxyNotFound(ApplianceError):
@@ -68,18 +88,43 @@ def check_node() -> None:
                             hint="Install it with `apt-get install nodejs`.")
 
 
-def proxy_spec(settings: ProxySettings, token: str) -> ChildSpec:
+def check_tls_files(settings: ProxySettings) -> None:
+    """Fail now, naming the file, rather than leave the proxy restarting on a certificate it cannot load."""
+    for knob_name, path in (("tls_cert", settings.tls_cert), ("tls_key", settings.tls_key)):
+        if not Path(path).is_file():
+            raise ConfigError(f"proxy.{knob_name} = {path} does not exist.",
+                              hint="Give the path of a PEM file (e.g. certbot's fullchain.pem and privkey.pem).")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(settings.tls_cert, settings.tls_key)
+    except (ssl.SSLError, OSError) as error:
+        raise ConfigError(f"the certificate {settings.tls_cert} and key {settings.tls_key} cannot be used together "
+                          f"({error.strerror or error}).",
+                          hint="Both must be PEM files, the key that of the certificate's first entry.") from None
+
+
+def proxy_spec(settings: ProxySettings, token: str, host_routing: bool) -> ChildSpec:
+    """The front proxy. With ``host_routing`` the first segment of every route is a host name (see
+    hub.addresses.route_prefix): the proxy then serves the portal's host name too."""
     api = f"http://127.0.0.1:{settings.api_port}"
+    argv = [str(find_proxy_command(settings)), "--ip", settings.host, "--port", str(settings.port),
+            "--api-ip", "127.0.0.1", "--api-port", str(settings.api_port),
+            "--error-path", str(PROXY_ERROR_PAGES), "--log-level", "info"]
+    ports = [Port(settings.host, settings.port, "proxy.port"), Port("127.0.0.1", settings.api_port, "proxy.api_port")]
+    if host_routing:
+        argv.append("--host-routing")
+    if settings.tls_cert:
+        check_tls_files(settings)
+        argv += ["--ssl-cert", settings.tls_cert, "--ssl-key", settings.tls_key]
+    if settings.http_redirect_port:
+        argv += ["--redirect-port", str(settings.http_redirect_port), "--redirect-to", str(settings.port)]
+        ports.append(Port("0.0.0.0", settings.http_redirect_port, "proxy.http_redirect_port"))
     return ChildSpec(
         name="proxy",
         description="front proxy",
-        argv=[str(find_proxy_command(settings)), "--ip", settings.host, "--port", str(settings.port),
-              "--api-ip", "127.0.0.1", "--api-port", str(settings.api_port),
-              "--error-path", str(PROXY_ERROR_PAGES), "--log-level", "info"],
+        argv=argv,
         env={"CONFIGPROXY_AUTH_TOKEN": token},
         ready=http_ok(f"{api}/api/routes", headers={"Authorization": f"token {token}"}),
         health=http_ok(f"{api}/api/routes", headers={"Authorization": f"token {token}"}),
         address=f"{settings.host}:{settings.port} (api 127.0.0.1:{settings.api_port})",
-        ports=(Port(settings.host, settings.port, "proxy.port"),
-               Port("127.0.0.1", settings.api_port, "proxy.api_port")),
+        ports=tuple(ports),
     )

@@ -23,7 +23,7 @@ def hub_credentials(home: Home) -> HubCredentials:
 class Discovery:
     """Call ``await open()`` inside the event loop that will use it, and ``await close()`` at the end.
     While open, the members of dead hubs are released every heartbeat interval, and then each of
-    ``after_reap`` runs (the portal's pruning of dead hubs' proxy routes)."""
+    ``after_reap`` runs (the portal's tending of the front proxy's routes)."""
 
     def __init__(self, database_url: str, settings: DiscoverySettings, home: Home, pool_size: int = 5):
         self.pool = async_pool(database_url, pool_size)

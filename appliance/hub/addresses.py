@@ -16,7 +16,31 @@ def hub_origin(config: Config) -> str:
     if config.hubs.public_url:
         return config.hubs.public_url.rstrip("/")
     portal = urlsplit(config.portal.url())
-    return f"{portal.scheme}://{portal.hostname}:{config.proxy.port}"
+    scheme = "https" if config.proxy.tls_cert else portal.scheme
+    return f"{scheme}://{portal.hostname}:{config.proxy.port}"
+
+
+def portal_local(config: Config) -> str:
+    """The portal as the appliance's own processes reach it: on loopback, in plain HTTP."""
+    host = "127.0.0.1" if config.portal.host in ("0.0.0.0", "") else config.portal.host
+    return f"http://{host}:{config.portal.port}"
+
+
+def host_routing(config: Config) -> bool:
+    """Whether the portal and the hubs have host names of their own (lab.example.org and
+    hub.lab.example.org): the front proxy then serves both origins on its port, routing by host name.
+    Otherwise (the two-port default) the portal listens on its own port."""
+    return urlsplit(config.portal.url()).hostname != urlsplit(hub_origin(config)).hostname
+
+
+def route_prefix(config: Config) -> str:
+    """What starts every hub route in the front proxy: "/<hub host>" under host routing, else nothing."""
+    return f"/{urlsplit(hub_origin(config)).hostname}" if host_routing(config) else ""
+
+
+def portal_route(config: Config) -> str | None:
+    """The front proxy's route for the portal's host name under host routing (the portal adds it)."""
+    return f"/{urlsplit(config.portal.url()).hostname}" if host_routing(config) else None
 
 
 def base_url(hub_id: str) -> str:

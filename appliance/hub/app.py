@@ -35,7 +35,21 @@ from appliance.storage.tokens import StorageTokens
 class SharedProxy(ConfigurableHTTPProxy):
     """The appliance's one front proxy, shared by all hubs and started by the supervisor. A hub sees,
     and so prunes, only the routes under its own base_url: otherwise every hub's route check would
-    delete the others' routes."""
+    delete the others' routes. Under host routing the proxy's routes start with the hub origin's host
+    name, which this hub adds and takes off (JupyterHub's own host routing means a host per member)."""
+
+    route_host = Unicode("", config=True, help="The hub origin's host name when the proxy routes by host name.")
+
+    def _routespec_to_chp_path(self, routespec: str) -> str:
+        path: str = super()._routespec_to_chp_path(routespec)
+        return f"/{self.route_host}{path}" if self.route_host else path
+
+    def _routespec_from_chp_path(self, chp_path: str) -> str:
+        prefix = f"/{self.route_host}"
+        if self.route_host and (chp_path == prefix or chp_path.startswith(prefix + "/")):
+            chp_path = chp_path[len(prefix):] or "/"
+        routespec: str = super()._routespec_from_chp_path(chp_path)
+        return routespec
 
     async def get_all_routes(self) -> dict[str, Any]:
         routes: dict[str, Any] = await super().get_all_routes()

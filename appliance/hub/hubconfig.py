@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from appliance.db import ensure_database
 from appliance.errors import ConfigError
 from appliance.hub import addresses
 from appliance.postgres import database_url
+from appliance.proxy import STRICT_TRANSPORT_SECURITY
 from appliance.proxy import TOKEN_SECRET as PROXY_TOKEN_SECRET
 from appliance.storage.service import TOKEN_SECRET
 from appliance.supervisor.run import MARKER
@@ -46,9 +46,13 @@ def hub_config(config: Config, hub_id: str, credential: str) -> TraitletsConfig:
     ensure_database(hub_database.render_as_string(hide_password=False))
     spawner, isolation = spawner_choice(config)
     portal_public = config.portal.url()
-    local_host = "127.0.0.1" if config.portal.host in ("0.0.0.0", "") else config.portal.host
-    portal_local = f"http://{local_host}:{config.portal.port}"
-    frame = {"headers": {"Content-Security-Policy": f"frame-ancestors 'self' {portal_public}"}}
+    portal_local = addresses.portal_local(config)
+    # for the hub and user servers alike: framed by the portal only; over HTTPS, HSTS and no cookie in clear
+    headers = {"Content-Security-Policy": f"frame-ancestors 'self' {portal_public}"}
+    tornado_settings: dict[str, Any] = {"headers": headers}
+    if addresses.hub_origin(config).startswith("https:"):
+        headers["Strict-Transport-Security"] = STRICT_TRANSPORT_SECURITY
+        tornado_settings["xsrf_cookie_kwargs"] = {"secure": True}
 
     c = TraitletsConfig()
     c.ApplianceHub.hub_id = hub_id
@@ -70,11 +74,12 @@ def hub_config(config: Config, hub_id: str, credential: str) -> TraitletsConfig:
     c.JupyterHub.cleanup_proxy = False
     c.JupyterHub.redirect_to_server = False
     c.JupyterHub.implicit_spawn_seconds = 0.01  # in the Research page's frame: no "Launch server" page
-    c.JupyterHub.tornado_settings = frame
+    c.JupyterHub.tornado_settings = tornado_settings
     c.JupyterHub.proxy_class = "appliance.hub.app.SharedProxy"
     c.ConfigurableHTTPProxy.should_start = False
     c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{config.proxy.api_port}"
     c.ConfigurableHTTPProxy.auth_token = home.secret(PROXY_TOKEN_SECRET)
+    c.SharedProxy.route_host = addresses.route_prefix(config).lstrip("/")
     c.JupyterHub.authenticator_class = "appliance.hub.app.ApplianceAuthenticator"
     c.ApplianceAuthenticator.client_id = addresses.oauth_client_id(hub_id)
     c.ApplianceAuthenticator.client_secret = home.secret(addresses.oauth_secret_name(hub_id))
@@ -91,7 +96,7 @@ def hub_config(config: Config, hub_id: str, credential: str) -> TraitletsConfig:
     c.ApplianceAuthenticator.auto_login = True
     c.ApplianceAuthenticator.login_service = "the lab's portal"
     c.ApplianceAuthenticator.research_url = f"{portal_public}/research"
-    update_spawner(c, config, hub_id, spawner, portal_local, frame)
+    update_spawner(c, config, hub_id, spawner, portal_local, tornado_settings)
     update_idle_culler(c, config.hubs.idle_timeout_s)
     # the hub's user servers and services carry the supervisor's mark: `appliance stop` ends them too
     # (a hub that dies alone leaves them running, and takes them up again when it is back)
@@ -103,14 +108,15 @@ def hub_config(config: Config, hub_id: str, credential: str) -> TraitletsConfig:
 
 
 def update_spawner(c: TraitletsConfig, config: Config, hub_id: str, spawner: str, portal_local: str,
-                   frame: dict[str, Any]) -> None:
+                   tornado_settings: dict[str, Any]) -> None:
     """User servers: JupyterLab on the portal's storage, framed by the portal, with the hubs' limits (only
     the systemd spawner enforces them)."""
     home = config.home
     c.JupyterHub.spawner_class = SPAWNER_CLASSES[spawner]
     c.Spawner.default_url = "/lab"
     c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]
-    c.Spawner.args = [f"--ServerApp.tornado_settings={json.dumps(frame)}",
+    # traitlets reads a dict on the command line as a Python literal (JSON's true would not parse)
+    c.Spawner.args = [f"--ServerApp.tornado_settings={tornado_settings!r}",
                       "--ServerApp.contents_manager_class=appliance.storage.contents_manager.RemoteContentsManager",
                       f"--LabApp.app_settings_dir={LAB_SETTINGS}"]
     c.Spawner.mem_limit = config.hubs.memory_limit or None

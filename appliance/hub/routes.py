@@ -1,6 +1,7 @@
-"""The hubs' routes in the shared front proxy, as the portal keeps them: a dead hub's routes and those of
-a hub no longer configured (``hubs.count`` lowered) are removed, so that no request reaches a server
-whose member has moved on. A live hub re-adds its own routes every few seconds (see app.py)."""
+"""The front proxy's routes, as the portal keeps them: a dead hub's routes and those of a hub no longer
+configured (``hubs.count`` lowered) are removed, so that no request reaches a server whose member has
+moved on. A live hub re-adds its own routes every few seconds (see app.py). Under host routing the
+portal also keeps its own host name's route, which a restarted proxy has forgotten."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from appliance.discovery.registry import HubRegistry
 from appliance.hub import addresses
 from appliance.proxy import TOKEN_SECRET
 
-HUB_ROUTE = re.compile(r"^/hubs/([^/]+)(?:/|$)")  # the proxy keeps a hub's own route without its "/"
+HUB_ROUTE = r"/hubs/([^/]+)(?:/|$)"  # after the host prefix; the proxy keeps a hub's own route without its "/"
 log = logging.getLogger(__name__)
 
 
@@ -22,6 +23,8 @@ class HubRoutes:
     def __init__(self, config: Config, registry: HubRegistry):
         self.registry = registry
         self.configured = set(addresses.hub_ids(config))
+        self.hub_route = re.compile("^" + re.escape(addresses.route_prefix(config)) + HUB_ROUTE)
+        self.portal_route, self.portal_target = addresses.portal_route(config), addresses.portal_local(config)
         self.api = f"http://127.0.0.1:{config.proxy.api_port}/api/routes"
         self.http = httpx.AsyncClient(
             trust_env=False, timeout=5, headers={"Authorization": f"token {config.home.secret(TOKEN_SECRET)}"})
@@ -35,20 +38,26 @@ class HubRoutes:
                 log.warning("hub %s is no longer configured: retired; its %d member(s) move at their next visit",
                             hub.id, hub.assigned)
 
-    async def prune(self) -> int:
-        """Remove the routes of dead and retired hubs; the number removed. Asks the proxy only when some
-        hub is dead, or once after start for the retired ones."""
+    async def tend(self) -> int:
+        """Remove the routes of dead and retired hubs, and add the portal's if missing; the number of hub
+        routes removed. Asks the proxy only when some hub is dead, once after start for the retired ones,
+        and every time under host routing."""
         dead = {hub.id for hub in await self.registry.hubs() if hub.state == "dead"}
-        if not dead and self._swept_retired:
+        if not dead and self._swept_retired and not self.portal_route:
             return 0
         try:
             routes = (await self.http.get(self.api)).raise_for_status().json()
-            stale = [spec for spec in routes
-                     if (match := HUB_ROUTE.match(spec)) and (match[1] in dead or match[1] not in self.configured)]
+            if self.portal_route and self.portal_route not in routes:
+                added = await self.http.post(self.api + self.portal_route, json={"target": self.portal_target})
+                added.raise_for_status()
+                log.info("added the front proxy's route for the portal: %s -> %s", self.portal_route,
+                         self.portal_target)
+            stale = [spec for spec in routes if (match := self.hub_route.match(spec))
+                     and (match[1] in dead or match[1] not in self.configured)]
             for spec in stale:
                 (await self.http.delete(self.api + spec)).raise_for_status()
         except httpx.HTTPError as error:  # the proxy is restarting: it knows no routes anyway
-            log.info("could not prune the proxy's routes (%s); next time", error)
+            log.info("could not tend the proxy's routes (%s); next time", error)
             return 0
         self._swept_retired = True
         if stale:

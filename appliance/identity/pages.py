@@ -67,7 +67,7 @@ class IdentityPages:
                                         request.headers.get("user-agent", ""))
         response = RedirectResponse(target, status_code=303)
         self._set_session_cookie(request, response, value)
-        response.delete_cookie(PRESESSION_COOKIE, path="/login")
+        response.delete_cookie(PRESESSION_COOKIE, path="/login", secure=request.url.scheme == "https")
         return response
 
     def _login_form(self, request: Request, target: str, status_code: int = 200, **context: object) -> Response:
@@ -96,7 +96,7 @@ class IdentityPages:
             value = request.cookies.get(self.identity.session_cookie(request), "")
             await run_in_threadpool(self.identity.sessions.revoke, value)
         response = RedirectResponse("/", status_code=303)
-        response.delete_cookie(self.identity.session_cookie(request), path="/")
+        response.delete_cookie(self.identity.session_cookie(request), path="/", secure=request.url.scheme == "https")
         return response
 
     # ----- change password -------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from appliance.hub.routes import HubRoutes
 from appliance.portal.errors import http_exception, server_error
 from appliance.portal.pages import PortalPages
 from appliance.postgres import database_url
+from appliance.proxy import STRICT_TRANSPORT_SECURITY
 from appliance.webui import STATIC, TEMPLATES
 
 if TYPE_CHECKING:
@@ -36,8 +37,11 @@ SECURITY_HEADERS = [
 ]
 
 
+HSTS = (b"strict-transport-security", STRICT_TRANSPORT_SECURITY.encode())
+
+
 class SecurityHeaders:
-    """Headers every portal response carries: no framing by anyone, no sniffing."""
+    """Headers every portal response carries: no framing by anyone, no sniffing; over HTTPS, HSTS."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -51,7 +55,8 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = message.setdefault("headers", [])
                 names = {name.lower() for name, _ in headers}
-                headers.extend((name, value) for name, value in SECURITY_HEADERS if name not in names)
+                wanted = [*SECURITY_HEADERS, HSTS] if scope["scheme"] == "https" else SECURITY_HEADERS
+                headers.extend((name, value) for name, value in wanted if name not in names)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -74,7 +79,7 @@ def make_app(config: Config) -> Starlette:
     portal_pages = PortalPages(config, engine, identity_service)
     discovery_service = discovery.Discovery(url, config.discovery, config.home)
     hub_routes = HubRoutes(config, discovery_service.registry)
-    discovery_service.after_reap.append(hub_routes.prune)
+    discovery_service.after_reap.append(hub_routes.tend)
 
     async def session_user(request: Request) -> str | None:
         session = await identity_service.session_of(request)

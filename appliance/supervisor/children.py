@@ -27,20 +27,19 @@ def build_children(config: Config) -> list[ChildSpec]:
             oneshot=True,
         )
     )
-    portal = config.portal
-    local_host = "127.0.0.1" if portal.host in ("0.0.0.0", "") else portal.host
+    portal, portal_local = config.portal, addresses.portal_local(config)
     specs.append(
         ChildSpec(
             name="portal",
             description="portal",
             argv=[sys.executable, "-m", "appliance.portal"],
-            ready=http_ok(f"http://{local_host}:{portal.port}/healthz"),
-            health=http_ok(f"http://{local_host}:{portal.port}/healthz"),
+            ready=http_ok(f"{portal_local}/healthz"),
+            health=http_ok(f"{portal_local}/healthz"),
             address=f"{portal.host}:{portal.port}",
             ports=(Port(portal.host, portal.port, "portal.port"),),
         )
     )
-    specs.append(proxy_spec(config.proxy, config.home.secret(PROXY_TOKEN_SECRET)))
+    specs.append(proxy_spec(config.proxy, config.home.secret(PROXY_TOKEN_SECRET), addresses.host_routing(config)))
     specs += [hub_spec(config, hub_id) for hub_id in addresses.hub_ids(config)]
     return specs
 

@@ -121,10 +121,10 @@ def log_in_through_hub(appliance: Appliance, hub_url: str, username: str, passwo
     with contextlib.ExitStack() as stack:
         if browser is None:
             browser = stack.enter_context(httpx.Client(follow_redirects=False, timeout=30))
-        return _oauth_dance(appliance.portal_url, hub_url, username, password, browser)
+        return oauth_dance(appliance.portal_url, hub_url, username, password, browser)
 
 
-def _oauth_dance(portal: str, hub_url: str, username: str, password: str, browser: httpx.Client) -> httpx.Response:
+def oauth_dance(portal: str, hub_url: str, username: str, password: str, browser: httpx.Client) -> httpx.Response:
     response = browser.get(f"{hub_url}/hub/oauth_login")
     for _ in range(10):
         if response.status_code not in (302, 303):

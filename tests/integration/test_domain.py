@@ -1,0 +1,128 @@
+"""A lab's own domain: the portal on lab.test and the hubs on hub.lab.test, both served over HTTPS by the
+front proxy on one port, told apart by host name (as `install.sh --domain` sets up, on a loopback port
+here). A throwaway certificate authority signs the certificate; the client trusts only it."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from tests.harness import Appliance, free_ports, make_home
+from tests.integration.oauth import add_user, follow, form_value, oauth_dance
+from tests.tls import loopback_client, make_certificates
+
+PORTAL_HOST, HUB_HOST = "lab.test", "hub.lab.test"
+
+
+class Domain:
+    def __init__(self, appliance: Appliance, ca_file: Path):
+        self.appliance, self.ca_file = appliance, ca_file
+        self.portal = f"https://{PORTAL_HOST}:{appliance.proxy_port}"
+        self.hubs = f"https://{HUB_HOST}:{appliance.proxy_port}"
+        self.set_cookies: list[str] = []  # every Set-Cookie any client of this module received
+
+    def client(self) -> httpx.Client:
+        def keep_cookies(response: httpx.Response) -> None:
+            self.set_cookies += [f"{response.url.host}{response.url.path}: {value}"
+                                 for value in response.headers.get_list("set-cookie")]
+
+        return loopback_client(self.ca_file, timeout=30, event_hooks={"response": [keep_cookies]})
+
+
+@pytest.fixture(scope="module")
+def domain() -> Iterator[Domain]:
+    certificates = Path(tempfile.mkdtemp(prefix="appliance-tls-"))
+    ca_file, cert_file, key_file = make_certificates(certificates, [PORTAL_HOST, HUB_HOST])
+    appliance = Appliance(make_home(), free_ports(4)).with_hubs(1)
+    port = appliance.proxy_port
+    appliance.env.update(APPLIANCE_PORTAL_PUBLIC_URL=f"https://{PORTAL_HOST}:{port}",
+                         APPLIANCE_HUBS_PUBLIC_URL=f"https://{HUB_HOST}:{port}",
+                         APPLIANCE_PROXY_TLS_CERT=str(cert_file), APPLIANCE_PROXY_TLS_KEY=str(key_file))
+    try:
+        appliance.up()
+        yield Domain(appliance, ca_file)
+    finally:
+        appliance.terminate()
+        shutil.rmtree(appliance.home.parent, ignore_errors=True)
+        shutil.rmtree(certificates, ignore_errors=True)
+
+
+def wait_for_portal_route(domain: Domain, client: httpx.Client) -> httpx.Response:
+    """The portal adds its host name's route within a second of the proxy's start."""
+    for _ in range(50):
+        response = client.get(f"{domain.portal}/healthz")
+        if response.status_code == 200:
+            return response
+        time.sleep(0.1)
+    raise AssertionError(f"the portal is not served on {domain.portal}: {response.status_code}")
+
+
+def test_each_host_name_reaches_its_own_origin_only(domain: Domain) -> None:
+    with domain.client() as client:
+        wait_for_portal_route(domain, client)
+        home = client.get(f"{domain.portal}/")
+        assert home.status_code == 200 and "Sign in" in home.text
+        assert home.headers["strict-transport-security"] == "max-age=31536000"
+        assert home.headers["x-frame-options"] == "DENY"
+
+        hub_api = client.get(f"{domain.hubs}/hubs/1/hub/api/")
+        assert hub_api.status_code == 200 and "version" in hub_api.json()
+        assert hub_api.headers["strict-transport-security"] == "max-age=31536000"
+        assert f"frame-ancestors 'self' {domain.portal}" in hub_api.headers["content-security-policy"]
+
+        # the portal's host name never reaches a hub, and the hubs' never reaches the portal
+        assert client.get(f"{domain.portal}/hubs/1/hub/api/").status_code == 404
+        not_portal = client.get(f"{domain.hubs}/login")
+        assert not_portal.status_code == 404 and "csrf_token" not in not_portal.text
+        assert client.get(f"https://127.0.0.1:{domain.appliance.proxy_port}/hubs/1/hub/api/").status_code == 404
+
+    # the port speaks only HTTPS
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"http://127.0.0.1:{domain.appliance.proxy_port}/hubs/1/hub/api/",
+                  headers={"Host": f"{HUB_HOST}:{domain.appliance.proxy_port}"}, timeout=10)
+
+
+def test_a_member_signs_in_and_gets_their_lab_over_https_with_secure_cookies_only(domain: Domain) -> None:
+    password = add_user(domain.appliance, "ada")
+    with domain.client() as browser:
+        wait_for_portal_route(domain, browser)
+        page = browser.get(f"{domain.portal}/login")
+        signed_in = browser.post(f"{domain.portal}/login", headers={"Origin": domain.portal}, data={
+            "username": "ada", "password": password, "next": "/",
+            "csrf_token": form_value(page.text, "csrf_token")})
+        assert signed_in.status_code == 303
+        session_cookie = signed_in.headers["set-cookie"]
+        assert session_cookie.startswith("__Host-appliance_session=")
+        assert "; Secure" in session_cookie and "; HttpOnly" in session_cookie and "; Path=/" in session_cookie
+
+        assert browser.get(f"{domain.portal}/api/discovery/v1/me").json()["hub"] == "1"  # places her
+        hub = f"{domain.hubs}/hubs/1"
+        landed = oauth_dance(domain.portal, hub, "ada", password, browser)
+        assert landed.status_code in (302, 303), landed.text[:1000]
+        lab = follow(browser, f"{hub}/hub/spawn", timeout=90)
+        assert lab.status_code == 200 and urlsplit(str(lab.url)).path == "/hubs/1/user/ada/lab", lab.url
+        assert lab.headers["strict-transport-security"] == "max-age=31536000"
+
+        contents = browser.get(f"{hub}/user/ada/api/contents")
+        assert contents.status_code == 200 and contents.json()["type"] == "directory"
+
+        # a browser ignores the clearing of a __Host- cookie that is not Secure: sign-out must say Secure
+        home = browser.get(f"{domain.portal}/")
+        signed_out = browser.post(f"{domain.portal}/logout", headers={"Origin": domain.portal},
+                                  data={"csrf_token": form_value(home.text, "csrf_token")})
+        assert signed_out.status_code == 303
+        cleared = signed_out.headers["set-cookie"]
+        assert cleared.startswith('__Host-appliance_session=""') and "; Secure" in cleared and "; Path=/" in cleared
+
+    # every cookie with a value is Secure (JupyterHub clears some without the flag, which is harmless)
+    given = [cookie for cookie in domain.set_cookies if '=""' not in cookie]
+    assert len(given) >= 4, domain.set_cookies
+    insecure = [cookie for cookie in given if "; secure" not in cookie.lower()]
+    assert not insecure, insecure
