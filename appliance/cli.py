@@ -17,7 +17,7 @@ from appliance import __version__, identity
 from appliance.cli_hubs import hubs
 from appliance.cli_identity import clients, users
 from appliance.cli_storage import storage
-from appliance.config import Config, load_config, render_defaults, render_effective
+from appliance.config import CONFIG_FILE_NAME, Config, load_config, render_defaults, render_effective, set_values
 from appliance.errors import ApplianceError
 from appliance.identity import read_initial_admin
 from appliance.logview import follow_logs, known_logs, print_tail
@@ -200,7 +200,7 @@ def logs(options: Options, component: str | None, follow: bool, lines: int) -> N
 
 @main.group()
 def config() -> None:
-    """Inspect the configuration."""
+    """Inspect and change the configuration."""
 
 
 @config.command("show")
@@ -209,6 +209,25 @@ def config() -> None:
 def config_show(options: Options, defaults: bool) -> None:
     """Print the effective configuration with the source of each value (secrets masked)."""
     click.echo(render_defaults() if defaults else render_effective(options.load()), nl=False)
+
+
+@config.command("set")
+@click.argument("assignments", nargs=-1, required=True, metavar="SECTION.KEY=VALUE...")
+@click.pass_obj
+def config_set(options: Options, assignments: tuple[str, ...]) -> None:
+    """Set keys in the configuration file (--config, else <home>/appliance.toml), keeping its comments.
+    Keys that go together are set in one call, e.g. proxy.tls_cert=… proxy.tls_key=…. They take effect
+    when the appliance restarts."""
+    pairs = dict(assignment.split("=", 1) for assignment in assignments if "=" in assignment)
+    if len(pairs) != len(assignments):
+        raise click.UsageError("give each as SECTION.KEY=VALUE, e.g. portal.public_url=https://lab.example.org")
+    if options.config_file is not None:
+        file = options.config_file
+    else:
+        current = options.load()
+        file = current.file or current.home.root / CONFIG_FILE_NAME
+    set_values(file, pairs)
+    click.echo(f"{file}: set {', '.join(pairs)}; restart the appliance for it to take effect.")
 
 
 @main.command()

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import tomlkit
+
 from appliance.discovery.settings import DiscoverySettings
 from appliance.errors import ConfigError
 from appliance.home import SYSTEM_HOME, Home, default_home
@@ -105,13 +107,47 @@ def load_config(
             values[info.section][info.name] = _check_file_value(info, raw, file)  # type: ignore[arg-type]
             sources[key] = "file"
         if info.env_var in environ:
-            values[info.section][info.name] = _parse_env_value(info, environ[info.env_var])
+            values[info.section][info.name] = _parse_text(info, environ[info.env_var],
+                                                          f"environment variable {info.env_var}")
             sources[key] = f"env {info.env_var}"
         if overrides and key in overrides:
             values[info.section][info.name] = overrides[key]
             sources[key] = "option"
     sections = {name: cls(**values[name]) for name, cls in SECTIONS.items()}
     return Config(home=Home(home_path.absolute()), file=file, sources=sources, **sections)
+
+
+def set_values(file: Path, assignments: Mapping[str, str]) -> None:
+    """Set ``"section.key"`` to values given as text (read as their knob's type, like environment
+    variables) in ``file``, made if missing. Comments and layout stay; the file is replaced only if the
+    whole of it then loads, so that keys that go together (proxy.tls_cert, tls_key) are set at once."""
+    knobs = {f"{info.section}.{info.name}": info for info in all_knobs()}
+    text = file.read_text(encoding="utf-8") if file.is_file() else ""
+    for key, raw in assignments.items():
+        if key not in knobs:
+            raise ConfigError(f"unknown key {key}; `appliance config show` lists every key.")
+        info = knobs[key]
+        value = _parse_text(info, raw, key)
+        document = tomlkit.parse(text)
+        table = document.setdefault(info.section, tomlkit.table())
+        line = _line_of(text, info.section, info.name, commented=True)
+        if info.name not in table and isinstance(line, int):  # in place of its commented-out default
+            lines = text.splitlines(keepends=True)
+            lines[line - 1] = f"{info.name} = {tomlkit.item(value).as_string()}\n"
+            text = "".join(lines)
+        else:
+            table[info.name] = value
+            text = tomlkit.dumps(document)
+    candidate = file.with_name(f".{file.name}.new")
+    candidate.write_text(text, encoding="utf-8")
+    try:
+        load_config(home=Path("/nonexistent"), file=candidate, environ={})
+    except ConfigError as error:
+        candidate.unlink()
+        raise ConfigError(f"{file} was left as it was: {error}", hint=error.hint) from None
+    if file.is_file():
+        candidate.chmod(file.stat().st_mode & 0o777)
+    candidate.replace(file)
 
 
 def _read_file(file: Path) -> dict[str, dict[str, Any]]:
@@ -156,7 +192,8 @@ def _check_file_value(info: KnobInfo, raw: Any, file: Path) -> Any:
     )
 
 
-def _parse_env_value(info: KnobInfo, raw: str) -> Any:
+def _parse_text(info: KnobInfo, raw: str, given_as: str) -> Any:
+    """A value given as text (``given_as`` says where, for the error) read as its knob's type."""
     try:
         if info.type is bool:
             lowered = raw.strip().lower()
@@ -166,13 +203,13 @@ def _parse_env_value(info: KnobInfo, raw: str) -> Any:
         return info.type(raw)
     except ValueError:
         raise ConfigError(
-            f"environment variable {info.env_var}={raw!r} is not {_TYPE_WORDS[info.type]} "
-            f"(default {_toml_literal(info.default)})."
+            f"{given_as}={raw!r} is not {_TYPE_WORDS[info.type]} (default {_toml_literal(info.default)})."
         ) from None
 
 
-def _line_of(text: str, section: str | None, key: str) -> int | str:
-    """Best-effort line number of ``key`` inside ``[section]`` (or of the section header)."""
+def _line_of(text: str, section: str | None, key: str, commented: bool = False) -> int | str:
+    """Best-effort line number of ``key`` inside ``[section]`` (or of the section header); with
+    ``commented``, of the key commented out (``#key = …``, as in the defaults file)."""
     current: str | None = None
     for number, line in enumerate(text.splitlines(), start=1):
         header = re.match(r"\s*\[\s*([^\]]+?)\s*\]", line)
@@ -180,7 +217,7 @@ def _line_of(text: str, section: str | None, key: str) -> int | str:
             current = header.group(1)
             if section is None and current == key:
                 return number
-        elif current == section and re.match(rf"\s*{re.escape(key)}\s*=", line):
+        elif current == section and re.match(rf"\s*{'#' if commented else ''}{re.escape(key)}\s*=", line):
             return number
     return "?"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from appliance import config as config_module
-from appliance.config import all_knobs, load_config, render_defaults, render_effective
+from appliance.config import all_knobs, load_config, render_defaults, render_effective, set_values
 from appliance.errors import ConfigError
 
 
@@ -66,10 +66,10 @@ def test_file_errors_name_file_line_and_expectation(tmp_path: Path, text: str, m
 
 @pytest.mark.parametrize(("raw", "value"), [("yes", True), ("0", False), ("TRUE", True), ("off", False)])
 def test_boolean_environment_values(raw: str, value: bool) -> None:
-    from appliance.config import _parse_env_value
+    from appliance.config import _parse_text
 
     info = next(k for k in all_knobs() if k.type is int)
-    assert _parse_env_value(info.__class__(**{**info.__dict__, "type": bool}), raw) is value
+    assert _parse_text(info.__class__(**{**info.__dict__, "type": bool}), raw, info.env_var) is value
 
 
 def test_effective_config_masks_secrets_and_shows_sources(tmp_path: Path) -> None:
@@ -109,3 +109,47 @@ def test_the_installed_service_reads_etc_appliance(tmp_path: Path, monkeypatch: 
     system_home.mkdir()
     write(system_home, "[portal]\nport = 8200\n")  # the home's own file comes first
     assert load_config(home=system_home, environ={}).portal.port == 8200
+
+
+def test_set_uncomments_the_default_line_in_place_and_keeps_every_other_byte(tmp_path: Path) -> None:
+    file = write(tmp_path, render_defaults())
+    before = file.read_text().splitlines()
+    set_values(file, {"portal.public_url": "https://lab.example.org", "proxy.port": "443",
+                      "supervisor.backoff_initial_s": "2"})
+    after = file.read_text().splitlines()
+    changed = [(old, new) for old, new in zip(before, after) if old != new]
+    assert len(before) == len(after)
+    assert changed == [('#public_url = ""', 'public_url = "https://lab.example.org"'), ("#port = 8001", "port = 443"),
+                       ("#backoff_initial_s = 0.5", "backoff_initial_s = 2.0")]
+    config = load_config(home=tmp_path, environ={})
+    assert (config.portal.public_url, config.proxy.port, config.portal.port) == ("https://lab.example.org", 443, 8000)
+
+    set_values(file, {"proxy.port": "8443"})  # a key already set is changed where it stands
+    assert file.read_text().count("port = 8443") == 1 and load_config(home=tmp_path, environ={}).proxy.port == 8443
+
+
+def test_set_adds_keys_and_sections_and_makes_a_missing_file(tmp_path: Path) -> None:
+    file = write(tmp_path, "# ours\n[proxy]\nport = 1\n")
+    set_values(file, {"proxy.api_port": "2", "hubs.count": "3"})
+    assert file.read_text().startswith("# ours\n[proxy]\nport = 1\n")
+    config = load_config(home=tmp_path, environ={})
+    assert (config.proxy.port, config.proxy.api_port, config.hubs.count) == (1, 2, 3)
+    made = tmp_path / "elsewhere.toml"
+    set_values(made, {"portal.port": "9000"})
+    assert load_config(home=tmp_path, file=made, environ={}).portal.port == 9000
+
+
+@pytest.mark.parametrize(("assignments", "message"), [
+    ({"proxy.nope": "1"}, "unknown key proxy.nope"),
+    ({"proxy.port": "https"}, "proxy.port='https' is not an integer"),
+    ({"hubs.count": "99"}, "was left as it was: hubs.count = 99: must be between 0 and 64"),
+    ({"proxy.tls_cert": "/etc/cert.pem"}, "was left as it was: proxy.tls_cert and proxy.tls_key go together"),
+])
+def test_set_refuses_bad_values_and_leaves_the_file_as_it_was(tmp_path: Path, assignments: dict[str, str],
+                                                              message: str) -> None:
+    file = write(tmp_path, render_defaults())
+    before = file.read_bytes()
+    with pytest.raises(ConfigError, match=message):
+        set_values(file, assignments)
+    assert file.read_bytes() == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["appliance.toml"]
