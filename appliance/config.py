@@ -26,7 +26,7 @@ from appliance.identity.settings import IdentitySettings
 from appliance.knobs import KnobInfo, describe
 from appliance.portal.settings import PortalSettings
 from appliance.postgres import PostgresSettings
-from appliance.proxy import ProxySettings
+from appliance.proxy import ProxySettings, check_tls_files
 from appliance.storage.settings import StorageSettings
 from appliance.supervisor.settings import SupervisorSettings
 
@@ -141,7 +141,9 @@ def set_values(file: Path, assignments: Mapping[str, str]) -> None:
     candidate = file.with_name(f".{file.name}.new")
     candidate.write_text(text, encoding="utf-8")
     try:
-        load_config(home=Path("/nonexistent"), file=candidate, environ={})
+        loaded = load_config(home=Path("/nonexistent"), file=candidate, environ={})
+        if loaded.proxy.tls_cert and any(key.startswith("proxy.tls_") for key in assignments):
+            check_tls_files(loaded.proxy)  # a certificate is checked when it is set, not at the next start
     except ConfigError as error:
         candidate.unlink()
         raise ConfigError(f"{file} was left as it was: {error}", hint=error.hint) from None

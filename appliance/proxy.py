@@ -44,7 +44,8 @@ class ProxySettings:
     tls_cert: str = knob(
         "", "PEM file with the TLS certificate chain for proxy.port, e.g. "
             "/etc/letsencrypt/live/lab.example.org/fullchain.pem; it must name both host names. Set with "
-            "tls_key; the proxy then speaks only HTTPS. Read when the proxy starts (restart after renewal).")
+            "tls_key; the proxy then speaks only HTTPS. Read when the proxy starts: after a renewal, "
+            "`appliance restart proxy`.")
     tls_key: str = knob("", "PEM file with the private key of tls_cert.")
     http_redirect_port: int = knob(
         0, "TCP port (80 in a lab) on which plain HTTP is answered with a redirect to HTTPS on proxy.port, on "

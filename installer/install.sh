@@ -8,6 +8,11 @@
 #   installer/install.sh --purge         remove the data and the configuration too
 #   --from PATH_OR_WHEEL                 what to install: a checkout, a wheel file or a wheel's https URL
 #                                        (needed when piped: curl -fsSL URL/install.sh | sudo bash -s -- --from …)
+#   --domain NAME --tls-cert F --tls-key F
+#                                        the lab's own addresses: the portal on https://NAME and the hubs on
+#                                        https://hub.NAME (--hub-host H for another name), both on port 443, plain
+#                                        HTTP on 80 redirected; the certificate (PEM chain, e.g. certbot's
+#                                        fullchain.pem with privkey.pem) must name both
 #   --skip-checks                        install on a system the checks refuse (unsupported OS, small machine)
 #
 # Every step checks before it acts, so a second run is quick and changes nothing that is already right.
@@ -27,8 +32,12 @@ PURGE=0
 if [ "$(id -u)" -eq 0 ]; then LOG=${APPLIANCE_INSTALL_LOG:-/var/log/appliance-install.log}
 else LOG=${APPLIANCE_INSTALL_LOG:-/tmp/appliance-install.log}; fi
 CHECK=1
+DOMAIN=""
+HUB_HOST=""
+TLS_CERT=""
+TLS_KEY=""
 
-usage() { sed -n '2,12p' "${BASH_SOURCE[0]:-/dev/null}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,17p' "${BASH_SOURCE[0]:-/dev/null}" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --dev) DEV=1; START=0 ;;
@@ -38,13 +47,31 @@ while [ $# -gt 0 ]; do
     --uninstall) UNINSTALL=1 ;;
     --purge) UNINSTALL=1; PURGE=1 ;;
     --skip-checks) CHECK=0 ;;
+    --domain) DOMAIN=$2; shift ;;
+    --hub-host) HUB_HOST=$2; shift ;;
+    --tls-cert) TLS_CERT=$2; shift ;;
+    --tls-key) TLS_KEY=$2; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "install.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
   shift
 done
 FROM=${FROM:-$REPO}
-[ -n "$FROM" ] || { echo "install.sh: say what to install with --from PATH_OR_WHEEL (a checkout, a wheel or its URL)" >&2; exit 2; }
+usage_error() { echo "install.sh: $*" >&2; exit 2; }
+[ -n "$FROM" ] || usage_error "say what to install with --from PATH_OR_WHEEL (a checkout, a wheel or its URL)"
+HOST_NAME='^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$'
+if [ -n "$DOMAIN" ]; then
+  HUB_HOST=${HUB_HOST:-hub.$DOMAIN}
+  [[ $DOMAIN =~ $HOST_NAME ]] || usage_error "--domain $DOMAIN is not a host name like lab.example.org"
+  [[ $HUB_HOST =~ $HOST_NAME ]] || usage_error "--hub-host $HUB_HOST is not a host name like hub.lab.example.org"
+  [ "$HUB_HOST" != "$DOMAIN" ] || usage_error "--hub-host must differ from --domain: members' servers get a host name of their own"
+  [ -n "$TLS_CERT" ] && [ -n "$TLS_KEY" ] \
+    || usage_error "--domain needs --tls-cert and --tls-key (e.g. certbot's /etc/letsencrypt/live/$DOMAIN/fullchain.pem and privkey.pem)"
+  for file in "$TLS_CERT" "$TLS_KEY"; do [ -r "$file" ] || usage_error "cannot read $file"; done
+  TLS_CERT=$(realpath "$TLS_CERT"); TLS_KEY=$(realpath "$TLS_KEY")
+elif [ -n "$HUB_HOST$TLS_CERT$TLS_KEY" ]; then
+  usage_error "--hub-host, --tls-cert and --tls-key go with --domain NAME"
+fi
 VENV=$(realpath -m "${VENV:-$PREFIX/venv}")  # absolute: node resolves a relative require() as a package
 SYSTEM_CONFIG=/etc/appliance/appliance.toml
 UNIT=/etc/systemd/system/appliance.service
@@ -52,6 +79,7 @@ DONE=$PREFIX/.install-complete  # written last: a run that died half-way is fini
 FIRST_INSTALL=1
 [ ! -f "$DONE" ] || FIRST_INSTALL=0
 UPGRADED=0
+CONFIG_CHANGED=0
 : > "$LOG"
 
 say() { printf '%s\n' "$*"; }
@@ -167,13 +195,29 @@ ensure_command_link() {
 ensure_config() {
   if [ -f "$SYSTEM_CONFIG" ]; then
     step "keeping $SYSTEM_CONFIG"
-    return
+  else
+    step "writing $SYSTEM_CONFIG (every setting at its default, commented out)"
+    mkdir -p "$(dirname "$SYSTEM_CONFIG")"
+    "$VENV/bin/appliance" config show --defaults > "$SYSTEM_CONFIG.new"
+    chmod 644 "$SYSTEM_CONFIG.new"
+    mv "$SYSTEM_CONFIG.new" "$SYSTEM_CONFIG"
   fi
-  step "writing $SYSTEM_CONFIG (every setting at its default, commented out)"
-  mkdir -p "$(dirname "$SYSTEM_CONFIG")"
-  "$VENV/bin/appliance" config show --defaults > "$SYSTEM_CONFIG.new"
-  chmod 644 "$SYSTEM_CONFIG.new"
-  mv "$SYSTEM_CONFIG.new" "$SYSTEM_CONFIG"
+  [ -z "$DOMAIN" ] || ensure_domain
+}
+
+# --domain: the front proxy serves both host names on 443 (DESIGN.md, "Why two origins").
+ensure_domain() {
+  local before
+  before=$(cat "$SYSTEM_CONFIG")
+  run "$VENV/bin/appliance" --config "$SYSTEM_CONFIG" config set "portal.public_url=https://$DOMAIN" \
+    "hubs.public_url=https://$HUB_HOST" proxy.host=0.0.0.0 proxy.port=443 proxy.http_redirect_port=80 \
+    "proxy.tls_cert=$TLS_CERT" "proxy.tls_key=$TLS_KEY"
+  if [ "$before" = "$(cat "$SYSTEM_CONFIG")" ]; then
+    step "keeping https://$DOMAIN (portal) and https://$HUB_HOST (hubs)"
+  else
+    step "set the portal to https://$DOMAIN and the hubs to https://$HUB_HOST in $SYSTEM_CONFIG"
+    CONFIG_CHANGED=1
+  fi
 }
 
 # The unit, with this installation's paths.
@@ -228,8 +272,8 @@ start_appliance() {
   if [ ! -d /run/systemd/system ]; then
     say "systemd is not running on this machine (a container or CI): starting \`appliance up --detach\` instead."
     say "It will not come back by itself after a reboot; run this installer again then."
-    if "$VENV/bin/appliance" status > /dev/null 2>&1 && [ $UPGRADED -eq 1 ]; then
-      step "stopping the appliance to start the new version"
+    if "$VENV/bin/appliance" status > /dev/null 2>&1 && [ $((UPGRADED + CONFIG_CHANGED)) -gt 0 ]; then
+      step "stopping the appliance to start the new version or configuration"
       run "$VENV/bin/appliance" stop
     fi
     if "$VENV/bin/appliance" status > /dev/null 2>&1; then
@@ -243,8 +287,8 @@ start_appliance() {
   if ! systemctl is-active --quiet appliance; then
     step "starting appliance.service"
     run systemctl start appliance
-  elif [ $UPGRADED -eq 1 ]; then
-    step "restarting appliance.service on the new version"
+  elif [ $((UPGRADED + CONFIG_CHANGED)) -gt 0 ]; then
+    step "restarting appliance.service on the new version or configuration"
     run systemctl restart appliance
   fi
   step "waiting for every component to be healthy"
@@ -252,7 +296,12 @@ start_appliance() {
   [ $FIRST_INSTALL -eq 0 ] || welcome=(--welcome)  # the URLs and, on the first install, the admin login
   "$VENV/bin/appliance" status --wait 180 "${welcome[@]}" \
     || fail "the appliance is not healthy after 180 s; see \`appliance status\` and \`journalctl -u appliance\`"
-  two_ports_note
+  if [ -n "$DOMAIN" ]; then
+    say ""
+    say "Point $DOMAIN and $HUB_HOST at this machine (DNS), and open ports 443 and 80 in any firewall."
+  else
+    two_ports_note
+  fi
 }
 
 # DESIGN.md, "Why two origins": without host names of its own the hubs share the portal's address.
@@ -317,14 +366,19 @@ preflight() {
   [ "$memory_mb" -ge 1800 ] || problems+=("${memory_mb} MB of memory; each member's JupyterLab needs about 200 MB besides ~1 GB for the appliance (2 GB at least)")
   if [ -d /run/systemd/system ]; then step "systemd: running (the appliance becomes a service, started at boot)"
   else step "systemd: not running (a container?): the appliance is started directly, without a service"; fi
+  local port holder ports=()
   if [ ! -f "$SYSTEM_CONFIG" ] && ! "$VENV/bin/appliance" status > /dev/null 2>&1; then
-    local port holder
-    for port in 8000 8001 8002 8003 8010 8011; do
-      (exec 3<> "/dev/tcp/127.0.0.1/$port") 2> /dev/null || continue  # nobody answers there: free
-      holder=$(ss -Hltnp "sport = :$port" 2> /dev/null | sed -n 's/.*users:(("\([^"]*\)".*/\1/p' | head -1)
-      problems+=("port $port is taken${holder:+ by $holder}; free it, or set the ports in $SYSTEM_CONFIG first")
-    done
+    ports=(8000 8001 8002 8003 8010 8011)
   fi
+  # --domain takes 443 and 80, unless this appliance serves them already
+  if [ -n "$DOMAIN" ] && ! grep -Eq '^[[:space:]]*tls_cert[[:space:]]*=' "$SYSTEM_CONFIG" 2> /dev/null; then
+    ports+=(443 80)
+  fi
+  for port in "${ports[@]}"; do
+    (exec 3<> "/dev/tcp/127.0.0.1/$port") 2> /dev/null || continue  # nobody answers there: free
+    holder=$(ss -Hltnp "sport = :$port" 2> /dev/null | sed -n 's/.*users:(("\([^"]*\)".*/\1/p' | head -1)
+    problems+=("port $port is taken${holder:+ by $holder}; free it, or set the ports in $SYSTEM_CONFIG first")
+  done
   if [ ${#problems[@]} -gt 0 ]; then
     printf 'install.sh: this machine is not ready:\n' >&2
     printf '  - %s\n' "${problems[@]}" >&2

@@ -55,15 +55,20 @@ def make_certificates(folder: Path, hosts: list[str]) -> tuple[Path, Path, Path]
 
 
 class _Loopback(httpcore.SyncBackend):
-    """Connects every host name to 127.0.0.1; TLS still checks the name asked for."""
+    """Connects every host name to 127.0.0.1, and ports as ``ports`` maps them (a port forward); TLS
+    still checks the name asked for."""
+
+    def __init__(self, ports: dict[int, int]):
+        self.ports = ports
 
     def connect_tcp(self, host: str, port: int, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
-        return super().connect_tcp("127.0.0.1", port, *args, **kwargs)
+        return super().connect_tcp("127.0.0.1", self.ports.get(port, port), *args, **kwargs)
 
 
-def loopback_client(ca_file: Path, **options: Any) -> httpx.Client:
-    """An httpx client that trusts only ``ca_file`` and reaches every host name on loopback."""
+def loopback_client(ca_file: Path, ports: dict[int, int] | None = None, **options: Any) -> httpx.Client:
+    """An httpx client that trusts only ``ca_file`` and reaches every host name on loopback, on the
+    ports ``ports`` maps them to (e.g. {443: a free port})."""
     context = ssl.create_default_context(cafile=str(ca_file))
     transport = httpx.HTTPTransport(verify=context)
-    transport._pool = httpcore.ConnectionPool(ssl_context=context, network_backend=_Loopback())
+    transport._pool = httpcore.ConnectionPool(ssl_context=context, network_backend=_Loopback(ports or {}))
     return httpx.Client(transport=transport, trust_env=False, **options)

@@ -38,6 +38,14 @@ def add_user(appliance: Appliance, username: str, *args: str) -> str:
     return result.stdout.strip().rsplit(" ", 1)[-1]
 
 
+def sign_in(client: httpx.Client, portal: str, username: str, password: str, next_path: str = "/") -> httpx.Response:
+    """Sign in at the portal's login form as a person would; the answer is 303 when it worked."""
+    page = client.get(f"{portal}/login", params={"next": next_path})
+    return client.post(f"{portal}/login", headers={"Origin": portal}, data={
+        "username": username, "password": password, "next": next_path,
+        "csrf_token": form_value(page.text, "csrf_token")})
+
+
 @dataclass
 class Client:
     client_id: str
@@ -68,9 +76,7 @@ class Browser:
             cls.opened.pop().http.close()
 
     def sign_in(self, username: str, password: str, next_path: str = "/") -> httpx.Response:
-        page = self.http.get("/login", params={"next": next_path})
-        return self.http.post("/login", data={"username": username, "password": password, "next": next_path,
-                                              "csrf_token": form_value(page.text, "csrf_token")})
+        return sign_in(self.http, self.portal, username, password, next_path)
 
     def authorize(self, client: Client, **overrides: str) -> httpx.Response:
         verifier, challenge = pkce_pair()

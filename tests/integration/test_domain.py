@@ -4,54 +4,20 @@ here). A throwaway certificate authority signs the certificate; the client trust
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from tests.harness import Appliance, free_ports, make_home
-from tests.integration.oauth import add_user, follow, form_value, oauth_dance
-from tests.tls import loopback_client, make_certificates
-
-PORTAL_HOST, HUB_HOST = "lab.test", "hub.lab.test"
-
-
-class Domain:
-    def __init__(self, appliance: Appliance, ca_file: Path):
-        self.appliance, self.ca_file = appliance, ca_file
-        self.portal = f"https://{PORTAL_HOST}:{appliance.proxy_port}"
-        self.hubs = f"https://{HUB_HOST}:{appliance.proxy_port}"
-        self.set_cookies: list[str] = []  # every Set-Cookie any client of this module received
-
-    def client(self) -> httpx.Client:
-        def keep_cookies(response: httpx.Response) -> None:
-            self.set_cookies += [f"{response.url.host}{response.url.path}: {value}"
-                                 for value in response.headers.get_list("set-cookie")]
-
-        return loopback_client(self.ca_file, timeout=30, event_hooks={"response": [keep_cookies]})
+from tests.integration.domain import HUB_HOST, Domain, on_domain
+from tests.integration.oauth import add_user, follow, form_value, oauth_dance, sign_in
 
 
 @pytest.fixture(scope="module")
 def domain() -> Iterator[Domain]:
-    certificates = Path(tempfile.mkdtemp(prefix="appliance-tls-"))
-    ca_file, cert_file, key_file = make_certificates(certificates, [PORTAL_HOST, HUB_HOST])
-    appliance = Appliance(make_home(), free_ports(4)).with_hubs(1)
-    port = appliance.proxy_port
-    appliance.env.update(APPLIANCE_PORTAL_PUBLIC_URL=f"https://{PORTAL_HOST}:{port}",
-                         APPLIANCE_HUBS_PUBLIC_URL=f"https://{HUB_HOST}:{port}",
-                         APPLIANCE_PROXY_TLS_CERT=str(cert_file), APPLIANCE_PROXY_TLS_KEY=str(key_file))
-    try:
-        appliance.up()
-        yield Domain(appliance, ca_file)
-    finally:
-        appliance.terminate()
-        shutil.rmtree(appliance.home.parent, ignore_errors=True)
-        shutil.rmtree(certificates, ignore_errors=True)
+    yield from on_domain()
 
 
 def wait_for_portal_route(domain: Domain, client: httpx.Client) -> httpx.Response:
@@ -93,10 +59,7 @@ def test_a_member_signs_in_and_gets_their_lab_over_https_with_secure_cookies_onl
     password = add_user(domain.appliance, "ada")
     with domain.client() as browser:
         wait_for_portal_route(domain, browser)
-        page = browser.get(f"{domain.portal}/login")
-        signed_in = browser.post(f"{domain.portal}/login", headers={"Origin": domain.portal}, data={
-            "username": "ada", "password": password, "next": "/",
-            "csrf_token": form_value(page.text, "csrf_token")})
+        signed_in = sign_in(browser, domain.portal, "ada", password)
         assert signed_in.status_code == 303
         session_cookie = signed_in.headers["set-cookie"]
         assert session_cookie.startswith("__Host-appliance_session=")

@@ -2,7 +2,7 @@
 the appliance comes up as an enabled service with the systemd spawner; a member signed in through the
 portal's OAuth flow gets a JupyterLab that runs as a transient unit with a dynamic user and the memory
 limit; their saved notebook survives running the installer again (the upgrade), a reboot, and a backup
-restored onto a fresh install after --purge."""
+restored onto a fresh install after --purge; and --domain then serves it on a lab's own host names over HTTPS."""
 
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ import pytest
 
 from tests.harness import free_consecutive_ports, free_ports
 from tests.integration.lab import start_server
-from tests.integration.oauth import Browser
+from tests.integration.oauth import Browser, follow, oauth_dance, sign_in
 from tests.machine import REPO, Machine
+from tests.tls import loopback_client, make_certificates
 
 HOME = "/var/lib/appliance"
 CONFIG = "/etc/appliance/appliance.toml"
@@ -178,3 +179,47 @@ def test_backup_purge_fresh_install_and_restore_bring_the_notebook_back(installe
     assert_saved(machine)
     password = (machine.root / "root" / "member-password").read_text()
     assert Browser(installed).sign_in(MEMBER, password).status_code == 303  # type: ignore[arg-type]
+
+
+def test_the_installer_gives_the_lab_its_own_domain_over_https(installed: Installed, tmp_path: Path) -> None:
+    """`install.sh --domain lab.test --tls-cert … --tls-key …` on the installed machine: the portal on
+    https://lab.test and the member's notebook through https://hub.lab.test. The machine shares this one's
+    network and may bind loopback only, so a drop-in moves the front proxy from *:443 to a free loopback
+    port (and leaves port 80 alone), and the client forwards 443 there."""
+    machine, port = installed.machine, free_ports(1)[0]
+    ca_file, cert, key = make_certificates(tmp_path, ["lab.test", "hub.lab.test"])
+    machine.run("mkdir", "-p", "/root/tls")
+    for file in (cert, key):
+        shutil.copy(file, machine.root / "root" / "tls" / file.name)
+    machine.write("/etc/systemd/system/appliance.service.d/loopback.conf", "[Service]\nEnvironment="
+                  f"APPLIANCE_PROXY_HOST=127.0.0.1 APPLIANCE_PROXY_PORT={port} APPLIANCE_PROXY_HTTP_REDIRECT_PORT=0\n")
+    machine.run("systemctl", "daemon-reload")
+    config_before = (machine.root / CONFIG.lstrip("/")).read_text().splitlines()
+    domain = ("cd /src && installer/install.sh --domain lab.test --tls-cert /root/tls/cert.pem "
+              "--tls-key /root/tls/key.pem")
+
+    output = machine.run("bash", "-c", domain, timeout=1800).stdout
+    assert "set the portal to https://lab.test and the hubs to https://hub.lab.test" in output, output
+    assert "restarting appliance.service on the new version or configuration" in output
+    assert "Point lab.test and hub.lab.test at this machine" in output and "fine for trying" not in output
+    config_after = (machine.root / CONFIG.lstrip("/")).read_text().splitlines()
+    proxy_port = urlsplit(installed.proxy_url).port
+    assert set(config_before) - set(config_after) == {f"port = {proxy_port}"}  # now 443; the rest stays
+    assert {'public_url = "https://lab.test"', 'public_url = "https://hub.lab.test"', "port = 443",
+            'tls_cert = "/root/tls/cert.pem"', 'tls_key = "/root/tls/key.pem"'} <= set(config_after)
+    assert_healthy_with_systemd_spawner(machine)
+
+    password = (machine.root / "root" / "member-password").read_text()
+    with loopback_client(ca_file, ports={443: port}, timeout=60) as browser:
+        assert sign_in(browser, "https://lab.test", MEMBER, password).status_code == 303
+        hub = f"https://hub.lab.test/hubs/{browser.get('https://lab.test/api/discovery/v1/me').json()['hub']}"
+        oauth_dance("https://lab.test", hub, MEMBER, password, browser)
+        lab = follow(browser, f"{hub}/hub/spawn", timeout=120)
+        assert lab.status_code == 200 and lab.headers["strict-transport-security"], lab.url
+        server = "https://hub.lab.test" + urlsplit(str(lab.url)).path.removesuffix("/lab")
+        notebook = browser.get(f"{server}/api/contents/in-a-unit.ipynb")
+        assert notebook.status_code == 200 and notebook.json()["type"] == "notebook"
+
+    again = machine.run("bash", "-c", domain, timeout=1800).stdout
+    assert "keeping https://lab.test (portal) and https://hub.lab.test (hubs)" in again
+    assert "restarting" not in again

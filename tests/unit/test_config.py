@@ -117,8 +117,7 @@ def test_set_uncomments_the_default_line_in_place_and_keeps_every_other_byte(tmp
     set_values(file, {"portal.public_url": "https://lab.example.org", "proxy.port": "443",
                       "supervisor.backoff_initial_s": "2"})
     after = file.read_text().splitlines()
-    changed = [(old, new) for old, new in zip(before, after) if old != new]
-    assert len(before) == len(after)
+    changed = [(old, new) for old, new in zip(before, after, strict=True) if old != new]
     assert changed == [('#public_url = ""', 'public_url = "https://lab.example.org"'), ("#port = 8001", "port = 443"),
                        ("#backoff_initial_s = 0.5", "backoff_initial_s = 2.0")]
     config = load_config(home=tmp_path, environ={})
@@ -153,3 +152,18 @@ def test_set_refuses_bad_values_and_leaves_the_file_as_it_was(tmp_path: Path, as
         set_values(file, assignments)
     assert file.read_bytes() == before
     assert sorted(path.name for path in tmp_path.iterdir()) == ["appliance.toml"]
+
+
+def test_set_checks_a_certificate_and_its_key_before_keeping_them(tmp_path: Path) -> None:
+    from tests.tls import make_certificates
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    cert, key = make_certificates(tmp_path / "a", ["lab.example.org"])[1:]
+    other_key = make_certificates(tmp_path / "b", ["lab.example.org"])[2]
+    file = write(tmp_path, "")
+    with pytest.raises(ConfigError, match="cannot be used together"):
+        set_values(file, {"proxy.tls_cert": str(cert), "proxy.tls_key": str(other_key)})
+    assert file.read_text() == ""
+    set_values(file, {"proxy.tls_cert": str(cert), "proxy.tls_key": str(key)})
+    assert load_config(home=tmp_path, environ={}).proxy.tls_key == str(key)
