@@ -33,9 +33,17 @@ def host_routing(config: Config) -> bool:
     return urlsplit(config.portal.url()).hostname != urlsplit(hub_origin(config)).hostname
 
 
+def route_host(config: Config) -> str:
+    """The host name that starts every hub route in the front proxy under host routing, else ""."""
+    if not host_routing(config):
+        return ""
+    return urlsplit(hub_origin(config)).hostname or ""
+
+
 def route_prefix(config: Config) -> str:
     """What starts every hub route in the front proxy: "/<hub host>" under host routing, else nothing."""
-    return f"/{urlsplit(hub_origin(config)).hostname}" if host_routing(config) else ""
+    host = route_host(config)
+    return f"/{host}" if host else ""
 
 
 def portal_route(config: Config) -> str | None:

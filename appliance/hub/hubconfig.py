@@ -79,7 +79,7 @@ def hub_config(config: Config, hub_id: str, credential: str) -> TraitletsConfig:
     c.ConfigurableHTTPProxy.should_start = False
     c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{config.proxy.api_port}"
     c.ConfigurableHTTPProxy.auth_token = home.secret(PROXY_TOKEN_SECRET)
-    c.SharedProxy.route_host = addresses.route_prefix(config).lstrip("/")
+    c.SharedProxy.route_host = addresses.route_host(config)
     c.JupyterHub.authenticator_class = "appliance.hub.app.ApplianceAuthenticator"
     c.ApplianceAuthenticator.client_id = addresses.oauth_client_id(hub_id)
     c.ApplianceAuthenticator.client_secret = home.secret(addresses.oauth_secret_name(hub_id))
