@@ -12,7 +12,7 @@ from appliance.identity.csrf import PRESESSION_COOKIE, same_origin
 from appliance.identity.digests import new_secret
 from appliance.identity.errors import IdentityError, SignInRefused
 from appliance.identity.first_admin import forget_initial_admin
-from appliance.identity.service import Identity
+from appliance.identity.service import Identity, over_https
 from appliance.identity.sessions import Session
 from appliance.portal.templating import render
 
@@ -67,7 +67,7 @@ class IdentityPages:
                                         request.headers.get("user-agent", ""))
         response = RedirectResponse(target, status_code=303)
         self._set_session_cookie(request, response, value)
-        response.delete_cookie(PRESESSION_COOKIE, path="/login", secure=request.url.scheme == "https")
+        response.delete_cookie(PRESESSION_COOKIE, path="/login", secure=over_https(request))
         return response
 
     def _login_form(self, request: Request, target: str, status_code: int = 200, **context: object) -> Response:
@@ -75,14 +75,14 @@ class IdentityPages:
         response = render(request, "login.html", status_code=status_code, next=target,
                           csrf_token=self.identity.csrf.token("login:" + presession), **context)
         response.set_cookie(PRESESSION_COOKIE, presession, path="/login", httponly=True, samesite="lax",
-                            secure=request.url.scheme == "https")
+                            secure=over_https(request))
         response.headers["Cache-Control"] = "no-store"
         return response
 
     def _set_session_cookie(self, request: Request, response: Response, value: str) -> None:
         response.set_cookie(self.identity.session_cookie(request), value,
                             max_age=self.identity.settings.session_lifetime_s, path="/", httponly=True,
-                            samesite="lax", secure=request.url.scheme == "https")
+                            samesite="lax", secure=over_https(request))
 
     # ----- sign out --------------------------------------------------------------------------------
 
@@ -96,7 +96,7 @@ class IdentityPages:
             value = request.cookies.get(self.identity.session_cookie(request), "")
             await run_in_threadpool(self.identity.sessions.revoke, value)
         response = RedirectResponse("/", status_code=303)
-        response.delete_cookie(self.identity.session_cookie(request), path="/", secure=request.url.scheme == "https")
+        response.delete_cookie(self.identity.session_cookie(request), path="/", secure=over_https(request))
         return response
 
     # ----- change password -------------------------------------------------------------------------

@@ -21,6 +21,12 @@ WRONG_CREDENTIALS = "Wrong username or password."
 DISABLED = "This account is disabled. Ask your lab's administrator to enable it."
 
 
+def over_https(request: Request) -> bool:
+    """Whether the browser reached the portal over HTTPS (behind the front proxy too): its cookies are
+    then Secure, and the session cookie is ``__Host-``."""
+    return request.url.scheme == "https"
+
+
 class Identity:
     def __init__(self, engine: Engine, settings: IdentitySettings, home: Home, issuer: str):
         self.settings = settings
@@ -52,7 +58,7 @@ class Identity:
         return account
 
     def session_cookie(self, request: Request) -> str:
-        return cookie_name(secure=request.url.scheme == "https")
+        return cookie_name(secure=over_https(request))
 
     async def session_of(self, request: Request) -> Session | None:
         """The signed-in session of this request (looked up once per request)."""

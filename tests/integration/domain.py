@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +32,16 @@ class Domain:
 
         return loopback_client(self.ca_file, timeout=30, event_hooks={"response": [keep_cookies]})
 
+    def wait_for_portal_route(self) -> None:
+        """The portal adds its host name's route to the proxy within a second of the proxy's start."""
+        with loopback_client(self.ca_file, timeout=10) as client:
+            for _ in range(50):
+                response = client.get(f"{self.portal}/healthz")
+                if response.status_code == 200:
+                    return
+                time.sleep(0.1)
+        raise AssertionError(f"the portal is not served on {self.portal}: {response.status_code}")
+
 
 def on_domain() -> Iterator[Domain]:
     """An appliance with one hub on lab.test and hub.lab.test, up until the generator is closed."""
@@ -43,7 +54,9 @@ def on_domain() -> Iterator[Domain]:
                          APPLIANCE_PROXY_TLS_CERT=str(cert_file), APPLIANCE_PROXY_TLS_KEY=str(key_file))
     try:
         appliance.up()
-        yield Domain(appliance, ca_file)
+        domain = Domain(appliance, ca_file)
+        domain.wait_for_portal_route()
+        yield domain
     finally:
         appliance.terminate()
         shutil.rmtree(appliance.home.parent, ignore_errors=True)

@@ -4,7 +4,6 @@ here). A throwaway certificate authority signs the certificate; the client trust
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -20,19 +19,8 @@ def domain() -> Iterator[Domain]:
     yield from on_domain()
 
 
-def wait_for_portal_route(domain: Domain, client: httpx.Client) -> httpx.Response:
-    """The portal adds its host name's route within a second of the proxy's start."""
-    for _ in range(50):
-        response = client.get(f"{domain.portal}/healthz")
-        if response.status_code == 200:
-            return response
-        time.sleep(0.1)
-    raise AssertionError(f"the portal is not served on {domain.portal}: {response.status_code}")
-
-
 def test_each_host_name_reaches_its_own_origin_only(domain: Domain) -> None:
     with domain.client() as client:
-        wait_for_portal_route(domain, client)
         home = client.get(f"{domain.portal}/")
         assert home.status_code == 200 and "Sign in" in home.text
         assert home.headers["strict-transport-security"] == "max-age=31536000"
@@ -58,7 +46,6 @@ def test_each_host_name_reaches_its_own_origin_only(domain: Domain) -> None:
 def test_a_member_signs_in_and_gets_their_lab_over_https_with_secure_cookies_only(domain: Domain) -> None:
     password = add_user(domain.appliance, "ada")
     with domain.client() as browser:
-        wait_for_portal_route(domain, browser)
         signed_in = sign_in(browser, domain.portal, "ada", password)
         assert signed_in.status_code == 303
         session_cookie = signed_in.headers["set-cookie"]
