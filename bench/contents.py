@@ -25,7 +25,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.harness import Appliance, free_ports, make_home, mint_storage_token  # noqa: E402
+from tests.harness import Appliance, make_home, mint_storage_token, reserve_ports  # noqa: E402
 from tests.integration.user_server import UserServer  # noqa: E402
 
 
@@ -132,7 +132,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args()
-    appliance = Appliance(make_home(), free_ports(4))
+    appliance = Appliance(make_home(), reserve_ports(4))
     remote = file = None
     try:
         appliance.up()

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from appliance.discovery.service import Discovery  # noqa: E402
 from appliance.discovery.settings import DiscoverySettings  # noqa: E402
 from appliance.home import Home  # noqa: E402
-from tests.harness import Appliance, free_ports, make_home  # noqa: E402
+from tests.harness import Appliance, make_home, reserve_ports  # noqa: E402
 
 MEMBERS, ASSIGNED, HUBS = 100_000, 65_000, 10
 
@@ -108,7 +108,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--callers", type=int, default=16)
     args = parser.parse_args()
-    appliance = Appliance(make_home(), free_ports(4))
+    appliance = Appliance(make_home(), reserve_ports(4))
     try:
         appliance.up()
         asyncio.run(measure(appliance, args.seconds, args.callers))

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from spawn import ready, start_baseline  # noqa: E402
 
-from tests.harness import Appliance, free_ports, make_home, stop_process  # noqa: E402
+from tests.harness import Appliance, make_home, reserve_ports, stop_process  # noqa: E402
 from tests.integration.lab import Member, start_server  # noqa: E402
 from tests.integration.oauth import Browser, follow  # noqa: E402
 
@@ -159,8 +159,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=5)
     args = parser.parse_args()
-    restarting = Appliance(make_home(), free_ports(4)).with_hubs(2)
-    staying_down = Appliance(make_home(), free_ports(4)).with_hubs(2)
+    restarting = Appliance(make_home(), reserve_ports(4)).with_hubs(2)
+    staying_down = Appliance(make_home(), reserve_ports(4)).with_hubs(2)
     staying_down.env["APPLIANCE_SUPERVISOR_BACKOFF_INITIAL_S"] = "25"  # past dead_after, even with the jitter
     workdir = Path(tempfile.mkdtemp(prefix="bench-failover-"))
     try:

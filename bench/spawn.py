@@ -25,7 +25,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.harness import Appliance, free_ports, make_home, stop_process  # noqa: E402
+from tests.harness import Appliance, make_home, reserve_ports, stop_process  # noqa: E402
 from tests.integration.oauth import Browser, add_user, follow, log_in_through_hub  # noqa: E402
 
 BASELINE_CONFIG = """
@@ -81,7 +81,7 @@ def start_baseline(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
     """A plain JupyterHub in ``workdir``; started there again, it keeps its ports, state and servers."""
     config = workdir / "jupyterhub_config.py"
     if not config.exists():
-        port, hub_port, api_port = free_ports(3)
+        port, hub_port, api_port = reserve_ports(3)
         config.write_text(textwrap.dedent(BASELINE_CONFIG).format(port=port, hub_port=hub_port, api_port=api_port))
         (workdir / "port").write_text(str(port))
     port = int((workdir / "port").read_text())
@@ -108,7 +108,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=10)
     args = parser.parse_args()
-    appliance = Appliance(make_home(), free_ports(4)).with_hubs(2)
+    appliance = Appliance(make_home(), reserve_ports(4)).with_hubs(2)
     workdir = Path(tempfile.mkdtemp(prefix="bench-spawn-"))
     baseline = None
     try:

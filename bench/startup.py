@@ -30,7 +30,7 @@ from appliance.proxy import find_proxy_command  # noqa: E402
 from appliance.supervisor.control import send_command  # noqa: E402
 
 
-def free_ports(count: int) -> list[int]:
+def reserve_ports(count: int) -> list[int]:
     sockets = [socket.socket() for _ in range(count)]
     for sock in sockets:
         sock.bind(("127.0.0.1", 0))
@@ -105,7 +105,7 @@ def main() -> None:
     parent = Path(tempfile.mkdtemp(prefix="appliance-bench-"))
     os.chmod(parent, 0o755)
     home = parent / "home"
-    pg, portal, proxy, api = free_ports(4)
+    pg, portal, proxy, api = reserve_ports(4)
     ports = {"pg": pg, "portal": portal, "proxy": proxy, "api": api}
     env = {**os.environ, "APPLIANCE_HOME": str(home), "APPLIANCE_POSTGRES_PORT": str(pg),
            "APPLIANCE_PORTAL_PORT": str(portal), "APPLIANCE_PROXY_PORT": str(proxy),

@@ -7,8 +7,10 @@ jupyter_server suite, which runs as its own ``tests`` package, can load it by fi
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -22,34 +24,42 @@ import httpx
 import psutil
 import pytest
 
+# Ports for tests come from below the kernel's ephemeral range (32768-60999 here), which it hands out
+# to outgoing connections and port-0 binds: a port probed free there could be taken by any client
+# before the appliance bound it (a hub failed to start on "address already in use"). Nothing binds
+# these but explicit configuration, and a lock file per block keeps concurrent test runs apart.
+PORT_BLOCKS = range(20000, 32000, 16)  # 750 blocks of 16 consecutive ports
+PORT_LOCKS = Path(tempfile.gettempdir()) / "appliance-test-ports"
+_held_locks: list[Any] = []  # open lock files: a block stays ours while this process lives
 
-def free_ports(count: int) -> list[int]:
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
+
+def reserve_ports(count: int) -> list[int]:
+    """``count`` (at most 16) consecutive loopback ports, free now and reserved for this process: no
+    other test process gets them, and the kernel never picks them for a client or a port-0 bind."""
+    PORT_LOCKS.mkdir(mode=0o777, exist_ok=True)
+    start = random.randrange(len(PORT_BLOCKS))
+    for index in range(len(PORT_BLOCKS)):
+        first = PORT_BLOCKS[(start + index) % len(PORT_BLOCKS)]
+        lock = open(PORT_LOCKS / str(first), "a")  # noqa: SIM115 - held until the process exits
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            continue
+        if all(_free(port) for port in range(first, first + count)):
+            _held_locks.append(lock)
+            return list(range(first, first + count))
+        lock.close()  # something listens there: another block
+    raise RuntimeError(f"no {count} consecutive free ports in {PORT_BLOCKS}")
 
 
 MARKER = "APPLIANCE_SUPERVISED_BY"
 START_TIMEOUT_S = 90  # first start includes initdb; generous for a loaded 2-core machine
 
 
-def free_consecutive_ports(count: int) -> int:
-    """The first of ``count`` consecutive loopback ports that are free now."""
-    while True:
-        first = free_ports(1)[0]
-        if first + count < 65536 and all(_free(port) for port in range(first, first + count)):
-            return first
-
-
 def _free(port: int) -> bool:
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers bind: TIME_WAIT is no obstacle
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
@@ -78,7 +88,8 @@ class Appliance:
     def with_hubs(self, count: int = 2) -> Appliance:
         """Run ``count`` hubs, on free loopback ports."""
         self.env["APPLIANCE_HUBS_COUNT"] = str(count)
-        self.env["APPLIANCE_HUBS_FIRST_PORT"] = str(free_consecutive_ports(count))
+        if count:
+            self.env["APPLIANCE_HUBS_FIRST_PORT"] = str(reserve_ports(count)[0])
         return self
 
     @property

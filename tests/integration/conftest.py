@@ -17,14 +17,14 @@ from typing import Any
 import pytest
 
 from appliance.storage.contents_manager import RemoteContentsManager
-from tests.harness import Appliance, free_ports, make_home, mint_storage_token
+from tests.harness import Appliance, make_home, mint_storage_token, reserve_ports
 
 ManagerFactory = Callable[..., RemoteContentsManager]
 
 
 @pytest.fixture
 def appliance() -> Iterator[Appliance]:
-    handle = Appliance(make_home(), free_ports(4))
+    handle = Appliance(make_home(), reserve_ports(4))
     try:
         yield handle
     finally:
@@ -34,7 +34,7 @@ def appliance() -> Iterator[Appliance]:
 
 def running(hubs: int, **env: str) -> Iterator[Appliance]:
     """An appliance up for a whole module, with ``hubs`` hubs and ``env`` set."""
-    handle = Appliance(make_home(), free_ports(4)).with_hubs(hubs)
+    handle = Appliance(make_home(), reserve_ports(4)).with_hubs(hubs)
     handle.env.update(env)
     try:
         handle.up()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.harness import Appliance, free_ports, stop_process
+from tests.harness import Appliance, reserve_ports, stop_process
 from tests.integration.oauth import register_client
 
 HUB_CONFIG = """
@@ -68,7 +68,7 @@ class Hub:
         callback = f"{self.url}/hub/oauth_callback"
         client = register_client(self.appliance, f"hub-{self.name}", callback, "--first-party", "--name", "Hub")
         (self.workdir / "jupyterhub_config.py").write_text(textwrap.dedent(HUB_CONFIG).format(
-            name=self.name, proxy_port=self.appliance.proxy_port, hub_port=free_ports(1)[0],
+            name=self.name, proxy_port=self.appliance.proxy_port, hub_port=reserve_ports(1)[0],
             workdir=self.workdir, api_port=self.appliance.api_port,
             proxy_token=(self.appliance.home / "secrets" / "proxy-token").read_text().strip(),
             client_id=client.client_id, client_secret=client.secret, callback=callback,

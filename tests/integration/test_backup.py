@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import Appliance, free_ports, make_home
+from tests.harness import Appliance, make_home, reserve_ports
 from tests.integration.oauth import Browser, add_user
 from tests.integration.storage_client import StorageCaller, mint
 
@@ -20,7 +20,7 @@ from tests.integration.storage_client import StorageCaller, mint
 @pytest.fixture
 def fresh() -> Iterator[Appliance]:
     """A second appliance, installed and started once (its own cluster, password and keys), then stopped."""
-    handle = Appliance(make_home(), free_ports(4))
+    handle = Appliance(make_home(), reserve_ports(4))
     try:
         handle.up()
         assert handle.cli("stop").returncode == 0

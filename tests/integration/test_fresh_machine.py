@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.harness import free_consecutive_ports, free_ports
+from tests.harness import reserve_ports
 from tests.integration.lab import start_server
 from tests.integration.oauth import Browser, follow, oauth_dance, sign_in
 from tests.machine import REPO, Machine
@@ -45,10 +45,10 @@ class Installed:
 @pytest.fixture(scope="module")
 def installed() -> Iterator[Installed]:
     machine = Machine().prepare()
-    portal, proxy, api, postgres = free_ports(4)
+    portal, proxy, api, postgres = reserve_ports(4)
     config = "\n".join([  # free ports: the machine shares this one's loopback; the installer keeps the file
         "[portal]", f"port = {portal}", "[proxy]", f"port = {proxy}", f"api_port = {api}",
-        "[postgres]", f"port = {postgres}", "[hubs]", f"first_port = {free_consecutive_ports(2)}", ""])
+        "[postgres]", f"port = {postgres}", "[hubs]", f"first_port = {reserve_ports(2)[0]}", ""])
     machine.write(CONFIG, config)
     try:
         machine.boot()
@@ -186,7 +186,7 @@ def test_the_installer_gives_the_lab_its_own_domain_over_https(installed: Instal
     https://lab.test and the member's notebook through https://hub.lab.test. The machine shares this one's
     network and may bind loopback only, so a drop-in moves the front proxy from *:443 to a free loopback
     port (and leaves port 80 alone), and the client forwards 443 there."""
-    machine, port = installed.machine, free_ports(1)[0]
+    machine, port = installed.machine, reserve_ports(1)[0]
     ca_file, cert, key = make_certificates(tmp_path, ["lab.test", "hub.lab.test"])
     machine.run("mkdir", "-p", "/root/tls")
     for file in (cert, key):

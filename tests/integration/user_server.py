@@ -12,14 +12,14 @@ from pathlib import Path
 
 import httpx
 
-from tests.harness import free_ports, stop_process
+from tests.harness import reserve_ports, stop_process
 
 CONTENTS_MANAGER = "appliance.storage.contents_manager.RemoteContentsManager"
 
 
 class UserServer:
     def __init__(self, storage_url: str, storage_token: str):
-        self.port = free_ports(1)[0]
+        self.port = reserve_ports(1)[0]
         self.token = secrets.token_hex(16)
         self.url = f"http://127.0.0.1:{self.port}"
         self.workdir = Path(tempfile.mkdtemp(prefix="user-server-"))

@@ -30,7 +30,7 @@ class RemoteStorage:
 
 @pytest.fixture(scope="session")
 def remote_storage() -> Iterator[RemoteStorage]:
-    appliance = harness.Appliance(harness.make_home(), harness.free_ports(4))
+    appliance = harness.Appliance(harness.make_home(), harness.reserve_ports(4))
     try:
         appliance.up()
         yield RemoteStorage(appliance)
