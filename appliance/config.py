@@ -46,6 +46,7 @@ SECTIONS: dict[str, type] = {
     "supervisor": SupervisorSettings,
 }
 CONFIG_FILE_NAME = "appliance.toml"
+FILE_MODE = 0o600  # the configuration file is the appliance's alone
 SYSTEM_CONFIG = Path("/etc/appliance/appliance.toml")  # the installed service's (the installer writes it)
 _TYPE_WORDS = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
 
@@ -139,7 +140,10 @@ def set_values(file: Path, assignments: Mapping[str, str]) -> None:
             table[info.name] = value
             text = tomlkit.dumps(document)
     candidate = file.with_name(f".{file.name}.new")
-    candidate.write_text(text, encoding="utf-8")
+    mode = file.stat().st_mode & FILE_MODE if file.is_file() else FILE_MODE  # never wider than 0600
+    candidate.unlink(missing_ok=True)
+    with os.fdopen(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), "w", encoding="utf-8") as handle:
+        handle.write(text)
     try:
         loaded = load_config(home=Path("/nonexistent"), file=candidate, environ={})
         if loaded.proxy.tls_cert and any(key.startswith("proxy.tls_") for key in assignments):
@@ -147,9 +151,18 @@ def set_values(file: Path, assignments: Mapping[str, str]) -> None:
     except ConfigError as error:
         candidate.unlink()
         raise ConfigError(f"{file} was left as it was: {error}", hint=error.hint) from None
-    if file.is_file():
-        candidate.chmod(file.stat().st_mode & 0o777)
+    candidate.chmod(mode)
     candidate.replace(file)
+
+
+def tighten_file_mode(file: Path) -> bool:
+    """Take group and others' access off a configuration file of this user's (it can hold secrets, and
+    under root members' servers run as other users). True if the mode changed."""
+    st = file.stat()
+    if st.st_uid != os.geteuid() or not st.st_mode & 0o077:
+        return False
+    file.chmod(st.st_mode & FILE_MODE)
+    return True
 
 
 def _read_file(file: Path) -> dict[str, dict[str, Any]]:

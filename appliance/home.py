@@ -5,6 +5,11 @@
     <home>/postgres/data      the embedded cluster (owned by the PostgreSQL system user under root)
     <home>/run/               lock, pid file, control socket, PostgreSQL's socket directory
     <home>/logs/<child>.log   one rotated log per child, plus supervisor.log
+    <home>/logs/members/<name>.log   a member's server output (the local spawner's)
+    <home>/hubs/<id>/         a hub's working folder: its cookie secret and pid file
+
+Only the appliance reads its logs, run directory and secrets: under root, members' servers run as
+system users of their own, and logs name every member's files and activity.
 """
 
 from __future__ import annotations
@@ -64,6 +69,11 @@ class Home:
     def control_socket(self) -> Path:
         return self.run_dir / "control.sock"
 
+    @property
+    def member_logs_dir(self) -> Path:
+        """The local spawner's <name>.log of each member's server output."""
+        return self.logs_dir / "members"
+
     def log_file(self, name: str) -> Path:
         return self.logs_dir / f"{name}.log"
 
@@ -85,12 +95,23 @@ class Home:
         self.check_owner()
         for directory, mode in [
             (self.root, 0o755),
-            (self.run_dir, 0o755),
-            (self.logs_dir, 0o755),
+            (self.run_dir, 0o711),  # PostgreSQL traverses it to its socket folder
+            (self.logs_dir, 0o700),
             (self.secrets_dir, 0o700),
+            (self.root / "hubs", 0o700),
         ]:
             directory.mkdir(mode=mode, parents=True, exist_ok=True)
             os.chmod(directory, mode)
+        self._tighten_logs()
+
+    def _tighten_logs(self) -> None:
+        """Folders 0700 and files 0600 under logs/: an earlier version left them readable by all."""
+        for directory, _, files in os.walk(self.logs_dir):
+            os.chmod(directory, 0o700)
+            for name in files:
+                path = Path(directory, name)
+                if not path.is_symlink():
+                    os.chmod(path, 0o600)
 
     def secret(self, name: str, nbytes: int = 32) -> str:
         """Return the secret ``name``, generating it on first use (file mode 0600, never printed)."""

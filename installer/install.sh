@@ -80,7 +80,7 @@ FIRST_INSTALL=1
 [ ! -f "$DONE" ] || FIRST_INSTALL=0
 UPGRADED=0
 CONFIG_CHANGED=0
-: > "$LOG"
+(umask 077 && : > "$LOG") && chmod 600 "$LOG"  # commands' output: the operator's to read
 
 say() { printf '%s\n' "$*"; }
 step() { printf '      %s\n' "$*"; }
@@ -193,13 +193,14 @@ ensure_command_link() {
 }
 
 ensure_config() {
+  # the appliance's alone (mode 0600): it can hold secrets, and members' servers run as other users
   if [ -f "$SYSTEM_CONFIG" ]; then
     step "keeping $SYSTEM_CONFIG"
+    chmod go-rwx "$SYSTEM_CONFIG"
   else
     step "writing $SYSTEM_CONFIG (every setting at its default, commented out)"
     mkdir -p "$(dirname "$SYSTEM_CONFIG")"
-    "$VENV/bin/appliance" config show --defaults > "$SYSTEM_CONFIG.new"
-    chmod 644 "$SYSTEM_CONFIG.new"
+    (umask 077 && "$VENV/bin/appliance" config show --defaults > "$SYSTEM_CONFIG.new")
     mv "$SYSTEM_CONFIG.new" "$SYSTEM_CONFIG"
   fi
   [ -z "$DOMAIN" ] || ensure_domain

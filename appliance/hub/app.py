@@ -13,6 +13,8 @@ import hashlib
 import json
 import os
 import pwd
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,9 @@ from traitlets import Float, Int, Unicode, default
 from traitlets.config import Configurable
 
 from appliance.storage.tokens import StorageTokens
+from appliance.supervisor import logs as supervisor_logs
+
+LOG_WRITER = supervisor_logs.__file__  # run by path with -I -S: a few MB per member (the standard library only)
 
 
 class SharedProxy(ConfigurableHTTPProxy):
@@ -223,6 +228,10 @@ class LocalSpawner(StorageEnvMixin, LocalProcessSpawner):
     discovery and `appliance status` report the isolation as "none"."""
 
     members_dir = Unicode(config=True, help="Where members' system users get their home directories.")
+    output_log_dir = Unicode(config=True, help="Where each member's server output goes, as <name>.log.")
+    output_log_max_bytes = Int(10_000_000, config=True, help="Bytes at which a member's log rotates (0: never).")
+    output_log_backups = Int(3, config=True, help="Rotated files of a member's log kept.")
+    _output_writer: subprocess.Popen[bytes] | None = None
 
     def system_user(self) -> str:
         """The Unix user this member's server runs as."""
@@ -278,9 +287,36 @@ class LocalSpawner(StorageEnvMixin, LocalProcessSpawner):
             await self.ensure_system_user()
         else:
             (Path(self.members_dir) / self.user.name).mkdir(mode=0o700, parents=True, exist_ok=True)
-        ip, port = await super().start()
+        output = self._open_output_log()
+        configured: dict[str, Any] = self.popen_kwargs  # type: ignore[has-type]
+        self.popen_kwargs = {**configured, "stdout": output, "stderr": output}
+        try:
+            ip, port = await super().start()
+        finally:
+            self.popen_kwargs = configured
+            os.close(output)
         await self._listening(ip, port)
         return ip, port
+
+    def _open_output_log(self) -> int:
+        """A pipe for the server's stdout and stderr (its kernels' too), whose other end a writer of the
+        hub's own user copies into ``<output_log_dir>/<name>.log`` (0600): the member can neither forge
+        lines in the hub's log nor touch their own log but through the pipe. The writer outlives a
+        restarted hub and ends when the last process holding the pipe does. Returns the write end."""
+        log_dir = Path(self.output_log_dir)
+        log_dir.mkdir(mode=0o700, exist_ok=True)
+        read_end, write_end = os.pipe()
+        try:
+            self._output_writer = subprocess.Popen(  # reaped by a later Popen, or by the supervisor
+                [sys.executable, "-I", "-S", LOG_WRITER, str(log_dir / f"{self.user.name}.log"),
+                 str(self.output_log_max_bytes), str(self.output_log_backups)],
+                stdin=read_end, stdout=subprocess.DEVNULL, start_new_session=True)
+        except BaseException:
+            os.close(write_end)
+            raise
+        finally:
+            os.close(read_end)
+        return write_end
 
     async def _listening(self, ip: str, port: int) -> None:
         """Wait for the server's port every 50 ms: JupyterHub's own checks back off and notice a started

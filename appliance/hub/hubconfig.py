@@ -125,6 +125,9 @@ def update_spawner(c: TraitletsConfig, config: Config, hub_id: str, spawner: str
     c.StorageEnvMixin.storage_token_key = home.secret(TOKEN_SECRET)
     c.StorageEnvMixin.storage_token_lifetime_s = config.storage.token_lifetime_s
     c.LocalSpawner.members_dir = str(home.root / "members")
+    c.LocalSpawner.output_log_dir = str(home.member_logs_dir)
+    c.LocalSpawner.output_log_max_bytes = config.supervisor.log_max_bytes
+    c.LocalSpawner.output_log_backups = config.supervisor.log_backups
     c.ApplianceSystemdSpawner.unit_name_template = f"appliance-hub{hub_id}-{{USERNAME}}"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import logging.handlers
 import os
@@ -17,14 +18,14 @@ from typing import Any
 import psutil
 
 from appliance import __version__
-from appliance.config import Config, all_knobs
+from appliance.config import Config, all_knobs, tighten_file_mode
 from appliance.errors import ApplianceError
 from appliance.postgres import EmbeddedCluster
 from appliance.proxy import check_node, find_proxy_command
 from appliance.supervisor.children import build_children
 from appliance.supervisor.control import ControlServer, send_command
 from appliance.supervisor.core import HEALTHY, Supervisor
-from appliance.supervisor.logs import tail
+from appliance.supervisor.logs import open_private, tail
 from appliance.supervisor.ports import check_port_free
 from appliance.supervisor.process import ProcessLauncher
 from appliance.supervisor.spec import ChildSpec, StartFailed
@@ -98,6 +99,8 @@ def run_foreground(config: Config, on_ready: Callable[[], None] = lambda: None) 
     home.ensure()
     lock = home.acquire_lock()
     _log_to_file(config)
+    if config.file and tighten_file_mode(config.file):
+        log.warning("%s was readable by other users; its mode is now 0600", config.file)
     home.pid_file.write_text(f"{os.getpid()}\n")
     try:
         kill_leftovers(config)
@@ -190,8 +193,16 @@ def display_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "") else host
 
 
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """The supervisor's own log: a RotatingFileHandler whose files are made 0600 like the children's."""
+
+    def _open(self) -> io.TextIOWrapper:
+        os.close(open_private(Path(self.baseFilename)))
+        return super()._open()
+
+
 def _log_to_file(config: Config) -> None:
-    handler = logging.handlers.RotatingFileHandler(
+    handler = PrivateRotatingFileHandler(
         config.home.log_file("supervisor"), maxBytes=config.supervisor.log_max_bytes,
         backupCount=config.supervisor.log_backups,
     )
@@ -210,7 +221,7 @@ def start_detached(config: Config, timeout_s: float = 180.0, progress: Any = pri
     env = {**os.environ, "APPLIANCE_HOME": str(config.home.root), **option_environment(config)}
     if config.file:
         env["APPLIANCE_CONFIG"] = str(config.file)
-    with open(console, "ab") as console_file:
+    with os.fdopen(open_private(console), "ab") as console_file:
         process = subprocess.Popen([sys.executable, "-m", "appliance", "up", "--background"], stdin=subprocess.DEVNULL,
                                    stdout=console_file, stderr=console_file, env=env, start_new_session=True,
                                    cwd=config.home.root)

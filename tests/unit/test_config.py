@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from appliance import config as config_module
-from appliance.config import all_knobs, load_config, render_defaults, render_effective, set_values
+from appliance.config import (
+    all_knobs,
+    load_config,
+    render_defaults,
+    render_effective,
+    set_values,
+    tighten_file_mode,
+)
 from appliance.errors import ConfigError
 
 
@@ -136,6 +143,24 @@ def test_set_adds_keys_and_sections_and_makes_a_missing_file(tmp_path: Path) -> 
     made = tmp_path / "elsewhere.toml"
     set_values(made, {"portal.port": "9000"})
     assert load_config(home=tmp_path, file=made, environ={}).portal.port == 9000
+
+
+def test_set_makes_a_new_file_0600_and_tightens_a_wider_one(tmp_path: Path) -> None:
+    made, wide, narrow = tmp_path / "made.toml", write(tmp_path, "[proxy]\n"), tmp_path / "narrow.toml"
+    wide.chmod(0o644)
+    narrow.write_text("")
+    narrow.chmod(0o400)
+    for file in (made, wide, narrow):
+        set_values(file, {"portal.port": "9000"})
+    assert [oct(file.stat().st_mode & 0o777) for file in (made, wide, narrow)] == ["0o600", "0o600", "0o400"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["appliance.toml", "made.toml", "narrow.toml"]
+
+
+def test_start_up_tightens_only_a_file_of_its_own(tmp_path: Path) -> None:
+    file = write(tmp_path, "")
+    file.chmod(0o644)
+    assert tighten_file_mode(file) and file.stat().st_mode & 0o777 == 0o600
+    assert not tighten_file_mode(file)
 
 
 @pytest.mark.parametrize(("assignments", "message"), [

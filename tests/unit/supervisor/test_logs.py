@@ -1,9 +1,12 @@
-"""Child logs rotate by size and keep a bounded number of old files."""
+"""Child logs rotate by size, keep a bounded number of old files and are readable by the appliance only."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
+from appliance.supervisor import logs
 from appliance.supervisor.logs import RotatingLog, tail
 
 
@@ -27,3 +30,26 @@ def test_reopening_appends(tmp_path: Path) -> None:
         log.close()
     assert tail(tmp_path / "a.log", 5) == ["first", "second"]
     assert tail(tmp_path / "missing.log", 5) == []
+
+
+def test_logs_are_made_private_and_an_old_wide_one_is_tightened(tmp_path: Path) -> None:
+    old = tmp_path / "hub-1.log"
+    old.write_text("left by an earlier version\n")
+    old.chmod(0o644)
+    for path in (old, tmp_path / "new.log"):
+        log = RotatingLog(path, max_bytes=10, backups=1)
+        log.write(b"more than ten bytes\n")
+        log.write(b"rotated\n")
+        log.close()
+    assert {path.name: oct(path.stat().st_mode & 0o777) for path in tmp_path.iterdir()} == {
+        name: "0o600" for name in ("hub-1.log", "hub-1.log.1", "new.log", "new.log.1")}
+
+
+def test_run_as_a_script_it_copies_its_input_with_the_standard_library_alone(tmp_path: Path) -> None:
+    log = tmp_path / "alice.log"
+    log.write_text("kept\n")
+    writer = subprocess.run([sys.executable, "-I", "-S", logs.__file__, str(log), "1000", "1"],
+                            input=b"a line\n" * 4, capture_output=True, timeout=30, check=False)
+    assert writer.returncode == 0, writer.stderr
+    assert log.read_bytes() == b"kept\n" + b"a line\n" * 4
+    assert log.stat().st_mode & 0o777 == 0o600
