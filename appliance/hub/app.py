@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import os
 import pwd
 import subprocess
@@ -31,6 +32,7 @@ from tornado.ioloop import PeriodicCallback
 from traitlets import Float, Int, Unicode, default
 from traitlets.config import Configurable
 
+from appliance.logscrub import scrub_handlers
 from appliance.storage.tokens import StorageTokens
 from appliance.supervisor import logs as supervisor_logs
 
@@ -131,6 +133,12 @@ class ApplianceHub(JupyterHub):
 
     epoch = 0
     _last_delivered = 0.0
+
+    def init_logging(self) -> None:
+        """JupyterHub's logging, with codes and secrets scrubbed from every record (tornado's warnings
+        quote a refused request's whole URI)."""
+        super().init_logging()
+        scrub_handlers([self.log, logging.getLogger()])
 
     async def start(self) -> None:
         await super().start()

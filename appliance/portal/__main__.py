@@ -7,6 +7,7 @@ import logging
 import uvicorn
 
 from appliance.config import load_config
+from appliance.logscrub import scrub_handlers
 from appliance.portal.app import make_app
 from appliance.storage.api import PREFIX as STORAGE_API
 
@@ -35,6 +36,7 @@ def main() -> None:
         timeout_graceful_shutdown=5,
     )
     logging.getLogger("uvicorn.access").addFilter(QuietStorageCalls())  # after uvicorn set up logging
+    scrub_handlers(logging.getLogger(name) for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access"))
     uvicorn.Server(server_config).run()
 
 
