@@ -3,11 +3,15 @@ the portal, a server started through a hub as a browser would, and all servers f
 
 from __future__ import annotations
 
+import json
+import time
+import uuid
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
 import psutil
+import websocket
 
 from tests.harness import Appliance
 from tests.integration.oauth import Browser, add_user, follow, log_in_through_hub
@@ -59,3 +63,40 @@ def user_servers(name: str) -> list[psutil.Process]:
 def server_hub(server: psutil.Process) -> str:
     """The hub a user server belongs to, from its service prefix (/hubs/<id>/user/<name>/)."""
     return server.environ()["JUPYTERHUB_SERVICE_PREFIX"].split("/")[2]
+
+
+def run_in_kernel(browser: httpx.Client, server_url: str, code: str, timeout: float = 60) -> str:
+    """Run ``code`` in a new kernel of the member's server at ``server_url`` (``…/user/<name>``), as
+    JupyterLab does: the browser's cookies, its ``_xsrf`` as a header, the kernel's websocket. Returns what
+    the code printed (a traceback as text if it raised); the kernel is shut down after."""
+    cookie = browser.build_request("GET", f"{server_url}/api/kernels").headers.get("cookie", "")
+    xsrf = next((value for name, _, value in (part.strip().partition("=") for part in cookie.split(";"))
+                 if name == "_xsrf"), "")
+    started = browser.post(f"{server_url}/api/kernels", headers={"X-XSRFToken": xsrf}, json={"name": "python3"})
+    assert started.status_code == 201, started.text
+    kernel = f"{server_url}/api/kernels/{started.json()['id']}"
+    request_id = uuid.uuid4().hex
+    socket = websocket.create_connection(f"ws{kernel.removeprefix('http')}/channels", header=[f"Cookie: {cookie}"],
+                                         timeout=timeout)
+    try:
+        socket.send(json.dumps({
+            "header": {"msg_id": request_id, "msg_type": "execute_request", "username": "", "version": "5.3",
+                       "session": uuid.uuid4().hex},
+            "parent_header": {}, "metadata": {}, "channel": "shell",
+            "content": {"code": code, "silent": False, "store_history": False}}))
+        printed: list[str] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            message = json.loads(socket.recv())
+            if message.get("parent_header", {}).get("msg_id") != request_id:
+                continue
+            if message["msg_type"] == "stream":
+                printed.append(message["content"]["text"])
+            elif message["msg_type"] == "error":
+                printed.append("\n".join(message["content"]["traceback"]))
+            elif message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
+                return "".join(printed)
+        raise AssertionError(f"the kernel did not finish within {timeout} s; printed so far: {''.join(printed)}")
+    finally:
+        socket.close()
+        browser.delete(kernel, headers={"X-XSRFToken": xsrf})
