@@ -33,6 +33,7 @@ from traitlets import Float, Int, Unicode, default
 from traitlets.config import Configurable
 
 from appliance.logscrub import scrub_handlers
+from appliance.storage.mounts import parse_mounts
 from appliance.storage.tokens import StorageTokens
 from appliance.supervisor import logs as supervisor_logs
 
@@ -212,20 +213,23 @@ class ApplianceHub(JupyterHub):
 
 
 class StorageEnvMixin(Configurable):
-    """Gives a spawner's user servers the portal's storage API and a storage token for their member
-    (APPLIANCE_STORAGE_URL, APPLIANCE_STORAGE_TOKEN), which RemoteContentsManager reads. List it before
-    the Spawner class among the bases; configured as ``c.StorageEnvMixin``, it applies to every spawner
-    that uses it."""
+    """Gives a spawner's user servers the portal's storage API, a storage token for their member and the
+    hybrid mode's mounted folders (APPLIANCE_STORAGE_URL, APPLIANCE_STORAGE_TOKEN, APPLIANCE_STORAGE_MOUNTS),
+    which RemoteContentsManager reads. List it before the Spawner class among the bases; configured as
+    ``c.StorageEnvMixin``, it applies to every spawner that uses it."""
 
     storage_url = Unicode(config=True, help="The portal's storage API, as user servers reach it.")
     storage_token_key = Unicode(config=True, help="The key storage tokens are signed with.")
     storage_token_lifetime_s = Int(604_800, config=True, help="Seconds a user server's storage token lasts.")
+    storage_mounts = Unicode("", config=True, help="storage.mounts: the folders on this machine in every "
+                             "member's files, as 'NAME=PATH[:ro], …' (empty: none).")
     user: Any  # the Spawner's
 
     def get_env(self) -> dict[str, str]:
         env: dict[str, str] = super().get_env()  # type: ignore[misc]
         tokens = StorageTokens(self.storage_token_key, self.storage_token_lifetime_s)
-        env.update(APPLIANCE_STORAGE_URL=self.storage_url, APPLIANCE_STORAGE_TOKEN=tokens.mint(self.user.name))
+        env.update(APPLIANCE_STORAGE_URL=self.storage_url, APPLIANCE_STORAGE_TOKEN=tokens.mint(self.user.name),
+                   APPLIANCE_STORAGE_MOUNTS=self.storage_mounts)
         return env
 
 
@@ -270,6 +274,18 @@ class LocalSpawner(StorageEnvMixin, LocalProcessSpawner):
             os.chown(home, account.pw_uid, account.pw_gid)
         return account
 
+    def ensure_member_folders(self, account: pwd.struct_passwd) -> None:
+        """The member's own folders among storage.mounts (PATH with {username}), made if missing and owned
+        by their system user: their server, running as that user, could not make them under a parent
+        that root owns. Shared folders are left as the administrator made them."""
+        for mount in parse_mounts(self.storage_mounts):
+            folder = Path(mount.root_for(self.user.name))
+            if not mount.per_member or mount.read_only or folder.exists():
+                continue
+            folder.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+            folder.mkdir(mode=0o700)
+            os.chown(folder, account.pw_uid, account.pw_gid)
+
     @staticmethod
     async def _run(*argv: str) -> None:
         process = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE,
@@ -292,7 +308,7 @@ class LocalSpawner(StorageEnvMixin, LocalProcessSpawner):
 
     async def start(self) -> Any:
         if os.geteuid() == 0:
-            await self.ensure_system_user()
+            self.ensure_member_folders(await self.ensure_system_user())
         else:
             (Path(self.members_dir) / self.user.name).mkdir(mode=0o700, parents=True, exist_ok=True)
         output = self._open_output_log()

@@ -124,6 +124,7 @@ def update_spawner(c: TraitletsConfig, config: Config, hub_id: str, spawner: str
     c.StorageEnvMixin.storage_url = f"{portal_local}/api/storage/v1"
     c.StorageEnvMixin.storage_token_key = home.secret(TOKEN_SECRET)
     c.StorageEnvMixin.storage_token_lifetime_s = config.storage.token_lifetime_s
+    c.StorageEnvMixin.storage_mounts = config.storage.mounts
     c.LocalSpawner.members_dir = str(home.root / "members")
     c.LocalSpawner.output_log_dir = str(home.member_logs_dir)
     c.LocalSpawner.output_log_max_bytes = config.supervisor.log_max_bytes

@@ -35,6 +35,7 @@ from traitlets import Bool, Float, Int, Unicode, default
 from traitlets.log import get_logger
 from yarl import URL
 
+from appliance.storage.files_handler import StoredFilesHandler
 from appliance.storage.mounts import Mount, parse_mounts
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -177,6 +178,10 @@ class RemoteContentsManager(AsyncContentsManager):
     @default("checkpoints_class")
     def _checkpoints_class_default(self) -> type:
         return RemoteCheckpoints
+
+    @default("files_handler_class")
+    def _files_handler_class_default(self) -> type:
+        return StoredFilesHandler
 
     @property
     def storage(self) -> StorageClient:
@@ -681,8 +686,14 @@ class MountedFolder:
     def __init__(self, mount: Mount, parent: RemoteContentsManager):
         self.mount = mount
         root = mount.root_for(parent.username)
-        if not mount.read_only:
-            os.makedirs(root, exist_ok=True)
+        try:
+            if not mount.read_only:
+                os.makedirs(root, exist_ok=True)
+            os.listdir(root)
+        except OSError as error:  # every listing of the files would otherwise fail with "Unhandled error"
+            raise HTTPError(500, f"The mounted folder {mount.name}/ ({root}, storage.mounts) cannot be used by "
+                                 f"this server: {error.strerror}. An administrator must make it exist and be "
+                                 "readable (writable unless ':ro') by the members' servers.") from None
         self.manager = AsyncLargeFileManager(root_dir=root, parent=parent, allow_hidden=parent.allow_hidden)
 
     def outer(self, model: dict[str, Any]) -> dict[str, Any]:

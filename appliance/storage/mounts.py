@@ -21,6 +21,11 @@ class Mount:
     def root_for(self, username: str) -> str:
         return self.path.replace("{username}", username)
 
+    @property
+    def per_member(self) -> bool:
+        """Whether each member has a folder of their own here (PATH contains {username})."""
+        return "{username}" in self.path
+
 
 def parse_mounts(spec: str) -> list[Mount]:
     mounts: list[Mount] = []
