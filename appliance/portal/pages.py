@@ -55,27 +55,22 @@ class PortalPages:
             Route("/research", self.research, name="research"),
         ]
 
-    async def _status(self, request: Request) -> dict[str, Any]:
+    async def _status(self) -> dict[str, Any]:
         database = await run_in_threadpool(_database_status, self.engine)
         return {
             "ok": database["ok"],
             "version": __version__,
             "uptime_s": round(time.monotonic() - self.started, 1),
             "database": database,
-            "hub_origin": self.hub_origin(request),
+            "hub_origin": hub_origin(self.config),  # from the configuration only, never the request's Host
         }
-
-    def hub_origin(self, request: Request) -> str:
-        """The hub origin as the browser should see it: same host as the portal, the proxy's port."""
-        host = request.url.hostname or "127.0.0.1"
-        return f"{request.url.scheme}://{host}:{self.config.proxy.port}"
 
     async def home(self, request: Request) -> Response:
         try:
             session = await self.identity.session_of(request)
         except SQLAlchemyError:  # the database is down: the page says so below, signed out
             session = None
-        return render(request, "home.html", status=await self._status(request), session=session)
+        return render(request, "home.html", status=await self._status(), session=session)
 
     async def research(self, request: Request) -> Response:
         """The member's JupyterLab, framed in the portal; research.js asks discovery which hub serves it."""
@@ -96,5 +91,5 @@ class PortalPages:
         return PlainTextResponse("ok")
 
     async def status_json(self, request: Request) -> Response:
-        status = await self._status(request)
+        status = await self._status()
         return JSONResponse(status, status_code=200 if status["ok"] else 503)
