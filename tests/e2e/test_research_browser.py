@@ -65,6 +65,20 @@ def test_a_path_that_is_not_a_file_name_is_refused_with_a_note(running_lab: Appl
     expect(page.get_by_text("is not a path in your files")).to_be_visible()
 
 
+def test_jupyterlabs_download_gives_the_stored_file(running_lab: Appliance, page: Page) -> None:
+    sign_in(page, running_lab, "rosa", "/research")
+    lab = page.frame_locator("#lab")
+    expect(lab.locator(".jp-Launcher")).to_be_visible(timeout=90_000)
+    data = bytes(range(256)) + b"results\n"
+    assert StorageCaller(running_lab, mint(running_lab, "rosa")).write("results.bin", data).status_code in (200, 201)
+    lab.locator("[data-command='filebrowser:refresh']").click()
+    lab.locator(".jp-DirListing-item[title*='results.bin']").click(button="right")
+    with page.expect_download() as download:  # the file browser's own Download, as a member uses it
+        lab.locator(".lm-Menu-item[data-command='filebrowser:download']").click()
+    assert download.value.suggested_filename == "results.bin"
+    assert Path(download.value.path()).read_bytes() == data
+
+
 def test_a_notebook_run_and_saved_survives_the_death_of_the_members_hub(running_lab: Appliance, page: Page,
                                                                          artifacts: Path) -> None:
     sign_in(page, running_lab, "lise", "/research")
