@@ -315,11 +315,11 @@ def _log_to_console() -> None:
 
 def _print_welcome(config: Config, first_start: bool) -> None:
     """The URLs, and on the start that created it, the first admin's login (never written to a log)."""
-    from appliance.hub.addresses import hub_origin
+    from appliance.hub.addresses import hub_origin, portal_origin
 
     click.echo("")
     click.echo("Appliance is up.")
-    click.echo(f"  Portal:      {config.portal.url()}/")
+    click.echo(f"  Portal:      {portal_origin(config)}/")
     click.echo(f"  Hub origin:  {hub_origin(config)}/")
     admin = read_initial_admin(config.home)
     if admin and first_start:

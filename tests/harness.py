@@ -53,6 +53,25 @@ def reserve_ports(count: int) -> list[int]:
     raise RuntimeError(f"no {count} consecutive free ports in {PORT_BLOCKS}")
 
 
+_system_getaddrinfo = socket.getaddrinfo
+
+
+def _getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+    if isinstance(host, (str, bytes)):
+        name = (host.decode() if isinstance(host, bytes) else host).lower().rstrip(".")
+        if name == "localhost" or name.endswith(".localhost"):
+            host = "127.0.0.1"
+    return _system_getaddrinfo(host, *args, **kwargs)
+
+
+def resolve_localhost_names() -> None:
+    """Resolve every *.localhost name to 127.0.0.1 in this process, as browsers do: the trial names
+    (lab.localhost, hub.lab.localhost, <member>.hub.lab.localhost) then work for test clients too.
+    Debian's resolver knows only "localhost" (libnss-myhostname would add the rest); the appliance's
+    own processes never look these names up."""
+    socket.getaddrinfo = _getaddrinfo
+
+
 MARKER = "APPLIANCE_SUPERVISED_BY"
 START_TIMEOUT_S = 90  # first start includes initdb; generous for a loaded 2-core machine
 
@@ -80,10 +99,22 @@ class Appliance:
             "APPLIANCE_PROXY_PORT": str(self.proxy_port),
             "APPLIANCE_PROXY_API_PORT": str(self.api_port),
             "APPLIANCE_POSTGRES_PORT": str(self.pg_port),
+            # a bare address (members not isolated) until the tests move to the trial names; on_trial_names()
+            "APPLIANCE_PORTAL_PUBLIC_URL": f"http://127.0.0.1:{self.portal_port}",
             # hubs take seconds to start and most tests do not need them: with_hubs() turns them on
             "APPLIANCE_HUBS_COUNT": "0",
         }
         self.process: subprocess.Popen[bytes] | None = None
+        self.public_portal_url = self.portal_url  # where browsers go; the portal_url is its own loopback address
+        self.proxy_url = f"http://127.0.0.1:{self.proxy_port}"  # the hub origin
+
+    def on_trial_names(self) -> Appliance:
+        """Serve the portal, the hubs and the members on the trial names (lab.localhost, hub.lab.localhost,
+        <name>.hub.lab.localhost) on the front proxy's port, as an installation without a domain does."""
+        del self.env["APPLIANCE_PORTAL_PUBLIC_URL"]
+        self.public_portal_url = f"http://lab.localhost:{self.proxy_port}"
+        self.proxy_url = f"http://hub.lab.localhost:{self.proxy_port}"
+        return self
 
     def with_hubs(self, count: int = 2) -> Appliance:
         """Run ``count`` hubs, on free loopback ports."""
@@ -96,9 +127,6 @@ class Appliance:
     def portal_url(self) -> str:
         return f"http://127.0.0.1:{self.portal_port}"
 
-    @property
-    def proxy_url(self) -> str:
-        return f"http://127.0.0.1:{self.proxy_port}"
 
     def cli(self, *args: str, timeout: float = 120,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

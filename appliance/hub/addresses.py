@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from urllib.parse import urlsplit
 
 from appliance.config import Config
@@ -11,13 +12,54 @@ def hub_ids(config: Config) -> list[str]:
     return [str(number) for number in range(1, config.hubs.count + 1)]
 
 
+TRIAL_DOMAIN = "lab.localhost"  # browsers resolve every *.localhost name to loopback, without DNS
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def trial_names(config: Config) -> bool:
+    """Whether the appliance runs on its trial names: no origin configured and everything on loopback.
+    The portal is then lab.localhost, the hubs hub.lab.localhost and each member <name>.hub.lab.localhost,
+    all on the front proxy's port: distinct hosts of one site, with no DNS and no certificate."""
+    return (not config.portal.public_url and not config.hubs.public_url
+            and config.portal.host in LOOPBACK and config.proxy.host in LOOPBACK)
+
+
+def portal_origin(config: Config) -> str:
+    """The portal as browsers reach it, without a trailing slash: the OpenID Connect issuer and the
+    base of every link the hubs are given."""
+    if config.portal.public_url:
+        return config.portal.public_url.rstrip("/")
+    if trial_names(config):
+        return f"http://{TRIAL_DOMAIN}:{config.proxy.port}"
+    host = "127.0.0.1" if config.portal.host in ("0.0.0.0", "") else config.portal.host
+    return f"http://{host}:{config.portal.port}"
+
+
 def hub_origin(config: Config) -> str:
     """The hub origin as browsers reach it, without a trailing slash."""
     if config.hubs.public_url:
         return config.hubs.public_url.rstrip("/")
-    portal = urlsplit(config.portal.url())
+    if trial_names(config):
+        return f"http://hub.{TRIAL_DOMAIN}:{config.proxy.port}"
+    portal = urlsplit(portal_origin(config))
     scheme = "https" if config.proxy.tls_cert else portal.scheme
     return f"{scheme}://{portal.hostname}:{config.proxy.port}"
+
+
+def members_isolated(config: Config) -> bool:
+    """Whether every member's server has a host of its own (<name>.<hub host>, JupyterHub's user
+    subdomains), so that no member's pages share an origin with another's, a hub or the portal. That
+    needs the hubs on a host name (not an IP address) other than the portal's."""
+    hub_host = urlsplit(hub_origin(config)).hostname or ""
+    return host_routing(config) and not _is_address(hub_host)
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def portal_local(config: Config) -> str:
@@ -30,7 +72,7 @@ def host_routing(config: Config) -> bool:
     """Whether the portal and the hubs have host names of their own (lab.example.org and
     hub.lab.example.org): the front proxy then serves both origins on its port, routing by host name.
     Otherwise (the two-port default) the portal listens on its own port."""
-    return urlsplit(config.portal.url()).hostname != urlsplit(hub_origin(config)).hostname
+    return urlsplit(portal_origin(config)).hostname != urlsplit(hub_origin(config)).hostname
 
 
 def route_host(config: Config) -> str:
@@ -48,11 +90,17 @@ def route_prefix(config: Config) -> str:
 
 def portal_route(config: Config) -> str | None:
     """The front proxy's route for the portal's host name under host routing (the portal adds it)."""
-    return f"/{urlsplit(config.portal.url()).hostname}" if host_routing(config) else None
+    return f"/{urlsplit(portal_origin(config)).hostname}" if host_routing(config) else None
 
 
 def base_url(hub_id: str) -> str:
     return f"/hubs/{hub_id}/"
+
+
+def hub_routespec(config: Config, hub_id: str) -> str:
+    """Hub N's own route when members have hosts of their own: its host and base_url (JupyterHub's
+    default, "/", would send every host to one hub)."""
+    return f"{urlsplit(hub_origin(config)).hostname}{base_url(hub_id)}"
 
 
 def api_port(config: Config, hub_id: str) -> int:

@@ -44,7 +44,8 @@ class SharedProxy(ConfigurableHTTPProxy):
     """The appliance's one front proxy, shared by all hubs and started by the supervisor. A hub sees,
     and so prunes, only the routes under its own base_url: otherwise every hub's route check would
     delete the others' routes. Under host routing the proxy's routes start with the hub origin's host
-    name, which this hub adds and takes off (JupyterHub's own host routing means a host per member)."""
+    name, which this hub adds and takes off, unless members have hosts of their own: JupyterHub's host
+    routing (``subdomain_host``) then puts a host in every route itself."""
 
     route_host = Unicode("", config=True, help="The hub origin's host name when the proxy routes by host name.")
 
@@ -61,8 +62,12 @@ class SharedProxy(ConfigurableHTTPProxy):
 
     async def get_all_routes(self) -> dict[str, Any]:
         routes: dict[str, Any] = await super().get_all_routes()
-        prefix = self.app.base_url
-        return {spec: route for spec, route in routes.items() if spec.startswith(prefix)}
+        return {spec: route for spec, route in routes.items() if self._path_of(spec).startswith(self.app.base_url)}
+
+    def _path_of(self, routespec: str) -> str:
+        """A route's path: with members on hosts of their own (JupyterHub's host routing) a routespec starts
+        with its host, "alice.hub.lab.example.org/hubs/1/user/alice/"."""
+        return routespec if routespec.startswith("/") else "/" + routespec.partition("/")[2]
 
 
 class DiscoveryClient:

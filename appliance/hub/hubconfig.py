@@ -45,7 +45,7 @@ def hub_config(config: Config, hub_id: str, credential: str) -> TraitletsConfig:
     hub_database = make_url(database_url(home, config.postgres)).set(database=addresses.database_name(hub_id))
     ensure_database(hub_database.render_as_string(hide_password=False))
     spawner, isolation = spawner_choice(config)
-    portal_public = config.portal.url()
+    portal_public = addresses.portal_origin(config)
     portal_local = addresses.portal_local(config)
     # for the hub and user servers alike: framed by the portal only; over HTTPS, HSTS and no cookie in clear
     headers = {"Content-Security-Policy": f"frame-ancestors 'self' {portal_public}"}
@@ -79,7 +79,11 @@ def hub_config(config: Config, hub_id: str, credential: str) -> TraitletsConfig:
     c.ConfigurableHTTPProxy.should_start = False
     c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{config.proxy.api_port}"
     c.ConfigurableHTTPProxy.auth_token = home.secret(PROXY_TOKEN_SECRET)
-    c.SharedProxy.route_host = addresses.route_host(config)
+    if addresses.members_isolated(config):  # every member's server on a host of its own: <name>.<hub host>
+        c.JupyterHub.subdomain_host = addresses.hub_origin(config)
+        c.JupyterHub.hub_routespec = addresses.hub_routespec(config, hub_id)
+    else:
+        c.SharedProxy.route_host = addresses.route_host(config)
     c.JupyterHub.authenticator_class = "appliance.hub.app.ApplianceAuthenticator"
     c.ApplianceAuthenticator.client_id = addresses.oauth_client_id(hub_id)
     c.ApplianceAuthenticator.client_secret = home.secret(addresses.oauth_secret_name(hub_id))

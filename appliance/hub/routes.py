@@ -23,7 +23,10 @@ class HubRoutes:
     def __init__(self, config: Config, registry: HubRegistry):
         self.registry = registry
         self.configured = set(addresses.hub_ids(config))
-        self.hub_route = re.compile("^" + re.escape(addresses.route_prefix(config)) + HUB_ROUTE)
+        prefix = re.escape(addresses.route_prefix(config))
+        if addresses.members_isolated(config):  # members' own hosts too: /alice.hub.lab.example.org/hubs/1/…
+            prefix = r"/(?:[^/]+\.)?" + re.escape(addresses.route_host(config))
+        self.hub_route = re.compile("^" + prefix + HUB_ROUTE)
         self.portal_route, self.portal_target = addresses.portal_route(config), addresses.portal_local(config)
         self.api = f"http://127.0.0.1:{config.proxy.api_port}/api/routes"
         self.http = httpx.AsyncClient(

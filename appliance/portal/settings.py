@@ -20,13 +20,9 @@ class PortalSettings:
     public_url: str = knob(
         "",
         "The URL members type to reach the portal, e.g. https://lab.example.org. It is the OpenID "
-        "Connect issuer and the base of every link the hubs are given. Empty means http://<host>:<port> "
-        "(127.0.0.1 when host is 0.0.0.0).",
+        "Connect issuer and the base of every link the hubs are given. Empty means the trial names when "
+        "everything listens on loopback: http://lab.localhost:<proxy.port>, with the hubs on "
+        "hub.lab.localhost and each member on <name>.hub.lab.localhost (browsers resolve *.localhost "
+        "without DNS); otherwise http://<host>:<port> (127.0.0.1 when host is 0.0.0.0), where members are "
+        "not isolated from each other.",
     )
-
-    def url(self) -> str:
-        """The portal's public URL, without a trailing slash."""
-        if self.public_url:
-            return self.public_url.rstrip("/")
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
-        return f"http://{host}:{self.port}"

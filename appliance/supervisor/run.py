@@ -20,6 +20,7 @@ import psutil
 from appliance import __version__
 from appliance.config import Config, all_knobs, tighten_file_mode
 from appliance.errors import ApplianceError
+from appliance.hub.addresses import hub_origin, portal_origin
 from appliance.postgres import EmbeddedCluster
 from appliance.proxy import check_node, find_proxy_command
 from appliance.supervisor.children import build_children
@@ -185,12 +186,7 @@ async def _serve(config: Config, specs: list[ChildSpec], on_ready: Callable[[], 
 
 
 def _announce(config: Config) -> None:
-    log.info("appliance is up: portal %s, hub origin http://%s:%d", config.portal.url(),
-             display_host(config.proxy.host), config.proxy.port)
-
-
-def display_host(host: str) -> str:
-    return "127.0.0.1" if host in ("0.0.0.0", "") else host
+    log.info("appliance is up: portal %s, hub origin %s", portal_origin(config), hub_origin(config))
 
 
 class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):

@@ -32,9 +32,12 @@ def appliance() -> Iterator[Appliance]:
         shutil.rmtree(handle.home.parent, ignore_errors=True)
 
 
-def running(hubs: int, **env: str) -> Iterator[Appliance]:
-    """An appliance up for a whole module, with ``hubs`` hubs and ``env`` set."""
+def running(hubs: int, trial_names: bool = False, **env: str) -> Iterator[Appliance]:
+    """An appliance up for a whole module, with ``hubs`` hubs and ``env`` set; on the trial names
+    (lab.localhost and so on) with ``trial_names``, else on a bare address."""
     handle = Appliance(make_home(), reserve_ports(4)).with_hubs(hubs)
+    if trial_names:
+        handle.on_trial_names()
     handle.env.update(env)
     try:
         handle.up()

@@ -6,6 +6,7 @@ import base64
 import contextlib
 import hashlib
 import html
+import http.cookiejar
 import json
 import re
 import secrets
@@ -17,6 +18,23 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 import httpx
 
 from tests.harness import Appliance
+
+
+class BrowserCookieJar(http.cookiejar.CookieJar):
+    """Sends Secure cookies to *.localhost names over plain HTTP, as browsers do: they count those names
+    as secure contexts (the trial names' portal cookie is ``__Host-``, hence Secure). httpx copies the
+    cookies into a jar of its own for each request, so the cookie itself is stored as not Secure."""
+
+    def set_cookie(self, cookie: http.cookiejar.Cookie) -> None:
+        if cookie.domain.lower().lstrip(".") == "localhost" or cookie.domain.lower().endswith(".localhost"):
+            cookie.secure = False
+        super().set_cookie(cookie)
+
+
+def browser_client(**options: Any) -> httpx.Client:
+    """An HTTP client with a browser's cookie jar that follows no redirect by itself."""
+    options.setdefault("timeout", 30)
+    return httpx.Client(cookies=BrowserCookieJar(), follow_redirects=False, **options)
 
 
 def pkce_pair() -> tuple[str, str]:
@@ -65,9 +83,8 @@ class Browser:
     opened: list[Browser] = []
 
     def __init__(self, appliance: Appliance):
-        self.portal = appliance.portal_url
-        self.http = httpx.Client(base_url=self.portal, follow_redirects=False, timeout=30,
-                                 headers={"Origin": self.portal})
+        self.portal = appliance.public_portal_url
+        self.http = browser_client(base_url=self.portal, headers={"Origin": self.portal})
         Browser.opened.append(self)
 
     @classmethod
@@ -126,8 +143,8 @@ def log_in_through_hub(appliance: Appliance, hub_url: str, username: str, passwo
     member's server when admitted)."""
     with contextlib.ExitStack() as stack:
         if browser is None:
-            browser = stack.enter_context(httpx.Client(follow_redirects=False, timeout=30))
-        return oauth_dance(appliance.portal_url, hub_url, username, password, browser)
+            browser = stack.enter_context(browser_client())
+        return oauth_dance(appliance.public_portal_url, hub_url, username, password, browser)
 
 
 def oauth_dance(portal: str, hub_url: str, username: str, password: str, browser: httpx.Client) -> httpx.Response:

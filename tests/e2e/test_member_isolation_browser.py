@@ -1,0 +1,165 @@
+"""Members are each other's adversaries. A member serves an attack page from their own server (their
+own jupyter_server configuration: nothing the appliance can forbid), and a colleague, then an admin,
+opens a link to it in Chromium while signed in with their JupyterLab running. The page tries to read
+and write the colleague's files, run code in their kernel and terminal, get a hub token and read the
+portal's session, and reports everything it obtained to a listener run by this test. On the trial
+names every member's server has a host of its own, so the listener must receive nothing of theirs."""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import queue
+import re
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser as Chromium
+from playwright.sync_api import expect
+
+from tests.harness import Appliance, reserve_ports
+from tests.integration.conftest import running
+from tests.integration.lab import Member, start_server
+from tests.integration.oauth import Browser, add_user, browser_client
+from tests.integration.storage_client import StorageCaller, mint
+
+ATTACK_PAGE = Path(__file__).parent / "attack"
+SECRET = "the-colleagues-unpublished-result-7f3a"
+PWNED_FILE = Path("/tmp/pwned-by-attacker")
+
+
+class Listener:
+    """The attacker's collection point: every POST body, as the attack page sent it."""
+
+    def __init__(self) -> None:
+        received: queue.Queue[str] = queue.Queue()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the http.server name
+                received.put(self.rfile.read(int(self.headers.get("Content-Length", 0))).decode())
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.received = received
+        self.server = ThreadingHTTPServer(("127.0.0.1", reserve_ports(1)[0]), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/report"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def report(self, timeout: float = 90) -> dict[str, Any]:
+        report: dict[str, Any] = json.loads(self.received.get(timeout=timeout))
+        return report
+
+
+@dataclass
+class Lab:
+    appliance: Appliance
+    listener: Listener
+    attack_url: str
+
+
+def plant_attack_page(appliance: Appliance, attacker: str) -> None:
+    """What any member can do from their own kernel: a ~/.jupyter/jupyter_server_config.py that makes
+    their server serve a page of theirs (here before their server's first start, as the local spawner's
+    system user for them, jupyter-<name>, with their home in the appliance's members folder)."""
+    home, system_user = appliance.home / "members" / attacker, f"jupyter-{attacker}"
+    home.mkdir(mode=0o700, parents=True)
+    try:
+        pwd.getpwnam(system_user)
+        subprocess.run(["usermod", "--home", str(home), system_user], check=True)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--home-dir", str(home), "--shell", "/bin/bash", system_user],
+                       check=True)
+    shutil.copytree(ATTACK_PAGE, home / "attack")
+    (home / ".jupyter").mkdir()
+    (home / ".jupyter" / "jupyter_server_config.py").write_text(
+        f"c.ServerApp.extra_static_paths = [{str(home / 'attack')!r}]\n")
+    account = pwd.getpwnam(system_user)
+    for path in [home, *home.rglob("*")]:
+        os.chown(path, account.pw_uid, account.pw_gid)
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    for appliance in running(hubs=1, trial_names=True):
+        plant_attack_page(appliance, "mallory")
+        mallory = Member.new(appliance, "mallory")
+        with browser_client() as browser:
+            start_server(appliance, f"{appliance.proxy_url}/hubs/{mallory.hub_id()}", "mallory", mallory.password,
+                         browser)
+        Browser.close_all()
+        yield Lab(appliance, Listener(),
+                  f"http://mallory.hub.lab.localhost:{appliance.proxy_port}/hubs/1/user/mallory/static/attack.html")
+
+
+def open_the_link(chromium: Chromium, lab: Lab, victim: str, *add_args: str) -> tuple[dict[str, Any], list[str]]:
+    """``victim`` signs in, works in JupyterLab (a kernel and a terminal running), then opens the attacker's
+    link in another tab. The attacker's report, and every cookie value the victim's browser holds."""
+    appliance = lab.appliance
+    password = add_user(appliance, victim, *add_args)
+    StorageCaller(appliance, mint(appliance, victim)).write(
+        "secret.ipynb", json.dumps({"cells": [], "metadata": {"note": SECRET}, "nbformat": 4,
+                                    "nbformat_minor": 5}).encode()).raise_for_status()
+    context = chromium.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.goto(f"{appliance.public_portal_url}/login?next=/research")
+    page.get_by_label("Username").fill(victim)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.frame_locator("#lab").locator(".jp-Launcher")).to_be_visible(timeout=90_000)
+    server = next(frame for frame in page.frames if f"/user/{victim}/lab" in frame.url)
+    assert server.url.startswith(f"http://{victim}.hub.lab.localhost:{appliance.proxy_port}/"), server.url
+    kernel = server.evaluate("""async () => {
+        const xsrf = document.cookie.match(/_xsrf=([^;]+)/)[1];
+        const post = (path) => fetch(location.pathname.replace(/lab.*$/, path),
+                                     {method: "POST", headers: {"X-XSRFToken": xsrf}}).then((r) => r.json());
+        await post("api/terminals");
+        return (await post("api/kernels")).id;
+    }""")
+    attack = context.new_page()
+    attack.goto(f"{lab.attack_url}?victim={victim}&kernel={kernel}&listener={lab.listener.url}")
+    report = lab.listener.report()
+    expect(attack).to_have_title("attack done")
+    cookies = [cookie["value"] for cookie in context.cookies() if len(cookie["value"]) >= 8]
+    page.goto(f"{appliance.public_portal_url}/api/discovery/v1/me")  # still signed in as themselves
+    assert json.loads(page.locator("body").inner_text())["hub"] == "1"
+    context.close()
+    return report, cookies
+
+
+def assert_nothing_obtained(report: dict[str, Any], cookies: list[str], victim: str, appliance: Appliance) -> None:
+    attempts = report["attempts"]
+    assert report["origin"].startswith("http://mallory.hub.lab.localhost:"), report
+    assert len(attempts) >= 20, attempts  # the page ran every attempt in the victim's browser
+    text = json.dumps(report)
+    assert SECRET not in text
+    assert not [value for value in cookies if value in text], "a cookie of the victim reached the attacker"
+    readable = {name: result for name, result in attempts.items() if re.match(r"\d{3} ", result)}
+    assert not readable, readable  # no answer of another origin was readable
+    for name in ("colleague's JupyterLab framed", "the hub's token page framed", "the portal's home page framed"):
+        assert attempts[name].startswith("refused"), (name, attempts[name])
+    for name in ("run code in the colleague's kernel", "the colleague's terminal"):
+        assert attempts[name] in ("refused", "no answer"), (name, attempts[name])
+    assert not PWNED_FILE.exists()
+    listing = StorageCaller(appliance, mint(appliance, victim)).call("GET", "list", "").json()
+    assert [entry["name"] for entry in listing["entries"]] == ["secret.ipynb"], listing  # nothing written
+
+
+def test_a_colleague_who_opens_a_members_page_gives_away_nothing(lab: Lab, chromium: Chromium) -> None:
+    report, cookies = open_the_link(chromium, lab, "alice")
+    assert_nothing_obtained(report, cookies, "alice", lab.appliance)
+
+
+def test_an_admin_who_opens_a_members_page_gives_away_nothing(lab: Lab, chromium: Chromium) -> None:
+    report, cookies = open_the_link(chromium, lab, "ada", "--admin")
+    assert_nothing_obtained(report, cookies, "ada", lab.appliance)

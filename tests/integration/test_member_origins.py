@@ -1,0 +1,34 @@
+"""Every member's server on a host of its own (the trial names: lab.localhost, hub.lab.localhost,
+<name>.hub.lab.localhost on the front proxy's one port), so that nothing a member serves shares an
+origin with a colleague's server, a hub or the portal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.harness import Appliance
+from tests.integration.conftest import running
+from tests.integration.lab import Member, start_server
+from tests.integration.oauth import Browser, browser_client
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Appliance]:
+    yield from running(hubs=1, trial_names=True)
+
+
+@pytest.fixture(autouse=True)
+def _close_browsers() -> Iterator[None]:
+    yield
+    Browser.close_all()
+
+
+def test_a_member_gets_their_jupyterlab_on_a_host_of_their_own(lab: Appliance) -> None:
+    member = Member.new(lab, "alice")
+    with browser_client() as browser:
+        landed = start_server(lab, f"{lab.proxy_url}/hubs/{member.hub_id()}", member.name, member.password, browser)
+    assert urlsplit(str(landed.url)).hostname == "alice.hub.lab.localhost"
+    assert urlsplit(lab.public_portal_url).hostname == "lab.localhost"
