@@ -334,11 +334,13 @@ class LocalSpawner(StorageEnvMixin, LocalProcessSpawner):
         restarted hub and ends when the last process holding the pipe does. Returns the write end."""
         log_dir = Path(self.output_log_dir)
         log_dir.mkdir(mode=0o700, exist_ok=True)
+        path = log_dir / f"{self.user.name}.log"
+        self.log.info("%s's server writes its output to %s", self.user.name, path)
         read_end, write_end = os.pipe()
         try:
             self._output_writer = subprocess.Popen(  # reaped by a later Popen, or by the supervisor
-                [sys.executable, "-I", "-S", LOG_WRITER, str(log_dir / f"{self.user.name}.log"),
-                 str(self.output_log_max_bytes), str(self.output_log_backups)],
+                [sys.executable, "-I", "-S", LOG_WRITER, str(path), str(self.output_log_max_bytes),
+                 str(self.output_log_backups)],
                 stdin=read_end, stdout=subprocess.DEVNULL, start_new_session=True)
         except BaseException:
             os.close(write_end)

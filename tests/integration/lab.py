@@ -42,8 +42,10 @@ def start_server(appliance: Appliance, hub_url: str, name: str, password: str, b
     log_in_through_hub(appliance, hub_url, name, password, browser)
     landed = follow(browser, f"{hub_url}/hub/spawn")
     hub_log = appliance.home / "logs" / f"hub-{hub_url.rsplit('/', 1)[-1]}.log"
+    server_log = appliance.home / "logs" / "members" / f"{name}.log"  # the local spawner's
     assert landed.status_code == 200 and urlsplit(str(landed.url)).path.endswith(f"/user/{name}/lab"), (
-        landed.url, landed.text[:2000], hub_log.read_text()[-4000:])
+        landed.url, landed.text[:2000], hub_log.read_text()[-4000:],
+        server_log.read_text()[-4000:] if server_log.exists() else "")
     return landed
 
 

@@ -73,6 +73,9 @@ def test_the_installer_brings_the_appliance_up_with_the_systemd_spawner(installe
     assert machine.run("systemctl", "is-enabled", "appliance").stdout.strip() == "enabled"
     assert machine.run("systemctl", "is-active", "appliance").stdout.strip() == "active"
     assert_healthy_with_systemd_spawner(machine)
+    private = ["/etc/appliance/appliance.toml", "/var/log/appliance-install.log", "/var/lib/appliance/logs",
+               "/var/lib/appliance/logs/portal.log", "/var/lib/appliance/secrets"]  # the appliance's alone
+    assert machine.run("stat", "-c", "%a", *private).stdout.split() == ["600", "600", "700", "600", "700"]
 
 
 def assert_healthy_with_systemd_spawner(machine: Machine) -> None:
