@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,8 +13,9 @@ from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from appliance.identity import passwords
+from appliance.identity.access import end_access
 from appliance.identity.errors import AccountExists, AccountNotFound, IdentityError, InvalidUsername, WeakPassword
-from appliance.identity.tables import accounts, sessions, tokens
+from appliance.identity.tables import accounts
 
 USERNAME_PATTERN = re.compile(r"^[a-z][a-z0-9._-]{0,31}$")
 USERNAME_RULE = "1 to 32 characters: lowercase letters, digits, '.', '_' and '-', starting with a letter"
@@ -144,23 +145,19 @@ class AccountTable:
         return password
 
     def set_password(self, username: str, password: str, *, keep_session: bytes | None = None) -> Account:
-        """Change the password and end every other session of the account."""
-        account = self.require(username)
-        self._store_hash(account.id, passwords.hash_password(self.check_strength(password)))
-        with self.engine.begin() as connection:
-            condition = sessions.c.account_id == account.id
-            if keep_session is not None:
-                condition &= sessions.c.id_digest != keep_session
-            connection.execute(sessions.delete().where(condition))
-        return account
+        """Change the password, end every other session of the account and revoke its OAuth tokens; the
+        hubs sign the member out and storage tokens issued before now are refused (access.py)."""
+        password_hash = passwords.hash_password(self.check_strength(password))
+        return self._update(username, password_hash=password_hash, then=lambda connection, account_id: end_access(
+            connection, account_id, "password", keep_session=keep_session))
 
     def set_disabled(self, username: str, disabled: bool) -> Account:
-        """Disabling also ends the account's sessions and revokes its OAuth tokens."""
-        account = self._update(username, disabled=disabled)
-        if disabled:
-            with self.engine.begin() as connection:
-                revoke_everything(connection, account.id)
-        return account
+        """Disabling also ends the account's sessions and revokes its OAuth tokens; the hubs stop the
+        member's server and sign them out, and the storage refuses their tokens (access.py)."""
+        if not disabled:
+            return self._update(username, disabled=False)
+        return self._update(username, disabled=True, then=lambda connection, account_id: end_access(
+            connection, account_id, "disabled"))
 
     def set_admin(self, username: str, is_admin: bool) -> Account:
         return self._update(username, is_admin=is_admin)
@@ -172,12 +169,16 @@ class AccountTable:
         with self.engine.begin() as connection:
             connection.execute(update(accounts).where(accounts.c.id == account_id).values(last_login_at=func.now()))
 
-    def _update(self, username: str, **values: Any) -> Account:
+    def _update(self, username: str, then: Callable[[Connection, int], None] | None = None,
+                **values: Any) -> Account:
+        """Set ``values`` and run ``then`` (connection, account id) in the same transaction."""
         name = self.require(username).username
         with self.engine.begin() as connection:
             row = connection.execute(
                 update(accounts).where(accounts.c.username == name).values(**values).returning(*_COLUMNS)
             ).one()
+            if then is not None:
+                then(connection, row.id)
         return Account.from_row(row)
 
     def _store_hash(self, account_id: int, password_hash: str) -> None:
@@ -185,9 +186,3 @@ class AccountTable:
             connection.execute(update(accounts).where(accounts.c.id == account_id)
                                .values(password_hash=password_hash))
 
-
-def revoke_everything(connection: Connection, account_id: int) -> None:
-    """End every session and revoke every OAuth token of an account."""
-    connection.execute(sessions.delete().where(sessions.c.account_id == account_id))
-    connection.execute(update(tokens).where(tokens.c.account_id == account_id, tokens.c.revoked_at.is_(None))
-                       .values(revoked_at=func.now()))

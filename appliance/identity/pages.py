@@ -93,8 +93,7 @@ class IdentityPages:
             if not self._csrf_ok(request, session, str(form.get("csrf_token", ""))):
                 return render(request, "error.html", status_code=403, status=403, session=session,
                               message="Sign-out was refused: the form did not come from this site. Try again.")
-            value = request.cookies.get(self.identity.session_cookie(request), "")
-            await run_in_threadpool(self.identity.sessions.revoke, value)
+            await run_in_threadpool(self.identity.access.sign_out, session.digest)  # hubs and OAuth tokens too
         response = RedirectResponse("/", status_code=303)
         response.delete_cookie(self.identity.session_cookie(request), path="/", secure=over_https(request))
         return response

@@ -7,6 +7,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from appliance.home import Home
+from appliance.identity.access import AccessEndings
 from appliance.identity.accounts import Account, AccountTable, normalize_username
 from appliance.identity.clients import ClientTable
 from appliance.identity.csrf import CsrfSigner
@@ -34,6 +35,7 @@ class Identity:
         self.issuer = issuer
         self.accounts = AccountTable(engine, settings.min_password_length)
         self.sessions = SessionTable(engine, settings.session_lifetime_s)
+        self.access = AccessEndings(engine)  # for discovery (the hubs) and the storage
         self.throttle = LoginThrottle(engine, settings)
         self.clients = ClientTable(engine)
         self.csrf = CsrfSigner(home.secret("csrf-key"))

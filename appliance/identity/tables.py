@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     ARRAY,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -108,4 +109,17 @@ tokens = Table(
     Column("revoked_at", DateTime(timezone=True)),
     Index("tokens_family", "family"),
     Index("tokens_code", "code_digest"),
+)
+
+# When a member's access ended (a sign-out, a password change, a disable): the hubs sign them out of
+# everything they hold, and storage tokens issued before the newest ending are refused. ``id`` is the
+# cursor the hubs read from, through discovery's heartbeat.
+access_endings = Table(
+    "access_endings",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("account_id", Integer, ForeignKey("identity.accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("reason", Text, nullable=False),  # sign-out, password or disabled
+    Column("ended_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("access_endings_account_time", "account_id", "ended_at"),
 )
