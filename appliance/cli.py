@@ -152,6 +152,7 @@ def restart(options: Options, component: str | None, timeout: float) -> None:
 def status(options: Options, as_json: bool, wait_s: float, welcome: bool) -> None:
     """Show every component's health. Exit 0 if all are healthy, 1 if not, 3 if not running."""
     from appliance.errors import NotRunning
+    from appliance.hub.addresses import members_report
     from appliance.statusview import render_status
     from appliance.supervisor.control import send_command
 
@@ -174,6 +175,7 @@ def status(options: Options, as_json: bool, wait_s: float, welcome: bool) -> Non
         sys.exit(3)
     report.pop("ok", None)
     report["hubs"] = hubs_report(options)
+    report["members"] = members_report(config)
     if welcome and healthy and not as_json:
         _print_welcome(config, first_start=True)
     click.echo(json.dumps(report, indent=2) if as_json else render_status(report, color=sys.stdout.isatty()))
@@ -315,12 +317,14 @@ def _log_to_console() -> None:
 
 def _print_welcome(config: Config, first_start: bool) -> None:
     """The URLs, and on the start that created it, the first admin's login (never written to a log)."""
-    from appliance.hub.addresses import hub_origin, portal_origin
+    from appliance.hub.addresses import hub_origin, members_report, portal_origin
 
     click.echo("")
     click.echo("Appliance is up.")
     click.echo(f"  Portal:      {portal_origin(config)}/")
     click.echo(f"  Hub origin:  {hub_origin(config)}/")
+    click.echo(click.wrap_text(str(members_report(config)["note"]), width=100, initial_indent="  Members:     ",
+                               subsequent_indent=" " * 15))
     admin = read_initial_admin(config.home)
     if admin and first_start:
         click.echo(f"  Admin login: {admin[0]} / {admin[1]}")

@@ -26,7 +26,7 @@ from appliance.identity.settings import IdentitySettings
 from appliance.knobs import KnobInfo, describe
 from appliance.portal.settings import PortalSettings
 from appliance.postgres import PostgresSettings
-from appliance.proxy import ProxySettings, check_tls_files
+from appliance.proxy import ProxySettings, check_certificate_names, check_tls_files
 from appliance.storage.settings import StorageSettings
 from appliance.supervisor.settings import SupervisorSettings
 
@@ -139,6 +139,8 @@ def set_values(file: Path, assignments: Mapping[str, str]) -> None:
         else:
             table[info.name] = value
             text = tomlkit.dumps(document)
+    from appliance.hub.addresses import certificate_hosts  # it reads a Config: imported on use
+
     candidate = file.with_name(f".{file.name}.new")
     mode = file.stat().st_mode & FILE_MODE if file.is_file() else FILE_MODE  # never wider than 0600
     candidate.unlink(missing_ok=True)
@@ -148,6 +150,7 @@ def set_values(file: Path, assignments: Mapping[str, str]) -> None:
         loaded = load_config(home=Path("/nonexistent"), file=candidate, environ={})
         if loaded.proxy.tls_cert and any(key.startswith("proxy.tls_") for key in assignments):
             check_tls_files(loaded.proxy)  # a certificate is checked when it is set, not at the next start
+            check_certificate_names(loaded.proxy, certificate_hosts(loaded))
     except ConfigError as error:
         candidate.unlink()
         raise ConfigError(f"{file} was left as it was: {error}", hint=error.hint) from None

@@ -103,6 +103,35 @@ def check_tls_files(settings: ProxySettings) -> None:
                           hint="Both must be PEM files, the key that of the certificate's first entry.") from None
 
 
+def certificate_names(cert_file: str) -> set[str]:
+    """The DNS names the first certificate in ``cert_file`` is valid for (its subjectAltName)."""
+    from cryptography import x509  # only when a certificate is checked
+
+    certificate = x509.load_pem_x509_certificate(Path(cert_file).read_bytes())
+    try:
+        names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return set()
+    return {name.lower() for name in names.get_values_for_type(x509.DNSName)}
+
+
+def check_certificate_names(settings: ProxySettings, needed: list[str]) -> None:
+    """Fail, naming what is missing, unless proxy.tls_cert covers every host name in ``needed`` (a
+    "*.hub.lab.example.org" there asks for that wildcard itself: it covers every member's host)."""
+    names = certificate_names(settings.tls_cert)
+
+    def covered(host: str) -> bool:
+        return host in names or (not host.startswith("*.") and f"*.{host.partition('.')[2]}" in names)
+
+    missing = [host for host in needed if not covered(host.lower())]
+    if missing:
+        raise ConfigError(
+            f"the certificate {settings.tls_cert} does not name {', '.join(missing)} (it names "
+            f"{', '.join(sorted(names)) or 'no host at all'}).",
+            hint="Get one that names them all, e.g. certbot certonly --manual --preferred-challenges dns "
+                 + " ".join(f"-d {host}" for host in needed) + " (a wildcard needs the DNS challenge).")
+
+
 def proxy_spec(settings: ProxySettings, token: str, host_routing: bool) -> ChildSpec:
     """The front proxy. With ``host_routing`` the first segment of every route is a host name (see
     hub.addresses.route_prefix): the proxy then serves the portal's host name too."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 import time
 from typing import Any
 
@@ -47,6 +48,10 @@ def render_status(report: dict[str, Any], color: bool = False) -> str:
             cells[1] = click.style(cells[1], fg=STATE_COLORS.get(row[1], "red"), bold=row[1] != "healthy")
         lines.append("  ".join(cells).rstrip())
     lines += render_hubs(report.get("hubs"))
+    if "members" in report:
+        members = report["members"]
+        note = textwrap.fill(members["note"], width=100, initial_indent="Members: ", subsequent_indent="         ")
+        lines += ["", click.style(note, fg="red", bold=True) if color and not members["isolated"] else note]
     unhealthy = [c["name"] for c in report["components"] if c["state"] != "healthy"]
     lines.append("")
     if unhealthy:

@@ -11,8 +11,9 @@
 #   --domain NAME --tls-cert F --tls-key F
 #                                        the lab's own addresses: the portal on https://NAME and the hubs on
 #                                        https://hub.NAME (--hub-host H for another name), both on port 443, plain
-#                                        HTTP on 80 redirected; the certificate (PEM chain, e.g. certbot's
-#                                        fullchain.pem with privkey.pem) must name both
+#                                        HTTP on 80 redirected, each member on https://<name>.hub.NAME; the
+#                                        certificate (PEM chain, e.g. certbot's fullchain.pem with privkey.pem)
+#                                        must name NAME, hub.NAME and *.hub.NAME (the installer says which it lacks)
 #   --skip-checks                        install on a system the checks refuse (unsupported OS, small machine)
 #
 # Every step checks before it acts, so a second run is quick and changes nothing that is already right.
@@ -206,7 +207,7 @@ ensure_config() {
   [ -z "$DOMAIN" ] || ensure_domain
 }
 
-# --domain: the front proxy serves both host names on 443 (DESIGN.md, "Why two origins").
+# --domain: the front proxy serves the portal, the hubs and every member's host on 443 (DESIGN.md, "Origins").
 ensure_domain() {
   local before
   before=$(cat "$SYSTEM_CONFIG")
@@ -299,20 +300,17 @@ start_appliance() {
     || fail "the appliance is not healthy after 180 s; see \`appliance status\` and \`journalctl -u appliance\`"
   if [ -n "$DOMAIN" ]; then
     say ""
-    say "Point $DOMAIN and $HUB_HOST at this machine (DNS), and open ports 443 and 80 in any firewall."
+    say "Point $DOMAIN, $HUB_HOST and *.$HUB_HOST at this machine (DNS), and open ports 443 and 80 in any firewall."
   else
-    two_ports_note
+    members_note
   fi
 }
 
-# DESIGN.md, "Why two origins": without host names of its own the hubs share the portal's address.
-two_ports_note() {
-  grep -Eq '^[[:space:]]*public_url[[:space:]]*=[[:space:]]*"[^"]+"' "$SYSTEM_CONFIG" 2> /dev/null && return
+# Whether members are isolated from each other, as `appliance status` says it (DESIGN.md, "Origins").
+members_note() {
   say ""
-  say "Note: the portal and the hubs are on two ports of one address. That is fine for trying the appliance"
-  say "out, not for a lab (members' servers could see portal cookies): give it two host names, e.g."
-  say "portal.public_url = \"https://lab.example.org\" and hubs.public_url = \"https://hub.lab.example.org\""
-  say "in $SYSTEM_CONFIG, then \`systemctl restart appliance\`."
+  say "Note: $("$VENV/bin/appliance" status --json \
+    | "$VENV/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["members"]["note"])')" | fold -s -w 100
 }
 
 ensure_browser() {

@@ -17,10 +17,11 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def trial_names(config: Config) -> bool:
-    """Whether the appliance runs on its trial names: no origin configured and everything on loopback.
+    """Whether the appliance runs on its trial names: no origin or certificate configured and everything
+    on loopback.
     The portal is then lab.localhost, the hubs hub.lab.localhost and each member <name>.hub.lab.localhost,
     all on the front proxy's port: distinct hosts of one site, with no DNS and no certificate."""
-    return (not config.portal.public_url and not config.hubs.public_url
+    return (not config.portal.public_url and not config.hubs.public_url and not config.proxy.tls_cert
             and config.portal.host in LOOPBACK and config.proxy.host in LOOPBACK)
 
 
@@ -52,6 +53,34 @@ def members_isolated(config: Config) -> bool:
     needs the hubs on a host name (not an IP address) other than the portal's."""
     hub_host = urlsplit(hub_origin(config)).hostname or ""
     return host_routing(config) and not _is_address(hub_host)
+
+
+DOMAIN_HINT = "install.sh --domain lab.example.org (see the README's \"A lab's own domain\")"
+
+
+def members_report(config: Config) -> dict[str, object]:
+    """Whether members are isolated from each other, said for `appliance status`, the welcome lines and
+    an administrator's home page: {"isolated": bool, "note": str}."""
+    hub_host = urlsplit(hub_origin(config)).hostname
+    if not members_isolated(config):
+        return {"isolated": False, "note": (
+            "Members are NOT isolated from each other: without host names every member's server shares one "
+            "origin, so a page one member serves can act in a colleague's JupyterLab. Give the appliance "
+            f"host names: {DOMAIN_HINT}.")}
+    note = f"Each member's server has a host of its own (<name>.{hub_host})."
+    if trial_names(config):
+        note += (" These trial names reach this machine only from a browser running on it; for a lab, give the "
+                 f"appliance its own domain: {DOMAIN_HINT}.")
+    return {"isolated": True, "note": note}
+
+
+def certificate_hosts(config: Config) -> list[str]:
+    """The host names proxy.tls_cert must cover: the portal's and the hubs' when the proxy serves both,
+    and every member's (*.<hub host>) when members have hosts of their own."""
+    hub_host = urlsplit(hub_origin(config)).hostname or ""
+    hosts = [urlsplit(portal_origin(config)).hostname or "", hub_host] if host_routing(config) else [hub_host]
+    hosts += [f"*.{hub_host}"] if members_isolated(config) else []
+    return [host for host in hosts if not _is_address(host)]  # an address is the client's to check, not a name
 
 
 def _is_address(host: str) -> bool:

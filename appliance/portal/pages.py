@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from appliance import __version__
 from appliance.db import installed_at
-from appliance.hub.addresses import hub_origin
+from appliance.hub.addresses import hub_origin, members_report
 from appliance.portal.templating import render
 from appliance.storage.errors import BadPath
 from appliance.storage.paths import normalize
@@ -63,6 +63,7 @@ class PortalPages:
             "uptime_s": round(time.monotonic() - self.started, 1),
             "database": database,
             "hub_origin": hub_origin(self.config),  # from the configuration only, never the request's Host
+            "members": members_report(self.config),
         }
 
     async def home(self, request: Request) -> Response:

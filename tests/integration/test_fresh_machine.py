@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 
 from tests.harness import reserve_ports
 from tests.integration.lab import start_server
-from tests.integration.oauth import Browser, follow, oauth_dance, sign_in
+from tests.integration.oauth import Browser, browser_client, follow, oauth_dance, sign_in
 from tests.machine import REPO, Machine
 from tests.tls import loopback_client, make_certificates
 
@@ -40,6 +39,7 @@ class Installed:
     home: Path
     output: str
     config: str  # what the test wrote to /etc/appliance/appliance.toml
+    public_portal_url: str  # the portal as browsers reach it: the trial names on the proxy's port
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +55,8 @@ def installed() -> Iterator[Installed]:
         began = time.monotonic()
         output = machine.run("bash", "-c", "cd /src && installer/install.sh", timeout=1800).stdout
         print(f"\nfresh Debian 12, booted, to a healthy appliance: {time.monotonic() - began:.0f} s")
-        yield Installed(machine, f"http://127.0.0.1:{portal}", f"http://127.0.0.1:{proxy}",
-                        machine.root / HOME.lstrip("/"), output, config)
+        yield Installed(machine, f"http://127.0.0.1:{portal}", f"http://hub.lab.localhost:{proxy}",
+                        machine.root / HOME.lstrip("/"), output, config, f"http://lab.localhost:{proxy}")
     finally:
         Browser.close_all()
         if machine.nspawn is not None:
@@ -69,7 +69,9 @@ def test_the_installer_brings_the_appliance_up_with_the_systemd_spawner(installe
     assert "Admin login: admin / " in installed.output
     assert "[1/6] checking this machine" in installed.output and "[6/6] starting" in installed.output
     assert "systemd: running" in installed.output
-    assert "fine for trying the appliance" in installed.output  # no host names of its own: said plainly
+    # on its trial names: each member on a host of their own, and the installer says what they are good for
+    assert "Each member's server has a host of its own (<name>.hub.lab.localhost)" in installed.output
+    assert "reach this machine only from a browser running on it" in installed.output
     assert machine.run("systemctl", "is-enabled", "appliance").stdout.strip() == "enabled"
     assert machine.run("systemctl", "is-active", "appliance").stdout.strip() == "active"
     assert_healthy_with_systemd_spawner(machine)
@@ -92,10 +94,11 @@ def test_a_members_server_is_a_transient_unit_with_a_dynamic_user_and_the_memory
     portal = Browser(installed)  # type: ignore[arg-type]
     portal.sign_in(name, password)
     hub_id = portal.http.get("/api/discovery/v1/me").json()["hub"]
-    with httpx.Client(follow_redirects=False, timeout=60) as browser:
+    with browser_client(timeout=60) as browser:
         hub = f"{installed.proxy_url}/hubs/{hub_id}"
         landed = start_server(installed, hub, name, password, browser)  # type: ignore[arg-type]
-        server = installed.proxy_url + urlsplit(str(landed.url)).path.removesuffix("/lab")
+        server = str(landed.url).removesuffix("/lab")
+        assert urlsplit(server).hostname == f"{name}.hub.lab.localhost"
         xsrf = next(c.value for c in browser.cookies.jar if c.name == "_xsrf" and "/user/" in c.path)
         saved = browser.put(f"{server}/api/contents/in-a-unit.ipynb", headers={"X-XSRFToken": xsrf or ""}, json={
             "type": "notebook", "content": {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}})
@@ -190,7 +193,7 @@ def test_the_installer_gives_the_lab_its_own_domain_over_https(installed: Instal
     network and may bind loopback only, so a drop-in moves the front proxy from *:443 to a free loopback
     port (and leaves port 80 alone), and the client forwards 443 there."""
     machine, port = installed.machine, reserve_ports(1)[0]
-    ca_file, cert, key = make_certificates(tmp_path, ["lab.test", "hub.lab.test"])
+    ca_file, cert, key = make_certificates(tmp_path, ["lab.test", "hub.lab.test", "*.hub.lab.test"])
     machine.run("mkdir", "-p", "/root/tls")
     for file in (cert, key):
         shutil.copy(file, machine.root / "root" / "tls" / file.name)
@@ -204,7 +207,8 @@ def test_the_installer_gives_the_lab_its_own_domain_over_https(installed: Instal
     output = machine.run("bash", "-c", domain, timeout=1800).stdout
     assert "set the portal to https://lab.test and the hubs to https://hub.lab.test" in output, output
     assert "restarting appliance.service on the new version or configuration" in output
-    assert "Point lab.test and hub.lab.test at this machine" in output and "fine for trying" not in output
+    assert "Point lab.test, hub.lab.test and *.hub.lab.test at this machine" in output
+    assert "trial names" not in output
     config_after = (machine.root / CONFIG.lstrip("/")).read_text().splitlines()
     proxy_port = urlsplit(installed.proxy_url).port
     assert set(config_before) - set(config_after) == {f"port = {proxy_port}"}  # now 443; the rest stays
@@ -219,7 +223,8 @@ def test_the_installer_gives_the_lab_its_own_domain_over_https(installed: Instal
         oauth_dance("https://lab.test", hub, MEMBER, password, browser)
         lab = follow(browser, f"{hub}/hub/spawn", timeout=120)
         assert lab.status_code == 200 and lab.headers["strict-transport-security"], lab.url
-        server = "https://hub.lab.test" + urlsplit(str(lab.url)).path.removesuffix("/lab")
+        server = str(lab.url).removesuffix("/lab")
+        assert urlsplit(server).hostname == f"{MEMBER}.hub.lab.test"
         notebook = browser.get(f"{server}/api/contents/in-a-unit.ipynb")
         assert notebook.status_code == 200 and notebook.json()["type"] == "notebook"
 

@@ -192,3 +192,21 @@ def test_set_checks_a_certificate_and_its_key_before_keeping_them(tmp_path: Path
     assert file.read_text() == ""
     set_values(file, {"proxy.tls_cert": str(cert), "proxy.tls_key": str(key)})
     assert load_config(home=tmp_path, environ={}).proxy.tls_key == str(key)
+
+
+def test_set_refuses_a_certificate_that_does_not_name_every_members_host(tmp_path: Path) -> None:
+    from tests.tls import make_certificates
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    hosts = {"portal.public_url": "https://lab.example.org", "hubs.public_url": "https://hub.lab.example.org"}
+    cert, key = make_certificates(tmp_path / "a", ["lab.example.org", "hub.lab.example.org"])[1:]
+    file = write(tmp_path, "")
+    with pytest.raises(ConfigError, match=r"does not name \*\.hub\.lab\.example\.org \(it names hub.lab.example.org, "
+                                          r"lab.example.org\)") as refused:
+        set_values(file, {**hosts, "proxy.tls_cert": str(cert), "proxy.tls_key": str(key)})
+    assert "-d *.hub.lab.example.org" in str(refused.value.hint)
+    assert file.read_text() == ""
+    cert, key = make_certificates(tmp_path / "b", ["lab.example.org", "hub.lab.example.org", "*.hub.lab.example.org"])[1:]
+    set_values(file, {**hosts, "proxy.tls_cert": str(cert), "proxy.tls_key": str(key)})
+    assert load_config(home=tmp_path, environ={}).proxy.tls_cert == str(cert)

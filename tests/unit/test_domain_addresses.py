@@ -12,18 +12,48 @@ from appliance.config import load_config
 from appliance.errors import ConfigError
 from appliance.hub import addresses
 from appliance.hub.app import SharedProxy
-from appliance.proxy import ProxySettings, proxy_spec
+from appliance.proxy import ProxySettings, check_certificate_names, proxy_spec
 from tests.tls import make_certificates
 
 DOMAIN = {"APPLIANCE_PORTAL_PUBLIC_URL": "https://lab.example.org",
           "APPLIANCE_HUBS_PUBLIC_URL": "https://hub.lab.example.org", "APPLIANCE_PROXY_PORT": "443"}
 
 
-def test_the_two_port_default_routes_by_path(tmp_path: Path) -> None:
+def test_by_default_the_portal_hubs_and_members_have_trial_names_on_the_proxys_port(tmp_path: Path) -> None:
     config = load_config(home=tmp_path, environ={})
-    assert not addresses.host_routing(config)
-    assert addresses.route_prefix(config) == "" and addresses.portal_route(config) is None
-    assert addresses.hub_origin(config) == "http://127.0.0.1:8001"
+    assert addresses.trial_names(config) and addresses.host_routing(config) and addresses.members_isolated(config)
+    assert addresses.portal_origin(config) == "http://lab.localhost:8001"
+    assert addresses.hub_origin(config) == "http://hub.lab.localhost:8001"
+    assert addresses.portal_route(config) == "/lab.localhost"
+    assert addresses.hub_routespec(config, "2") == "hub.lab.localhost/hubs/2/"
+    assert addresses.portal_local(config) == "http://127.0.0.1:8000"  # the hubs' own way in
+    report = addresses.members_report(config)
+    assert report["isolated"] and "a browser running on it" in str(report["note"])
+
+
+def test_a_bare_address_routes_by_path_and_says_members_are_not_isolated(tmp_path: Path) -> None:
+    for environ in ({"APPLIANCE_PORTAL_HOST": "0.0.0.0", "APPLIANCE_PROXY_HOST": "0.0.0.0"},
+                    {"APPLIANCE_PORTAL_PUBLIC_URL": "http://192.0.2.7:8000"}):
+        config = load_config(home=tmp_path, environ=environ)
+        assert not addresses.trial_names(config) and not addresses.host_routing(config)
+        assert not addresses.members_isolated(config)
+        assert addresses.route_prefix(config) == "" and addresses.portal_route(config) is None
+        assert "NOT isolated" in str(addresses.members_report(config)["note"])
+    assert addresses.hub_origin(config) == "http://192.0.2.7:8001"
+    # hubs on an address of their own: still one origin for every member
+    config = load_config(home=tmp_path, environ={**DOMAIN, "APPLIANCE_HUBS_PUBLIC_URL": "https://192.0.2.8"})
+    assert addresses.host_routing(config) and not addresses.members_isolated(config)
+
+
+def test_the_certificate_must_name_the_portal_the_hubs_and_every_member(tmp_path: Path) -> None:
+    config = load_config(home=tmp_path, environ=DOMAIN)
+    assert addresses.certificate_hosts(config) == ["lab.example.org", "hub.lab.example.org", "*.hub.lab.example.org"]
+    cert, key = make_certificates(tmp_path, ["lab.example.org", "hub.lab.example.org"])[1:]
+    with pytest.raises(ConfigError, match=r"does not name \*\.hub\.lab\.example\.org "):
+        check_certificate_names(ProxySettings(tls_cert=str(cert), tls_key=str(key)), addresses.certificate_hosts(config))
+    check_certificate_names(ProxySettings(tls_cert=str(cert), tls_key=str(key)), ["hub.lab.example.org"])
+    wildcard = make_certificates(tmp_path, ["*.lab.example.org"])[1]
+    check_certificate_names(ProxySettings(tls_cert=str(wildcard), tls_key=str(key)), ["hub.lab.example.org"])
 
 
 def test_own_host_names_route_by_host_and_the_proxy_serves_the_portal(tmp_path: Path) -> None:
@@ -39,6 +69,7 @@ def test_a_certificate_makes_the_default_hub_origin_https(tmp_path: Path) -> Non
     cert, key = make_certificates(tmp_path, ["localhost"])[1:]
     config = load_config(home=tmp_path, environ={"APPLIANCE_PROXY_TLS_CERT": str(cert),
                                                  "APPLIANCE_PROXY_TLS_KEY": str(key)})
+    assert not addresses.trial_names(config)  # the trial names are plain HTTP
     assert addresses.hub_origin(config) == "https://127.0.0.1:8001"
 
 
@@ -91,6 +122,10 @@ def test_a_hub_adds_and_takes_off_the_host_name_of_its_routes() -> None:
     # another host's route (the portal's) never looks like one of this hub's
     assert not proxy._routespec_from_chp_path("/lab.example.org").startswith("/hubs/1/")
     assert not proxy._routespec_from_chp_path("/hub.lab.example.orgx/hubs/1").startswith("/hubs/1/")
+
+    # with members on hosts of their own JupyterHub puts the host in every routespec itself
+    assert proxy._path_of("ada.hub.lab.example.org/hubs/1/user/ada/") == "/hubs/1/user/ada/"
+    assert proxy._path_of("/hubs/1/user/ada/") == "/hubs/1/user/ada/"
 
     by_path = SharedProxy()
     assert by_path._routespec_to_chp_path("/hubs/1/user/ada/") == "/hubs/1/user/ada"
