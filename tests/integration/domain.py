@@ -25,6 +25,10 @@ class Domain:
         self.hubs = f"https://{HUB_HOST}:{appliance.proxy_port}"
         self.set_cookies: list[str] = []  # every Set-Cookie any client of this module received
 
+    def member_host(self, name: str) -> str:
+        """The origin of a member's own server."""
+        return f"https://{name}.{HUB_HOST}:{self.appliance.proxy_port}"
+
     def client(self) -> httpx.Client:
         def keep_cookies(response: httpx.Response) -> None:
             self.set_cookies += [f"{response.url.host}{response.url.path}: {value}"
@@ -46,7 +50,7 @@ class Domain:
 def on_domain() -> Iterator[Domain]:
     """An appliance with one hub on lab.test and hub.lab.test, up until the generator is closed."""
     certificates = Path(tempfile.mkdtemp(prefix="appliance-tls-"))
-    ca_file, cert_file, key_file = make_certificates(certificates, [PORTAL_HOST, HUB_HOST])
+    ca_file, cert_file, key_file = make_certificates(certificates, [PORTAL_HOST, HUB_HOST, f"*.{HUB_HOST}"])
     appliance = Appliance(make_home(), reserve_ports(4)).with_hubs(1)
     port = appliance.proxy_port
     appliance.env.update(APPLIANCE_PORTAL_PUBLIC_URL=f"https://{PORTAL_HOST}:{port}",

@@ -207,6 +207,7 @@ def test_set_refuses_a_certificate_that_does_not_name_every_members_host(tmp_pat
         set_values(file, {**hosts, "proxy.tls_cert": str(cert), "proxy.tls_key": str(key)})
     assert "-d *.hub.lab.example.org" in str(refused.value.hint)
     assert file.read_text() == ""
-    cert, key = make_certificates(tmp_path / "b", ["lab.example.org", "hub.lab.example.org", "*.hub.lab.example.org"])[1:]
+    names = ["lab.example.org", "hub.lab.example.org", "*.hub.lab.example.org"]
+    cert, key = make_certificates(tmp_path / "b", names)[1:]
     set_values(file, {**hosts, "proxy.tls_cert": str(cert), "proxy.tls_key": str(key)})
     assert load_config(home=tmp_path, environ={}).proxy.tls_cert == str(cert)

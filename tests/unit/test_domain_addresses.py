@@ -49,9 +49,10 @@ def test_the_certificate_must_name_the_portal_the_hubs_and_every_member(tmp_path
     config = load_config(home=tmp_path, environ=DOMAIN)
     assert addresses.certificate_hosts(config) == ["lab.example.org", "hub.lab.example.org", "*.hub.lab.example.org"]
     cert, key = make_certificates(tmp_path, ["lab.example.org", "hub.lab.example.org"])[1:]
+    settings = ProxySettings(tls_cert=str(cert), tls_key=str(key))
     with pytest.raises(ConfigError, match=r"does not name \*\.hub\.lab\.example\.org "):
-        check_certificate_names(ProxySettings(tls_cert=str(cert), tls_key=str(key)), addresses.certificate_hosts(config))
-    check_certificate_names(ProxySettings(tls_cert=str(cert), tls_key=str(key)), ["hub.lab.example.org"])
+        check_certificate_names(settings, addresses.certificate_hosts(config))
+    check_certificate_names(settings, ["hub.lab.example.org"])
     wildcard = make_certificates(tmp_path, ["*.lab.example.org"])[1]
     check_certificate_names(ProxySettings(tls_cert=str(wildcard), tls_key=str(key)), ["hub.lab.example.org"])
 
