@@ -3,9 +3,13 @@
 For hubs (``Authorization: Bearer <the hub's credential>``):
 
     POST /api/discovery/v1/hubs/{id}/register           {"spawner", "isolation"} → {"epoch", "members",
-                                                        "heartbeat_interval_s", "fence_after"}
-    POST /api/discovery/v1/hubs/{id}/heartbeat          {"epoch", "running", "pending"} → {"ok": true};
-                                                        410 when the epoch is over: fence, register again
+                                                        "heartbeat_interval_s", "fence_after", "access_cursor"}
+    POST /api/discovery/v1/hubs/{id}/heartbeat          {"epoch", "running", "pending", "access_cursor"} →
+                                                        {"ok": true, "access_endings": [{"id", "username",
+                                                        "reason", "ended_at"}…], "access_cursor"}: the
+                                                        members whose access ended since the hub's cursor
+                                                        (it signs them out); 410 when the epoch is over:
+                                                        fence, register again
     GET  /api/discovery/v1/hubs/{id}/members/{username} whether the member is assigned to this hub (a hub
                                                         admits no one else)
 
@@ -21,7 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -32,6 +36,17 @@ from appliance.discovery.registry import HubRegistry
 
 PREFIX = "/api/discovery/v1"
 SessionUser = Callable[[Request], Awaitable[str | None]]
+REGISTER_OVERLAP_S = 2.0  # a hub registering again hears endings from this long before its last heartbeat
+
+
+class AccessFeed(Protocol):
+    """Where members' access endings come from (identity's AccessEndings, wired in by the portal)."""
+
+    async def since(self, cursor: int) -> tuple[list[dict[str, Any]], int]:
+        """The endings after ``cursor`` (JSON objects, oldest first) and the next cursor."""
+
+    async def cursor_at(self, age_s: float | None) -> int:
+        """The cursor of the last ending older than ``age_s`` seconds; None: of the newest ending."""
 
 
 def error_response(error: DiscoveryError) -> JSONResponse:
@@ -40,9 +55,10 @@ def error_response(error: DiscoveryError) -> JSONResponse:
 
 
 class DiscoveryAPI:
-    def __init__(self, registry: HubRegistry, session_user: SessionUser):
+    def __init__(self, registry: HubRegistry, session_user: SessionUser, access: AccessFeed):
         self.registry = registry
         self.session_user = session_user
+        self.access = access
 
     def routes(self) -> list[Route]:
         return [
@@ -82,21 +98,27 @@ class DiscoveryAPI:
     async def register(self, request: Request) -> Response:
         hub_id, credential = self._hub(request)
         body = await self._body(request)
+        previous = next((hub for hub in await self.registry.hubs() if hub.id == hub_id), None)
         epoch, members = await self.registry.register(hub_id, credential, str(body.get("spawner", "")),
                                                       str(body.get("isolation", "")))
+        # a hub back after a while hears the endings it missed; a new one starts from now
+        age_s = previous.heartbeat_age_s if previous is not None else None
+        cursor = await self.access.cursor_at(age_s + REGISTER_OVERLAP_S if age_s is not None else None)
         settings = self.registry.settings
         return JSONResponse({"epoch": epoch, "members": members, "heartbeat_interval_s": settings.heartbeat_interval_s,
-                             "fence_after": settings.fence_after})
+                             "fence_after": settings.fence_after, "access_cursor": cursor})
 
     async def heartbeat(self, request: Request) -> Response:
         hub_id, credential = self._hub(request)
         body = await self._body(request)
         try:
             counts = [int(body[key]) for key in ("epoch", "running", "pending")]
+            cursor = int(body.get("access_cursor", 0))
         except (KeyError, TypeError, ValueError):
-            raise BadRequest("a heartbeat carries integer epoch, running and pending.") from None
+            raise BadRequest("a heartbeat carries integer epoch, running and pending (and access_cursor).") from None
         await self.registry.heartbeat(hub_id, credential, *counts)
-        return JSONResponse({"ok": True})
+        endings, cursor = await self.access.since(cursor)
+        return JSONResponse({"ok": True, "access_endings": endings, "access_cursor": cursor})
 
     async def member(self, request: Request) -> Response:
         hub_id, credential = self._hub(request)

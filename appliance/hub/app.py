@@ -32,6 +32,8 @@ from tornado.ioloop import PeriodicCallback
 from traitlets import Float, Int, Unicode, default
 from traitlets.config import Configurable
 
+from appliance.hub import upstream
+from appliance.hub.access import STORAGE_TOKEN_PATH, StorageTokenHandler, end_access
 from appliance.logscrub import scrub_handlers
 from appliance.storage.mounts import parse_mounts
 from appliance.storage.tokens import StorageTokens
@@ -139,6 +141,12 @@ class ApplianceHub(JupyterHub):
 
     epoch = 0
     _last_delivered = 0.0
+    access_cursor = 0  # the last access ending this hub handled (discovery's heartbeat answer)
+
+    def init_handlers(self) -> None:
+        super().init_handlers()
+        upstream.add_api_handler(self, STORAGE_TOKEN_PATH, StorageTokenHandler,
+                                 {"tokens": StorageEnvMixin(config=self.config).storage_tokens()})
 
     def init_logging(self) -> None:
         """JupyterHub's logging, with codes and secrets scrubbed from every record (tornado's warnings
@@ -162,6 +170,7 @@ class ApplianceHub(JupyterHub):
         self.epoch = answer["epoch"]
         self.heartbeat_interval_s = answer["heartbeat_interval_s"]
         self.fence_after = answer["fence_after"]
+        self.access_cursor = answer["access_cursor"]
         self._last_delivered = time.monotonic()
         members = set(answer["members"])
         strangers = [user for user in self.users.values() if user.name not in members and user.active]
@@ -183,8 +192,9 @@ class ApplianceHub(JupyterHub):
             return
         running, pending = self._counts()
         try:
-            await self.discovery.call("POST", "heartbeat", {"epoch": self.epoch, "running": running,
-                                                            "pending": pending}, timeout_s=self.heartbeat_interval_s)
+            answer = await self.discovery.call("POST", "heartbeat", {
+                "epoch": self.epoch, "running": running, "pending": pending, "access_cursor": self.access_cursor,
+            }, timeout_s=self.heartbeat_interval_s)
         except HTTPClientError as error:
             if error.code == 410:  # declared dead, or restarted: members may have moved
                 await self._fence("discovery says this hub's epoch is over")
@@ -194,6 +204,9 @@ class ApplianceHub(JupyterHub):
             self.log.warning("heartbeat not delivered: %s", error)
         else:
             self._last_delivered = time.monotonic()
+            for ending in answer["access_endings"]:  # sign-outs, password changes, disables
+                end_access(self, ending, self._stop_servers, self.log)
+            self.access_cursor = answer["access_cursor"]
 
     async def _fence(self, why: str) -> None:
         """Stop every user server and exit: this hub cannot know whether its members moved elsewhere.
@@ -225,15 +238,22 @@ class StorageEnvMixin(Configurable):
 
     storage_url = Unicode(config=True, help="The portal's storage API, as user servers reach it.")
     storage_token_key = Unicode(config=True, help="The key storage tokens are signed with.")
-    storage_token_lifetime_s = Int(604_800, config=True, help="Seconds a user server's storage token lasts.")
+    storage_token_lifetime_s = Int(600, config=True, help="Seconds a user server's storage token lasts (it renews "
+                                   "it from the hub before then).")
     storage_mounts = Unicode("", config=True, help="storage.mounts: the folders on this machine in every "
                              "member's files, as 'NAME=PATH[:ro], …' (empty: none).")
     user: Any  # the Spawner's
 
+    hub: Any  # the Spawner's
+
+    def storage_tokens(self) -> StorageTokens:
+        return StorageTokens(self.storage_token_key, self.storage_token_lifetime_s)
+
     def get_env(self) -> dict[str, str]:
         env: dict[str, str] = super().get_env()  # type: ignore[misc]
-        tokens = StorageTokens(self.storage_token_key, self.storage_token_lifetime_s)
-        env.update(APPLIANCE_STORAGE_URL=self.storage_url, APPLIANCE_STORAGE_TOKEN=tokens.mint(self.user.name),
+        env.update(APPLIANCE_STORAGE_URL=self.storage_url,
+                   APPLIANCE_STORAGE_TOKEN=self.storage_tokens().mint(self.user.name),
+                   APPLIANCE_STORAGE_RENEW_URL=f"{self.hub.api_url.rstrip('/')}/{STORAGE_TOKEN_PATH}",
                    APPLIANCE_STORAGE_MOUNTS=self.storage_mounts)
         return env
 

@@ -14,6 +14,7 @@ from appliance.config import Config
 from appliance.db import ensure_database
 from appliance.errors import ConfigError
 from appliance.hub import addresses
+from appliance.hub.access import SERVER_AUTH_CACHE_S
 from appliance.postgres import database_url
 from appliance.proxy import STRICT_TRANSPORT_SECURITY
 from appliance.proxy import TOKEN_SECRET as PROXY_TOKEN_SECRET
@@ -122,7 +123,9 @@ def update_spawner(c: TraitletsConfig, config: Config, hub_id: str, spawner: str
     # traitlets reads a dict on the command line as a Python literal (JSON's true would not parse)
     c.Spawner.args = [f"--ServerApp.tornado_settings={tornado_settings!r}",
                       "--ServerApp.contents_manager_class=appliance.storage.contents_manager.RemoteContentsManager",
-                      f"--LabApp.app_settings_dir={LAB_SETTINGS}"]
+                      f"--LabApp.app_settings_dir={LAB_SETTINGS}",
+                      # a token the hub revoked (access ended) is refused within seconds, not 5 minutes
+                      f"--HubAuth.cache_max_age={SERVER_AUTH_CACHE_S}"]
     c.Spawner.mem_limit = config.hubs.memory_limit or None
     c.Spawner.cpu_limit = config.hubs.cpu_limit_cores or None
     c.StorageEnvMixin.storage_url = f"{portal_local}/api/storage/v1"

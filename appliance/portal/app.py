@@ -73,8 +73,8 @@ def ensure_hub_clients(config: Config, identity_service: identity.Identity) -> N
 def make_app(config: Config) -> Starlette:
     url = database_url(config.home, config.postgres)
     engine = make_engine(url)
-    storage_service = storage.Storage(url, config.storage, config.home)
     identity_service = identity.Identity(engine, config.identity, config.home, issuer=config.portal.url())
+    storage_service = storage.Storage(url, config.storage, config.home, standing=identity_service.access.standing_of)
     identity_pages = identity.IdentityPages(identity_service)
     portal_pages = PortalPages(config, engine, identity_service)
     discovery_service = discovery.Discovery(url, config.discovery, config.home)
@@ -85,7 +85,7 @@ def make_app(config: Config) -> Starlette:
         session = await identity_service.session_of(request)
         return session.account.username if session is not None else None
 
-    discovery_api = discovery.DiscoveryAPI(discovery_service.registry, session_user)
+    discovery_api = discovery.DiscoveryAPI(discovery_service.registry, session_user, identity_service.access)
 
     templates = Jinja2Templates(directory=str(TEMPLATES))
     templates.env.globals.update(version=__version__, csrf_for=identity_pages.csrf_token)

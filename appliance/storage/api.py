@@ -32,7 +32,7 @@ from starlette.routing import Route
 
 from appliance.storage.errors import BadPath, StorageError, Unauthorized
 from appliance.storage.store import FileStore
-from appliance.storage.tokens import StorageTokens
+from appliance.storage.tokens import StandingCheck, StorageTokens
 
 PREFIX = "/api/storage/v1"
 Handler = Callable[[Request, str, str], Awaitable[Response]]
@@ -44,9 +44,11 @@ def error_response(error: StorageError) -> JSONResponse:
 
 
 class StorageAPI:
-    def __init__(self, store: FileStore, tokens: StorageTokens):
+    def __init__(self, store: FileStore, tokens: StorageTokens, standing: StandingCheck | None):
+        """``standing``: the check against members' current state; None only where the API is never served."""
         self.store = store
         self.tokens = tokens
+        self.standing = standing
 
     def routes(self) -> list[Route]:
         endpoints: list[tuple[str, str, Handler]] = [
@@ -65,18 +67,22 @@ class StorageAPI:
     def _endpoint(self, handlers: dict[str, Handler]) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             try:
-                username = self._authenticate(request)
+                username = await self._authenticate(request)
                 return await handlers[request.method](request, username, request.path_params["path"])
             except StorageError as error:
                 return error_response(error)
 
         return endpoint
 
-    def _authenticate(self, request: Request) -> str:
+    async def _authenticate(self, request: Request) -> str:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("a storage token is required (Authorization: Bearer …).")
-        return self.tokens.verify(token.strip())
+        claims = self.tokens.decode(token.strip())
+        if self.standing is None:
+            raise Unauthorized("this storage API cannot check members' standing; it refuses every token.")
+        await self.standing.check(claims)
+        return claims.username
 
     # ----- handlers ---------------------------------------------------------------------------------------
 

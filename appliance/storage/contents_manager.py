@@ -37,6 +37,7 @@ from yarl import URL
 
 from appliance.storage.files_handler import StoredFilesHandler
 from appliance.storage.mounts import Mount, parse_mounts
+from appliance.storage.renewal import StorageToken
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -74,9 +75,9 @@ class StorageClient:
     aiohttp rather than httpx: a call through httpx cost ~0.7 ms on its own, through aiohttp ~0.2 ms,
     and every contents request makes one or two of them."""
 
-    def __init__(self, url: str, token: str, timeout_s: float):
+    def __init__(self, url: str, token: StorageToken, timeout_s: float):
         self.url = url.rstrip("/")
-        self.token = token
+        self.token = token  # renewed from the hub before it expires (renewal.py)
         self.timeout_s = timeout_s
         self._client: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -85,7 +86,7 @@ class StorageClient:
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
             self._client = aiohttp.ClientSession(
-                headers={"Authorization": f"Bearer {self.token}"}, trust_env=False,
+                trust_env=False,
                 timeout=aiohttp.ClientTimeout(total=self.timeout_s), connector=aiohttp.TCPConnector(limit=20))
             self._loop = loop
         return self._client
@@ -94,10 +95,12 @@ class StorageClient:
                    content: bytes | None = None) -> Reply:
         """One storage call; a storage error becomes the tornado HTTPError jupyter_server expects."""
         _inside(path)
-        url = f"{self.url}/{verb}/{quote(path.strip('/'), safe='/')}"
+        url = URL(f"{self.url}/{verb}/{quote(path.strip('/'), safe='/')}", encoded=True)
         try:
-            async with self._http().request(method, URL(url, encoded=True), params=params, data=content) as response:
-                reply = Reply(response.status, response.headers, await response.read())
+            token = await self.token.current(self._http())
+            reply = await self._send(method, url, token, params, content)
+            if reply.status == 401 and await self.token.renew(self._http(), token):  # refused since: once more
+                reply = await self._send(method, url, self.token.value, params, content)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise HTTPError(503, f"The notebook storage is unreachable ({type(exc).__name__}); "
                                  "try again in a moment.") from None
@@ -108,6 +111,12 @@ class StorageClient:
                 message = reply.body[:200].decode("utf-8", "replace") or HTTPStatus(reply.status).phrase
             raise HTTPError(reply.status, message)
         return reply
+
+    async def _send(self, method: str, url: URL, token: str, params: dict[str, str] | None,
+                    content: bytes | None) -> Reply:
+        async with self._http().request(method, url, params=params, data=content,
+                                        headers={"Authorization": f"Bearer {token}"}) as response:
+            return Reply(response.status, response.headers, await response.read())
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -138,6 +147,13 @@ class RemoteContentsManager(AsyncContentsManager):
         help="Storage token naming this server's member (the hub issues it at spawn). "
              "Defaults to $APPLIANCE_STORAGE_TOKEN.",
     )
+    storage_renew_url = Unicode(
+        config=True,
+        help="Where the storage token is renewed before it expires (the hub's API; empty: never). "
+             "Defaults to $APPLIANCE_STORAGE_RENEW_URL.",
+    )
+    hub_api_token = Unicode(config=True, help="This server's own JupyterHub API token, which renews the storage "
+                            "token. Defaults to $JUPYTERHUB_API_TOKEN.")
     storage_timeout = Float(120.0, config=True, help="Seconds one storage call may take.")
     hash_algorithm = Unicode("sha256", help="The storage keeps SHA-256 digests; no other algorithm.")
     max_copy_folder_size_mb = Int(500, config=True, help="Largest directory, in MB, that may be copied.")
@@ -168,6 +184,14 @@ class RemoteContentsManager(AsyncContentsManager):
     def _storage_token_default(self) -> str:
         return os.environ.get("APPLIANCE_STORAGE_TOKEN", "")
 
+    @default("storage_renew_url")
+    def _storage_renew_url_default(self) -> str:
+        return os.environ.get("APPLIANCE_STORAGE_RENEW_URL", "")
+
+    @default("hub_api_token")
+    def _hub_api_token_default(self) -> str:
+        return os.environ.get("JUPYTERHUB_API_TOKEN", "")
+
     @default("notary")
     def _notary_default(self) -> NotebookNotary:
         # Trust lives in the storage, with the bytes it vouches for (see storage/tables.py); this notary
@@ -190,7 +214,8 @@ class RemoteContentsManager(AsyncContentsManager):
             if not self.storage_url or not self.storage_token:
                 raise HTTPError(500, "RemoteContentsManager needs storage_url and storage_token "
                                      "(or $APPLIANCE_STORAGE_URL and $APPLIANCE_STORAGE_TOKEN).")
-            client = StorageClient(self.storage_url, self.storage_token, self.storage_timeout)
+            token = StorageToken(self.storage_token, self.storage_renew_url, self.hub_api_token)
+            client = StorageClient(self.storage_url, token, self.storage_timeout)
             self._storage_client = client
         return client
 

@@ -8,7 +8,7 @@ from appliance.storage.api import StorageAPI
 from appliance.storage.crypto import MasterKeyFile
 from appliance.storage.settings import StorageSettings
 from appliance.storage.store import FileStore
-from appliance.storage.tokens import StorageTokens
+from appliance.storage.tokens import StandingCheck, StandingLookup, StorageTokens
 
 TOKEN_SECRET = "storage-token-key"
 
@@ -20,12 +20,15 @@ def storage_tokens(home: Home, settings: StorageSettings) -> StorageTokens:
 class Storage:
     """Call ``await open()`` inside the event loop that will use it, and ``await close()`` at the end."""
 
-    def __init__(self, database_url: str, settings: StorageSettings, home: Home, pool_size: int = 10):
+    def __init__(self, database_url: str, settings: StorageSettings, home: Home, pool_size: int = 10,
+                 standing: StandingLookup | None = None):
+        """``standing``: members' current state (identity's), which every storage token is checked
+        against; without it (tools that never serve the API) the API refuses every token."""
         # lock_timeout: a call waiting on another transaction's rows gives up (HTTP 503)
         self.pool = async_pool(database_url, 2 * pool_size, f"-c lock_timeout={int(settings.lock_timeout_s * 1000)}")
         self.store = FileStore(self.pool, MasterKeyFile(home.secrets_dir), settings)
         self.tokens = storage_tokens(home, settings)
-        self.api = StorageAPI(self.store, self.tokens)
+        self.api = StorageAPI(self.store, self.tokens, StandingCheck(standing) if standing is not None else None)
 
     async def open(self) -> None:
         await self.pool.open()

@@ -23,9 +23,12 @@ class StorageSettings:
         "0 keeps every checkpoint.",
     )
     token_lifetime_s: int = knob(
-        604_800,
-        "Seconds a storage token is valid (7 days). The hub gives every user server a fresh token at "
-        "spawn; `appliance storage token` mints one for tools and tests.",
+        600,
+        "Seconds a storage token is valid (10 minutes; at least 60). The hub gives every user server a token "
+        "at spawn, and the server renews it from its hub before it expires for as long as the member's access "
+        "lasts; a sign-out, password change or disable refuses older tokens at once whatever their lifetime. "
+        "`appliance storage token` mints one for tools and tests. Takes effect for tokens minted after a "
+        "restart.",
     )
     lock_timeout_s: float = knob(
         5.0,
@@ -47,5 +50,8 @@ class StorageSettings:
         parse_mounts(self.mounts)  # refuse a malformed list at load time
         if self.max_file_size_bytes < 1024:
             raise ConfigError(f"storage.max_file_size_bytes = {self.max_file_size_bytes}: must be at least 1024.")
+        if self.token_lifetime_s < 60:
+            raise ConfigError(f"storage.token_lifetime_s = {self.token_lifetime_s}: must be at least 60 seconds "
+                              "(the user servers renew their tokens before they expire).")
         if self.checkpoints_kept < 0:
             raise ConfigError(f"storage.checkpoints_kept = {self.checkpoints_kept}: must be 0 (all) or more.")

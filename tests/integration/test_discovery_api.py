@@ -40,12 +40,32 @@ def hub_call(appliance: Appliance, hub_id: str, verb: str, credential: str | Non
 def test_a_hub_registers_heartbeats_and_learns_when_its_epoch_is_over(running_appliance: Appliance) -> None:
     registered = hub_call(running_appliance, "1", "register", json={"spawner": "local", "isolation": "none"})
     assert registered.status_code == 200, registered.text
-    assert registered.json() == {"epoch": 1, "members": [], "heartbeat_interval_s": 1.0, "fence_after": 5}
+    assert registered.json() == {"epoch": 1, "members": [], "heartbeat_interval_s": 1.0, "fence_after": 5,
+                                 "access_cursor": 0}
     beat = hub_call(running_appliance, "1", "heartbeat", json={"epoch": 1, "running": 2, "pending": 0})
-    assert beat.status_code == 200 and beat.json() == {"ok": True}
+    assert beat.status_code == 200 and beat.json() == {"ok": True, "access_endings": [], "access_cursor": 0}
     hub_call(running_appliance, "1", "register", json={})
     stale = hub_call(running_appliance, "1", "heartbeat", json={"epoch": 1, "running": 2, "pending": 0})
     assert stale.status_code == 410 and "register again" in stale.json()["error"]
+
+
+def test_a_heartbeat_hands_the_hub_the_access_endings_since_its_cursor(running_appliance: Appliance) -> None:
+    cursor = hub_call(running_appliance, "1", "register", json={}).json()["access_cursor"]
+    add_user(running_appliance, "erin")
+    for change in (("set-password", "erin"), ("disable", "erin")):
+        assert running_appliance.cli("users", *change).returncode == 0
+    # the hub was silent meanwhile (the commands take seconds): registering again, it reads on from before
+    # its last heartbeat, so it misses nothing
+    registered = hub_call(running_appliance, "1", "register", json={}).json()
+    assert registered["access_cursor"] <= cursor
+    beat = hub_call(running_appliance, "1", "heartbeat", json={
+        "epoch": registered["epoch"], "running": 0, "pending": 0, "access_cursor": registered["access_cursor"]}).json()
+    assert [(ending["username"], ending["reason"]) for ending in beat["access_endings"]
+            if ending["username"] == "erin"] == [("erin", "password"), ("erin", "disabled")]
+    assert beat["access_cursor"] == beat["access_endings"][-1]["id"] > cursor
+    again = hub_call(running_appliance, "1", "heartbeat", json={
+        "epoch": registered["epoch"], "running": 0, "pending": 0, "access_cursor": beat["access_cursor"]}).json()
+    assert again["access_endings"] == [] and again["access_cursor"] == beat["access_cursor"]
 
 
 @pytest.mark.parametrize("credential", ["", "forged", "hub-2's"])

@@ -98,6 +98,8 @@ async def test_the_systemd_spawner_starts_a_unit_with_the_storage_env_and_the_ar
     env = unit["environment_variables"]
     assert env["APPLIANCE_STORAGE_URL"] == c.StorageEnvMixin.storage_url
     assert StorageTokens(c.StorageEnvMixin.storage_token_key, 60).verify(env["APPLIANCE_STORAGE_TOKEN"]) == "ada"
+    assert env["APPLIANCE_STORAGE_RENEW_URL"] == f"{env['JUPYTERHUB_API_URL']}/appliance/storage-token"
+    assert "--HubAuth.cache_max_age=2" in c.Spawner.args  # a revoked visitor is refused within seconds
 
 
 def test_a_hub_without_systemd_keeps_the_local_spawner_and_gives_it_the_same_storage(

@@ -1,0 +1,64 @@
+"""JupyterHub's internals that the appliance relies on, in one place.
+
+tests/unit/hub/test_upstream.py fails when a JupyterHub upgrade changes any of them:
+
+- A hub login cookie holds the user's ``cookie_id`` (``orm.User.cookie_id``), which every request looks
+  up (``BaseHandler._user_for_cookie``): a new ``cookie_id`` makes every hub login cookie of the user,
+  in every browser, worthless. (JupyterHub's own LogoutHandler only clears one browser's cookies.)
+- A user's API tokens and the OAuth tokens their browsers hold for their servers (the JupyterLab's
+  ``jupyterhub-user-<name>`` cookie carries one) are all ``orm.APIToken`` rows of ``orm.User.api_tokens``.
+- A running server's own token is ``Spawner.api_token`` (empty after the hub restarted; its row's
+  note is then the way to know it: "Server at <the server's base_url>").
+- ``JupyterHub.db``, ``JupyterHub.users`` (looked up with an ``orm.User``), ``JupyterHub.hub_prefix`` and
+  ``JupyterHub.handlers`` (tornado's list, with the catch-all ``api/(.*)`` 404 last).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jupyterhub import orm
+from jupyterhub.utils import new_token, url_path_join
+from sqlalchemy.orm import Session
+
+
+def find_user(hub: Any, name: str) -> Any | None:
+    """The hub's User for ``name``, or None if it never signed in here."""
+    orm_user = orm.User.find(hub.db, name)
+    return hub.users[orm_user] if orm_user is not None else None
+
+
+def server_tokens(db: Session, user: Any) -> list[orm.APIToken]:
+    """The own tokens of the user's running servers (what a server checks its visitors with)."""
+    found = []
+    for spawner in user.spawners.values():
+        if not spawner.active or spawner.server is None:
+            continue
+        if spawner.api_token:
+            row = orm.APIToken.find(db, spawner.api_token)
+            found.extend([row] if row is not None else [])
+        else:  # the hub restarted since the spawn: known by the note JupyterHub gave it
+            note = f"Server at {spawner.server.base_url}"
+            found.extend(token for token in user.orm_user.api_tokens if token.note == note)
+    return found
+
+
+def is_server_token(db: Session, user: Any, token: orm.APIToken | None) -> bool:
+    return token is not None and any(token.id == own.id for own in server_tokens(db, user))
+
+
+def sign_out_everywhere(db: Session, user: Any, keep: list[orm.APIToken]) -> int:
+    """Invalidate every hub login cookie of the user and delete their API and OAuth tokens but ``keep``;
+    returns how many tokens went."""
+    user.orm_user.cookie_id = new_token()
+    kept = {token.id for token in keep}
+    revoked = [token for token in user.orm_user.api_tokens if token.id not in kept]
+    for token in revoked:
+        db.delete(token)
+    db.commit()
+    return len(revoked)
+
+
+def add_api_handler(hub: Any, path: str, handler: type, kwargs: dict[str, Any]) -> None:
+    """Serve ``handler`` at <hub prefix>/api/<path>, ahead of the API's catch-all 404."""
+    hub.handlers.insert(0, (url_path_join(hub.hub_prefix, "api", path), handler, kwargs))
