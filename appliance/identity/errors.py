@@ -33,6 +33,10 @@ class SignInRefused(IdentityError):
         self.retry_after_s = retry_after_s
 
 
+class SignInBusy(SignInRefused):
+    """Every password-checking slot is taken: the portal answers 503 with ``retry_after_s``."""
+
+
 class ClientNotFound(IdentityError):
     pass
 

@@ -10,7 +10,7 @@ from starlette.responses import RedirectResponse, Response
 
 from appliance.identity.csrf import PRESESSION_COOKIE, same_origin
 from appliance.identity.digests import new_secret
-from appliance.identity.errors import IdentityError, SignInRefused
+from appliance.identity.errors import IdentityError, SignInBusy, SignInRefused
 from appliance.identity.first_admin import forget_initial_admin
 from appliance.identity.service import Identity, over_https
 from appliance.identity.sessions import Session
@@ -58,8 +58,9 @@ class IdentityPages:
         try:
             account = await run_in_threadpool(self.identity.sign_in, username, password, client_address(request))
         except SignInRefused as refused:
+            status = 503 if isinstance(refused, SignInBusy) else 429 if refused.retry_after_s else 401
             response = self._login_form(request, target, username=username[:64], error=refused.message,
-                                        status_code=429 if refused.retry_after_s else 401)
+                                        status_code=status)
             if refused.retry_after_s:
                 response.headers["Retry-After"] = str(refused.retry_after_s)
             return response

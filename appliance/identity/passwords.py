@@ -3,13 +3,39 @@ above OWASP's minimum of m=19 MiB, t=2, p=1)."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import secrets
+import threading
+from collections.abc import Iterator
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
+HASH_MEMORY_BYTES = _hasher.memory_cost * 1024  # memory_cost is in KiB
+
+
+class HashingBusy(Exception):
+    """Every hashing slot is taken: answer now rather than wait."""
+
+
+class HashingSlots:
+    """At most ``limit`` password hashes computed at once. Each takes HASH_MEMORY_BYTES for its ~0.1 s,
+    so a flood of sign-ins would otherwise cost memory in proportion; past the limit a caller is
+    refused at once (HashingBusy), never queued."""
+
+    def __init__(self, limit: int):
+        self._slots = threading.BoundedSemaphore(limit)
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        if not self._slots.acquire(blocking=False):
+            raise HashingBusy
+        try:
+            yield
+        finally:
+            self._slots.release()
 
 
 @functools.cache

@@ -11,15 +11,18 @@ from appliance.identity.access import AccessEndings
 from appliance.identity.accounts import Account, AccountTable, normalize_username
 from appliance.identity.clients import ClientTable
 from appliance.identity.csrf import CsrfSigner
-from appliance.identity.errors import InvalidUsername, SignInRefused
+from appliance.identity.errors import InvalidUsername, SignInBusy, SignInRefused
 from appliance.identity.keys import load_signing_key
 from appliance.identity.oauth import Provider
+from appliance.identity.passwords import HashingBusy, HashingSlots
 from appliance.identity.sessions import Session, SessionTable, cookie_name
 from appliance.identity.settings import IdentitySettings
 from appliance.identity.throttle import LoginThrottle
 
 WRONG_CREDENTIALS = "Wrong username or password."
 DISABLED = "This account is disabled. Ask your lab's administrator to enable it."
+BUSY = "The portal is busy checking other sign-ins. Try again in a few seconds."
+BUSY_RETRY_S = 2
 
 
 def over_https(request: Request) -> bool:
@@ -39,17 +42,23 @@ class Identity:
         self.throttle = LoginThrottle(engine, settings)
         self.clients = ClientTable(engine)
         self.csrf = CsrfSigner(home.secret("csrf-key"))
+        self.hashing = HashingSlots(settings.max_concurrent_password_checks)
         self.provider = Provider(engine, settings, issuer, load_signing_key(home), self.accounts, self.clients)
 
     def sign_in(self, username: str, password: str, address: str) -> Account:
         """Check the credentials under the throttle. The same refusal for an unknown name and a wrong
-        password; a disabled account is only named once its password was right."""
+        password; a disabled account is only named once its password was right. When every hashing
+        slot is taken the answer is SignInBusy, at once, and counts as no failure."""
         try:
             key = normalize_username(username)
         except InvalidUsername:
             key = username.strip().casefold()[:64]
         self.throttle.check(key, address)
-        account = self.accounts.check_password(username, password)
+        try:
+            with self.hashing.slot():
+                account = self.accounts.check_password(username, password)
+        except HashingBusy:
+            raise SignInBusy(BUSY, retry_after_s=BUSY_RETRY_S) from None
         if account is None:
             self.throttle.record_failure(key, address)
             raise SignInRefused(WRONG_CREDENTIALS)

@@ -29,6 +29,13 @@ class IdentitySettings:
     login_lockout_s: int = knob(
         900, "Seconds a locked-out account name or address must wait after its last failure."
     )
+    max_concurrent_password_checks: int = knob(
+        2,
+        "Passwords checked at once (sign-in, password change). Each check holds 64 MiB for about 0.1 s "
+        "(argon2id), so this bounds the portal's memory under a flood of sign-ins: more at once are "
+        "answered 503 with Retry-After, saying the portal is busy. Raise it on a machine with cores and "
+        "memory to spare. Applies when the portal restarts.",
+    )
     min_password_length: int = knob(10, "Shortest password accepted when a password is set or changed.")
     access_token_lifetime_s: int = knob(
         3600, "Seconds an OAuth access token is valid. At most 3600 (one hour)."
@@ -47,5 +54,8 @@ class IdentitySettings:
         if not 10 <= self.code_lifetime_s <= 300:
             raise ConfigError(f"identity.code_lifetime_s = {self.code_lifetime_s}: "
                               "must be between 10 and 300 seconds.")
+        if self.max_concurrent_password_checks < 1:
+            raise ConfigError(f"identity.max_concurrent_password_checks = {self.max_concurrent_password_checks}: "
+                              "must be at least 1.")
         if self.min_password_length < 8:
             raise ConfigError(f"identity.min_password_length = {self.min_password_length}: must be at least 8.")
