@@ -3,7 +3,8 @@ own jupyter_server configuration: nothing the appliance can forbid), and a colle
 opens a link to it in Chromium while signed in with their JupyterLab running. The page tries to read
 and write the colleague's files, run code in their kernel and terminal, get a hub token and read the
 portal's session, and reports everything it obtained to a listener run by this test. On the trial
-names every member's server has a host of its own, so the listener must receive nothing of theirs."""
+names and on a lab's own domain every member's server has a host of its own, so the listener must receive
+nothing of theirs."""
 
 from __future__ import annotations
 
@@ -15,20 +16,24 @@ import re
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
+import httpx
 import pytest
 from playwright.sync_api import Browser as Chromium
-from playwright.sync_api import expect
+from playwright.sync_api import expect, sync_playwright
 
+from tests.e2e.conftest import ARGS, CHROMIUM
 from tests.harness import Appliance, reserve_ports
 from tests.integration.conftest import running
-from tests.integration.lab import Member, start_server
-from tests.integration.oauth import Browser, add_user, browser_client
+from tests.integration.domain import HUB_HOST, PORTAL_HOST, on_domain
+from tests.integration.lab import start_server
+from tests.integration.oauth import add_user, browser_client, sign_in
 from tests.integration.storage_client import StorageCaller, mint
 
 ATTACK_PAGE = Path(__file__).parent / "attack"
@@ -64,8 +69,9 @@ class Listener:
 @dataclass
 class Lab:
     appliance: Appliance
+    member_origin: Callable[[str], str]  # a member's own server's origin
     listener: Listener
-    attack_url: str
+    attack_url: str = ""
 
 
 def plant_attack_page(appliance: Appliance, attacker: str) -> None:
@@ -89,17 +95,43 @@ def plant_attack_page(appliance: Appliance, attacker: str) -> None:
         os.chown(path, account.pw_uid, account.pw_gid)
 
 
+@pytest.fixture(scope="module", params=["trial names", "own domain"])
+def lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
+    """An appliance with one hub where mallory's server serves the attack page: on the trial names
+    (lab.localhost, plain HTTP) or on a lab's own domain (lab.test, HTTPS with a throwaway CA)."""
+    if request.param == "trial names":
+        for appliance in running(hubs=1, trial_names=True):
+            yield from with_attacker(Lab(appliance, trial_member_origin(appliance.proxy_port), Listener()),
+                                     browser_client)
+    else:
+        for domain in on_domain():
+            yield from with_attacker(Lab(domain.appliance, domain.member_host, Listener()), domain.client)
+
+
+def trial_member_origin(port: int) -> Callable[[str], str]:
+    return lambda name: f"http://{name}.hub.lab.localhost:{port}"
+
+
+def with_attacker(lab: Lab, client: Callable[[], httpx.Client]) -> Iterator[Lab]:
+    appliance = lab.appliance
+    plant_attack_page(appliance, "mallory")
+    password, portal = add_user(appliance, "mallory"), appliance.public_portal_url
+    with client() as browser:
+        assert sign_in(browser, portal, "mallory", password).status_code == 303
+        hub_id = browser.get(f"{portal}/api/discovery/v1/me").json()["hub"]
+        start_server(appliance, f"{appliance.proxy_url}/hubs/{hub_id}", "mallory", password, browser)
+    lab.attack_url = f"{lab.member_origin('mallory')}/hubs/1/user/mallory/static/attack.html"
+    yield lab
+
+
 @pytest.fixture(scope="module")
-def lab() -> Iterator[Lab]:
-    for appliance in running(hubs=1, trial_names=True):
-        plant_attack_page(appliance, "mallory")
-        mallory = Member.new(appliance, "mallory")
-        with browser_client() as browser:
-            start_server(appliance, f"{appliance.proxy_url}/hubs/{mallory.hub_id()}", "mallory", mallory.password,
-                         browser)
-        Browser.close_all()
-        yield Lab(appliance, Listener(),
-                  f"http://mallory.hub.lab.localhost:{appliance.proxy_port}/hubs/1/user/mallory/static/attack.html")
+def chromium() -> Iterator[Chromium]:
+    """Chromium that finds lab.test's names on loopback and trusts the test CA's certificate for them."""
+    rules = f"--host-resolver-rules=MAP {PORTAL_HOST} 127.0.0.1, MAP {HUB_HOST} 127.0.0.1, MAP *.{HUB_HOST} 127.0.0.1"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[*ARGS, rules])
+        yield browser
+        browser.close()
 
 
 def open_the_link(chromium: Chromium, lab: Lab, victim: str, *add_args: str) -> tuple[dict[str, Any], list[str]]:
@@ -110,7 +142,7 @@ def open_the_link(chromium: Chromium, lab: Lab, victim: str, *add_args: str) -> 
     StorageCaller(appliance, mint(appliance, victim)).write(
         "secret.ipynb", json.dumps({"cells": [], "metadata": {"note": SECRET}, "nbformat": 4,
                                     "nbformat_minor": 5}).encode()).raise_for_status()
-    context = chromium.new_context(viewport={"width": 1280, "height": 800})
+    context = chromium.new_context(viewport={"width": 1280, "height": 800}, ignore_https_errors=True)
     page = context.new_page()
     page.goto(f"{appliance.public_portal_url}/login?next=/research")
     page.get_by_label("Username").fill(victim)
@@ -118,7 +150,7 @@ def open_the_link(chromium: Chromium, lab: Lab, victim: str, *add_args: str) -> 
     page.get_by_role("button", name="Sign in").click()
     expect(page.frame_locator("#lab").locator(".jp-Launcher")).to_be_visible(timeout=90_000)
     server = next(frame for frame in page.frames if f"/user/{victim}/lab" in frame.url)
-    assert server.url.startswith(f"http://{victim}.hub.lab.localhost:{appliance.proxy_port}/"), server.url
+    assert server.url.startswith(lab.member_origin(victim) + "/"), server.url
     kernel = server.evaluate("""async () => {
         const xsrf = document.cookie.match(/_xsrf=([^;]+)/)[1];
         const post = (path) => fetch(location.pathname.replace(/lab.*$/, path),
@@ -127,7 +159,9 @@ def open_the_link(chromium: Chromium, lab: Lab, victim: str, *add_args: str) -> 
         return (await post("api/kernels")).id;
     }""")
     attack = context.new_page()
-    attack.goto(f"{lab.attack_url}?victim={victim}&kernel={kernel}&listener={lab.listener.url}")
+    attack.goto(f"{lab.attack_url}?" + urlencode({
+        "victim": victim, "kernel": kernel, "listener": lab.listener.url, "portal": appliance.public_portal_url,
+        "hub": appliance.proxy_url, "server": f"{lab.member_origin(victim)}/hubs/1/user/{victim}"}))
     report = lab.listener.report()
     expect(attack).to_have_title("attack done")
     cookies = [cookie["value"] for cookie in context.cookies() if len(cookie["value"]) >= 8]
@@ -137,9 +171,9 @@ def open_the_link(chromium: Chromium, lab: Lab, victim: str, *add_args: str) -> 
     return report, cookies
 
 
-def assert_nothing_obtained(report: dict[str, Any], cookies: list[str], victim: str, appliance: Appliance) -> None:
-    attempts = report["attempts"]
-    assert report["origin"].startswith("http://mallory.hub.lab.localhost:"), report
+def assert_nothing_obtained(report: dict[str, Any], cookies: list[str], victim: str, lab: Lab) -> None:
+    appliance, attempts = lab.appliance, report["attempts"]
+    assert report["origin"] == lab.member_origin("mallory"), report
     assert len(attempts) >= 20, attempts  # the page ran every attempt in the victim's browser
     text = json.dumps(report)
     assert SECRET not in text
@@ -157,9 +191,9 @@ def assert_nothing_obtained(report: dict[str, Any], cookies: list[str], victim: 
 
 def test_a_colleague_who_opens_a_members_page_gives_away_nothing(lab: Lab, chromium: Chromium) -> None:
     report, cookies = open_the_link(chromium, lab, "alice")
-    assert_nothing_obtained(report, cookies, "alice", lab.appliance)
+    assert_nothing_obtained(report, cookies, "alice", lab)
 
 
 def test_an_admin_who_opens_a_members_page_gives_away_nothing(lab: Lab, chromium: Chromium) -> None:
     report, cookies = open_the_link(chromium, lab, "ada", "--admin")
-    assert_nothing_obtained(report, cookies, "ada", lab.appliance)
+    assert_nothing_obtained(report, cookies, "ada", lab)

