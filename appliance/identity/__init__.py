@@ -40,7 +40,9 @@ _EXPORTS = {
 def __getattr__(name: str) -> Any:
     if name not in _EXPORTS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    value = getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    globals()[name] = value  # importing the submodule `routes` bound that name to the module: rebind it
+    return value
 
 
 __all__ = ["IdentitySettings", *_EXPORTS]

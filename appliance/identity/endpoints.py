@@ -17,6 +17,7 @@ from appliance.identity.keys import public_jwks
 from appliance.identity.oauth import PortalOAuthRequest, user_claims
 from appliance.identity.pages import IdentityPages
 from appliance.identity.service import Identity
+from appliance.portal.headers import allow_form_target
 from appliance.portal.templating import render
 
 MAX_FORM_FIELDS = 50
@@ -53,6 +54,7 @@ class OAuthEndpoints:
             return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
         client = grant.client
         if request.method == "GET" and not client.first_party:
+            allow_form_target(request, grant.request.payload.redirect_uri)  # where Allow and Deny lead
             return render(request, "consent.html", session=session, client=client,
                           scopes=grant.request.scope.split(), csrf_token=self.pages.csrf_token(session),
                           action=str(request.url))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -14,6 +14,7 @@ from appliance.identity.errors import IdentityError, SignInBusy, SignInRefused
 from appliance.identity.first_admin import forget_initial_admin
 from appliance.identity.service import Identity, over_https
 from appliance.identity.sessions import Session
+from appliance.portal.headers import allow_form_target
 from appliance.portal.templating import render
 
 MAX_FIELD = 1024  # longer usernames and passwords are refused before any hashing
@@ -41,11 +42,13 @@ class IdentityPages:
         session = await self.identity.session_of(request)
         if request.method == "GET":
             target = safe_next(request.query_params.get("next"))
+            await self._allow_oauth_redirect(request, target)
             if session is not None:
                 return RedirectResponse(target, status_code=303)
             return self._login_form(request, target)
         form = await request.form()
         target = safe_next(str(form.get("next", "")))
+        await self._allow_oauth_redirect(request, target)
         presession = request.cookies.get(PRESESSION_COOKIE, "")
         if not same_origin(request) or not presession or not self.identity.csrf.check(
                 "login:" + presession, str(form.get("csrf_token", ""))):
@@ -70,6 +73,18 @@ class IdentityPages:
         self._set_session_cookie(request, response, value)
         response.delete_cookie(PRESESSION_COOKIE, path="/login", secure=over_https(request))
         return response
+
+    async def _allow_oauth_redirect(self, request: Request, target: str | None) -> None:
+        """Signing in on the way to /oauth/authorize ends in a redirect to the client's callback, which
+        the page's form-action must allow: the callback of that client, if it is one of its own."""
+        parts = urlsplit(target or "")
+        if parts.path != "/oauth/authorize" or parts.netloc:
+            return
+        query = parse_qs(parts.query)
+        client_id, redirect_uri = (query.get(key, [""])[0] for key in ("client_id", "redirect_uri"))
+        client = await run_in_threadpool(self.identity.clients.get, client_id) if client_id else None
+        if client is not None and client.check_redirect_uri(redirect_uri):
+            allow_form_target(request, redirect_uri)
 
     def _login_form(self, request: Request, target: str, status_code: int = 200, **context: object) -> Response:
         presession = request.cookies.get(PRESESSION_COOKIE) or new_secret()

@@ -9,6 +9,7 @@ import uvicorn
 from appliance.config import load_config
 from appliance.logscrub import scrub_handlers
 from appliance.portal.app import make_app
+from appliance.portal.guards import MAX_HEADER_BYTES
 from appliance.storage.api import PREFIX as STORAGE_API
 
 
@@ -31,7 +32,9 @@ def main() -> None:
         make_app(config),
         host=config.portal.host,
         port=config.portal.port,
-        proxy_headers=True,
+        proxy_headers=False,  # forwarded headers: only the front proxy's (portal/forwarded.py)
+        http="h11",  # h11 bounds an incomplete request head; httptools buffers headers of any size
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         log_level="info",
         timeout_graceful_shutdown=5,
     )

@@ -14,53 +14,21 @@ from starlette.requests import Request
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from appliance import __version__, discovery, identity, storage
 from appliance.db import make_engine
 from appliance.hub import addresses
 from appliance.hub.routes import HubRoutes
 from appliance.portal.errors import http_exception, server_error
+from appliance.portal.forwarded import TrustedProxyHeaders
+from appliance.portal.guards import AllowedHosts, HeaderLimits, portal_hosts
+from appliance.portal.headers import SecurityHeaders
 from appliance.portal.pages import PortalPages
 from appliance.postgres import database_url
-from appliance.proxy import STRICT_TRANSPORT_SECURITY
 from appliance.webui import STATIC, TEMPLATES
 
 if TYPE_CHECKING:
     from appliance.config import Config
-
-SECURITY_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"same-origin"),
-    (b"content-security-policy", b"frame-ancestors 'none'"),
-    (b"x-frame-options", b"DENY"),
-]
-
-
-HSTS = (b"strict-transport-security", STRICT_TRANSPORT_SECURITY.encode())
-
-
-class SecurityHeaders:
-    """Headers every portal response carries: no framing by anyone, no sniffing; over HTTPS, HSTS."""
-
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = message.setdefault("headers", [])
-                names = {name.lower() for name, _ in headers}
-                wanted = [*SECURITY_HEADERS, HSTS] if scope["scheme"] == "https" else SECURITY_HEADERS
-                headers.extend((name, value) for name, value in wanted if name not in names)
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
 
 def ensure_hub_clients(config: Config, identity_service: identity.Identity) -> None:
     """Every configured hub is a first-party OAuth client of the portal, with a secret the appliance keeps."""
@@ -73,7 +41,8 @@ def ensure_hub_clients(config: Config, identity_service: identity.Identity) -> N
 def make_app(config: Config) -> Starlette:
     url = database_url(config.home, config.postgres)
     engine = make_engine(url)
-    identity_service = identity.Identity(engine, config.identity, config.home, issuer=config.portal.url())
+    portal_origin = addresses.portal_origin(config)
+    identity_service = identity.Identity(engine, config.identity, config.home, issuer=portal_origin)
     storage_service = storage.Storage(url, config.storage, config.home, standing=identity_service.access.standing_of)
     identity_pages = identity.IdentityPages(identity_service)
     portal_pages = PortalPages(config, engine, identity_service)
@@ -112,7 +81,12 @@ def make_app(config: Config) -> Starlette:
             *discovery_api.routes(),
             Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
         ],
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[
+            Middleware(HeaderLimits),
+            Middleware(TrustedProxyHeaders),
+            Middleware(SecurityHeaders, hub_origin=addresses.hub_origin(config)),
+            Middleware(AllowedHosts, hosts=portal_hosts(portal_origin, config.portal), public_url=portal_origin),
+        ],
         exception_handlers={HTTPException: http_exception, Exception: server_error},
         lifespan=lifespan,
     )

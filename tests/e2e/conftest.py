@@ -2,6 +2,7 @@
 
 - ``chromium``: a headless browser for the module.
 - ``page``: a fresh browser context and page for one test (cookies isolated per test).
+- ``csp_violations``: the console messages of ``page`` (any of its frames) about a Content Security Policy.
 - ``running_lab``: two hubs; a killed hub stays down long enough for its members to move.
 - ``artifacts``: the folder screenshots are written to (``artifacts/`` at the top of the checkout).
 """
@@ -43,6 +44,14 @@ def page(chromium: Browser) -> Iterator[Page]:
     context = chromium.new_context(viewport={"width": 1280, "height": 800})
     yield context.new_page()
     context.close()
+
+
+@pytest.fixture
+def csp_violations(page: Page) -> list[str]:
+    found: list[str] = []
+    page.on("console", lambda message: found.append(message.text) if "Content Security Policy" in message.text
+            else None)
+    return found
 
 
 @pytest.fixture(scope="session")

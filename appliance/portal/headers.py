@@ -1,0 +1,97 @@
+"""The headers every portal response carries, the Content-Security-Policy among them.
+
+The policy lets portal pages run only the portal's own script files (no inline script, no plugins,
+no <base>), frame only the hub origin (and members' hosts under it), be framed by nobody, and send
+forms only to the portal itself and the hub origin: in Chromium form-action also covers the
+redirects that follow a form's POST, and signing in for a hub ends in a redirect to the hub's OAuth
+callback. A page whose form leads elsewhere (the consent page of a third-party client) names that
+origin with ``allow_form_target``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from ipaddress import ip_address
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from appliance.proxy import STRICT_TRANSPORT_SECURITY
+
+FORM_TARGETS = "csp_form_targets"  # request.state: origins this response's forms may lead to
+
+OTHER_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+]
+CSP = b"content-security-policy"
+HSTS = (b"strict-transport-security", STRICT_TRANSPORT_SECURITY.encode())
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def member_hosts(hub_origin: str) -> list[str]:
+    """Members' own hosts under the hub's host name (``*.hub.lab.example.org``); none under an address."""
+    parts = urlsplit(hub_origin)
+    try:
+        ip_address(parts.hostname or "")
+    except ValueError:
+        return [f"{parts.scheme}://*.{parts.netloc}"]
+    return []
+
+
+def content_security_policy(hub_origin: str, form_targets: Iterable[str] = ()) -> str:
+    # the Research frame passes through the portal itself: the hub's sign-in goes by /oauth/authorize
+    frames = ["'self'", hub_origin, *member_hosts(hub_origin)]
+    directives = {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": list(dict.fromkeys(["'self'", hub_origin, *form_targets])),
+        "frame-src": frames,
+        "frame-ancestors": ["'none'"],
+    }
+    return "; ".join(f"{name} {' '.join(sources)}" for name, sources in directives.items())
+
+
+def allow_form_target(request: Request, url: str) -> None:
+    """Let this response's forms lead to ``url``'s origin (directly or by a redirect after the POST)."""
+    targets: list[str] | None = getattr(request.state, FORM_TARGETS, None)
+    if targets is None:
+        targets = []
+        setattr(request.state, FORM_TARGETS, targets)
+    targets.append(origin_of(url))
+
+
+class SecurityHeaders:
+    """Every portal response: the Content-Security-Policy, no framing, no sniffing; over HTTPS, HSTS.
+    A header the response set itself is left as it is."""
+
+    def __init__(self, app: ASGIApp, hub_origin: str):
+        self.app = app
+        self.hub_origin = hub_origin
+        self.policy = content_security_policy(hub_origin).encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})  # shared with the endpoint's request.state
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.setdefault("headers", [])
+                names = {name.lower() for name, _ in headers}
+                targets = state.get(FORM_TARGETS)
+                policy = content_security_policy(self.hub_origin, targets).encode() if targets else self.policy
+                wanted = [(CSP, policy), *OTHER_HEADERS, *([HSTS] if scope["scheme"] == "https" else [])]
+                headers.extend((name, value) for name, value in wanted if name not in names)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

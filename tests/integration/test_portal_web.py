@@ -1,0 +1,103 @@
+"""The portal's web hardening, in-process: its real app (lifespan included) through httpx.ASGITransport,
+on the PostgreSQL of a running appliance. The script policy on every page, and only the configured
+host names answered."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from appliance.config import load_config
+from appliance.hub.addresses import hub_origin
+from appliance.portal.app import make_app
+from tests.harness import Appliance
+from tests.integration.oauth import add_user, form_value, register_client
+
+
+@pytest.fixture
+async def portal(running_appliance: Appliance) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser-like client of the portal app built here from the appliance's configuration."""
+    app = make_app(load_config(environ=running_appliance.env))
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app), base_url=running_appliance.portal_url,
+            headers={"Origin": running_appliance.portal_url}) as client:
+        yield client
+
+
+async def sign_in(portal: httpx.AsyncClient, appliance: Appliance, next_path: str = "/") -> str:
+    username = f"w{uuid.uuid4().hex[:10]}"
+    password = add_user(appliance, username)
+    page = await portal.get("/login", params={"next": next_path})
+    signed_in = await portal.post("/login", data={"username": username, "password": password, "next": next_path,
+                                                  "csrf_token": form_value(page.text, "csrf_token")})
+    assert signed_in.status_code == 303, signed_in.text[:500]
+    return username
+
+
+def directives(response: httpx.Response) -> dict[str, list[str]]:
+    policy = response.headers["content-security-policy"]
+    return {name: sources for name, *sources in (part.split() for part in policy.split(";"))}
+
+
+# ----- Content-Security-Policy ----------------------------------------------------------------------
+
+async def test_every_page_carries_the_script_policy(running_appliance: Appliance,
+                                                    portal: httpx.AsyncClient) -> None:
+    hubs = hub_origin(load_config(environ=running_appliance.env))
+    signed_out = [await portal.get(path) for path in ("/", "/login", "/api/status", "/no-such-page",
+                                                      "/static/app.css", "/healthz")]
+    await sign_in(portal, running_appliance)
+    signed_in = [await portal.get(path) for path in ("/", "/research", "/account/password", "/research?open=..")]
+    for response in signed_out + signed_in:
+        policy = directives(response)
+        assert policy["script-src"] == ["'self'"], response.url
+        assert policy["object-src"] == ["'none'"] and policy["base-uri"] == ["'none'"], response.url
+        assert policy["frame-ancestors"] == ["'none'"] and policy["form-action"] == ["'self'", hubs], response.url
+        assert policy["frame-src"][0] == hubs, response.url
+    research = signed_in[1]
+    assert research.status_code == 200 and f'data-hub-origin="{hubs}"' in research.text
+
+
+async def test_the_consent_form_may_lead_to_its_clients_callback_only(running_appliance: Appliance,
+                                                                      portal: httpx.AsyncClient) -> None:
+    callback = "https://plots.example.com/oauth/callback"
+    client = register_client(running_appliance, f"plots-{uuid.uuid4().hex[:6]}", callback, "--name", "Plots")
+    await sign_in(portal, running_appliance)
+    consent = await portal.get("/oauth/authorize", params={
+        "client_id": client.client_id, "redirect_uri": callback, "response_type": "code", "scope": "openid",
+        "state": "s", "code_challenge": "x" * 43, "code_challenge_method": "S256"})
+    assert consent.status_code == 200 and "Allow Plots to sign you in?" in consent.text
+    assert directives(consent)["form-action"][-1] == "https://plots.example.com"
+    assert "https://plots.example.com" not in directives(await portal.get("/"))["form-action"]
+
+
+async def test_signing_in_for_a_first_party_client_may_lead_to_its_callback(running_appliance: Appliance,
+                                                                            portal: httpx.AsyncClient) -> None:
+    callback = "http://grafana.lab.example.org/login/generic_oauth"
+    client = register_client(running_appliance, f"grafana-{uuid.uuid4().hex[:6]}", callback, "--first-party")
+    authorize = httpx.URL("/oauth/authorize", params={"client_id": client.client_id, "redirect_uri": callback})
+    login = await portal.get("/login", params={"next": str(authorize)})
+    assert directives(login)["form-action"][-1] == "http://grafana.lab.example.org"
+    unregistered = httpx.URL("/oauth/authorize", params={"client_id": client.client_id,
+                                                         "redirect_uri": "http://evil.example/"})
+    login = await portal.get("/login", params={"next": str(unregistered)})
+    assert "http://evil.example" not in directives(login)["form-action"]
+
+
+# ----- host names -----------------------------------------------------------------------------------
+
+async def test_a_foreign_host_gets_400_and_no_page(running_appliance: Appliance, portal: httpx.AsyncClient) -> None:
+    for path in ("/", "/login", "/research", "/.well-known/openid-configuration"):
+        refused = await portal.get(path, headers={"Host": "evil.example"})
+        assert refused.status_code == 400, path
+        assert "evil.example" not in refused.text and "csrf_token" not in refused.text, path
+        assert "portal.public_url" in refused.text
+    status = await portal.get("/api/status", headers={"Host": f"evil.example:{running_appliance.portal_port}"})
+    assert status.status_code == 400 and status.json()["ok"] is False
+
+    for host in (f"127.0.0.1:{running_appliance.portal_port}", f"localhost:{running_appliance.portal_port}"):
+        answered = await portal.get("/api/status", headers={"Host": host})
+        assert answered.status_code == 200 and "evil" not in answered.text, host
