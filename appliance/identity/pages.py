@@ -103,13 +103,17 @@ class IdentityPages:
     # ----- sign out --------------------------------------------------------------------------------
 
     async def logout(self, request: Request) -> Response:
+        """Signs out only with the session's CSRF token. Anything else changes nothing, the cookie
+        included: a cross-site form (which SameSite=Lax sends without the cookie) would otherwise clear
+        the browser's cookie and leave its session valid."""
         session = await self.identity.session_of(request)
+        if session is None:
+            return RedirectResponse("/", status_code=303)
         form = await request.form()
-        if session is not None:
-            if not self._csrf_ok(request, session, str(form.get("csrf_token", ""))):
-                return render(request, "error.html", status_code=403, status=403, session=session,
-                              message="Sign-out was refused: the form did not come from this site. Try again.")
-            await run_in_threadpool(self.identity.access.sign_out, session.digest)  # hubs and OAuth tokens too
+        if not self._csrf_ok(request, session, str(form.get("csrf_token", ""))):
+            return render(request, "error.html", status_code=403, status=403, session=session,
+                          message="Sign-out was refused: the form did not come from this site. Try again.")
+        await run_in_threadpool(self.identity.access.sign_out, session.digest)  # hubs and OAuth tokens too
         response = RedirectResponse("/", status_code=303)
         response.delete_cookie(self.identity.session_cookie(request), path="/", secure=over_https(request))
         return response

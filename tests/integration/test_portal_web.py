@@ -1,6 +1,6 @@
 """The portal's web hardening, in-process: its real app (lifespan included) through httpx.ASGITransport,
-on the PostgreSQL of a running appliance. The script policy on every page, and only the configured
-host names answered."""
+on the PostgreSQL of a running appliance. The script policy on every page, sign-out that needs its
+CSRF token, and only the configured host names answered."""
 
 from __future__ import annotations
 
@@ -85,6 +85,35 @@ async def test_signing_in_for_a_first_party_client_may_lead_to_its_callback(runn
                                                          "redirect_uri": "http://evil.example/"})
     login = await portal.get("/login", params={"next": str(unregistered)})
     assert "http://evil.example" not in directives(login)["form-action"]
+
+
+# ----- sign-out -------------------------------------------------------------------------------------
+
+async def test_sign_out_without_its_csrf_token_changes_nothing(running_appliance: Appliance,
+                                                               portal: httpx.AsyncClient) -> None:
+    username = await sign_in(portal, running_appliance)
+    home = await portal.get("/")
+    assert f"Signed in as <strong>{username}" in home.text
+    cookie = dict(portal.cookies)
+
+    # a cross-site form: SameSite=Lax leaves the cookie behind, so the portal sees no session
+    portal.cookies.clear()
+    cross_site = await portal.post("/logout", headers={"Origin": "http://evil.example"}, data={})
+    portal.cookies.update(cookie)
+    assert cross_site.status_code == 303 and "set-cookie" not in cross_site.headers
+    # the cookie, with a missing or foreign token, or from another origin
+    for data, origin in (({}, running_appliance.portal_url),
+                         ({"csrf_token": "forged"}, running_appliance.portal_url),
+                         ({"csrf_token": form_value(home.text, "csrf_token")}, "http://evil.example")):
+        refused = await portal.post("/logout", data=data, headers={"Origin": origin})
+        assert refused.status_code == 403 and "set-cookie" not in refused.headers
+    assert f"Signed in as <strong>{username}" in (await portal.get("/")).text  # the session still stands
+
+    signed_out = await portal.post("/logout", data={"csrf_token": form_value(home.text, "csrf_token")})
+    assert signed_out.status_code == 303
+    assert signed_out.headers["set-cookie"].startswith('appliance_session=""')
+    portal.cookies.update(cookie)  # the old cookie, kept by an attacker, opens nothing any more
+    assert "Signed in as" not in (await portal.get("/")).text
 
 
 # ----- host names -----------------------------------------------------------------------------------
