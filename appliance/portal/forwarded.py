@@ -20,6 +20,7 @@ import os
 from collections.abc import Callable
 from ipaddress import ip_address
 
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from appliance.portal.peers import client_uid, is_loopback
@@ -51,14 +52,14 @@ class TrustedProxyHeaders:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in SCHEMES and any(is_forwarding_header(name) for name, _ in scope["headers"]):
-            scope = self.rewrite(scope)
+            scope = await self.rewrite(scope)
         await self.app(scope, receive, send)
 
-    def rewrite(self, scope: Scope) -> Scope:
+    async def rewrite(self, scope: Scope) -> Scope:
         headers: list[tuple[bytes, bytes]] = scope["headers"]
         kept = [(name, value) for name, value in headers if not is_forwarding_header(name)]
         scope = {**scope, "headers": kept}
-        if not self.from_front_proxy(scope):
+        if not await self.from_front_proxy(scope):
             return scope
         proto = last_value(headers, FORWARDED_PROTO).lower()
         if proto in SCHEMES[scope["type"]]:
@@ -68,8 +69,10 @@ class TrustedProxyHeaders:
             scope["client"] = (str(ip_address(address)), 0)
         return scope
 
-    def from_front_proxy(self, scope: Scope) -> bool:
+    async def from_front_proxy(self, scope: Scope) -> bool:
+        """Reading /proc costs the kernel a walk of its socket tables (~10 ms): off the event loop."""
         client, server = scope.get("client"), scope.get("server")
         if not client or not server or not is_loopback(client[0]):
             return False
-        return self.owner((client[0], client[1]), (server[0], server[1])) == self.trusted_uid
+        owner = await run_in_threadpool(self.owner, (client[0], client[1]), (server[0], server[1]))
+        return owner == self.trusted_uid

@@ -73,25 +73,44 @@ def endpoint(address: tuple[str, int]) -> Endpoint:
     return plain(ip_address(host.split("%")[0])), port
 
 
-def socket_owner(client: tuple[str, int], server: tuple[str, int], lines: Iterable[str]) -> int | None:
-    """The uid owning the client's socket of the connection ``client`` → ``server``, from table lines;
-    None when no live socket matches (the client went away, or is not on this machine)."""
+def hex_endpoint(endpoint: Endpoint, ipv6: bool, byteorder: Literal["little", "big"] = sys.byteorder) -> str:
+    """How a table writes an endpoint: ``0100007F:1F40``; in /proc/net/tcp6, an IPv4 address IPv4-mapped."""
+    address, port = endpoint
+    packed = address.packed if ipv6 == (address.version == 6) else IPv6Address(f"::ffff:{address}").packed
+    words = (int.from_bytes(packed[i:i + 4], byteorder) for i in range(0, len(packed), 4))
+    return "".join(f"{word:08X}" for word in words) + f":{port:04X}"
+
+
+def socket_owner(client: tuple[str, int], server: tuple[str, int], table: str, ipv6: bool = False,
+                 byteorder: Literal["little", "big"] = sys.byteorder) -> int | None:
+    """The uid owning the client's socket of the connection ``client`` → ``server``, from the text of a
+    table (``ipv6`` for /proc/net/tcp6); None when no live socket matches (the client went away, or is
+    not on this machine). The lines are searched as text: parsing every one costs more than the read."""
     local, remote = endpoint(client), endpoint(server)
-    for line in lines:
-        found = parse_line(line)
+    if not ipv6 and (local[0].version == 6 or remote[0].version == 6):
+        return None
+    needle = f" {hex_endpoint(local, ipv6, byteorder)} {hex_endpoint(remote, ipv6, byteorder)} "
+    at = table.find(needle)
+    while at >= 0:
+        start, stop = table.rfind("\n", 0, at) + 1, table.find("\n", at)
+        line = table[start:stop if stop >= 0 else None]
+        found = parse_line(line, byteorder)
         if found and found.local == local and found.remote == remote and found.state != TIME_WAIT and found.inode:
             return found.uid
+        at = table.find(needle, at + 1)
     return None
 
 
 def client_uid(client: tuple[str, int], server: tuple[str, int], tables: Iterable[Path] = TCP_TABLES) -> int | None:
-    """The uid owning the client's socket of a connection this process accepted, read from /proc."""
+    """The uid owning the client's socket of a connection this process accepted, read from /proc: an IPv4
+    client's socket is in /proc/net/tcp (or, from a dual-stack socket, IPv4-mapped in tcp6), an IPv6
+    client's in tcp6. Each read costs the kernel a walk of its whole socket table (~10 ms here)."""
     for table in tables:
         try:
-            lines = table.read_text().splitlines()
+            text = table.read_text()
         except OSError:  # no IPv6 on this machine, or /proc not mounted: nobody is vouched for
             continue
-        owner = socket_owner(client, server, lines)
+        owner = socket_owner(client, server, text, ipv6=table.name.endswith("6"))
         if owner is not None:
             return owner
     return None

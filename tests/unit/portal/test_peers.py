@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 from ipaddress import ip_address
 from pathlib import Path
 
 import pytest
 
-from appliance.portal.peers import client_uid, is_loopback, parse_endpoint, parse_line, socket_owner
+from appliance.portal.peers import client_uid, hex_endpoint, is_loopback, parse_endpoint, parse_line, socket_owner
 
 TCP = [
     "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode",
@@ -51,21 +50,35 @@ def test_header_and_junk_lines_are_not_sockets() -> None:
     assert listening is not None and listening.state == 0x0A and listening.uid == 0 and listening.inode == 37502
 
 
-@pytest.mark.skipif(sys.byteorder != "little", reason="the samples were captured on a little-endian machine")
 def test_the_client_socket_is_the_line_whose_local_end_is_the_client() -> None:
+    tcp, tcp6 = "\n".join(TCP), "\n".join(TCP6)
     # the server's own accepted socket (uid 0) is the reverse line and must not be taken for the client's
-    assert socket_owner(("127.0.0.1", 52062), ("127.0.0.1", 36325), TCP) == 1001
-    assert socket_owner(("127.0.0.1", 36325), ("127.0.0.1", 52062), TCP) == 0
-    assert socket_owner(("::1", 34324), ("::1", 43475), TCP6) == 1003
+    assert socket_owner(("127.0.0.1", 52062), ("127.0.0.1", 36325), tcp, byteorder="little") == 1001
+    assert socket_owner(("127.0.0.1", 36325), ("127.0.0.1", 52062), tcp, byteorder="little") == 0
+    assert socket_owner(("::1", 34324), ("::1", 43475), tcp6, ipv6=True, byteorder="little") == 1003
+    assert socket_owner(("::1", 34324), ("::1", 43475), tcp, byteorder="little") is None
     # uvicorn names the IPv4 client of a dual-stack listener ::ffff:127.0.0.1; its socket is in /proc/net/tcp
-    assert socket_owner(("::ffff:127.0.0.1", 34068), ("::ffff:127.0.0.1", 43475), TCP) == 1002
-    assert socket_owner(("127.0.0.1", 1), ("127.0.0.1", 36325), TCP) is None
+    assert socket_owner(("::ffff:127.0.0.1", 34068), ("::ffff:127.0.0.1", 43475), tcp, byteorder="little") == 1002
+    # and an IPv4-mapped socket of tcp6 is found by its IPv4 address
+    assert socket_owner(("127.0.0.1", 43475), ("127.0.0.1", 34068), tcp6, ipv6=True, byteorder="little") == 0
+    assert socket_owner(("127.0.0.1", 1), ("127.0.0.1", 36325), tcp, byteorder="little") is None
+    assert socket_owner(("127.0.0.1", 52062), ("127.0.0.1", 36325), "", byteorder="little") is None
 
 
-@pytest.mark.skipif(sys.byteorder != "little", reason="the samples were captured on a little-endian machine")
+def test_endpoints_are_written_as_the_tables_write_them() -> None:
+    loopback = (ip_address("127.0.0.1"), 8000)
+    assert hex_endpoint(loopback, ipv6=False, byteorder="little") == "0100007F:1F40"
+    assert hex_endpoint(loopback, ipv6=True, byteorder="little") == "0000000000000000FFFF00000100007F:1F40"
+    assert hex_endpoint((ip_address("::1"), 80), ipv6=True, byteorder="little") == \
+        "00000000000000000000000001000000:0050"
+
+
 def test_a_socket_in_time_wait_has_no_owner() -> None:
     time_wait = ("  70: 0100007F:CB5E 0100007F:8DE5 06 00000000:00000000 03:00000D2E 00000000     0        0 0 3 0")
-    assert socket_owner(("127.0.0.1", 52062), ("127.0.0.1", 36325), [time_wait]) is None
+    live = TCP[2]
+    assert socket_owner(("127.0.0.1", 52062), ("127.0.0.1", 36325), time_wait, byteorder="little") is None
+    assert socket_owner(("127.0.0.1", 52062), ("127.0.0.1", 36325), f"{time_wait}\n{live}",
+                        byteorder="little") == 1001
 
 
 def test_a_live_connection_is_found_in_this_machines_tables(tmp_path: Path) -> None:
