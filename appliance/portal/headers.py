@@ -1,7 +1,8 @@
 """The headers every portal response carries, the Content-Security-Policy among them.
 
 The policy lets portal pages run only the portal's own script files (no inline script, no plugins,
-no <base>), frame only the hub origin (and members' hosts under it), be framed by nobody, and send
+no <base>), frame only the hub origin, members' hosts under it and the portal itself (the frame's
+hub sign-in passes through /oauth/authorize), be framed by nobody, and send
 forms only to the portal itself and the hub origin: in Chromium form-action also covers the
 redirects that follow a form's POST, and signing in for a hub ends in a redirect to the hub's OAuth
 callback. A page whose form leads elsewhere (the consent page of a third-party client) names that

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import subprocess
 import threading
 import time
@@ -18,7 +17,8 @@ import psutil
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.harness import Appliance, make_home, reserve_ports
+from tests.harness import Appliance
+from tests.integration.conftest import running
 from tests.integration.domain import Domain, on_domain
 from tests.integration.oauth import add_user, form_value, sign_in
 
@@ -112,15 +112,8 @@ def test_through_the_front_proxy_the_proxys_scheme_and_address_count(domain: Dom
 @pytest.fixture(scope="module")
 def flood_target() -> Iterator[Appliance]:
     """An appliance whose lock-outs never stop a flood: every wrong password reaches the hashing."""
-    handle = Appliance(make_home(), reserve_ports(4))
-    handle.env.update(APPLIANCE_IDENTITY_LOGIN_MAX_FAILURES_PER_ADDRESS="100000",
-                      APPLIANCE_IDENTITY_LOGIN_MAX_FAILURES_PER_ACCOUNT="100000")
-    try:
-        handle.up()
-        yield handle
-    finally:
-        handle.terminate()
-        shutil.rmtree(handle.home.parent, ignore_errors=True)
+    yield from running(hubs=0, APPLIANCE_IDENTITY_LOGIN_MAX_FAILURES_PER_ADDRESS="100000",
+                       APPLIANCE_IDENTITY_LOGIN_MAX_FAILURES_PER_ACCOUNT="100000")
 
 
 def portal_process(appliance: Appliance) -> psutil.Process:

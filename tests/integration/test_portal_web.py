@@ -56,7 +56,7 @@ async def test_every_page_carries_the_script_policy(running_appliance: Appliance
         assert policy["script-src"] == ["'self'"], response.url
         assert policy["object-src"] == ["'none'"] and policy["base-uri"] == ["'none'"], response.url
         assert policy["frame-ancestors"] == ["'none'"] and policy["form-action"] == ["'self'", hubs], response.url
-        assert policy["frame-src"][0] == hubs, response.url
+        assert hubs in policy["frame-src"], response.url
     research = signed_in[1]
     assert research.status_code == 200 and f'data-hub-origin="{hubs}"' in research.text
 
