@@ -34,6 +34,7 @@ from traitlets.config import Configurable
 
 from appliance.hub import upstream
 from appliance.hub.access import STORAGE_TOKEN_PATH, StorageTokenHandler, end_access
+from appliance.hub.lockdown import PORTAL_OWNED_PAGES, PortalOwnedPage
 from appliance.logscrub import scrub_handlers
 from appliance.storage.mounts import parse_mounts
 from appliance.storage.tokens import StorageTokens
@@ -105,10 +106,13 @@ class CallbackHandler(OAuthCallbackHandler):
 
 class ApplianceAuthenticator(GenericOAuthenticator):
     """GenericOAuthenticator against the portal that admits only the members discovery assigned to
-    this hub, and takes the admin flag from the portal's "admin" claim."""
+    this hub and makes nobody a hub admin (lockdown.py: the portal manages people); JupyterHub's
+    admin and token pages go to the portal instead."""
 
     callback_handler = CallbackHandler
     research_url = Unicode(config=True, help="The portal's Research page, where refused members are sent.")
+    portal_page_url = Unicode(config=True, help="The portal's home page, where the hub's admin and token pages "
+                              "send people (the portal manages them).")
     custom_403_message = Unicode("Your research is served by another hub: open Research in the portal.",
                                  config=True, help="What a refused member reads inside the Research page's frame.")
 
@@ -123,9 +127,13 @@ class ApplianceAuthenticator(GenericOAuthenticator):
 
     async def update_auth_model(self, auth_model: dict[str, Any]) -> dict[str, Any]:
         auth_model = await super().update_auth_model(auth_model)
-        claims = (auth_model.get("auth_state") or {}).get("oauth_user", {})
-        auth_model["admin"] = bool(auth_model.get("admin")) or bool(claims.get("admin"))  # the portal decides
+        auth_model["admin"] = False  # a portal admin is a member here (an earlier login's flag is taken back)
         return auth_model
+
+    def get_handlers(self, app: JupyterHub) -> list[tuple[str, Any] | tuple[str, Any, dict[str, Any]]]:
+        """Ours, then the pages the portal owns: JupyterHub lists an authenticator's handlers before its own."""
+        portal = {"portal_url": self.portal_page_url}
+        return [*super().get_handlers(app), *[(path, PortalOwnedPage, portal) for path in PORTAL_OWNED_PAGES]]
 
 
 class ApplianceHub(JupyterHub):

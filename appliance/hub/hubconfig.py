@@ -13,7 +13,7 @@ from traitlets.config import Config as TraitletsConfig
 from appliance.config import Config
 from appliance.db import ensure_database
 from appliance.errors import ConfigError
-from appliance.hub import addresses
+from appliance.hub import addresses, lockdown
 from appliance.hub.access import SERVER_AUTH_CACHE_S
 from appliance.postgres import database_url
 from appliance.proxy import STRICT_TRANSPORT_SECURITY
@@ -23,6 +23,7 @@ from appliance.supervisor.run import MARKER
 
 SYSTEMD_RUNNING = Path("/run/systemd/system")
 LAB_SETTINGS = Path(__file__).parent / "lab_settings"  # JupyterLab's defaults for members: no news prompt
+HUB_TEMPLATES = Path(__file__).parent / "templates"  # JupyterHub's pages, without the links the portal replaces
 SPAWNER_CLASSES = {"local": "appliance.hub.app.LocalSpawner", "systemd": "appliance.hub.app.ApplianceSystemdSpawner"}
 IDLE_CULLER = "idle-culler"  # the managed service's name, and its role's
 
@@ -101,6 +102,7 @@ def hub_config(config: Config, hub_id: str, credential: str) -> TraitletsConfig:
     c.ApplianceAuthenticator.auto_login = True
     c.ApplianceAuthenticator.login_service = "the lab's portal"
     c.ApplianceAuthenticator.research_url = f"{portal_public}/research"
+    update_portal_owned(c, portal_public)
     update_spawner(c, config, hub_id, spawner, portal_local, tornado_settings)
     update_idle_culler(c, config.hubs.idle_timeout_s)
     # the hub's user servers and services carry the supervisor's mark: `appliance stop` ends them too
@@ -139,6 +141,15 @@ def update_spawner(c: TraitletsConfig, config: Config, hub_id: str, spawner: str
     c.ApplianceSystemdSpawner.unit_name_template = f"appliance-hub{hub_id}-{{USERNAME}}"
 
 
+def update_portal_owned(c: TraitletsConfig, portal_public: str) -> None:
+    """People and tokens belong to the portal (lockdown.py): members' scopes only, no hub admin, the admin
+    and token pages sending people to the portal, no Token link in the hub's pages."""
+    c.JupyterHub.load_roles = [*c.JupyterHub.get("load_roles", []), *lockdown.ROLES]
+    c.JupyterHub.template_paths = [str(HUB_TEMPLATES)]
+    c.JupyterHub.template_vars = {"portal_url": f"{portal_public}/"}
+    c.ApplianceAuthenticator.portal_page_url = f"{portal_public}/"
+
+
 def update_idle_culler(c: TraitletsConfig, timeout_s: int) -> None:
     """Stop servers idle for ``timeout_s`` (0: never) with jupyterhub-idle-culler, run by the hub as a
     managed service with the scopes its README lists. User servers report their activity every quarter
@@ -150,7 +161,7 @@ def update_idle_culler(c: TraitletsConfig, timeout_s: int) -> None:
         "command": [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={timeout_s}",
                     f"--cull-every={min(timeout_s // 2 or 1, 60)}"],
     }]
-    c.JupyterHub.load_roles = [{
+    c.JupyterHub.load_roles = [*c.JupyterHub.get("load_roles", []), {
         "name": IDLE_CULLER,
         "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
         "services": [IDLE_CULLER],

@@ -17,7 +17,7 @@ from traitlets.config import Config as TraitletsConfig
 
 from appliance.config import load_config
 from appliance.errors import ConfigError
-from appliance.hub import hubconfig
+from appliance.hub import hubconfig, lockdown
 from appliance.hub.app import ApplianceSystemdSpawner, LocalSpawner
 from appliance.storage.tokens import StorageTokens
 from appliance.supervisor.run import MARKER
@@ -125,7 +125,8 @@ def test_the_idle_culler_runs_as_a_service_with_its_scopes_and_servers_report_ac
     [service] = c.JupyterHub.services
     assert service["name"] == "idle-culler"
     assert service["command"][1:] == ["-m", "jupyterhub_idle_culler", "--timeout=10", "--cull-every=5"]
-    assert c.JupyterHub.load_roles == [{"name": "idle-culler", "scopes": CULLER_SCOPES, "services": ["idle-culler"]}]
+    assert c.JupyterHub.load_roles == [*lockdown.ROLES,
+                                       {"name": "idle-culler", "scopes": CULLER_SCOPES, "services": ["idle-culler"]}]
     assert c.Spawner.environment == {"JUPYTERHUB_ACTIVITY_INTERVAL": "2"}
 
 
@@ -141,7 +142,7 @@ def test_the_culler_checks_often_enough_and_servers_report_often_enough(
 
 def test_an_idle_timeout_of_zero_runs_no_culler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     c = configure(tmp_path, monkeypatch, APPLIANCE_HUBS_IDLE_TIMEOUT_S="0")
-    assert "services" not in c.JupyterHub and "load_roles" not in c.JupyterHub
+    assert "services" not in c.JupyterHub and c.JupyterHub.load_roles == lockdown.ROLES
     assert "JUPYTERHUB_ACTIVITY_INTERVAL" not in c.Spawner.get("environment", {})
 
 

@@ -1,0 +1,53 @@
+"""What a hub leaves to the portal: people, tokens and the hub itself.
+
+The portal is the only place that manages people, so on a hub:
+
+- A member, administrator or not, holds ``MEMBER_SCOPES`` only: their own user model, their own server
+  (start, stop, open) and its activity. JupyterHub's default "user" role (``self``) would also let
+  them mint API tokens (the token page) and share their server with colleagues behind the portal's back.
+- Nobody is a hub admin. JupyterHub refuses to redefine the "admin" role's scopes (RoleValueError), so
+  the role keeps no users (pinned at every start, which also clears an earlier version's admins) and the
+  authenticator marks nobody admin. A portal administrator is a member like any other on a hub: their
+  browser holds nothing a colleague's page could turn into ``admin:users`` or ``access:servers``. The
+  portal's admin console reaches the hubs with each hub's own service token, not with an admin's browser.
+- Hence the hub's API answers 403 to creating or deleting users (``admin:users``, ``delete:users``),
+  to shutting the hub down (``shutdown``) and to minting tokens (``tokens``); the admin and token pages,
+  which JupyterHub would still render, answer 404 with a link to the portal (``PortalOwnedPage``, served
+  ahead of JupyterHub's own handlers).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jupyterhub.handlers.base import BaseHandler
+from tornado import web
+from tornado.escape import xhtml_escape
+
+MEMBER_SCOPES = ["read:users!user", "users:activity!user", "servers!user", "access:servers!user"]
+ROLES: list[dict[str, Any]] = [
+    {"name": "user", "description": "A member: their own server, nothing else (the portal manages people)",
+     "scopes": MEMBER_SCOPES},
+    {"name": "admin", "users": []},  # its scopes cannot change: it keeps nobody
+]
+PORTAL_OWNED_PAGES = ["/admin", "/token"]  # under the hub prefix
+
+
+class PortalOwnedPage(BaseHandler):  # type: ignore[misc]
+    """A JupyterHub page the portal replaces: 404, saying where people and tokens are managed."""
+
+    def initialize(self, portal_url: str) -> None:
+        self.portal_url = portal_url
+
+    def _gone(self) -> None:
+        error = web.HTTPError(404, "People, servers and access are managed in the lab's portal, not here.")
+        error.jupyterhub_html_message = (  # type: ignore[attr-defined] # JupyterHub's error page shows it as is
+            "People, servers and access are managed in the lab's portal, not here: "
+            f'<a href="{xhtml_escape(self.portal_url)}">open the portal</a>.')
+        raise error
+
+    async def get(self) -> None:
+        self._gone()
+
+    async def post(self) -> None:
+        self._gone()
