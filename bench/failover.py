@@ -36,8 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from spawn import ready, start_baseline  # noqa: E402
 
 from tests.harness import Appliance, make_home, reserve_ports, stop_process  # noqa: E402
-from tests.integration.lab import Member, start_server  # noqa: E402
-from tests.integration.oauth import Browser, follow  # noqa: E402
+from tests.integration.lab import Member, server_url, start_server  # noqa: E402
+from tests.integration.oauth import Browser, browser_client, follow  # noqa: E402
 
 
 class OpenLab:
@@ -86,9 +86,9 @@ def appliance_kill(appliance: Appliance, name: str, moves: bool) -> tuple[float,
     open JupyterLab's longest outage."""
     member = Member.new(appliance, name)
     password, hub_id = member.password, member.hub_id()
-    with httpx.Client(follow_redirects=False, timeout=30) as opened:
-        start_server(appliance, f"{appliance.proxy_url}/hubs/{hub_id}", name, password, opened)
-        lab = OpenLab(opened, f"{appliance.proxy_url}/hubs/{hub_id}/user/{name}")
+    with browser_client() as opened:
+        lab = OpenLab(opened, server_url(start_server(appliance, f"{appliance.proxy_url}/hubs/{hub_id}", name,
+                                                      password, opened)))
         time.sleep(0.5)
         os.kill(appliance.component(f"hub-{hub_id}")["pid"], signal.SIGKILL)
         began = time.perf_counter()
@@ -97,10 +97,9 @@ def appliance_kill(appliance: Appliance, name: str, moves: bool) -> tuple[float,
             hub_id = member.hub_id()
         hub = f"{appliance.proxy_url}/hubs/{hub_id}"
         while True:  # a reload: the whole sign-in through the hub, to the member's running JupyterLab
-            with httpx.Client(follow_redirects=False, timeout=30) as reloaded:
+            with browser_client() as reloaded:
                 try:
-                    start_server(appliance, hub, name, password, reloaded)
-                    ready(reloaded, f"{hub}/user/{name}")
+                    ready(reloaded, server_url(start_server(appliance, hub, name, password, reloaded)))
                     break
                 except (AssertionError, httpx.HTTPError, KeyError):
                     time.sleep(0.05)

@@ -26,7 +26,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.harness import Appliance, make_home, reserve_ports, stop_process  # noqa: E402
-from tests.integration.oauth import Browser, add_user, follow, log_in_through_hub  # noqa: E402
+from tests.integration.lab import server_url  # noqa: E402
+from tests.integration.oauth import Browser, add_user, browser_client, follow, log_in_through_hub  # noqa: E402
 
 BASELINE_CONFIG = """
 c = get_config()  # noqa
@@ -55,11 +56,11 @@ def appliance_member(appliance: Appliance, name: str) -> float:
     portal = Browser(appliance)
     portal.sign_in(name, password)
     hub = f"{appliance.proxy_url}/hubs/{portal.http.get('/api/discovery/v1/me').json()['hub']}"
-    with httpx.Client(follow_redirects=False, timeout=60) as client:
+    with browser_client(timeout=60) as client:
         log_in_through_hub(appliance, hub, name, password, client)
         landed = follow(client, f"{hub}/hub/spawn", poll_s=0.05)
         assert landed.status_code == 200, landed.status_code
-        ready(client, f"{appliance.proxy_url}/hubs/{hub.rsplit('/', 1)[-1]}/user/{name}")
+        ready(client, server_url(landed))
     Browser.close_all()
     return time.perf_counter() - began
 

@@ -49,6 +49,12 @@ def start_server(appliance: Appliance, hub_url: str, name: str, password: str, b
     return landed
 
 
+def server_url(landed: httpx.Response) -> str:
+    """The member's server that ``landed`` (their JupyterLab page) came from: on a host of its own, or under
+    the hub origin on a bare address."""
+    return str(landed.url.copy_with(query=None)).removesuffix("/lab")
+
+
 def user_servers(name: str) -> list[psutil.Process]:
     """The member's running JupyterLab servers, on any hub."""
     found = []

@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from tests.harness import Appliance
-from tests.integration.lab import Member, server_hub, start_server, user_servers
-from tests.integration.oauth import Browser, add_user, log_in_through_hub
+from tests.integration.lab import Member, server_hub, server_url, start_server, user_servers
+from tests.integration.oauth import Browser, add_user, browser_client, log_in_through_hub
 from tests.integration.storage_client import StorageCaller, mint
 
 
@@ -51,8 +51,10 @@ def answers(url: str) -> bool:
 
 
 def routes_of(appliance: Appliance, hub_id: str) -> list[str]:
-    """The hub's routes in the front proxy: its own, and its members' servers'."""
-    return [spec for spec in appliance.proxy_routes() if f"{spec}/".startswith(f"/hubs/{hub_id}/")]
+    """The paths of the hub's routes in the front proxy (its own, and its members' servers'), whatever host
+    name starts them."""
+    paths = [spec if spec.startswith("/hubs/") else "/" + spec.split("/", 2)[-1] for spec in appliance.proxy_routes()]
+    return [path for path in paths if f"{path}/".startswith(f"/hubs/{hub_id}/")]
 
 
 def log_in_through(appliance: Appliance, hub_id: str, username: str, password: str) -> httpx.Response:
@@ -133,10 +135,10 @@ def test_a_member_gets_jupyterlab_as_their_own_user_and_saves_to_the_storage(run
     subprocess.run(["useradd", "--system", "--home-dir", "/nonexistent/gone", f"jupyter-{name}"], check=True)
     member = Member.new(running_lab, name)
     hub = f"{running_lab.proxy_url}/hubs/{member.hub_id()}"
-    with httpx.Client(follow_redirects=False, timeout=30) as browser:
+    with browser_client() as browser:
         landed = start_server(running_lab, hub, name, member.password, browser)
-        server_path = urlsplit(str(landed.url)).path.removesuffix("/lab")
-        server = f"{running_lab.proxy_url}{server_path}"
+        server = server_url(landed)
+        server_path = urlsplit(server).path
         xsrf = next(c.value for c in browser.cookies.jar if c.name == "_xsrf" and server_path.startswith(
             c.path.rstrip("/")) and "/user/" in c.path)
         saved = browser.put(f"{server}/api/contents/first.ipynb", headers={"X-XSRFToken": xsrf or ""}, json={
@@ -159,7 +161,7 @@ def test_after_a_fail_over_settles_a_member_has_one_server(appliance: Appliance)
     appliance.up()
     member = Member.new(appliance, f"f{secrets.token_hex(4)}")
     name, password, first = member.name, member.password, member.hub_id()
-    with httpx.Client(follow_redirects=False, timeout=30) as browser:
+    with browser_client() as browser:
         start_server(appliance, f"{appliance.proxy_url}/hubs/{first}", name, password, browser)
     assert [server_hub(p) for p in user_servers(name)] == [first]
     assert sorted(routes_of(appliance, first)) == [f"/hubs/{first}", f"/hubs/{first}/user/{name}"]
@@ -170,7 +172,7 @@ def test_after_a_fail_over_settles_a_member_has_one_server(appliance: Appliance)
         wait_for(lambda: member.hub_id() != first, 15, "the member moving")
         wait_for(lambda: routes_of(appliance, first) == [], 5, "the dead hub's routes leaving the proxy")
         second = member.hub_id()
-        with httpx.Client(follow_redirects=False, timeout=30) as browser:
+        with browser_client() as browser:
             start_server(appliance, f"{appliance.proxy_url}/hubs/{second}", name, password, browser)
         assert sorted(server_hub(p) for p in user_servers(name)) == sorted([first, second])  # not settled yet
     finally:
@@ -192,7 +194,7 @@ def test_stop_ends_the_members_servers_and_a_hub_no_longer_configured_is_retired
         member = Member.new(appliance, name)
         members[member.hub_id()] = member
     name, password, portal = members["2"].name, members["2"].password, members["2"].portal
-    with httpx.Client(follow_redirects=False, timeout=30) as browser:
+    with browser_client() as browser:
         start_server(appliance, f"{appliance.proxy_url}/hubs/2", name, password, browser)
     assert appliance.cli("stop").returncode == 0
     assert appliance.process is not None

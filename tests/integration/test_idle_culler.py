@@ -8,13 +8,12 @@ import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-import httpx
 import psutil
 import pytest
 
 from tests.harness import Appliance
-from tests.integration.lab import Member
-from tests.integration.oauth import Browser, follow, log_in_through_hub
+from tests.integration.lab import Member, server_url
+from tests.integration.oauth import Browser, browser_client, follow, log_in_through_hub
 
 TIMEOUT_S = 5  # the culler checks every 2 s; servers report their activity every second
 
@@ -45,12 +44,12 @@ def test_a_server_in_use_is_kept_and_an_idle_one_is_culled_after_the_timeout(app
     assert member.hub_id() == "1"  # discovery places the member
     hub = f"{appliance.proxy_url}/hubs/1"
     hub_log = appliance.home / "logs" / "hub-1.log"
-    with httpx.Client(follow_redirects=False, timeout=30) as browser:
+    with browser_client() as browser:
         log_in_through_hub(appliance, hub, name, password, browser)
         landed = follow(browser, f"{hub}/hub/spawn")
         assert landed.status_code == 200 and urlsplit(str(landed.url)).path.endswith(f"/user/{name}/lab"), (
             landed.url, hub_log.read_text()[-4000:])
-        server = f"{appliance.proxy_url}{urlsplit(str(landed.url)).path.removesuffix('/lab')}"
+        server = server_url(landed)
         busy_until = time.monotonic() + 2 * TIMEOUT_S  # past the timeout plus a cull check
         while time.monotonic() < busy_until:
             assert browser.get(f"{server}/api/contents").status_code == 200, hub_log.read_text()[-4000:]

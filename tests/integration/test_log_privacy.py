@@ -21,8 +21,8 @@ import pytest
 
 from tests.harness import Appliance
 from tests.integration.conftest import running
-from tests.integration.lab import Member, run_in_kernel, start_server
-from tests.integration.oauth import Browser
+from tests.integration.lab import Member, run_in_kernel, server_url, start_server
+from tests.integration.oauth import Browser, browser_client
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="members' servers run as users of their own under root")
 
@@ -67,12 +67,11 @@ def lab() -> Iterator[Lab]:
             name = f"p{secrets.token_hex(4)}"
             member = Member.new(appliance, name)
             requested: list[str] = []
-            with httpx.Client(follow_redirects=False, timeout=30,
-                              event_hooks={"request": [lambda request, seen=requested: seen.append(str(request.url))]}
-                              ) as browser:
+            hooks = {"request": [lambda request, seen=requested: seen.append(str(request.url))]}
+            with browser_client(event_hooks=hooks) as browser:
                 landed = start_server(appliance, f"{appliance.proxy_url}/hubs/{member.hub_id()}", name,
                                       member.password, browser)
-                yield Lab(appliance, config, name, str(landed.url).split("/lab")[0], browser, requested)
+                yield Lab(appliance, config, name, server_url(landed), browser, requested)
             Browser.close_all()
     finally:
         shutil.rmtree(etc, ignore_errors=True)

@@ -20,8 +20,8 @@ import pytest
 
 from tests.harness import Appliance
 from tests.integration.conftest import running
-from tests.integration.lab import Member, start_server
-from tests.integration.oauth import Browser, follow
+from tests.integration.lab import Member, server_url, start_server
+from tests.integration.oauth import Browser, browser_client, follow
 
 NOTEBOOK = {"cells": [{"cell_type": "markdown", "id": "a1", "metadata": {}, "source": "# kept in PostgreSQL"}],
             "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
@@ -65,11 +65,11 @@ class Server:
     def __init__(self, appliance: Appliance, name: str):
         self.name = name
         member = Member.new(appliance, name)
-        self.browser = httpx.Client(follow_redirects=False, timeout=30)
+        self.browser = browser_client()
         landed = start_server(appliance, f"{appliance.proxy_url}/hubs/{member.hub_id()}", name, member.password,
                               self.browser)
-        self.path = urlsplit(str(landed.url)).path.removesuffix("/lab")
-        self.url = f"{appliance.proxy_url}{self.path}"
+        self.url = server_url(landed)
+        self.path = urlsplit(self.url).path
         # what JupyterLab sends: its _xsrf cookie as a header (API calls) or as ?_xsrf= (getDownloadUrl)
         self.xsrf = next(c.value for c in self.browser.cookies.jar
                          if c.name == "_xsrf" and self.path.startswith(c.path.rstrip("/")) and "/user/" in c.path) or ""
