@@ -12,6 +12,7 @@ def hub_ids(config: Config) -> list[str]:
     return [str(number) for number in range(1, config.hubs.count + 1)]
 
 
+SIGNED_OUT_PATH = "/research/signed-out"  # the portal's page a hub's logout ends on (it signs out of the portal)
 TRIAL_DOMAIN = "lab.localhost"  # browsers resolve every *.localhost name to loopback, without DNS
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 

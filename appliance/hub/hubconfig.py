@@ -142,12 +142,14 @@ def update_spawner(c: TraitletsConfig, config: Config, hub_id: str, spawner: str
 
 
 def update_portal_owned(c: TraitletsConfig, portal_public: str) -> None:
-    """People and tokens belong to the portal (lockdown.py): members' scopes only, no hub admin, the admin
-    and token pages sending people to the portal, no Token link in the hub's pages."""
+    """People, tokens and sign-out belong to the portal (lockdown.py): members' scopes only, no hub admin,
+    the admin and token pages sending people to the portal, no Token link in the hub's pages, and the
+    hub's logout ending at the portal's signed-out page, which signs the member out of the portal too."""
     c.JupyterHub.load_roles = [*c.JupyterHub.get("load_roles", []), *lockdown.ROLES]
     c.JupyterHub.template_paths = [str(HUB_TEMPLATES)]
     c.JupyterHub.template_vars = {"portal_url": f"{portal_public}/"}
     c.ApplianceAuthenticator.portal_page_url = f"{portal_public}/"
+    c.ApplianceAuthenticator.logout_redirect_url = f"{portal_public}{addresses.SIGNED_OUT_PATH}"
 
 
 def update_idle_culler(c: TraitletsConfig, timeout_s: int) -> None:

@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from appliance import __version__
 from appliance.db import installed_at
-from appliance.hub.addresses import hub_origin, members_report
+from appliance.hub.addresses import SIGNED_OUT_PATH, hub_origin, members_report
 from appliance.portal.templating import render
 from appliance.storage.errors import BadPath
 from appliance.storage.paths import normalize
@@ -23,6 +23,11 @@ from appliance.storage.paths import normalize
 if TYPE_CHECKING:
     from appliance.config import Config
     from appliance.identity import Identity
+
+
+# the signed-out page runs only the portal's own script, posts only to the portal and is framed only by it
+SIGNED_OUT_POLICY = ("default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; "
+                     "form-action 'self'; frame-ancestors 'self'")
 
 
 def _database_status(engine: Engine) -> dict[str, Any]:
@@ -53,6 +58,7 @@ class PortalPages:
             Route("/healthz", self.healthz, name="healthz"),
             Route("/api/status", self.status_json, name="status"),
             Route("/research", self.research, name="research"),
+            Route(SIGNED_OUT_PATH, self.signed_out_of_jupyterlab, name="signed_out"),
         ]
 
     async def _status(self) -> dict[str, Any]:
@@ -86,6 +92,18 @@ class PortalPages:
             open_path, refused = "", open_path
         return render(request, "research.html", session=session, hub_origin=hub_origin(self.config),
                       open_path=open_path, refused_open=refused)
+
+    async def signed_out_of_jupyterlab(self, request: Request) -> Response:
+        """Where a hub's logout ends (JupyterLab's File > Log Out): the hub session is over, and the portal's
+        ends too. Inside the Research page's frame, signed-out.js asks the Research page to submit its own
+        sign-out form (which carries the CSRF token); anywhere else the page offers a Sign out button. Only
+        the portal's own pages may frame it: a page elsewhere cannot make it sign anyone out."""
+        session = await self.identity.session_of(request)
+        response = render(request, "signed-out.html", session=session)
+        response.headers["Content-Security-Policy"] = SIGNED_OUT_POLICY
+        response.headers["X-Frame-Options"] = "SAMEORIGIN"
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     async def healthz(self, request: Request) -> Response:
         """Liveness of the portal process itself; the database's state is in /api/status."""

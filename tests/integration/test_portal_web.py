@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from appliance.config import load_config
-from appliance.hub.addresses import hub_origin
+from appliance.hub.addresses import SIGNED_OUT_PATH, hub_origin
 from appliance.portal.app import make_app
 from tests.harness import Appliance
 from tests.integration.oauth import add_user, form_value, register_client
@@ -59,6 +59,20 @@ async def test_every_page_carries_the_script_policy(running_appliance: Appliance
         assert hubs in policy["frame-src"], response.url
     research = signed_in[1]
     assert research.status_code == 200 and f'data-hub-origin="{hubs}"' in research.text
+
+
+async def test_only_the_portal_may_frame_the_signed_out_page_whose_form_signs_out(
+        running_appliance: Appliance, portal: httpx.AsyncClient) -> None:
+    alone = await portal.get(SIGNED_OUT_PATH)
+    assert alone.status_code == 200 and "signed out of JupyterLab and of the portal" in alone.text
+    await sign_in(portal, running_appliance)
+    page = await portal.get(SIGNED_OUT_PATH)  # where a hub's logout ends, in the Research page's frame
+    policy = directives(page)
+    assert policy["frame-ancestors"] == ["'self'"] and page.headers["x-frame-options"] == "SAMEORIGIN"
+    assert policy["script-src"] == ["'self'"] and policy["form-action"] == ["'self'"]
+    assert "/static/signed-out.js" in page.text and "Signed in as" in page.text
+    signed_out = await portal.post("/logout", data={"csrf_token": form_value(page.text, "csrf_token")})
+    assert signed_out.status_code == 303 and "Signed in as" not in (await portal.get("/")).text
 
 
 async def test_the_consent_form_may_lead_to_its_clients_callback_only(running_appliance: Appliance,

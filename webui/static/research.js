@@ -10,6 +10,7 @@
   let currentHub = null;
   let loaded = false;  // the frame has shown something from the current hub (the spawn page, then JupyterLab)
   let movedFrom = null;  // the hub this member was moved away from, said until they leave the page
+  let signingOut = false;  // JupyterLab's Log Out: the page is about to leave
 
   function say(text, state) {
     message.textContent = text;
@@ -52,8 +53,20 @@
               : "Starting your JupyterLab on hub " + currentHub + "…", moved ? "warn" : "pending");
   }
 
+  // JupyterLab's Log Out ends on the portal's signed-out page in the frame, which asks for this: sign out of
+  // the portal too, with the header's form (it carries the CSRF token)
+  window.addEventListener("message", function (event) {
+    if (event.origin !== window.location.origin || event.source !== frame.contentWindow) return;
+    if (!event.data || event.data.type !== "appliance:signed-out-of-jupyterlab") return;
+    signingOut = true;
+    say("Signing you out…", "pending");
+    const form = document.getElementById("sign-out-form");
+    if (form) form.submit();
+    else window.location.assign("/");
+  });
+
   frame.addEventListener("load", function () {
-    if (currentHub === null || frame.src === "about:blank") return;
+    if (currentHub === null || frame.src === "about:blank" || signingOut) return;
     loaded = true;
     settled();
   });
