@@ -323,8 +323,8 @@ def _print_welcome(config: Config, first_start: bool) -> None:
     click.echo("Appliance is up.")
     click.echo(f"  Portal:      {portal_origin(config)}/")
     click.echo(f"  Hub origin:  {hub_origin(config)}/")
-    click.echo(click.wrap_text(str(members_report(config)["note"]), width=100, initial_indent="  Members:     ",
-                               subsequent_indent=" " * 15))
+    click.echo(click.wrap_text("Members are " + str(members_report(config)["note"]), width=100,
+                               initial_indent="  Members:     ", subsequent_indent=" " * 15))
     admin = read_initial_admin(config.home)
     if admin and first_start:
         click.echo(f"  Admin login: {admin[0]} / {admin[1]}")

@@ -50,7 +50,8 @@ def render_status(report: dict[str, Any], color: bool = False) -> str:
     lines += render_hubs(report.get("hubs"))
     if "members" in report:
         members = report["members"]
-        note = textwrap.fill(members["note"], width=100, initial_indent="Members: ", subsequent_indent="         ")
+        note = textwrap.fill(members["note"], width=100, initial_indent="Members are ",
+                             subsequent_indent="            ")
         lines += ["", click.style(note, fg="red", bold=True) if color and not members["isolated"] else note]
     unhealthy = [c["name"] for c in report["components"] if c["state"] != "healthy"]
     lines.append("")

@@ -309,7 +309,7 @@ start_appliance() {
 # Whether members are isolated from each other, as `appliance status` says it (DESIGN.md, "Origins").
 members_note() {
   say ""
-  say "Note: $("$VENV/bin/appliance" status --json \
+  say "Note: members are $("$VENV/bin/appliance" status --json \
     | "$VENV/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["members"]["note"])')" | fold -s -w 100
 }
 

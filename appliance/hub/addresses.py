@@ -56,19 +56,20 @@ def members_isolated(config: Config) -> bool:
     return host_routing(config) and not _is_address(hub_host)
 
 
-DOMAIN_HINT = "install.sh --domain lab.example.org (see the README's \"A lab's own domain\")"
+DOMAIN_HINT = "install.sh --domain lab.example.org (the README's \"Addresses, and members kept apart\")"
 
 
 def members_report(config: Config) -> dict[str, object]:
-    """Whether members are isolated from each other, said for `appliance status`, the welcome lines and
-    an administrator's home page: {"isolated": bool, "note": str}."""
+    """Whether members are isolated from each other, said for `appliance status`, the welcome lines, the
+    installer and an administrator's home page: {"isolated": bool, "note": str}, the note reading on
+    from "Members are "."""
     hub_host = urlsplit(hub_origin(config)).hostname
     if not members_isolated(config):
         return {"isolated": False, "note": (
-            "Members are NOT isolated from each other: without host names every member's server shares one "
+            "NOT isolated from each other: without host names every member's server shares one "
             "origin, so a page one member serves can act in a colleague's JupyterLab. Give the appliance "
             f"host names: {DOMAIN_HINT}.")}
-    note = f"Each member's server has a host of its own (<name>.{hub_host})."
+    note = f"isolated from each other: each member's server has a host of its own (<name>.{hub_host})."
     if trial_names(config):
         note += (" These trial names reach this machine only from a browser running on it; for a lab, give the "
                  f"appliance its own domain: {DOMAIN_HINT}.")

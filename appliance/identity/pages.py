@@ -12,7 +12,7 @@ from appliance.identity.csrf import PRESESSION_COOKIE, same_origin
 from appliance.identity.digests import new_secret
 from appliance.identity.errors import IdentityError, SignInBusy, SignInRefused
 from appliance.identity.first_admin import forget_initial_admin
-from appliance.identity.service import Identity, over_https
+from appliance.identity.service import Identity, secure_context
 from appliance.identity.sessions import Session
 from appliance.portal.headers import allow_form_target
 from appliance.portal.templating import render
@@ -71,7 +71,7 @@ class IdentityPages:
                                         request.headers.get("user-agent", ""))
         response = RedirectResponse(target, status_code=303)
         self._set_session_cookie(request, response, value)
-        response.delete_cookie(PRESESSION_COOKIE, path="/login", secure=over_https(request))
+        response.delete_cookie(PRESESSION_COOKIE, path="/login", secure=secure_context(request))
         return response
 
     async def _allow_oauth_redirect(self, request: Request, target: str | None) -> None:
@@ -91,14 +91,14 @@ class IdentityPages:
         response = render(request, "login.html", status_code=status_code, next=target,
                           csrf_token=self.identity.csrf.token("login:" + presession), **context)
         response.set_cookie(PRESESSION_COOKIE, presession, path="/login", httponly=True, samesite="lax",
-                            secure=over_https(request))
+                            secure=secure_context(request))
         response.headers["Cache-Control"] = "no-store"
         return response
 
     def _set_session_cookie(self, request: Request, response: Response, value: str) -> None:
         response.set_cookie(self.identity.session_cookie(request), value,
                             max_age=self.identity.settings.session_lifetime_s, path="/", httponly=True,
-                            samesite="lax", secure=over_https(request))
+                            samesite="lax", secure=secure_context(request))
 
     # ----- sign out --------------------------------------------------------------------------------
 
@@ -115,7 +115,7 @@ class IdentityPages:
                           message="Sign-out was refused: the form did not come from this site. Try again.")
         await run_in_threadpool(self.identity.access.sign_out, session.digest)  # hubs and OAuth tokens too
         response = RedirectResponse("/", status_code=303)
-        response.delete_cookie(self.identity.session_cookie(request), path="/", secure=over_https(request))
+        response.delete_cookie(self.identity.session_cookie(request), path="/", secure=secure_context(request))
         return response
 
     # ----- change password -------------------------------------------------------------------------

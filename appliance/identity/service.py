@@ -25,10 +25,13 @@ BUSY = "The portal is busy checking other sign-ins. Try again in a few seconds."
 BUSY_RETRY_S = 2
 
 
-def over_https(request: Request) -> bool:
-    """Whether the browser reached the portal over HTTPS (behind the front proxy too): its cookies are
-    then Secure, and the session cookie is ``__Host-``."""
-    return request.url.scheme == "https"
+def secure_context(request: Request) -> bool:
+    """Whether the browser treats the portal's page as a secure context, so that its cookies are Secure
+    and the session cookie ``__Host-`` (which no other host can set or widen): reached over HTTPS
+    (behind the front proxy too), or on a *.localhost name, which browsers trust over plain HTTP (the
+    trial names; checked in Chromium 156, see docs/notes.md)."""
+    host = (request.url.hostname or "").lower()
+    return request.url.scheme == "https" or host == "localhost" or host.endswith(".localhost")
 
 
 class Identity:
@@ -69,7 +72,7 @@ class Identity:
         return account
 
     def session_cookie(self, request: Request) -> str:
-        return cookie_name(secure=over_https(request))
+        return cookie_name(secure=secure_context(request))
 
     async def session_of(self, request: Request) -> Session | None:
         """The signed-in session of this request (looked up once per request)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,8 @@ def make_app(config: Config) -> Starlette:
     url = database_url(config.home, config.postgres)
     engine = make_engine(url)
     portal_origin = addresses.portal_origin(config)
+    if portal_origin.startswith("http:"):  # plain HTTP is this configuration's choice (the trial names or a bare
+        os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"  # address): authlib allows OAuth over it on localhost only
     identity_service = identity.Identity(engine, config.identity, config.home, issuer=portal_origin)
     storage_service = storage.Storage(url, config.storage, config.home, standing=identity_service.access.standing_of)
     identity_pages = identity.IdentityPages(identity_service)

@@ -70,7 +70,7 @@ def test_the_installer_brings_the_appliance_up_with_the_systemd_spawner(installe
     assert "[1/6] checking this machine" in installed.output and "[6/6] starting" in installed.output
     assert "systemd: running" in installed.output
     # on its trial names: each member on a host of their own, and the installer says what they are good for
-    assert "Each member's server has a host of its own (<name>.hub.lab.localhost)" in installed.output
+    assert "each member's server has a host of its own (<name>.hub.lab.localhost)" in installed.output
     assert "reach this machine only from a browser running on it" in installed.output
     assert machine.run("systemctl", "is-enabled", "appliance").stdout.strip() == "enabled"
     assert machine.run("systemctl", "is-active", "appliance").stdout.strip() == "active"

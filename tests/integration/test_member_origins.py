@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
 from tests.harness import Appliance
@@ -32,3 +33,10 @@ def test_a_member_gets_their_jupyterlab_on_a_host_of_their_own(lab: Appliance) -
         landed = start_server(lab, f"{lab.proxy_url}/hubs/{member.hub_id()}", member.name, member.password, browser)
     assert urlsplit(str(landed.url)).hostname == "alice.hub.lab.localhost"
     assert urlsplit(lab.public_portal_url).hostname == "lab.localhost"
+
+
+def test_status_says_members_are_isolated_on_the_trial_names_and_where_they_work(lab: Appliance) -> None:
+    members = httpx.get(f"{lab.portal_url}/api/status").json()["members"]
+    assert members["isolated"] is True and "(<name>.hub.lab.localhost)" in members["note"]
+    status = " ".join(lab.cli("status").stdout.split())  # as wrapped for the terminal
+    assert "Members are isolated from each other" in status and "a browser running on it" in status

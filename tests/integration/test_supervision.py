@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.harness import Appliance
+from tests.integration.oauth import Browser, add_user
 
 HEAL_TIMEOUT_S = 30  # back-off starts at 0.5 s; PostgreSQL recovery and a portal start take a few s
 
@@ -67,6 +68,18 @@ def test_portal_serves_home_page_health_and_status(running_appliance: Appliance)
     assert status["ok"] is True
     assert status["database"]["ok"] is True
     assert status["database"]["installed_at"]
+
+
+def test_on_a_bare_address_status_and_an_admins_home_page_say_members_are_not_isolated(
+        running_appliance: Appliance) -> None:
+    members = httpx.get(running_appliance.portal_url + "/api/status").json()["members"]
+    assert members["isolated"] is False and members["note"].startswith("NOT isolated from each other")
+    assert "Members are NOT isolated from each other" in " ".join(running_appliance.cli("status").stdout.split())
+    for name, admin in (("boss", True), ("plain", False)):
+        browser = Browser(running_appliance)
+        browser.sign_in(name, add_user(running_appliance, name, *(["--admin"] if admin else [])))
+        assert ("Not for a lab yet." in browser.http.get("/").text) is admin  # said to administrators
+    Browser.close_all()
 
 
 def test_portal_errors_have_one_json_shape_and_a_page(running_appliance: Appliance) -> None:
