@@ -99,21 +99,19 @@ class Appliance:
             "APPLIANCE_PROXY_PORT": str(self.proxy_port),
             "APPLIANCE_PROXY_API_PORT": str(self.api_port),
             "APPLIANCE_POSTGRES_PORT": str(self.pg_port),
-            # a bare address (members not isolated) until the tests move to the trial names; on_trial_names()
-            "APPLIANCE_PORTAL_PUBLIC_URL": f"http://127.0.0.1:{self.portal_port}",
             # hubs take seconds to start and most tests do not need them: with_hubs() turns them on
             "APPLIANCE_HUBS_COUNT": "0",
         }
         self.process: subprocess.Popen[bytes] | None = None
-        self.public_portal_url = self.portal_url  # where browsers go; the portal_url is its own loopback address
-        self.proxy_url = f"http://127.0.0.1:{self.proxy_port}"  # the hub origin
+        # as an installation without a domain: the trial names, on the front proxy's port (on_bare_address())
+        self.public_portal_url = f"http://lab.localhost:{self.proxy_port}"  # where browsers go
+        self.proxy_url = f"http://hub.lab.localhost:{self.proxy_port}"  # the hub origin
 
-    def on_trial_names(self) -> Appliance:
-        """Serve the portal, the hubs and the members on the trial names (lab.localhost, hub.lab.localhost,
-        <name>.hub.lab.localhost) on the front proxy's port, as an installation without a domain does."""
-        del self.env["APPLIANCE_PORTAL_PUBLIC_URL"]
-        self.public_portal_url = f"http://lab.localhost:{self.proxy_port}"
-        self.proxy_url = f"http://hub.lab.localhost:{self.proxy_port}"
+    def on_bare_address(self) -> Appliance:
+        """Serve the portal on its own port and the hubs on the proxy's, of 127.0.0.1: no host names, so
+        members are not isolated from each other (what a lab on a bare IP address gets)."""
+        self.env["APPLIANCE_PORTAL_PUBLIC_URL"] = self.public_portal_url = self.portal_url
+        self.proxy_url = f"http://127.0.0.1:{self.proxy_port}"
         return self
 
     def with_hubs(self, count: int = 2) -> Appliance:
@@ -125,6 +123,7 @@ class Appliance:
 
     @property
     def portal_url(self) -> str:
+        """The portal's own listener on loopback, as the appliance's processes reach it (APIs, tokens)."""
         return f"http://127.0.0.1:{self.portal_port}"
 
 

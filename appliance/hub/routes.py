@@ -1,7 +1,7 @@
 """The front proxy's routes, as the portal keeps them: a dead hub's routes and those of a hub no longer
 configured (``hubs.count`` lowered) are removed, so that no request reaches a server whose member has
-moved on. A live hub re-adds its own routes every few seconds (see app.py). Under host routing the
-portal also keeps its own host name's route, which a restarted proxy has forgotten."""
+moved on. A live hub re-adds its own routes every few seconds (see app.py); the portal's own route, under
+host routing, is kept by the proxy's checks (proxy.keeping_route)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,6 @@ class HubRoutes:
         if addresses.members_isolated(config):  # members' own hosts too: /alice.hub.lab.example.org/hubs/1/…
             prefix = r"/(?:[^/]+\.)?" + re.escape(addresses.route_host(config))
         self.hub_route = re.compile("^" + prefix + HUB_ROUTE)
-        self.portal_route, self.portal_target = addresses.portal_route(config), addresses.portal_local(config)
         self.api = f"http://127.0.0.1:{config.proxy.api_port}/api/routes"
         self.http = httpx.AsyncClient(
             trust_env=False, timeout=5, headers={"Authorization": f"token {config.home.secret(TOKEN_SECRET)}"})
@@ -42,19 +41,13 @@ class HubRoutes:
                             hub.id, hub.assigned)
 
     async def tend(self) -> int:
-        """Remove the routes of dead and retired hubs, and add the portal's if missing; the number of hub
-        routes removed. Asks the proxy only when some hub is dead, once after start for the retired ones,
-        and every time under host routing."""
+        """Remove the routes of dead and retired hubs; the number removed. Asks the proxy only when some hub
+        is dead, and once after start for the retired ones."""
         dead = {hub.id for hub in await self.registry.hubs() if hub.state == "dead"}
-        if not dead and self._swept_retired and not self.portal_route:
+        if not dead and self._swept_retired:
             return 0
         try:
             routes = (await self.http.get(self.api)).raise_for_status().json()
-            if self.portal_route and self.portal_route not in routes:
-                added = await self.http.post(self.api + self.portal_route, json={"target": self.portal_target})
-                added.raise_for_status()
-                log.info("added the front proxy's route for the portal: %s -> %s", self.portal_route,
-                         self.portal_target)
             stale = [spec for spec in routes if (match := self.hub_route.match(spec))
                      and (match[1] in dead or match[1] not in self.configured)]
             for spec in stale:

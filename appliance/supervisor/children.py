@@ -39,7 +39,9 @@ def build_children(config: Config) -> list[ChildSpec]:
             ports=(Port(portal.host, portal.port, "portal.port"),),
         )
     )
-    specs.append(proxy_spec(config.proxy, config.home.secret(PROXY_TOKEN_SECRET), addresses.host_routing(config)))
+    portal_route = addresses.portal_route(config)
+    specs.append(proxy_spec(config.proxy, config.home.secret(PROXY_TOKEN_SECRET),
+                            (portal_route, addresses.portal_local(config)) if portal_route else None))
     specs += [hub_spec(config, hub_id) for hub_id in addresses.hub_ids(config)]
     return specs
 

@@ -28,7 +28,7 @@ def hub(running_appliance: Appliance) -> Iterator[Hub]:
 def test_login_page_sign_in_and_out(running_appliance: Appliance, page: Page, artifacts: Path,
                                     csp_violations: list[str]) -> None:
     password = add_user(running_appliance, "ada", "--name", "Ada Lovelace")
-    page.goto(running_appliance.portal_url + "/login")
+    page.goto(running_appliance.public_portal_url + "/login")
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     page.screenshot(path=str(artifacts / "login.png"))
 
@@ -53,7 +53,7 @@ def test_hub_login_through_the_portal(running_appliance: Appliance, hub: Hub, pa
     password = add_user(running_appliance, "grace", "--group", "physics")
     page.goto(f"{hub.url}/hub/oauth_login")
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-    assert page.url.startswith(running_appliance.portal_url + "/login?next=%2Foauth%2Fauthorize")
+    assert page.url.startswith(running_appliance.public_portal_url + "/login?next=%2Foauth%2Fauthorize")
     page.get_by_label("Username").fill("grace")
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()

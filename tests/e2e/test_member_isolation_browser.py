@@ -100,7 +100,7 @@ def lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
     """An appliance with one hub where mallory's server serves the attack page: on the trial names
     (lab.localhost, plain HTTP) or on a lab's own domain (lab.test, HTTPS with a throwaway CA)."""
     if request.param == "trial names":
-        for appliance in running(hubs=1, trial_names=True):
+        for appliance in running(hubs=1):
             yield from with_attacker(Lab(appliance, trial_member_origin(appliance.proxy_port), Listener()),
                                      browser_client)
     else:

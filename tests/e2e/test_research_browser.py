@@ -25,7 +25,7 @@ ON_HUB = re.compile(r"on hub (\d+)")
 
 def sign_in(page: Page, appliance: Appliance, username: str, next_path: str) -> None:
     password = add_user(appliance, username)
-    page.goto(f"{appliance.portal_url}{next_path}")  # not signed in: the portal asks first
+    page.goto(f"{appliance.public_portal_url}{next_path}")  # not signed in: the portal asks first
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
@@ -34,7 +34,7 @@ def sign_in(page: Page, appliance: Appliance, username: str, next_path: str) -> 
 def test_a_new_member_lands_in_jupyterlab_inside_the_research_page(running_lab: Appliance, page: Page,
                                                                   artifacts: Path, csp_violations: list[str]) -> None:
     sign_in(page, running_lab, "hedy", "/research")
-    page.wait_for_url(f"{running_lab.portal_url}/research")
+    page.wait_for_url(f"{running_lab.public_portal_url}/research")
     expect(page.get_by_role("status")).to_contain_text("hub 1")
     page.screenshot(path=str(artifacts / "research-starting.png"))
     jupyterlab = page.frame_locator("#lab")

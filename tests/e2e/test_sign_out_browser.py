@@ -20,7 +20,7 @@ SIGN_OUT_LABELS = re.compile(r"log ?out|sign ?out", re.IGNORECASE)
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Appliance]:
-    yield from running(hubs=1, trial_names=True)
+    yield from running(hubs=1)
 
 
 def sign_in(page: Page, lab: Appliance, username: str) -> None:

@@ -32,12 +32,12 @@ def appliance() -> Iterator[Appliance]:
         shutil.rmtree(handle.home.parent, ignore_errors=True)
 
 
-def running(hubs: int, trial_names: bool = False, **env: str) -> Iterator[Appliance]:
-    """An appliance up for a whole module, with ``hubs`` hubs and ``env`` set; on the trial names
-    (lab.localhost and so on) with ``trial_names``, else on a bare address."""
+def running(hubs: int, bare_address: bool = False, **env: str) -> Iterator[Appliance]:
+    """An appliance up for a whole module, with ``hubs`` hubs and ``env`` set: on the trial names
+    (lab.localhost, hub.lab.localhost, <name>.hub.lab.localhost), or with ``bare_address`` on 127.0.0.1."""
     handle = Appliance(make_home(), reserve_ports(4)).with_hubs(hubs)
-    if trial_names:
-        handle.on_trial_names()
+    if bare_address:
+        handle.on_bare_address()
     handle.env.update(env)
     try:
         handle.up()

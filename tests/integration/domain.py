@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,16 +35,6 @@ class Domain:
 
         return loopback_client(self.ca_file, timeout=30, event_hooks={"response": [keep_cookies]})
 
-    def wait_for_portal_route(self) -> None:
-        """The portal adds its host name's route to the proxy within a second of the proxy's start."""
-        with loopback_client(self.ca_file, timeout=10) as client:
-            for _ in range(50):
-                response = client.get(f"{self.portal}/healthz")
-                if response.status_code == 200:
-                    return
-                time.sleep(0.1)
-        raise AssertionError(f"the portal is not served on {self.portal}: {response.status_code}")
-
 
 def on_domain() -> Iterator[Domain]:
     """An appliance with one hub on lab.test and hub.lab.test, up until the generator is closed."""
@@ -60,7 +49,6 @@ def on_domain() -> Iterator[Domain]:
         appliance.up()
         domain = Domain(appliance, ca_file)
         appliance.public_portal_url, appliance.proxy_url = domain.portal, domain.hubs  # where browsers go
-        domain.wait_for_portal_route()
         yield domain
     finally:
         appliance.terminate()

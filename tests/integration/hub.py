@@ -10,6 +10,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -27,6 +28,8 @@ c.JupyterHub.db_url = "sqlite:///{workdir}/hub.sqlite"
 c.JupyterHub.cookie_secret_file = "{workdir}/cookie_secret"
 c.JupyterHub.pid_file = "{workdir}/hub.pid"
 c.JupyterHub.redirect_to_server = False
+c.JupyterHub.proxy_class = "appliance.hub.app.SharedProxy"  # the appliance's proxy, by host name on its trial names
+c.SharedProxy.route_host = "{route_host}"
 c.ConfigurableHTTPProxy.should_start = False
 c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{api_port}"
 c.ConfigurableHTTPProxy.auth_token = "{proxy_token}"
@@ -34,7 +37,7 @@ c.JupyterHub.authenticator_class = "generic-oauth"
 c.GenericOAuthenticator.client_id = "{client_id}"
 c.GenericOAuthenticator.client_secret = "{client_secret}"
 c.GenericOAuthenticator.oauth_callback_url = "{callback}"
-c.GenericOAuthenticator.authorize_url = "{portal}/oauth/authorize"
+c.GenericOAuthenticator.authorize_url = "{portal_public}/oauth/authorize"
 c.GenericOAuthenticator.token_url = "{portal}/oauth/token"
 c.GenericOAuthenticator.userdata_url = "{portal}/oauth/userinfo"
 c.GenericOAuthenticator.scope = ["openid", "profile", "email", "groups"]
@@ -55,6 +58,12 @@ c.JupyterHub.load_roles = [{{"name": "tester", "scopes": ["admin:users", "admin:
 """
 
 
+def route_host(appliance: Appliance) -> str:
+    """The host name that starts the proxy's routes to the hubs ("" on a bare address)."""
+    host = urlsplit(appliance.proxy_url).hostname or ""
+    return "" if host.replace(".", "").isdigit() else host
+
+
 class Hub:
     def __init__(self, appliance: Appliance, workdir: Path, name: str = "test"):
         self.appliance = appliance
@@ -72,7 +81,8 @@ class Hub:
             workdir=self.workdir, api_port=self.appliance.api_port,
             proxy_token=(self.appliance.home / "secrets" / "proxy-token").read_text().strip(),
             client_id=client.client_id, client_secret=client.secret, callback=callback,
-            portal=self.appliance.portal_url, api_token=self.api_token,
+            portal=self.appliance.portal_url, portal_public=self.appliance.public_portal_url,
+            api_token=self.api_token, route_host=route_host(self.appliance),
         ))
         log = open(self.workdir / "hub.log", "ab")  # noqa: SIM115 - lives as long as the hub
         self.process = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "jupyterhub"), "-f",

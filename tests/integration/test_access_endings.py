@@ -15,8 +15,17 @@ import httpx
 import pytest
 
 from tests.harness import Appliance
-from tests.integration.lab import Member, start_server, user_servers
-from tests.integration.oauth import Browser, Client, exchange, form_value, refresh, register_client, userinfo
+from tests.integration.lab import Member, server_url, start_server, user_servers
+from tests.integration.oauth import (
+    Browser,
+    Client,
+    browser_client,
+    exchange,
+    form_value,
+    refresh,
+    register_client,
+    userinfo,
+)
 from tests.integration.storage_client import StorageCaller
 
 WITHIN_S = 5.0  # the issue's bound, from the moment the action returned
@@ -35,12 +44,6 @@ def oauth_client(running_lab: Appliance) -> Client:
     return register_client(running_lab, "notes-app", "https://notes.example.org/callback", "--first-party")
 
 
-def server_of(landed: httpx.Response) -> str:
-    """The member's server (``…/user/<name>``) from where their JupyterLab landed."""
-    url = urlsplit(str(landed.url))
-    return f"{url.scheme}://{url.netloc}{url.path.removesuffix('/lab')}"
-
-
 class Session:
     """A member with a running hub-spawned JupyterLab, open in an old browser, and what each place holds."""
 
@@ -48,9 +51,9 @@ class Session:
         self.lab, self.client = lab, client
         self.member = Member.new(lab, f"{action[:2]}{secrets.token_hex(3)}")
         self.hub = f"{lab.proxy_url}/hubs/{self.member.hub_id()}"
-        self.browser = httpx.Client(follow_redirects=False, timeout=30)
+        self.browser = browser_client()
         landed = start_server(lab, self.hub, self.member.name, self.member.password, self.browser)
-        self.server = server_of(landed)
+        self.server = server_url(landed)
         [process] = user_servers(self.member.name)
         environ = process.environ()
         self.storage_token, self.server_api_token = environ["APPLIANCE_STORAGE_TOKEN"], environ["JUPYTERHUB_API_TOKEN"]
@@ -153,9 +156,9 @@ def test_after_the_action_the_old_browser_server_token_and_oauth_tokens_are_refu
             assert renewal.status_code == 403  # its own token went with it: no storage token for it again
             return
         # the server runs on: the member's next sign-in finds it, and it renews its storage token
-        with httpx.Client(follow_redirects=False, timeout=30) as fresh:
+        with browser_client() as fresh:
             landed = start_server(running_lab, session.hub, session.member.name, session.member.password, fresh)
-            assert server_of(landed) == session.server
+            assert server_url(landed) == session.server
             listing = fresh.get(f"{session.server}/api/contents")
             assert listing.status_code == 200, listing.text[:500]
         assert session.lab_contents() in REFUSED_PAGE  # the old browser stays out

@@ -26,7 +26,7 @@ BEYOND_A_MEMBER = re.compile(r"^(admin|shutdown|proxy|tokens|read:tokens|shares|
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Appliance]:
-    yield from running(hubs=1, trial_names=True)
+    yield from running(hubs=1)
 
 
 @pytest.fixture(scope="module")

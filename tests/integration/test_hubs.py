@@ -86,7 +86,7 @@ def test_a_hub_admits_only_the_members_discovery_gave_it(running_lab: Appliance)
     signed_in = log_in_through(running_lab, mine, "ada", password)
     assert signed_in.status_code == 302 and "/hub/" in signed_in.headers["location"]
     refused = log_in_through(running_lab, other, "ada", password)  # sent to Research, which frames their hub
-    assert refused.status_code == 200 and refused.url == f"{running_lab.portal_url}/research", refused.text[:500]
+    assert refused.status_code == 200 and refused.url == f"{running_lab.public_portal_url}/research", refused.text[:500]
 
 
 def test_the_hubs_answer_again_within_seconds_of_the_proxys_death(running_lab: Appliance) -> None:
@@ -209,7 +209,7 @@ def test_stop_ends_the_members_servers_and_a_hub_no_longer_configured_is_retired
     assert hubs(appliance)["1"]["assigned"] == 2
     assert "hub 2 is no longer configured: retired" in (appliance.home / "logs" / "portal.log").read_text()
     # a route of the retired hub still in the proxy (here put there by hand) goes when the portal starts
-    appliance.add_proxy_route("/hubs/2/user/ghost", "http://127.0.0.1:9")
+    appliance.add_proxy_route(f"/ghost.{urlsplit(appliance.proxy_url).hostname}/hubs/2/user/ghost", "http://127.0.0.1:9")
     assert appliance.cli("restart", "portal").returncode == 0
     wait_for(lambda: routes_of(appliance, "2") == [], 15, "the retired hub's route leaving")
     assert routes_of(appliance, "1") == ["/hubs/1"]

@@ -27,6 +27,7 @@ from tests.integration.oauth import (
     query_of,
     refresh,
     register_client,
+    sign_in,
     userinfo,
 )
 
@@ -84,7 +85,7 @@ def test_first_party_flow_issues_short_lived_tokens_and_claims(running_appliance
 
 def test_discovery_and_jwks(running_appliance: Appliance) -> None:
     config = httpx.get(running_appliance.portal_url + "/.well-known/openid-configuration").json()
-    assert config["issuer"] == running_appliance.portal_url
+    assert config["issuer"] == running_appliance.public_portal_url  # where browsers reach it
     assert config["code_challenge_methods_supported"] == ["S256"]
     assert config["response_types_supported"] == ["code"]
     keys = httpx.get(config["jwks_uri"]).json()["keys"]
@@ -97,7 +98,7 @@ def test_id_token_verifies_and_a_tampered_signature_does_not(running_appliance: 
     id_token = tokens_for(running_appliance, browser, hub_client)["id_token"]
     keys = KeySet.import_key_set(httpx.get(running_appliance.portal_url + "/oauth/jwks").json())
     claims = jwt.decode(id_token, keys, algorithms=["RS256"]).claims
-    assert claims["iss"] == running_appliance.portal_url
+    assert claims["iss"] == running_appliance.public_portal_url
     assert claims["aud"] == [hub_client.client_id]
     assert claims["preferred_username"] == username
     assert claims["exp"] - claims["iat"] <= 3600
@@ -346,10 +347,13 @@ def test_forms_without_csrf_token_or_from_another_origin_are_refused(running_app
 
 def test_session_cookie_flags_over_http_and_https(running_appliance: Appliance) -> None:
     username, password = new_user(running_appliance)
-    plain = Browser(running_appliance).sign_in(username, password)
-    cookie = plain.headers["set-cookie"]
+    with httpx.Client(timeout=30) as loopback:  # the portal's own address is no secure context
+        cookie = sign_in(loopback, running_appliance.portal_url, username, password).headers["set-cookie"]
     assert cookie.startswith("appliance_session=")
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie and "Secure" not in cookie
+    # on the trial names, plain HTTP, browsers count *.localhost as secure: no other host can set it
+    trial = Browser(running_appliance).sign_in(username, password).headers["set-cookie"]
+    assert trial.startswith("__Host-appliance_session=") and "Secure" in trial and "Domain" not in trial
     with httpx.Client(base_url=running_appliance.portal_url, headers={
             "X-Forwarded-Proto": "https", "Origin": running_appliance.portal_url.replace("http:", "https:")}) as https:
         page = https.get("/login")
@@ -428,7 +432,7 @@ def test_database_dump_holds_no_secret_in_clear_text(running_appliance: Applianc
     username, password = new_user(running_appliance)
     browser = Browser(running_appliance)
     browser.sign_in(username, password)
-    session_cookie = browser.http.cookies["appliance_session"]
+    session_cookie = browser.http.cookies["__Host-appliance_session"]
     code, verifier = browser.code_for(client)
     tokens = exchange(running_appliance, client, code, verifier).json()
     rotated = refresh(running_appliance, client, tokens["refresh_token"]).json()

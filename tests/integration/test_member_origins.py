@@ -18,7 +18,7 @@ from tests.integration.oauth import Browser, browser_client
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Appliance]:
-    yield from running(hubs=1, trial_names=True)
+    yield from running(hubs=1)
 
 
 @pytest.fixture(autouse=True)
@@ -40,3 +40,9 @@ def test_status_says_members_are_isolated_on_the_trial_names_and_where_they_work
     assert members["isolated"] is True and "(<name>.hub.lab.localhost)" in members["note"]
     status = " ".join(lab.cli("status").stdout.split())  # as wrapped for the terminal
     assert "Members are isolated from each other" in status and "a browser running on it" in status
+
+
+def test_the_portals_host_name_answers_as_soon_as_a_restarted_proxy_is_healthy(lab: Appliance) -> None:
+    restarted = lab.cli("restart", "proxy")
+    assert restarted.returncode == 0, restarted.stderr
+    assert httpx.get(f"{lab.public_portal_url}/healthz", timeout=10).text == "ok"  # no wait: the route is there

@@ -88,14 +88,14 @@ def test_the_proxy_gets_host_routing_tls_and_the_redirect(tmp_path: Path, monkey
     monkeypatch.setattr("appliance.proxy.find_proxy_command", lambda settings: Path("/usr/bin/chp"))
     cert, key = make_certificates(tmp_path, ["lab.example.org", "hub.lab.example.org"])[1:]
     settings = ProxySettings(host="0.0.0.0", port=443, tls_cert=str(cert), tls_key=str(key), http_redirect_port=80)
-    spec = proxy_spec(settings, "token", host_routing=True)
+    spec = proxy_spec(settings, "token", ("/lab.example.org", "http://127.0.0.1:8000"))
     argv = " ".join(spec.argv)
     assert "--host-routing" in argv
     assert f"--ssl-cert {cert} --ssl-key {key}" in argv
     assert "--redirect-port 80 --redirect-to 443" in argv
     assert [(port.host, port.port) for port in spec.ports] == [("0.0.0.0", 443), ("127.0.0.1", 8002), ("0.0.0.0", 80)]
 
-    plain = " ".join(proxy_spec(ProxySettings(), "token", host_routing=False).argv)
+    plain = " ".join(proxy_spec(ProxySettings(), "token").argv)
     assert "--host-routing" not in plain and "--ssl" not in plain and "--redirect" not in plain
 
 
@@ -108,12 +108,12 @@ def test_certificate_files_that_cannot_serve_are_refused_by_name(tmp_path: Path,
     other_key = make_certificates(other, ["lab.example.org"])[2]
 
     with pytest.raises(ConfigError, match=f"proxy.tls_cert = {tmp_path}/missing.pem does not exist"):
-        proxy_spec(ProxySettings(tls_cert=str(tmp_path / "missing.pem"), tls_key=str(key)), "token", False)
+        proxy_spec(ProxySettings(tls_cert=str(tmp_path / "missing.pem"), tls_key=str(key)), "token")
     with pytest.raises(ConfigError, match="cannot be used together") as refused:
-        proxy_spec(ProxySettings(tls_cert=str(cert), tls_key=str(other_key)), "token", False)
+        proxy_spec(ProxySettings(tls_cert=str(cert), tls_key=str(other_key)), "token")
     assert "KEY_VALUES_MISMATCH" in str(refused.value) or "mismatch" in str(refused.value).lower()
     with pytest.raises(ConfigError, match="cannot be used together"):
-        proxy_spec(ProxySettings(tls_cert=str(key), tls_key=str(key)), "token", False)
+        proxy_spec(ProxySettings(tls_cert=str(key), tls_key=str(key)), "token")
 
 
 def test_a_hub_adds_and_takes_off_the_host_name_of_its_routes() -> None:
