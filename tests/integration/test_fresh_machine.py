@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.harness import reserve_ports
-from tests.integration.lab import start_server
+from tests.integration.lab import server_url, start_server
 from tests.integration.oauth import Browser, browser_client, follow, oauth_dance, sign_in
 from tests.machine import REPO, Machine
 from tests.tls import loopback_client, make_certificates
@@ -70,8 +70,10 @@ def test_the_installer_brings_the_appliance_up_with_the_systemd_spawner(installe
     assert "[1/6] checking this machine" in installed.output and "[6/6] starting" in installed.output
     assert "systemd: running" in installed.output
     # on its trial names: each member on a host of their own, and the installer says what they are good for
-    assert "each member's server has a host of its own (<name>.hub.lab.localhost)" in installed.output
-    assert "reach this machine only from a browser running on it" in installed.output
+    said = " ".join(installed.output.split())  # as wrapped for the terminal
+    assert "members are isolated from each other: each member's server has a host of its own " \
+           "(<name>.hub.lab.localhost)" in said
+    assert "reach this machine only from a browser running on it" in said
     assert machine.run("systemctl", "is-enabled", "appliance").stdout.strip() == "enabled"
     assert machine.run("systemctl", "is-active", "appliance").stdout.strip() == "active"
     assert_healthy_with_systemd_spawner(machine)
@@ -97,7 +99,7 @@ def test_a_members_server_is_a_transient_unit_with_a_dynamic_user_and_the_memory
     with browser_client(timeout=60) as browser:
         hub = f"{installed.proxy_url}/hubs/{hub_id}"
         landed = start_server(installed, hub, name, password, browser)  # type: ignore[arg-type]
-        server = str(landed.url).removesuffix("/lab")
+        server = server_url(landed)
         assert urlsplit(server).hostname == f"{name}.hub.lab.localhost"
         xsrf = next(c.value for c in browser.cookies.jar if c.name == "_xsrf" and "/user/" in c.path)
         saved = browser.put(f"{server}/api/contents/in-a-unit.ipynb", headers={"X-XSRFToken": xsrf or ""}, json={
@@ -223,7 +225,7 @@ def test_the_installer_gives_the_lab_its_own_domain_over_https(installed: Instal
         oauth_dance("https://lab.test", hub, MEMBER, password, browser)
         lab = follow(browser, f"{hub}/hub/spawn", timeout=120)
         assert lab.status_code == 200 and lab.headers["strict-transport-security"], lab.url
-        server = str(lab.url).removesuffix("/lab")
+        server = server_url(lab)
         assert urlsplit(server).hostname == f"{MEMBER}.hub.lab.test"
         notebook = browser.get(f"{server}/api/contents/in-a-unit.ipynb")
         assert notebook.status_code == 200 and notebook.json()["type"] == "notebook"
