@@ -10,10 +10,11 @@ import sys
 import textwrap
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 
+from appliance.config import load_config
+from appliance.hub import addresses
 from tests.harness import Appliance, reserve_ports, stop_process
 from tests.integration.oauth import register_client
 
@@ -58,12 +59,6 @@ c.JupyterHub.load_roles = [{{"name": "tester", "scopes": ["admin:users", "admin:
 """
 
 
-def route_host(appliance: Appliance) -> str:
-    """The host name that starts the proxy's routes to the hubs ("" on a bare address)."""
-    host = urlsplit(appliance.proxy_url).hostname or ""
-    return "" if host.replace(".", "").isdigit() else host
-
-
 class Hub:
     def __init__(self, appliance: Appliance, workdir: Path, name: str = "test"):
         self.appliance = appliance
@@ -82,7 +77,7 @@ class Hub:
             proxy_token=(self.appliance.home / "secrets" / "proxy-token").read_text().strip(),
             client_id=client.client_id, client_secret=client.secret, callback=callback,
             portal=self.appliance.portal_url, portal_public=self.appliance.public_portal_url,
-            api_token=self.api_token, route_host=route_host(self.appliance),
+            api_token=self.api_token, route_host=addresses.route_host(load_config(environ=self.appliance.env)),
         ))
         log = open(self.workdir / "hub.log", "ab")  # noqa: SIM115 - lives as long as the hub
         self.process = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "jupyterhub"), "-f",
