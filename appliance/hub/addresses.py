@@ -85,6 +85,13 @@ def certificate_hosts(config: Config) -> list[str]:
     return [host for host in hosts if not _is_address(host)]  # an address is the client's to check, not a name
 
 
+def member_origins(config: Config) -> str | None:
+    """The origins of members' own servers as a pattern (``https://*.hub.lab.example.org``), for the portal's
+    frame-src; None where members share the hub origin."""
+    hub = urlsplit(hub_origin(config))
+    return f"{hub.scheme}://*.{hub.netloc}" if members_isolated(config) else None
+
+
 def _is_address(host: str) -> bool:
     try:
         ipaddress.ip_address(host)

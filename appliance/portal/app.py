@@ -87,7 +87,8 @@ def make_app(config: Config) -> Starlette:
         middleware=[
             Middleware(HeaderLimits),
             Middleware(TrustedProxyHeaders),
-            Middleware(SecurityHeaders, hub_origin=addresses.hub_origin(config)),
+            Middleware(SecurityHeaders, hub_origin=addresses.hub_origin(config),
+                       member_origins=addresses.member_origins(config)),
             Middleware(AllowedHosts, hosts=portal_hosts(portal_origin, config.portal), public_url=portal_origin),
         ],
         exception_handlers={HTTPException: http_exception, Exception: server_error},

@@ -12,7 +12,6 @@ origin with ``allow_form_target``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from ipaddress import ip_address
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
@@ -36,19 +35,11 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def member_hosts(hub_origin: str) -> list[str]:
-    """Members' own hosts under the hub's host name (``*.hub.lab.example.org``); none under an address."""
-    parts = urlsplit(hub_origin)
-    try:
-        ip_address(parts.hostname or "")
-    except ValueError:
-        return [f"{parts.scheme}://*.{parts.netloc}"]
-    return []
-
-
-def content_security_policy(hub_origin: str, form_targets: Iterable[str] = ()) -> str:
+def content_security_policy(hub_origin: str, member_origins: str | None, form_targets: Iterable[str] = ()) -> str:
+    """``member_origins``: the pattern of members' own hosts (``https://*.hub.lab.example.org``), or None
+    where members share the hub origin (hub.addresses.member_origins)."""
     # the Research frame passes through the portal itself: the hub's sign-in goes by /oauth/authorize
-    frames = ["'self'", hub_origin, *member_hosts(hub_origin)]
+    frames = ["'self'", hub_origin, *([member_origins] if member_origins else [])]
     directives = {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
@@ -74,10 +65,10 @@ class SecurityHeaders:
     """Every portal response: the Content-Security-Policy, no framing, no sniffing; over HTTPS, HSTS.
     A header the response set itself is left as it is."""
 
-    def __init__(self, app: ASGIApp, hub_origin: str):
+    def __init__(self, app: ASGIApp, hub_origin: str, member_origins: str | None):
         self.app = app
-        self.hub_origin = hub_origin
-        self.policy = content_security_policy(hub_origin).encode()
+        self.hub_origin, self.member_origins = hub_origin, member_origins
+        self.policy = content_security_policy(hub_origin, member_origins).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -90,7 +81,8 @@ class SecurityHeaders:
                 headers = message.setdefault("headers", [])
                 names = {name.lower() for name, _ in headers}
                 targets = state.get(FORM_TARGETS)
-                policy = content_security_policy(self.hub_origin, targets).encode() if targets else self.policy
+                policy = self.policy if not targets else content_security_policy(
+                    self.hub_origin, self.member_origins, targets).encode()
                 wanted = [(CSP, policy), *OTHER_HEADERS, *([HSTS] if scope["scheme"] == "https" else [])]
                 headers.extend((name, value) for name, value in wanted if name not in names)
             await send(message)

@@ -21,13 +21,13 @@ def directives(policy: str) -> dict[str, list[str]]:
 
 
 def test_policy_allows_own_scripts_only_and_frames_the_hub_origin() -> None:
-    policy = directives(content_security_policy("https://hub.lab.example.org"))
+    policy = directives(content_security_policy("https://hub.lab.example.org", "https://*.hub.lab.example.org"))
     assert policy["script-src"] == ["'self'"] and policy["object-src"] == ["'none'"]
     assert policy["base-uri"] == ["'none'"] and policy["frame-ancestors"] == ["'none'"]
     assert policy["form-action"] == ["'self'", "https://hub.lab.example.org"]
     assert policy["frame-src"] == ["'self'", "https://hub.lab.example.org", "https://*.hub.lab.example.org"]
     # on an IP address there are no members' hosts to allow
-    assert directives(content_security_policy("http://127.0.0.1:8001"))["frame-src"] == ["'self'", "http://127.0.0.1:8001"]
+    assert directives(content_security_policy("http://127.0.0.1:8001", None))["frame-src"] == ["'self'", "http://127.0.0.1:8001"]
 
 
 async def consent(request: Request) -> Response:
@@ -41,7 +41,8 @@ async def plain_page(request: Request) -> Response:
 
 async def test_a_page_names_where_its_form_leads_for_its_own_response_only() -> None:
     app = Starlette(routes=[Route("/consent", consent), Route("/", plain_page)],
-                    middleware=[Middleware(SecurityHeaders, hub_origin="http://hub.lab.localhost:8001")])
+                    middleware=[Middleware(SecurityHeaders, hub_origin="http://hub.lab.localhost:8001",
+                                           member_origins="http://*.hub.lab.localhost:8001")])
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://lab.localhost:8001") as http:
         consent_page, home = await http.get("/consent"), await http.get("/")
     assert directives(consent_page.headers["content-security-policy"])["form-action"] == [
