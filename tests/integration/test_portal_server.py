@@ -188,8 +188,10 @@ def test_oversized_request_heads_are_refused_quickly(flood_target: Appliance, he
     try:
         refused = httpx.get(f"{flood_target.portal_url}/", headers=headers, timeout=10)
         assert refused.status_code in (400, 431), refused.status_code
-    except httpx.RemoteProtocolError:
-        pass  # uvicorn may close the connection while the client is still sending
+    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+        # uvicorn answers and closes while the client is still sending; closing with unread bytes
+        # makes the kernel reset the connection, which the client may see before the answer.
+        pass
     assert time.monotonic() - began < 3
     assert portal_process(flood_target).memory_info().rss < 300 * 2**20
     assert httpx.get(f"{flood_target.portal_url}/healthz", timeout=5).status_code == 200
