@@ -20,6 +20,7 @@ import tomlkit
 
 from appliance.discovery.settings import DiscoverySettings
 from appliance.errors import ConfigError
+from appliance.gallery.settings import GallerySettings
 from appliance.home import SYSTEM_HOME, Home, default_home
 from appliance.hub.settings import HubSettings
 from appliance.identity.settings import IdentitySettings
@@ -40,6 +41,7 @@ SECTIONS: dict[str, type] = {
     "identity": IdentitySettings,
     "storage": StorageSettings,
     "discovery": DiscoverySettings,
+    "gallery": GallerySettings,
     "hubs": HubSettings,
     "proxy": ProxySettings,
     "postgres": PostgresSettings,
@@ -59,6 +61,7 @@ class Config:
     identity: IdentitySettings
     storage: StorageSettings
     discovery: DiscoverySettings
+    gallery: GallerySettings
     hubs: HubSettings
     proxy: ProxySettings
     postgres: PostgresSettings

@@ -8,13 +8,14 @@ from alembic.migration import MigrationContext
 from sqlalchemy import MetaData, create_engine
 
 from appliance.discovery.tables import metadata as discovery_metadata
+from appliance.gallery.tables import metadata as gallery_metadata
 from appliance.identity.tables import metadata as identity_metadata
 from appliance.storage.tables import metadata as storage_metadata
 from tests.harness import Appliance
 
 
 @pytest.mark.parametrize(("schema", "metadata"), [("identity", identity_metadata), ("storage", storage_metadata),
-                                                  ("discovery", discovery_metadata)])
+                                                  ("discovery", discovery_metadata), ("gallery", gallery_metadata)])
 def test_migrations_match_the_declared_tables(running_appliance: Appliance, schema: str, metadata: MetaData) -> None:
     engine = create_engine(running_appliance.database_url())
     with engine.connect() as connection:
