@@ -92,6 +92,19 @@ def member_origins(config: Config) -> str | None:
     return f"{hub.scheme}://*.{hub.netloc}" if members_isolated(config) else None
 
 
+RENDER_LABEL = "0-render"  # usernames start with a letter, so no member's host can be this one
+
+
+def render_origin(config: Config) -> str:
+    """Where the gallery serves rendered notebooks (untrusted HTML): a host of its own under the members'
+    wildcard, on which no cookie is ever set; where members are not isolated, the portal's origin (the
+    renders are sandboxed by their Content-Security-Policy either way)."""
+    if not members_isolated(config):
+        return portal_origin(config)
+    hub = urlsplit(hub_origin(config))
+    return f"{hub.scheme}://{RENDER_LABEL}.{hub.netloc}"
+
+
 def _is_address(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
