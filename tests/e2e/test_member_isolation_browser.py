@@ -11,14 +11,11 @@ from __future__ import annotations
 import json
 import os
 import pwd
-import queue
 import re
 import shutil
 import subprocess
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -29,7 +26,8 @@ from playwright.sync_api import Browser as Chromium
 from playwright.sync_api import expect, sync_playwright
 
 from tests.e2e.conftest import ARGS, CHROMIUM
-from tests.harness import Appliance, reserve_ports
+from tests.e2e.listener import Listener
+from tests.harness import Appliance
 from tests.integration.conftest import running
 from tests.integration.domain import HUB_HOST, PORTAL_HOST, on_domain
 from tests.integration.lab import start_server
@@ -39,31 +37,6 @@ from tests.integration.storage_client import StorageCaller, mint
 ATTACK_PAGE = Path(__file__).parent / "attack"
 SECRET = "the-colleagues-unpublished-result-7f3a"
 PWNED_FILE = Path("/tmp/pwned-by-attacker")
-
-
-class Listener:
-    """The attacker's collection point: every POST body, as the attack page sent it."""
-
-    def __init__(self) -> None:
-        received: queue.Queue[str] = queue.Queue()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the http.server name
-                received.put(self.rfile.read(int(self.headers.get("Content-Length", 0))).decode())
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.received = received
-        self.server = ThreadingHTTPServer(("127.0.0.1", reserve_ports(1)[0]), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/report"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def report(self, timeout: float = 90) -> dict[str, Any]:
-        report: dict[str, Any] = json.loads(self.received.get(timeout=timeout))
-        return report
 
 
 @dataclass
