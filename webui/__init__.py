@@ -7,3 +7,5 @@ ROOT = Path(str(files(__name__)))
 TEMPLATES = ROOT / "templates"
 STATIC = ROOT / "static"
 PROXY_ERROR_PAGES = ROOT / "proxy-errors"
+GALLERY_ASSETS = ROOT / "gallery-assets"  # what rendered notebooks load (render-assets.json; the build, not git)
+RENDER_ASSETS_MANIFEST = ROOT / "render-assets.json"
