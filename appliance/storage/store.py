@@ -263,10 +263,16 @@ class FileStore:
 
     # ----- writing ---------------------------------------------------------------------------------------
 
+    async def create(self, username: str, raw_path: str, data: bytes) -> Entry:
+        """A new file, never replacing anything: AlreadyExists when something is at the path (the
+        gallery's clone picks another name then)."""
+        return await self.write(username, raw_path, data, exclusive=True)
+
     async def write(self, username: str, raw_path: str, data: bytes, first_checkpoint: bool = False,
-                    trusted: bool = False) -> Entry:
+                    trusted: bool = False, exclusive: bool = False) -> Entry:
         """Create or replace a file. Its directory must exist; a directory cannot be overwritten.
-        ``trusted``: the member's server vouches for this notebook's outputs.
+        ``trusted``: the member's server vouches for this notebook's outputs. ``exclusive``: create
+        only (see ``create``).
 
         With ``first_checkpoint``, a file that has no checkpoint yet gets one of what was written
         (what jupyter_server does after a notebook's first save), in the same transaction."""
@@ -279,19 +285,12 @@ class FileStore:
                   "first": first_checkpoint,
                   "encoding": "deflate" if content.deflated else "identity"}
         namespace = await self.namespace(username)
-        for _ in range(2):
-            values.update(ns=namespace.id, wrapped=namespace.wrapped,
-                          content=await _cpu(namespace.sealer.seal, content.data, namespace.context))
-            async with self._connection() as connection:
-                row = await self._one(connection, REPLACE_FILE, values)
-            if row[0]:
-                break
-            namespace = await self._load_namespace(username)  # a new data key (reencrypt): seal again
+        if exclusive:  # straight to the insert below, which refuses an existing path
+            values.update(ns=namespace.id, content=await _cpu(namespace.sealer.seal, content.data, namespace.context))
         else:
-            raise Busy("the member's data key is being replaced; try again in a moment.")
-        if row[2] is not None:  # replaced: the previous bytes go once nothing else holds them
-            self._release_later(row[1])
-            return _entry(row[2:])
+            replaced, namespace = await self._replace(username, namespace, content, values)
+            if replaced is not None:
+                return replaced
         async with self._transaction() as connection:  # a new file
             current = await self._current(connection, namespace)
             if current is not namespace:
@@ -306,12 +305,33 @@ class FileStore:
                 {**values, "blob": blob[0]})).fetchone()
             if inserted is None:
                 found = await self._find(connection, current, path)
+                if exclusive and found is not None:
+                    raise AlreadyExists(f"File already exists: {path}")
                 raise (WrongKind(f"{path} is a directory; a file cannot replace it.") if found and found.kind ==
                        "directory" else Busy(f"{path} was created by another call meanwhile; try again."))
             if first_checkpoint:
                 await connection.execute(f"INSERT INTO storage.checkpoints (file_id, {VERSION}) "
                                          f"SELECT id, {VERSION} FROM storage.files WHERE id = %s", (inserted[0],))
         return _entry(inserted)
+
+    async def _replace(self, username: str, namespace: Namespace, content: Content,
+                       values: dict[str, Any]) -> tuple[Entry | None, Namespace]:
+        """Save over the file at values["path"] in one statement; (None, the current namespace) when no
+        file is there (``values`` then holds the sealed content for the insert)."""
+        for _ in range(2):
+            values.update(ns=namespace.id, wrapped=namespace.wrapped,
+                          content=await _cpu(namespace.sealer.seal, content.data, namespace.context))
+            async with self._connection() as connection:
+                row = await self._one(connection, REPLACE_FILE, values)
+            if row[0]:
+                break
+            namespace = await self._load_namespace(username)  # a new data key (reencrypt): seal again
+        else:
+            raise Busy("the member's data key is being replaced; try again in a moment.")
+        if row[2] is None:
+            return None, namespace
+        self._release_later(row[1])  # replaced: the previous bytes go once nothing else holds them
+        return _entry(row[2:]), namespace
 
     def _release_later(self, blob: int) -> None:
         """Drop a file's previous blob after the save has answered, unless a checkpoint holds it.

@@ -1,0 +1,259 @@
+"""The gallery's pages on a running appliance, through signed-in browser clients: who sees what by every
+URL, 410 after unpublishing, escaping, clone naming and lineage, the thread's permissions, sort and
+pagination. Publications are written with SQL (gallery_data.py): the read side on its own."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import httpx
+import pytest
+from sqlalchemy import Engine, create_engine
+
+from tests.harness import Appliance, mint_storage_token
+from tests.integration import gallery_data as data
+from tests.integration.oauth import add_user, browser_client, form_value, sign_in
+
+pytestmark = pytest.mark.integration
+SCRIPT = "<script>alert(1)</script>"
+
+
+@dataclass
+class Member:
+    name: str
+    http: httpx.Client
+
+    def get(self, path: str, **params: str) -> httpx.Response:
+        return self.http.get(path, params=params)
+
+    def post_form(self, page_path: str, action: str, **fields: str) -> httpx.Response:
+        """Post a form the way the page's own form does: its CSRF token, the portal's Origin."""
+        page = self.http.get(page_path)
+        assert page.status_code == 200, page.text[:300]
+        return self.http.post(action, data={"csrf_token": form_value(page.text, "csrf_token"), **fields})
+
+
+@pytest.fixture(scope="module")
+def engine(running_appliance: Appliance) -> Iterator[Engine]:
+    made = create_engine(running_appliance.database_url())
+    yield made
+    made.dispose()
+
+
+@pytest.fixture(scope="module")
+def members(running_appliance: Appliance) -> Iterator[dict[str, Member]]:
+    """alice and bob are in group quant, carol is not, root is an admin (names made unique)."""
+    made: dict[str, Member] = {}
+    portal = running_appliance.public_portal_url
+    suffix = uuid.uuid4().hex[:6]
+    for role, args in {"alice": ("--group", "quant"), "bob": ("--group", "quant"), "carol": (),
+                       "root": ("--admin",)}.items():
+        name = f"{role}{suffix}"
+        password = add_user(running_appliance, name, *args)
+        client = browser_client(base_url=portal, headers={"Origin": portal})
+        assert sign_in(client, portal, name, password).status_code == 303
+        made[role] = Member(name, client)
+    yield made
+    for member in made.values():
+        member.http.close()
+
+
+def read_file(appliance: Appliance, member: str, path: str) -> httpx.Response:
+    token = mint_storage_token(appliance, member)
+    return httpx.get(f"{appliance.portal_url}/api/storage/v1/read/{quote(path)}",
+                     headers={"Authorization": f"Bearer {token}"})
+
+
+def write_file(appliance: Appliance, member: str, path: str, body: bytes) -> None:
+    token = mint_storage_token(appliance, member)
+    reply = httpx.put(f"{appliance.portal_url}/api/storage/v1/write/{quote(path)}", content=body,
+                      headers={"Authorization": f"Bearer {token}"})
+    assert reply.status_code in (200, 201), reply.text
+
+
+def test_signed_out_visitors_are_sent_to_sign_in(running_appliance: Appliance) -> None:
+    with browser_client(base_url=running_appliance.public_portal_url) as anonymous:
+        reply = anonymous.get("/gallery")
+    assert reply.status_code == 303 and reply.headers["location"].startswith("/login?next=%2Fgallery")
+
+
+def test_a_group_only_publication_is_404_to_an_outsider_by_every_url(
+        engine: Engine, members: dict[str, Member]) -> None:
+    word = f"zephyr{uuid.uuid4().hex[:6]}"
+    slug = data.publication(engine, author=members["alice"].name, title=f"Group secret {word}", visibility="group",
+                            group="quant", tags=[word], thumbnail=True)
+    version = data.version_ids(engine, slug)[1]
+    urls = [f"/gallery/p/{slug}", f"/gallery/p/{slug}/v/1", f"/gallery/p/{slug}/v/1/notebook.ipynb",
+            f"/gallery/thumbnails/{version}/0.png"]
+    for who, status in (("bob", 200), ("alice", 200), ("root", 200), ("carol", 404)):
+        for url in urls:
+            assert members[who].get(url).status_code == status, (who, url)
+        listing = members[who].get("/gallery", q=word).text + members[who].get("/gallery", tag=word).text
+        assert (f"Group secret {word}" in listing) is (status == 200), who
+    outsider = members["carol"]
+    assert f"Group secret {word}" not in outsider.get(f"/gallery/p/{slug}").text
+    clone = outsider.post_form("/gallery", f"/gallery/p/{slug}/clone", version="1")
+    assert clone.status_code == 404
+    assert data.counts(engine, slug)["clones"] == 0
+
+
+def test_unlisted_is_reached_by_its_link_only(engine: Engine, members: dict[str, Member]) -> None:
+    word = f"quasar{uuid.uuid4().hex[:6]}"
+    slug = data.publication(engine, author=members["alice"].name, title=f"Unlisted {word}", visibility="unlisted",
+                            tags=[word])
+    carol = members["carol"]
+    assert carol.get(f"/gallery/p/{slug}").status_code == 200
+    assert f"Unlisted {word}" not in carol.get("/gallery", q=word).text + carol.get("/gallery", tag=word).text
+
+
+def test_unpublished_is_410_to_those_who_saw_it_and_hidden_is_404(engine: Engine, members: dict[str, Member]) -> None:
+    gone = data.publication(engine, author=members["alice"].name, title="Soon gone", thumbnail=True)
+    secret = data.publication(engine, author=members["alice"].name, title="Quant only", visibility="group",
+                              group="quant")
+    hidden = data.publication(engine, author=members["alice"].name, title="Hidden by admin")
+    for slug in (gone, secret):
+        data.set_state(engine, slug, unpublished=True)
+    data.set_state(engine, hidden, hidden=True)
+    page = members["bob"].get(f"/gallery/p/{gone}/v/1")
+    assert page.status_code == 410 and "unpublished" in page.text
+    assert members["bob"].get(f"/gallery/p/{gone}/v/1/notebook.ipynb").status_code == 410
+    assert members["bob"].get(f"/gallery/p/{secret}").status_code == 410
+    assert members["carol"].get(f"/gallery/p/{secret}").status_code == 404  # never saw it: it never existed
+    assert "Soon gone" not in members["bob"].get("/gallery").text
+    assert members["bob"].get(f"/gallery/p/{hidden}").status_code == 404
+    assert members["alice"].get(f"/gallery/p/{hidden}").status_code == 200  # the author, told it is hidden
+    assert "hid this publication" in members["alice"].get(f"/gallery/p/{hidden}").text
+    assert members["root"].get(f"/gallery/p/{hidden}").status_code == 200
+
+
+def test_script_in_title_summary_tags_and_comments_shows_as_text(engine: Engine, members: dict[str, Member]) -> None:
+    word = f"xss{uuid.uuid4().hex[:6]}"
+    slug = data.publication(engine, author=members["alice"].name, title=f"{SCRIPT} {word}",
+                            summary=f"<img src=x onerror=alert(1)> {word}", tags=[word, "<b>bold</b>"],
+                            versions=[data.notebook(("markdown", f"{SCRIPT} findings {word}"))])
+    bob = members["bob"]
+    posted = bob.post_form(f"/gallery/p/{slug}", f"/gallery/p/{slug}/comments",
+                           body=f"{SCRIPT}\n\n[click](javascript:alert(1)) <img src=x onerror=alert(2)> **{word}**")
+    assert posted.status_code == 303
+    for page in (bob.get(f"/gallery/p/{slug}").text, bob.get("/gallery", q=word).text, bob.get("/gallery").text):
+        assert SCRIPT not in page and "<img src=x" not in page and "<b>bold</b>" not in page
+        assert 'href="javascript:' not in page
+    shown = bob.get(f"/gallery/p/{slug}").text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in shown and f"<strong>{word}</strong>" in shown
+    snippet = bob.get("/gallery", q=f"findings {word}").text
+    assert f"<mark>{word}</mark>" in snippet and "&lt;script&gt;" in snippet
+
+
+def test_search_ranks_highlights_and_says_when_nothing_matches(engine: Engine, members: dict[str, Member]) -> None:
+    word = f"heliotrope{uuid.uuid4().hex[:6]}"
+    weak = data.publication(engine, author=members["alice"].name, title="Weak match",
+                            versions=[data.notebook(("code", f"# {word}\nx = 1"))])
+    strong = data.publication(engine, author=members["alice"].name, title=f"The {word} study", tags=[word])
+    page = members["bob"].get("/gallery", q=word).text
+    assert page.index(f"/gallery/p/{strong}") < page.index(f"/gallery/p/{weak}")
+    assert "2 publications" in page
+    nothing = members["bob"].get("/gallery", q=f"{word} -{word}")
+    assert nothing.status_code == 200 and "Nothing matches" in nothing.text
+
+
+def test_sort_and_pagination(engine: Engine, members: dict[str, Member]) -> None:
+    tag = f"sorting{uuid.uuid4().hex[:6]}"
+    slugs = [data.publication(engine, author=members["alice"].name, title=f"Sorted {i}", tags=[tag], views=i * 10,
+                              clones=30 - i, age_s=1000 - i) for i in range(30)]
+    bob = members["bob"]
+
+    def order(**params: str) -> list[str]:
+        found = re.findall(r'<h2><a href="/gallery/p/([^"]+)">', bob.get("/gallery", tag=tag, **params).text)
+        return found
+
+    assert order() == list(reversed(slugs))[:24]  # newest first, 24 a page
+    assert order(page="2") == list(reversed(slugs))[24:]
+    assert order(sort="views")[:3] == [slugs[29], slugs[28], slugs[27]]
+    assert order(sort="clones")[:3] == [slugs[0], slugs[1], slugs[2]]
+    assert "Page 2 of 2" in bob.get("/gallery", tag=tag, page="2").text
+    assert order(page="99") == list(reversed(slugs))[24:]  # past the end: the last page
+
+
+def test_views_count_once_per_member_per_day(engine: Engine, members: dict[str, Member]) -> None:
+    slug = data.publication(engine, author=members["alice"].name, title="Viewed")
+    for _ in range(3):
+        members["bob"].get(f"/gallery/p/{slug}")
+    members["carol"].get(f"/gallery/p/{slug}/v/1")
+    members["alice"].get(f"/gallery/p/{slug}")  # the author's own visits are not counted
+    assert data.counts(engine, slug)["views"] == 2
+
+
+def test_clone_lands_in_the_viewers_files_without_clobbering_and_records_lineage(
+        running_appliance: Appliance, engine: Engine, members: dict[str, Member]) -> None:
+    first = data.notebook(("markdown", "# Version one"), ("code", "x = 1"))
+    second = data.notebook(("markdown", "# Version two"), ("code", "x = 2"))
+    slug = data.publication(engine, author=members["alice"].name, title="Clone me", versions=[first, second],
+                            source_path="studies/Returns study.ipynb")
+    bob = members["bob"]
+    write_file(running_appliance, bob.name, "Returns study.ipynb", b'{"mine": true}')
+    paths = []
+    for version in ("1", "2"):
+        cloned = bob.post_form(f"/gallery/p/{slug}/v/{version}", f"/gallery/p/{slug}/clone", version=version)
+        assert cloned.status_code == 303, cloned.text[:300]
+        assert cloned.headers["location"].startswith("/research?open=")
+        paths.append(httpx.URL(cloned.headers["location"]).params["open"])
+    assert paths == ["Returns study (2).ipynb", "Returns study (3).ipynb"]
+    assert read_file(running_appliance, bob.name, "Returns study.ipynb").content == b'{"mine": true}'
+    one = json.loads(read_file(running_appliance, bob.name, paths[0]).content)
+    assert one["metadata"]["appliance"]["cloned_from"] == {"publication": slug, "version": 1, "title": "Clone me"}
+    assert one["cells"][0]["source"] == "# Version one"
+    assert json.loads(read_file(running_appliance, bob.name, paths[1]).content)["cells"][0]["source"] == "# Version two"
+    assert data.counts(engine, slug)["clones"] == 2
+    forged = bob.http.post(f"/gallery/p/{slug}/clone", data={"csrf_token": "forged", "version": "1"})
+    assert forged.status_code == 403 and data.counts(engine, slug)["clones"] == 2
+
+
+def test_the_thread_edit_and_delete_your_own_admins_delete_any(engine: Engine, members: dict[str, Member]) -> None:
+    slug = data.publication(engine, author=members["alice"].name, title="Discussed")
+    page = f"/gallery/p/{slug}"
+    bob, carol, root = members["bob"], members["carol"], members["root"]
+    posted = bob.post_form(page, f"{page}/comments", body="First thoughts")
+    comment = posted.headers["location"].rsplit("#comment-", 1)[1]
+    assert carol.post_form(page, f"{page}/comments/{comment}/edit", body="hijacked").status_code == 303
+    assert carol.post_form(page, f"{page}/comments/{comment}/delete").status_code == 303
+    assert "First thoughts" in bob.get(page).text and "hijacked" not in bob.get(page).text
+    assert bob.post_form(page, f"{page}/comments/{comment}/edit", body="Second thoughts").status_code == 303
+    assert "Second thoughts" in carol.get(page).text and "edited" in carol.get(page).text
+    forged = carol.http.post(f"{page}/comments", data={"csrf_token": "x", "body": "forged"})
+    assert forged.status_code == 403 and "forged" not in bob.get(page).text
+    assert root.post_form(page, f"{page}/comments/{comment}/delete").status_code == 303
+    shown = bob.get(page).text
+    assert "Second thoughts" not in shown and "deleted by an administrator" in shown
+
+
+def test_versions_show_what_changed_and_the_render_state(engine: Engine, members: dict[str, Member]) -> None:
+    first = data.notebook(("markdown", "# Study"), ("code", "alpha = 1\nprint(alpha)"))
+    second = data.notebook(("markdown", "# Study"), ("code", "alpha = 2\nprint(alpha)"), ("code", "plot(alpha)"))
+    second["cells"][0]["id"] = first["cells"][0]["id"]
+    slug = data.publication(engine, author=members["alice"].name, title="Changing", versions=[first, second],
+                            rendered=False, render_error="The notebook took longer than 120 s to render.")
+    bob_page = members["bob"].get(f"/gallery/p/{slug}").text
+    alice_page = members["alice"].get(f"/gallery/p/{slug}").text
+    assert "1 cell added, 1 cell modified since version 1" in bob_page
+    assert "- alpha = 1" in bob_page and "+ alpha = 2" in bob_page and "+ plot(alpha)" in bob_page
+    assert "took longer than 120 s" in alice_page and "took longer than 120 s" not in bob_page
+    assert "could not be displayed" in bob_page
+
+
+def test_the_publication_page_frames_the_render_sandboxed_and_the_thumbnail_is_a_png(
+        engine: Engine, members: dict[str, Member]) -> None:
+    slug = data.publication(engine, author=members["alice"].name, title="Framed", thumbnail=True)
+    page = members["bob"].get(f"/gallery/p/{slug}").text
+    frame = re.search(r"<iframe[^>]*>", page, re.S)
+    assert frame and 'sandbox="allow-scripts allow-popups"' in frame.group(0)
+    assert "allow-same-origin" not in frame.group(0) and f"/gallery/rendered/{slug}/v/1" in frame.group(0)
+    version = data.version_ids(engine, slug)[1]
+    thumbnail = members["bob"].get(f"/gallery/thumbnails/{version}/0.png")
+    assert thumbnail.headers["content-type"] == "image/png"
+    assert thumbnail.headers["x-content-type-options"] == "nosniff"
+    assert thumbnail.content.startswith(b"\x89PNG")
