@@ -14,6 +14,7 @@ import click
 import psutil
 
 from appliance import __version__, identity
+from appliance.cli_gallery import gallery
 from appliance.cli_hubs import hubs
 from appliance.cli_identity import clients, users
 from appliance.cli_storage import storage
@@ -296,6 +297,7 @@ main.add_command(users)
 main.add_command(clients)
 main.add_command(storage)
 main.add_command(hubs)
+main.add_command(gallery)
 
 
 

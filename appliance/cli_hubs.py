@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -19,8 +19,6 @@ T = TypeVar("T")
 
 def with_registry(options: Options, work: Callable[[HubRegistry], Awaitable[T]]) -> T:
     """Run ``work`` on the hub registry, with an unreachable database turned into what to do."""
-    import psycopg
-
     from appliance.discovery import Discovery
     from appliance.postgres import database_url
 
@@ -35,8 +33,16 @@ def with_registry(options: Options, work: Callable[[HubRegistry], Awaitable[T]])
         finally:
             await discovery.close()
 
+    return run_on_database(run)
+
+
+def run_on_database(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run ``work`` (which opens pools on the appliance's database) in an event loop, with an unreachable
+    or unmigrated database turned into what to do."""
+    import psycopg
+
     try:
-        return asyncio.run(run())
+        return asyncio.run(work())
     except psycopg.errors.UndefinedTable:
         raise ApplianceError("the database has not been migrated to this version of appliance yet.",
                              hint="Run `appliance db upgrade` (or restart the appliance, which migrates).") from None

@@ -5,6 +5,27 @@ The settings are imported eagerly (config.py reads them); the rest on first use.
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from appliance.gallery.settings import GallerySettings
 
-__all__ = ["GallerySettings"]
+if TYPE_CHECKING:
+    from appliance.gallery.errors import GalleryError as GalleryError
+    from appliance.gallery.service import Gallery as Gallery
+    from appliance.gallery.visibility import ANONYMOUS as ANONYMOUS
+    from appliance.gallery.visibility import Access as Access
+    from appliance.gallery.visibility import Audience as Audience
+    from appliance.gallery.visibility import Viewer as Viewer
+
+_EXPORTS = {"Gallery": "service", "GalleryError": "errors", "ANONYMOUS": "visibility",
+            "Access": "visibility", "Audience": "visibility", "Viewer": "visibility"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+
+
+__all__ = ["GallerySettings", *_EXPORTS]

@@ -16,7 +16,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from appliance import __version__, discovery, identity, storage
+from appliance import __version__, discovery, gallery, identity, storage
 from appliance.db import make_engine
 from appliance.hub import addresses
 from appliance.hub.routes import HubRoutes
@@ -46,7 +46,13 @@ def make_app(config: Config) -> Starlette:
     if portal_origin.startswith("http:"):  # plain HTTP is this configuration's choice (the trial names or a bare
         os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"  # address): authlib allows OAuth over it on localhost only
     identity_service = identity.Identity(engine, config.identity, config.home, issuer=portal_origin)
+
+    async def member_account(username: str) -> identity.Account | None:
+        return await run_in_threadpool(identity_service.accounts.get, username)
+
     storage_service = storage.Storage(url, config.storage, config.home, standing=identity_service.access.standing_of)
+    gallery_service = gallery.Gallery(url, config.gallery, members=member_account,
+                                      authenticate=storage_service.api.authenticate, portal_origin=portal_origin)
     identity_pages = identity.IdentityPages(identity_service)
     portal_pages = PortalPages(config, engine, identity_service)
     discovery_service = discovery.Discovery(url, config.discovery, config.home)
@@ -66,6 +72,7 @@ def make_app(config: Config) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await storage_service.open()
         await discovery_service.open()
+        await gallery_service.open()
         await hub_routes.retire_unconfigured()
         await run_in_threadpool(ensure_hub_clients, config, identity_service)
         try:
@@ -74,6 +81,7 @@ def make_app(config: Config) -> Starlette:
             engine.dispose()
             await storage_service.close()
             await discovery_service.close()
+            await gallery_service.close()
             await hub_routes.aclose()
 
     app = Starlette(
@@ -82,6 +90,7 @@ def make_app(config: Config) -> Starlette:
             *identity.routes(identity_service, identity_pages),
             *storage_service.api.routes(),
             *discovery_api.routes(),
+            *gallery_service.routes(),
             Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
         ],
         middleware=[

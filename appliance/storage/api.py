@@ -67,14 +67,16 @@ class StorageAPI:
     def _endpoint(self, handlers: dict[str, Handler]) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             try:
-                username = await self._authenticate(request)
+                username = await self.authenticate(request)
                 return await handlers[request.method](request, username, request.path_params["path"])
             except StorageError as error:
                 return error_response(error)
 
         return endpoint
 
-    async def _authenticate(self, request: Request) -> str:
+    async def authenticate(self, request: Request) -> str:
+        """The member the request's storage token names, checked against their standing; Unauthorized
+        (401) otherwise. The gallery's publish API checks its callers with this too."""
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("a storage token is required (Authorization: Bearer …).")

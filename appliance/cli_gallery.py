@@ -1,0 +1,129 @@
+"""`appliance gallery …`: moderating the lab's published notebooks (thin over gallery/moderation.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from appliance.cli import Options
+    from appliance.gallery.moderation import Moderation, PublicationSummary
+
+T = TypeVar("T")
+
+
+def with_moderation(options: Options, work: Callable[[Moderation], Awaitable[T]]) -> T:
+    """Run ``work`` on the gallery's moderation, with an unreachable database turned into what to do."""
+    from appliance.cli_hubs import run_on_database
+    from appliance.gallery import Gallery
+    from appliance.postgres import database_url
+
+    config = options.load()
+
+    async def run() -> T:
+        gallery = Gallery(database_url(config.home, config.postgres), config.gallery, pool_size=1)
+        try:
+            await gallery.open()
+            return await work(gallery.moderation)
+        finally:
+            await gallery.close()
+
+    return run_on_database(run)
+
+
+def publication_rows(found: list[PublicationSummary]) -> list[str]:
+    lines = [f"{'SLUG':<17} {'STATE':<11} {'VER':>3} {'VIEWS':>6} {'CLONES':>6} {'AUTHOR':<16} {'VISIBILITY':<16} "
+             "TITLE"]
+    for item in found:
+        lines.append(f"{item.slug:<17} {item.state:<11} {item.version:>3} {item.views:>6} {item.clones:>6} "
+                     f"{item.author:<16} {item.visibility:<16} {item.title[:60]}")
+    return lines
+
+
+@click.group()
+def gallery() -> None:
+    """The lab's published notebooks: list, inspect, hide, delete, render again."""
+
+
+@gallery.command("list")
+@click.option("--author", help="Only this member's publications.")
+@click.option("--all", "include_unpublished", is_flag=True, help="Include publications their authors unpublished.")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.pass_obj
+def gallery_list(options: Options, author: str | None, include_unpublished: bool, as_json: bool) -> None:
+    """List publications (hidden ones too), newest change first."""
+    from appliance.cli_identity import echo_json
+
+    found = with_moderation(options, lambda moderation: moderation.listing(author, include_unpublished))
+    if as_json:
+        echo_json([item.to_json() for item in found])
+    elif not found:
+        click.echo("No publications yet (members publish from JupyterLab: File → Publish to gallery…).")
+    else:
+        click.echo("\n".join(publication_rows(found)))
+
+
+@gallery.command("show")
+@click.argument("slug")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.pass_obj
+def gallery_show(options: Options, slug: str, as_json: bool) -> None:
+    """Show SLUG's publication and its versions with the state of their renders."""
+    from appliance.cli_identity import echo_json
+
+    found, versions = with_moderation(options, lambda moderation: moderation.show(slug))
+    if as_json:
+        echo_json({**found.to_json(), "versions": [version.to_json() for version in versions]})
+        return
+    click.echo(f"{found.title}\n  slug {found.slug} by {found.author}, {found.visibility}, {found.state}"
+               + (f" ({found.hidden_reason})" if found.hidden_reason else "")
+               + f"\n  from {found.path}; {found.views} view(s), {found.clones} clone(s)")
+    for version in versions:
+        render = version.render_state or "not queued"
+        stripped = ", outputs stripped" if version.outputs_stripped else ""
+        click.echo(f"  v{version.number}: {version.size} bytes{stripped}, {version.created_at:%Y-%m-%d %H:%M}, "
+                   f"render {render}"
+                   + (f": {version.render_error}" if version.render_error else ""))
+
+
+@gallery.command("hide")
+@click.argument("slug")
+@click.option("--reason", default="", help="Why (kept with the publication; its author sees it).")
+@click.pass_obj
+def gallery_hide(options: Options, slug: str, reason: str) -> None:
+    """Hide SLUG from everyone but its author and admins (undo with `unhide`)."""
+    with_moderation(options, lambda moderation: moderation.hide(slug, reason))
+    click.echo(f"hid {slug}: only its author and admins see it now.")
+
+
+@gallery.command("unhide")
+@click.argument("slug")
+@click.pass_obj
+def gallery_unhide(options: Options, slug: str) -> None:
+    """Show SLUG in the gallery again."""
+    with_moderation(options, lambda moderation: moderation.unhide(slug))
+    click.echo(f"{slug} is visible again to whom its author chose.")
+
+
+@gallery.command("delete")
+@click.argument("slug")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def gallery_delete(options: Options, slug: str, yes: bool) -> None:
+    """Delete SLUG with its versions, renders and thread, for good (members' clones stay theirs)."""
+    if not yes:
+        click.confirm(f"Delete {slug} and all its versions for good?", abort=True)
+    with_moderation(options, lambda moderation: moderation.delete(slug))
+    click.echo(f"deleted {slug}.")
+
+
+@gallery.command("rerender")
+@click.argument("slug")
+@click.option("--version", "version", type=click.IntRange(min=1), help="Which version [default: the current one].")
+@click.pass_obj
+def gallery_rerender(options: Options, slug: str, version: int | None) -> None:
+    """Queue SLUG's version to be rendered again (after a failure, or a new renderer)."""
+    number, job = with_moderation(options, lambda moderation: moderation.rerender(slug, version))
+    click.echo(f"queued version {number} of {slug} for rendering (job {job}).")
