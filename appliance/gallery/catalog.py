@@ -16,6 +16,7 @@ from __future__ import annotations
 import html
 import math
 import re
+import time
 import zlib
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -53,6 +54,7 @@ SORTS = {
     "views": "p.views DESC, p.updated_at DESC, p.id DESC",
 }
 PAGE_SIZE = 24
+TAGS_TTL_S = 30.0  # the tag filter's counts are this old at most
 MAX_QUERY = 200  # characters of a search; longer ones are cut
 HEADLINE_CHARS = 50_000  # ts_headline reads this much of a version's text (a 5 MB notebook costs ~1 s whole)
 # ts_headline marks matches with these, then everything is escaped and they become <mark>
@@ -188,6 +190,7 @@ class Catalog:
     def __init__(self, engine: Engine, page_size: int = PAGE_SIZE):
         self.engine = engine
         self.page_size = page_size
+        self._tags: dict[Viewer, tuple[float, list[tuple[str, int]]]] = {}
 
     # ----- the gallery page ----------------------------------------------------------------------------
 
@@ -196,6 +199,7 @@ class Catalog:
         query, sort = " ".join(query.split())[:MAX_QUERY], sort if sort in SORTS else "newest"
         listed, params = visible(viewer, listed=True)
         params.update(tag=tag, query=query, limit=self.page_size)
+        page = max(1, page)
         where = [listed]
         if tag:
             where.append("p.tags @> ARRAY[CAST(:tag AS text)]")
@@ -203,43 +207,54 @@ class Catalog:
             where.append("p.document @@ websearch_to_tsquery('english', :query)")
         condition = " AND ".join(where)
         with self.engine.connect() as connection:
-            total = connection.execute(text(f"SELECT count(*) FROM gallery.publications p WHERE {condition}"),
-                                       params).scalar_one()
-            pages = max(1, math.ceil(total / self.page_size))
-            page = min(max(1, page), pages)
-            params["offset"] = (page - 1) * self.page_size
-            if query:
-                rows = connection.execute(text(self._search_statement(condition)), params).all()
-                cards = [_card(row, row.headline) for row in rows]
-            else:
-                rows = connection.execute(text(
-                    f"SELECT {CARD_COLUMNS} FROM gallery.publications p {CURRENT_VERSION} WHERE {condition} "
-                    f"ORDER BY {SORTS[sort]} LIMIT :limit OFFSET :offset"), params).all()
-                cards = [_card(row) for row in rows]
+            params["offset"] = (max(1, page) - 1) * self.page_size
+            rows = connection.execute(text(self._page_statement(condition, sort, bool(query))), params).all()
+            if not rows and page > 1:  # past the last page: show the last one
+                total = connection.execute(text(f"SELECT count(*) FROM gallery.publications p WHERE {condition}"),
+                                           params).scalar_one()
+                params["offset"] = max(0, math.ceil(total / self.page_size) - 1) * self.page_size
+                rows = connection.execute(text(self._page_statement(condition, sort, bool(query))), params).all()
+        total = rows[0].total if rows else 0
+        pages = max(1, math.ceil(total / self.page_size))
+        page = params["offset"] // self.page_size + 1
+        cards = [_card(row, row.headline if query else None) for row in rows]
         return CardPage(cards=cards, total=total, page=page, pages=pages, query=query, tag=tag, sort=sort)
 
     @staticmethod
-    def _search_statement(condition: str) -> str:
-        # rank every match (the index finds them), keep one page, and only then make its headlines
+    def _page_statement(condition: str, sort: str, search: bool) -> str:
+        """One page of cards and the total, in one pass: the page's ids are chosen over the publications
+        alone (narrow rows; count(*) OVER () counts before LIMIT), then only they are joined to their
+        current version; a search ranks every match and makes headlines for the page only (ts_headline
+        re-parses the text: the costly part)."""
+        order = f"rank DESC, {SORTS['newest']}" if search else SORTS[sort]
+        rank = "ts_rank(p.document, q.q)" if search else "0"
+        headline = (f", ts_headline('english', translate(left(v.search_text, {HEADLINE_CHARS}), "
+                    f"E'\\x02\\x03\\x04', '   '), q.q, '{HEADLINE_OPTIONS}') AS headline" if search else "")
         return f"""
             WITH q AS (SELECT websearch_to_tsquery('english', :query) AS q),
-            ranked AS (SELECT p.id, ts_rank(p.document, q.q) AS rank FROM gallery.publications p, q
-                       WHERE {condition} ORDER BY rank DESC, p.updated_at DESC, p.id DESC
-                       LIMIT :limit OFFSET :offset)
-            SELECT {CARD_COLUMNS}, ts_headline('english',
-                       translate(left(v.search_text, {HEADLINE_CHARS}), E'\\x02\\x03\\x04', '   '), q.q,
-                       '{HEADLINE_OPTIONS}') AS headline
-            FROM ranked JOIN gallery.publications p ON p.id = ranked.id {CURRENT_VERSION}, q
-            ORDER BY ranked.rank DESC, p.updated_at DESC, p.id DESC"""
+            chosen AS (SELECT p.id, {rank} AS rank, count(*) OVER () AS total FROM gallery.publications p, q
+                       WHERE {condition} ORDER BY {order} LIMIT :limit OFFSET :offset)
+            SELECT {CARD_COLUMNS}, chosen.total{headline}
+            FROM chosen JOIN gallery.publications p ON p.id = chosen.id {CURRENT_VERSION}, q
+            ORDER BY {order.replace('rank', 'chosen.rank')}"""
 
     def tags(self, viewer: Viewer, limit: int = 24) -> list[tuple[str, int]]:
-        """The most used tags among the publications listed for the viewer."""
+        """The most used tags among the publications listed for the viewer (counted over every listed
+        publication, so kept for TAGS_TTL_S per viewer)."""
+        now = time.monotonic()
+        cached = self._tags.get(viewer)
+        if cached is not None and now - cached[0] < TAGS_TTL_S:
+            return cached[1]
         listed, params = visible(viewer, listed=True)
         with self.engine.connect() as connection:
             rows = connection.execute(text(
                 f"SELECT tag, count(*) AS n FROM gallery.publications p, unnest(p.tags) AS tag WHERE {listed} "
                 "GROUP BY tag ORDER BY n DESC, tag LIMIT :limit"), {**params, "limit": limit}).all()
-        return [(row.tag, row.n) for row in rows]
+        found = [(row.tag, row.n) for row in rows]
+        if len(self._tags) > 1000:
+            self._tags.clear()
+        self._tags[viewer] = (now, found)
+        return found
 
     # ----- one publication -----------------------------------------------------------------------------
 
