@@ -12,13 +12,14 @@ from appliance.gallery.settings import GallerySettings
 
 if TYPE_CHECKING:
     from appliance.gallery.errors import GalleryError as GalleryError
+    from appliance.gallery.pages import GalleryPages as GalleryPages
     from appliance.gallery.service import Gallery as Gallery
     from appliance.gallery.visibility import ANONYMOUS as ANONYMOUS
     from appliance.gallery.visibility import Access as Access
     from appliance.gallery.visibility import Audience as Audience
     from appliance.gallery.visibility import Viewer as Viewer
 
-_EXPORTS = {"Gallery": "service", "GalleryError": "errors", "ANONYMOUS": "visibility",
+_EXPORTS = {"Gallery": "service", "GalleryError": "errors", "GalleryPages": "pages", "ANONYMOUS": "visibility",
             "Access": "visibility", "Audience": "visibility", "Viewer": "visibility"}
 
 

@@ -54,6 +54,9 @@ def make_app(config: Config) -> Starlette:
     gallery_service = gallery.Gallery(url, config.gallery, members=member_account,
                                       authenticate=storage_service.api.authenticate, portal_origin=portal_origin)
     identity_pages = identity.IdentityPages(identity_service)
+    gallery_pages = gallery.GalleryPages.make(engine, storage_service.store, identity_service,
+                                              addresses.render_origin(config), gallery_service.publisher,
+                                              gallery_service.moderation.unpublish)
     portal_pages = PortalPages(config, engine, identity_service)
     discovery_service = discovery.Discovery(url, config.discovery, config.home)
     hub_routes = HubRoutes(config, discovery_service.registry)
@@ -91,6 +94,7 @@ def make_app(config: Config) -> Starlette:
             *storage_service.api.routes(),
             *discovery_api.routes(),
             *gallery_service.routes(),
+            *gallery_pages.routes(),
             Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
         ],
         middleware=[
