@@ -31,6 +31,7 @@ ENVELOPE_BYTES = 64 * 1024
 # how much of the markdown, and of the code, is indexed for search and kept for snippets (a tsvector
 # holds at most 1 MB; a notebook's prose and code are far smaller than its outputs)
 MAX_SEARCH_CHARS = 100_000
+HUFFMAN_FROM_BYTES = 1_000_000  # notebooks at least this big are compressed with Huffman coding only
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -92,7 +93,8 @@ def parse_submission(body: bytes, max_size_bytes: int) -> Submission:
     notebook = check_notebook(request.get("notebook"))
     if strip:
         strip_outputs(notebook)
-    stored = (json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    # as nbformat writes it, but ASCII-escaped: json's C encoder is ~5x slower with ensure_ascii=False
+    stored = (json.dumps(notebook, indent=1, sort_keys=True) + "\n").encode()
     if len(stored) > max_size_bytes:
         raise too_large(len(stored), max_size_bytes)
     markdown, code = notebook_text(notebook)
@@ -101,8 +103,16 @@ def parse_submission(body: bytes, max_size_bytes: int) -> Submission:
         summary=check_summary(request.get("summary", "")), tags=check_tags(request.get("tags", [])),
         visibility=check_choice(request.get("visibility", "lab")),
         new_version_of=check_slug_field(request.get("new_version_of")),
-        notebook=stored, compressed=zlib.compress(stored, 1), sha256=hashlib.sha256(stored).digest(),
+        notebook=stored, compressed=compress(stored), sha256=hashlib.sha256(stored).digest(),
         outputs_stripped=strip, markdown=markdown, code=code, cloned_from=cloned_from(notebook))
+
+
+def compress(notebook: bytes) -> bytes:
+    """zlib, as the versions table keeps notebooks. A big notebook is big because of its outputs (base64
+    images, which LZ77 barely shrinks): Huffman coding alone takes them to ~3/4 at ~4x the speed."""
+    strategy = zlib.Z_HUFFMAN_ONLY if len(notebook) >= HUFFMAN_FROM_BYTES else zlib.Z_DEFAULT_STRATEGY
+    compressor = zlib.compressobj(1, zlib.DEFLATED, zlib.MAX_WBITS, 8, strategy)
+    return compressor.compress(notebook) + compressor.flush()
 
 
 def check_notebook(notebook: Any) -> dict[str, Any]:
