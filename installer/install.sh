@@ -159,7 +159,9 @@ ensure_venv() {
   if [ -f "$source" ]; then want="$DEV $(sha256sum < "$source" | cut -c1-16)"
   else
     want="$DEV $(sha256sum < "$source/pyproject.toml" | cut -c1-16)"
-    [ $DEV -eq 1 ] || want="$want $(cd "$source" && find appliance webui -type f ! -path '*/__pycache__/*' -print0 \
+    [ $DEV -eq 1 ] || want="$want $(cd "$source" && find appliance webui -type f ! -path '*/__pycache__/*' \
+      ! -path '*/node_modules/*' ! -path 'webui/labextension/lib/*' ! -path 'webui/labextensions/*' \
+      ! -path 'webui/gallery-assets/*' -print0 \
       | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"
   fi
   stamp="$VENV/.appliance-installed"
@@ -170,6 +172,13 @@ ensure_venv() {
     echo "$want" > "$stamp"
     UPGRADED=1
   fi
+}
+
+ensure_labextension() {
+  # the checkout's JupyterLab gallery extension and render assets (a wheel's build does this for a wheel);
+  # quick when its sources did not change since the last build
+  step "building the gallery's JupyterLab extension (webui/labextension) if its sources changed"
+  run "$VENV/bin/python" "$FROM/webui/labextension/build.py"
 }
 
 ensure_proxy() {
@@ -397,6 +406,7 @@ main() {
   [ $DEV -eq 0 ] || ensure_machine_tools
   phase "the appliance's Python environment in $VENV"
   ensure_venv
+  [ $DEV -eq 0 ] || ensure_labextension
   phase "the front proxy"
   ensure_proxy
   [ $DEV -eq 1 ] || ensure_command_link

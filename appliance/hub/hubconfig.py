@@ -20,11 +20,15 @@ from appliance.proxy import STRICT_TRANSPORT_SECURITY
 from appliance.proxy import TOKEN_SECRET as PROXY_TOKEN_SECRET
 from appliance.storage.service import TOKEN_SECRET
 from appliance.supervisor.run import MARKER
+from appliance.webui import LABEXTENSIONS
 
 SYSTEMD_RUNNING = Path("/run/systemd/system")
 LAB_SETTINGS = Path(__file__).parent / "lab_settings"  # JupyterLab's defaults for members: no news prompt
 HUB_TEMPLATES = Path(__file__).parent / "templates"  # JupyterHub's pages, without the links the portal replaces
 SPAWNER_CLASSES = {"local": "appliance.hub.app.LocalSpawner", "systemd": "appliance.hub.app.ApplianceSystemdSpawner"}
+# in every member's server, besides those the venv enables: the gallery's endpoints (publish) and the memory
+# in JupyterLab's status bar; JupyterLab finds the gallery's extension, prebuilt, in LABEXTENSIONS
+SERVER_EXTENSIONS = {"appliance.singleuser": True, "jupyter_resource_usage": True}
 IDLE_CULLER = "idle-culler"  # the managed service's name, and its role's
 
 
@@ -125,7 +129,9 @@ def update_spawner(c: TraitletsConfig, config: Config, hub_id: str, spawner: str
     # traitlets reads a dict on the command line as a Python literal (JSON's true would not parse)
     c.Spawner.args = [f"--ServerApp.tornado_settings={tornado_settings!r}",
                       "--ServerApp.contents_manager_class=appliance.storage.contents_manager.RemoteContentsManager",
+                      f"--ServerApp.jpserver_extensions={SERVER_EXTENSIONS!r}",
                       f"--LabApp.app_settings_dir={LAB_SETTINGS}",
+                      f"--LabApp.extra_labextensions_path={LABEXTENSIONS}",  # one item (a list literal is not parsed)
                       # a token the hub revoked (access ended) is refused within seconds, not 5 minutes
                       f"--HubAuth.cache_max_age={SERVER_AUTH_CACHE_S}"]
     c.Spawner.mem_limit = config.hubs.memory_limit or None

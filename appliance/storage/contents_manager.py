@@ -97,10 +97,7 @@ class StorageClient:
         _inside(path)
         url = URL(f"{self.url}/{verb}/{quote(path.strip('/'), safe='/')}", encoded=True)
         try:
-            token = await self.token.current(self._http())
-            reply = await self._send(method, url, token, params, content)
-            if reply.status == 401 and await self.token.renew(self._http(), token):  # refused since: once more
-                reply = await self._send(method, url, self.token.value, params, content)
+            reply = await self.authorized(method, url, params=params, content=content)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise HTTPError(503, f"The notebook storage is unreachable ({type(exc).__name__}); "
                                  "try again in a moment.") from None
@@ -112,10 +109,23 @@ class StorageClient:
             raise HTTPError(reply.status, message)
         return reply
 
+    async def authorized(self, method: str, url: URL, *, params: dict[str, str] | None = None,
+                         content: bytes | None = None, content_type: str | None = None) -> Reply:
+        """A request to ``url`` (the storage's, or another portal API's: the gallery's) as this server's
+        member, whatever its answer; a token refused since it was sent is renewed and the request sent once
+        more. Connection errors are raised."""
+        token = await self.token.current(self._http())
+        reply = await self._send(method, url, token, params, content, content_type)
+        if reply.status == 401 and await self.token.renew(self._http(), token):  # refused since: once more
+            reply = await self._send(method, url, self.token.value, params, content, content_type)
+        return reply
+
     async def _send(self, method: str, url: URL, token: str, params: dict[str, str] | None,
-                    content: bytes | None) -> Reply:
-        async with self._http().request(method, url, params=params, data=content,
-                                        headers={"Authorization": f"Bearer {token}"}) as response:
+                    content: bytes | None, content_type: str | None = None) -> Reply:
+        headers = {"Authorization": f"Bearer {token}"}
+        if content_type:
+            headers["Content-Type"] = content_type
+        async with self._http().request(method, url, params=params, data=content, headers=headers) as response:
             return Reply(response.status, response.headers, await response.read())
 
     async def aclose(self) -> None:

@@ -14,7 +14,7 @@ import psutil
 import websocket
 
 from tests.harness import Appliance
-from tests.integration.oauth import Browser, add_user, follow, log_in_through_hub
+from tests.integration.oauth import Browser, add_user, browser_client, follow, log_in_through_hub
 
 
 @dataclass
@@ -53,6 +53,28 @@ def server_url(landed: httpx.Response) -> str:
     """The member's server that ``landed`` (their JupyterLab page) came from: on a host of its own, or under
     the hub origin on a bare address."""
     return str(landed.url.copy_with(query=None)).removesuffix("/lab")
+
+
+class MemberServer:
+    """A new member's running JupyterLab, started through the hub discovery places them on, and the browser
+    (cookie jar) that started it."""
+
+    def __init__(self, appliance: Appliance, name: str):
+        self.name = name
+        member = Member.new(appliance, name)
+        self.browser = browser_client()
+        landed = start_server(appliance, f"{appliance.proxy_url}/hubs/{member.hub_id()}", name, member.password,
+                              self.browser)
+        self.url = server_url(landed)
+        self.page = landed.text  # the JupyterLab page it landed on
+        self.path = urlsplit(self.url).path
+        # what JupyterLab sends: its _xsrf cookie as a header (API calls) or as ?_xsrf= (getDownloadUrl)
+        self.xsrf = next(c.value for c in self.browser.cookies.jar
+                         if c.name == "_xsrf" and self.path.startswith(c.path.rstrip("/")) and "/user/" in c.path) or ""
+
+    def put(self, path: str, model: dict[str, object]) -> None:
+        saved = self.browser.put(f"{self.url}/api/contents/{path}", headers={"X-XSRFToken": self.xsrf}, json=model)
+        assert saved.status_code in (200, 201), saved.text
 
 
 def user_servers(name: str) -> list[psutil.Process]:

@@ -13,15 +13,14 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from tests.harness import Appliance
 from tests.integration.conftest import running
-from tests.integration.lab import Member, server_url, start_server
-from tests.integration.oauth import Browser, browser_client, follow
+from tests.integration.lab import MemberServer
+from tests.integration.oauth import Browser, follow
 
 NOTEBOOK = {"cells": [{"cell_type": "markdown", "id": "a1", "metadata": {}, "source": "# kept in PostgreSQL"}],
             "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
@@ -59,24 +58,8 @@ def close_browsers() -> Iterator[None]:
     Browser.close_all()
 
 
-class Server:
-    """A member's running JupyterLab, and the browser (cookie jar) that started it."""
-
-    def __init__(self, appliance: Appliance, name: str):
-        self.name = name
-        member = Member.new(appliance, name)
-        self.browser = browser_client()
-        landed = start_server(appliance, f"{appliance.proxy_url}/hubs/{member.hub_id()}", name, member.password,
-                              self.browser)
-        self.url = server_url(landed)
-        self.path = urlsplit(self.url).path
-        # what JupyterLab sends: its _xsrf cookie as a header (API calls) or as ?_xsrf= (getDownloadUrl)
-        self.xsrf = next(c.value for c in self.browser.cookies.jar
-                         if c.name == "_xsrf" and self.path.startswith(c.path.rstrip("/")) and "/user/" in c.path) or ""
-
-    def put(self, path: str, model: dict[str, object]) -> None:
-        saved = self.browser.put(f"{self.url}/api/contents/{path}", headers={"X-XSRFToken": self.xsrf}, json=model)
-        assert saved.status_code in (200, 201), saved.text
+class Server(MemberServer):
+    """A member's running JupyterLab, with JupyterLab's Download."""
 
     def download(self, path: str, **params: str) -> httpx.Response:
         return self.browser.get(f"{self.url}/files/{path}", params={"_xsrf": self.xsrf, **params})
