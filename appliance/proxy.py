@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import ssl
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,34 +134,35 @@ def check_certificate_names(settings: ProxySettings, needed: list[str]) -> None:
                  + " ".join(f"-d {host}" for host in needed) + " (a wildcard needs the DNS challenge).")
 
 
-def keeping_route(api: str, token: str, route: tuple[str, str] | None) -> Check:
-    """Pass when the proxy's API answers and, if ``route`` (spec, target) is given, the proxy has that route,
-    which this check adds when it is missing: a started or restarted proxy knows no routes, and the
-    portal's host name must answer as soon as the proxy does."""
+def keeping_routes(api: str, token: str, routes: Sequence[tuple[str, str]]) -> Check:
+    """Pass when the proxy's API answers and has every route in ``routes`` (spec, target), which this check
+    adds when one is missing: a started or restarted proxy knows no routes, and the portal's host names
+    must answer as soon as the proxy does."""
 
     async def check() -> None:
         try:
             async with httpx.AsyncClient(timeout=2.0, trust_env=False,
                                          headers={"Authorization": f"token {token}"}) as client:
-                routes = (await client.get(f"{api}/api/routes")).raise_for_status().json()
-                if route is not None and route[0] not in routes:
-                    (await client.post(f"{api}/api/routes{route[0]}", json={"target": route[1]})).raise_for_status()
+                known = (await client.get(f"{api}/api/routes")).raise_for_status().json()
+                for spec, target in routes:
+                    if spec not in known:
+                        (await client.post(f"{api}/api/routes{spec}", json={"target": target})).raise_for_status()
         except httpx.HTTPError as exc:
             raise CheckFailed(f"the front proxy's API at {api}: {type(exc).__name__} {exc}".strip()) from None
 
     return check
 
 
-def proxy_spec(settings: ProxySettings, token: str, portal_route: tuple[str, str] | None = None) -> ChildSpec:
-    """The front proxy. With a ``portal_route`` (the portal's host name and its loopback address) the proxy
-    routes by host name: the first segment of every route is a host (see hub.addresses.route_prefix), and
-    the proxy serves the portal's host name too, a route its checks keep."""
+def proxy_spec(settings: ProxySettings, token: str, portal_routes: Sequence[tuple[str, str]] = ()) -> ChildSpec:
+    """The front proxy. With ``portal_routes`` (the portal's host names, as routes, and its loopback address)
+    the proxy routes by host name: the first segment of every route is a host (see
+    hub.addresses.route_prefix), and the proxy serves the portal's host names too, routes its checks keep."""
     api = f"http://127.0.0.1:{settings.api_port}"
     argv = [str(find_proxy_command(settings)), "--ip", settings.host, "--port", str(settings.port),
             "--api-ip", "127.0.0.1", "--api-port", str(settings.api_port),
             "--error-path", str(PROXY_ERROR_PAGES), "--log-level", "info"]
     ports = [Port(settings.host, settings.port, "proxy.port"), Port("127.0.0.1", settings.api_port, "proxy.api_port")]
-    if portal_route is not None:
+    if portal_routes:
         argv.append("--host-routing")
     if settings.tls_cert:
         check_tls_files(settings)
@@ -173,8 +175,8 @@ def proxy_spec(settings: ProxySettings, token: str, portal_route: tuple[str, str
         description="front proxy",
         argv=argv,
         env={"CONFIGPROXY_AUTH_TOKEN": token},
-        ready=keeping_route(api, token, portal_route),
-        health=keeping_route(api, token, portal_route),
+        ready=keeping_routes(api, token, portal_routes),
+        health=keeping_routes(api, token, portal_routes),
         address=f"{settings.host}:{settings.port} (api 127.0.0.1:{settings.api_port})",
         ports=tuple(ports),
     )

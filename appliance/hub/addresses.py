@@ -105,6 +105,11 @@ def render_origin(config: Config) -> str:
     return f"{hub.scheme}://{RENDER_LABEL}.{hub.netloc}"
 
 
+def render_route(config: Config) -> str | None:
+    """The front proxy's route for the render host (to the portal, which serves it), where there is one."""
+    return f"/{urlsplit(render_origin(config)).hostname}" if members_isolated(config) else None
+
+
 def _is_address(host: str) -> bool:
     try:
         ipaddress.ip_address(host)

@@ -1,7 +1,7 @@
 """The front proxy's routes, as the portal keeps them: a dead hub's routes and those of a hub no longer
 configured (``hubs.count`` lowered) are removed, so that no request reaches a server whose member has
 moved on. A live hub re-adds its own routes every few seconds (see app.py); the portal's own route, under
-host routing, is kept by the proxy's checks (proxy.keeping_route)."""
+host routing, is kept by the proxy's checks (proxy.keeping_routes)."""
 
 from __future__ import annotations
 

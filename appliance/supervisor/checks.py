@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping
+from pathlib import Path
 
 import httpx
+import psutil
 
 from appliance.supervisor.spec import Check, CheckFailed
 
@@ -35,5 +38,22 @@ def tcp_open(host: str, port: int, timeout_s: float = 2.0) -> Check:
             raise CheckFailed(f"connect {host}:{port}: {exc or 'timed out'}") from None
         writer.close()
         await writer.wait_closed()
+
+    return check
+
+
+def heartbeat(path: Path, max_age_s: float) -> Check:
+    """Pass when ``path`` was written less than ``max_age_s`` ago by a process that is alive (the file holds
+    its pid): a child with no port to ask writes one from its main loop."""
+
+    async def check() -> None:
+        try:
+            age, pid = time.time() - path.stat().st_mtime, int(path.read_text().strip() or 0)
+        except (OSError, ValueError) as exc:
+            raise CheckFailed(f"no heartbeat in {path} ({exc})") from None
+        if age > max_age_s:
+            raise CheckFailed(f"the heartbeat in {path} is {age:.0f} s old (more than {max_age_s:g} s)")
+        if not psutil.pid_exists(pid):
+            raise CheckFailed(f"the heartbeat in {path} is from process {pid}, which has ended")
 
     return check

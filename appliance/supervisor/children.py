@@ -1,4 +1,5 @@
-"""The appliance's children, in start order: PostgreSQL → migrations → portal → front proxy → hubs."""
+"""The appliance's children, in start order: PostgreSQL → migrations → portal → front proxy → hubs → the
+gallery's renderer."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import sys
 
 from appliance.config import Config
 from appliance.discovery.service import hub_credentials
+from appliance.gallery.renderer import HEARTBEAT_FILE as RENDERER_HEARTBEAT
+from appliance.gallery.renderer import HEARTBEAT_S as RENDERER_HEARTBEAT_S
 from appliance.hub import addresses
 from appliance.postgres import EmbeddedCluster
 from appliance.proxy import TOKEN_SECRET as PROXY_TOKEN_SECRET
 from appliance.proxy import proxy_spec
-from appliance.supervisor.checks import http_ok
+from appliance.supervisor.checks import heartbeat, http_ok
 from appliance.supervisor.spec import ChildSpec, Port
 
 
@@ -39,11 +42,29 @@ def build_children(config: Config) -> list[ChildSpec]:
             ports=(Port(portal.host, portal.port, "portal.port"),),
         )
     )
-    portal_route = addresses.portal_route(config)
-    specs.append(proxy_spec(config.proxy, config.home.secret(PROXY_TOKEN_SECRET),
-                            (portal_route, addresses.portal_local(config)) if portal_route else None))
+    specs.append(proxy_spec(config.proxy, config.home.secret(PROXY_TOKEN_SECRET), portal_routes(config)))
     specs += [hub_spec(config, hub_id) for hub_id in addresses.hub_ids(config)]
+    specs.append(renderer_spec(config))
     return specs
+
+
+def portal_routes(config: Config) -> list[tuple[str, str]]:
+    """The front proxy's routes to the portal under host routing: its host name, and the gallery's render host
+    (served by the portal too, which answers only the render paths there: gallery/rendered.py)."""
+    hosts = [addresses.portal_route(config), addresses.render_route(config)]
+    return [(route, addresses.portal_local(config)) for route in hosts if route]
+
+
+def renderer_spec(config: Config) -> ChildSpec:
+    """The gallery's renderer (gallery/renderer.py): it listens on no port, so its health is its heartbeat."""
+    beats = heartbeat(config.home.run_dir / RENDERER_HEARTBEAT, max_age_s=RENDERER_HEARTBEAT_S * 10)
+    return ChildSpec(
+        name="renderer",
+        description="gallery renderer",
+        argv=[sys.executable, "-m", "appliance.gallery.renderer"],
+        ready=beats,
+        health=beats,
+    )
 
 
 def hub_spec(config: Config, hub_id: str) -> ChildSpec:

@@ -50,7 +50,7 @@ def gone(pid: int) -> bool:
 def test_all_components_healthy_after_up(running_appliance: Appliance) -> None:
     report = running_appliance.status()
     assert report["exit_code"] == 0
-    assert [c["name"] for c in report["components"]] == ["postgres", "portal", "proxy"]
+    assert [c["name"] for c in report["components"]] == ["postgres", "portal", "proxy", "renderer"]
     for component in report["components"]:
         assert component["state"] == "healthy"
         assert psutil.pid_exists(component["pid"])
@@ -105,7 +105,7 @@ def test_proxy_api_requires_the_token(running_appliance: Appliance) -> None:
     assert response.status_code == 403
 
 
-@pytest.mark.parametrize("name", ["postgres", "portal", "proxy"])
+@pytest.mark.parametrize("name", ["postgres", "portal", "proxy", "renderer"])
 def test_kill_9_heals_and_counts_the_restart(running_appliance: Appliance, name: str) -> None:
     row = write_row(running_appliance)
     before = running_appliance.component(name)

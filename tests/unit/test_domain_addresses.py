@@ -88,7 +88,7 @@ def test_the_proxy_gets_host_routing_tls_and_the_redirect(tmp_path: Path, monkey
     monkeypatch.setattr("appliance.proxy.find_proxy_command", lambda settings: Path("/usr/bin/chp"))
     cert, key = make_certificates(tmp_path, ["lab.example.org", "hub.lab.example.org"])[1:]
     settings = ProxySettings(host="0.0.0.0", port=443, tls_cert=str(cert), tls_key=str(key), http_redirect_port=80)
-    spec = proxy_spec(settings, "token", ("/lab.example.org", "http://127.0.0.1:8000"))
+    spec = proxy_spec(settings, "token", [("/lab.example.org", "http://127.0.0.1:8000")])
     argv = " ".join(spec.argv)
     assert "--host-routing" in argv
     assert f"--ssl-cert {cert} --ssl-key {key}" in argv
