@@ -46,6 +46,9 @@ class Authoring(Protocol):
 
 
 Unpublish = Callable[[str, str], Awaitable[Any]]  # (username, slug): the author unpublishes
+# (slug, version): the render's URL on the render origin, signed for a viewer the page let see it
+# (rendered.RenderLinks.url)
+RenderLink = Callable[[str, int], str]
 
 
 @dataclass(frozen=True)
@@ -62,20 +65,20 @@ def parse_tags(field: str) -> list[str]:
 
 class GalleryPages:
     def __init__(self, catalog: Catalog, threads: Threads, cloner: Cloner, identity: Identity,
-                 render_origin: str, authoring: Authoring, unpublish: Unpublish):
+                 render_link: RenderLink, authoring: Authoring, unpublish: Unpublish):
         self.catalog = catalog
         self.threads = threads
         self.cloner = cloner
         self.identity = identity
-        self.render_origin = render_origin
+        self.render_link = render_link
         self.authoring = authoring
         self.unpublish = unpublish
         self.diffs = DiffCache()
 
     @classmethod
-    def make(cls, engine: Any, store: NotebookStore, identity: Identity, render_origin: str,
+    def make(cls, engine: Any, store: NotebookStore, identity: Identity, render_link: RenderLink,
              authoring: Authoring, unpublish: Unpublish) -> GalleryPages:
-        return cls(Catalog(engine), Threads(engine), Cloner(engine, store), identity, render_origin, authoring,
+        return cls(Catalog(engine), Threads(engine), Cloner(engine, store), identity, render_link, authoring,
                    unpublish)
 
     def routes(self) -> list[Route]:
@@ -180,7 +183,7 @@ class GalleryPages:
         changes = await run_in_threadpool(self._changes, publication)
         comments = await run_in_threadpool(self.threads.comments, publication.id)
         editing = request.query_params.get("edit", "")
-        render_url = f"{self.render_origin}/gallery/rendered/{quote(publication.slug)}/v/{version.number}"
+        render_url = self.render_link(publication.slug, version.number)
         return render(request, "gallery/publication.html", session=session, p=publication, shown=version,
                       changes=changes, comments=comments, render_url=render_url, editing=editing,
                       is_author=publication.author == session.account.username,

@@ -56,9 +56,8 @@ def make_app(config: Config) -> Starlette:
                                       authenticate=storage_service.api.authenticate, portal_origin=portal_origin)
     identity_pages = identity.IdentityPages(identity_service)
     rendered = make_rendered(engine, config.home.secret(LINK_SECRET), addresses.render_origin(config), portal_origin)
-    gallery_pages = gallery.GalleryPages.make(engine, storage_service.store, identity_service,
-                                              addresses.render_origin(config), gallery_service.publisher,
-                                              gallery_service.moderation.unpublish)
+    gallery_pages = gallery.GalleryPages.make(engine, storage_service.store, identity_service, rendered.links.url,
+                                              gallery_service.publisher, gallery_service.moderation.unpublish)
     portal_pages = PortalPages(config, engine, identity_service)
     discovery_service = discovery.Discovery(url, config.discovery, config.home)
     hub_routes = HubRoutes(config, discovery_service.registry)

@@ -4,6 +4,7 @@ pagination. Publications are written with SQL (gallery_data.py): the read side o
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import uuid
@@ -251,7 +252,15 @@ def test_the_publication_page_frames_the_render_sandboxed_and_the_thumbnail_is_a
     page = members["bob"].get(f"/gallery/p/{slug}").text
     frame = re.search(r"<iframe[^>]*>", page, re.S)
     assert frame and 'sandbox="allow-scripts allow-popups"' in frame.group(0)
-    assert "allow-same-origin" not in frame.group(0) and f"/gallery/rendered/{slug}/v/1" in frame.group(0)
+    assert "allow-same-origin" not in frame.group(0) and f"/gallery/rendered/{slug}/v/1?" in frame.group(0)
+    link = re.search(r'src="([^"]+)"', frame.group(0))
+    assert link is not None
+    source = html.unescape(link.group(1))
+    with browser_client() as frame_loader:  # the frame's request: a host of its own, no portal cookie
+        rendered = frame_loader.get(source)
+        assert rendered.status_code == 200 and "rendered" in rendered.text
+        assert "sandbox allow-scripts allow-popups" in rendered.headers["content-security-policy"]
+        assert frame_loader.get(source.split("?")[0]).status_code == 404  # not without the page's signed link
     version = data.version_ids(engine, slug)[1]
     thumbnail = members["bob"].get(f"/gallery/thumbnails/{version}/0.png")
     assert thumbnail.headers["content-type"] == "image/png"
