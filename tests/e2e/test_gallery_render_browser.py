@@ -1,0 +1,77 @@
+"""A rendered notebook in Chromium: its LaTeX is typeset by MathJax 3 from the render host, whether the
+page is opened directly or framed by the portal, and the browser asks nothing of any other host."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.sync_api import Frame, Page
+
+from tests.harness import Appliance
+from tests.integration.render_queue import connect, finished, notebook, queue, render_links
+
+TYPESET = "document.querySelectorAll('mjx-container').length >= 2"
+LOADED_FONTS = ("document.fonts.ready.then(() => [...document.fonts].filter(f => f.status === 'loaded')"
+                ".map(f => f.family))")
+
+
+def published(appliance: Appliance) -> str:
+    with connect(appliance) as db:
+        [(slug, _, job)] = queue(db, notebook())
+        assert finished(appliance, db, job)[0] == "done"
+    return render_links(appliance).url(slug, 1)
+
+
+def record_requests(page: Page) -> tuple[list[str], list[str]]:
+    requested: list[str] = []
+    failed: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.on("requestfailed", lambda request: failed.append(f"{request.url}: {request.failure}"))
+    page.on("response", lambda response: failed.append(f"{response.url}: {response.status}")
+            if response.status >= 400 else None)
+    return requested, failed
+
+
+def assert_typeset(frame: Page | Frame) -> None:
+    frame.wait_for_function(TYPESET, timeout=30_000)
+    # CHTML draws each glyph with MathJax's web fonts (CSS content), so the math has size but no text
+    assert frame.evaluate("document.querySelectorAll('mjx-container mjx-c').length") >= 10
+    assert frame.evaluate("document.querySelector('mjx-container').getBoundingClientRect().width") > 20
+    fonts = frame.evaluate(LOADED_FONTS)
+    assert any(family.startswith("MJXTEX") for family in fonts), fonts  # MathJax's own fonts, loaded
+
+
+def test_latex_is_typeset_from_the_render_host_alone_opened_directly(
+        running_appliance: Appliance, page: Page, csp_violations: list[str], artifacts: Path) -> None:
+    url = published(running_appliance)
+    origin = render_links(running_appliance).origin
+    requested, failed = record_requests(page)
+    page.goto(url)
+    assert_typeset(page)
+    page.screenshot(path=artifacts / "gallery-render-direct.png", full_page=True)
+    assert requested and all(u.startswith(origin + "/") or u.startswith("data:") for u in requested), requested
+    assert any("/gallery/assets/mathjax/es5/output/chtml/fonts/woff-v2/" in u for u in requested)
+    assert failed == [] and csp_violations == []
+
+
+def test_latex_is_typeset_in_the_portals_frame(
+        running_appliance: Appliance, page: Page, csp_violations: list[str], artifacts: Path) -> None:
+    url = published(running_appliance)
+    origin = render_links(running_appliance).origin
+    requested, failed = record_requests(page)
+    page.goto(running_appliance.public_portal_url + "/login")
+    page.evaluate("""url => {  // as the publication page frames it
+        const frame = document.createElement('iframe');
+        frame.setAttribute('sandbox', 'allow-scripts allow-popups');
+        frame.style.width = '1000px'; frame.style.height = '600px';
+        frame.src = url;
+        document.body.prepend(frame);
+    }""", url)
+    frame = page.frame_locator("iframe").first
+    frame.locator("mjx-container").first.wait_for(timeout=30_000)
+    [render] = [f for f in page.frames if f.url.startswith(origin)]
+    assert_typeset(render)
+    page.screenshot(path=artifacts / "gallery-render-framed.png")
+    portal = running_appliance.public_portal_url
+    assert all(u.startswith((origin + "/", portal + "/", "data:")) for u in requested), requested
+    assert failed == [] and csp_violations == []
