@@ -189,8 +189,8 @@ def status(options: Options, as_json: bool, wait_s: float, welcome: bool) -> Non
 @click.option("-n", "--lines", default=40, show_default=True, help="How many past lines to show.")
 @click.pass_obj
 def logs(options: Options, component: str | None, follow: bool, lines: int) -> None:
-    """Show the log of one COMPONENT (postgres, migrate, portal, proxy, hub-N, supervisor, or member:NAME for a
-    member's server under the local spawner), or of all."""
+    """Show the log of one COMPONENT (postgres, migrate, portal, proxy, hub-N, renderer, supervisor, or
+    member:NAME for a member's server under the local spawner), or of all."""
     home = options.load().home
     names = known_logs(home)
     if component is not None and component not in names:
