@@ -69,7 +69,7 @@ CURRENT_VERSION = "JOIN gallery.versions v ON v.publication_id = p.id AND v.numb
 RENDER_STATE = """LEFT JOIN LATERAL (
     SELECT j.state, j.error, j.attempts,
            CASE WHEN j.state = 'queued' THEN (SELECT count(*) FROM gallery.render_jobs q
-                                              WHERE q.state = 'queued' AND q.id <= j.id) END AS position
+                                              WHERE q.state = 'queued' AND q.id < j.id) END AS ahead
     FROM gallery.render_jobs j WHERE j.version_id = v.id ORDER BY j.id DESC LIMIT 1) job ON true"""
 
 
@@ -114,9 +114,9 @@ class Version:
     size: int
     outputs_stripped: bool
     rendered: bool
-    render_state: str  # queued, done, failed (or "none": no job recorded)
+    render_state: str  # queued, rendering, done, failed (or "none": no job recorded)
     render_error: str | None
-    queue_position: int | None
+    queue_ahead: int | None  # jobs before it in the render queue, while it waits
 
 
 @dataclass(frozen=True)
@@ -167,6 +167,13 @@ class MyPublication:
     hidden_reason: str | None
     render_state: str
     render_error: str | None
+
+
+def render_state(state: str | None, attempts: int | None) -> str:
+    """A job being rendered stays 'queued' with attempts > 0 (renderer.py)."""
+    if state is None:
+        return "none"
+    return "rendering" if state == "queued" and attempts else state
 
 
 def snippet_markup(headline: str | None) -> Markup | None:
@@ -273,7 +280,7 @@ class Catalog:
             check_access(viewer, row)
             versions = connection.execute(text(
                 "SELECT v.id, v.number, v.created_at, v.size, v.outputs_stripped, v.html IS NOT NULL AS rendered, "
-                f"  job.state, job.error, job.position FROM gallery.versions v {RENDER_STATE} "
+                f"  job.state, job.attempts, job.error, job.ahead FROM gallery.versions v {RENDER_STATE} "
                 "WHERE v.publication_id = :id ORDER BY v.number DESC"), {"id": row.id}).all()
         lineage = None
         if row.derived_from_id is not None or row.derived_from_version is not None:
@@ -289,7 +296,8 @@ class Catalog:
             updated_at=row.updated_at, derived_from=lineage, hidden=row.hidden_at is not None,
             versions=[Version(id=v.id, number=v.number, created_at=v.created_at, size=v.size,
                               outputs_stripped=v.outputs_stripped, rendered=v.rendered,
-                              render_state=v.state or "none", render_error=v.error, queue_position=v.position)
+                              render_state=render_state(v.state, v.attempts), render_error=v.error,
+                              queue_ahead=v.ahead)
                       for v in versions])
 
     def notebook(self, version_id: int) -> bytes:
@@ -330,7 +338,8 @@ class Catalog:
         with self.engine.connect() as connection:
             rows = connection.execute(text(
                 "SELECT p.slug, p.title, p.summary, p.tags, p.visibility, p.visible_group, p.current_version, "
-                "  p.views, p.clones, p.updated_at, p.source_path, p.hidden_at, p.hidden_reason, job.state, job.error "
+                "  p.views, p.clones, p.updated_at, p.source_path, p.hidden_at, p.hidden_reason, "
+                "  job.state, job.attempts, job.error "
                 f"FROM gallery.publications p {CURRENT_VERSION} {RENDER_STATE} "
                 "WHERE p.author = :username AND p.unpublished_at IS NULL ORDER BY p.updated_at DESC, p.id DESC"),
                 {"username": username}).all()
@@ -338,5 +347,6 @@ class Catalog:
                               visibility=r.visibility, visible_group=r.visible_group,
                               current_version=r.current_version, views=r.views, clones=r.clones,
                               updated_at=r.updated_at, source_path=r.source_path, hidden=r.hidden_at is not None,
-                              hidden_reason=r.hidden_reason, render_state=r.state or "none", render_error=r.error)
+                              hidden_reason=r.hidden_reason, render_state=render_state(r.state, r.attempts),
+                              render_error=r.error)
                 for r in rows]

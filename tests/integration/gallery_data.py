@@ -53,7 +53,7 @@ def publication(engine: Engine, *, author: str, title: str, summary: str = "", t
                 visibility: str = "lab", group: str | None = None, versions: list[dict[str, Any]] | None = None,
                 source_path: str = "analysis/Returns study.ipynb", rendered: bool = True,
                 render_error: str | None = None, preview_html: str | None = None, thumbnail: bool = False,
-                views: int = 0, clones: int = 0, age_s: float = 0) -> str:
+                views: int = 0, clones: int = 0, age_s: float = 0, attempts: int = 0) -> str:
     """A publication with its versions (each a notebook dict); returns its slug."""
     slug = secrets.token_urlsafe(9)
     tags = tags or []
@@ -74,12 +74,12 @@ def publication(engine: Engine, *, author: str, title: str, summary: str = "", t
              "age": age_s, "markdown": markdown, "code": code}).scalar_one()
         for number, document in enumerate(versions, start=1):
             add_version(connection, publication_id, number, document, rendered=rendered, render_error=render_error,
-                        preview_html=preview_html, thumbnail=thumbnail)
+                        preview_html=preview_html, thumbnail=thumbnail, attempts=attempts)
     return slug
 
 
 def add_version(connection: Any, publication_id: int, number: int, document: dict[str, Any], *, rendered: bool,
-                render_error: str | None, preview_html: str | None, thumbnail: bool) -> int:
+                render_error: str | None, preview_html: str | None, thumbnail: bool, attempts: int = 0) -> int:
     data = json.dumps(document).encode()
     *_, search_text = _search_text(document)
     version_id = int(connection.execute(text(
@@ -91,8 +91,9 @@ def add_version(connection: Any, publication_id: int, number: int, document: dic
          "html": zlib.compress(b"<html><body>rendered</body></html>") if rendered else None,
          "preview": preview_html}).scalar_one())
     state = "done" if rendered else ("failed" if render_error else "queued")
-    connection.execute(text("INSERT INTO gallery.render_jobs (version_id, state, error) VALUES (:v, :state, :error)"),
-                       {"v": version_id, "state": state, "error": render_error})
+    connection.execute(text("INSERT INTO gallery.render_jobs (version_id, state, error, attempts) "
+                            "VALUES (:v, :state, :error, :attempts)"),
+                       {"v": version_id, "state": state, "error": render_error, "attempts": attempts})
     if thumbnail:
         connection.execute(text("INSERT INTO gallery.thumbnails (version_id, position, png, width, height) "
                                 "VALUES (:v, 0, :png, 4, 3)"), {"v": version_id, "png": tiny_png()})

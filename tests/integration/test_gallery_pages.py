@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, text
 
 from tests.harness import Appliance, mint_storage_token
 from tests.integration import gallery_data as data
@@ -244,6 +244,21 @@ def test_versions_show_what_changed_and_the_render_state(engine: Engine, members
     assert "- alpha = 1" in bob_page and "+ alpha = 2" in bob_page and "+ plot(alpha)" in bob_page
     assert "took longer than 120 s" in alice_page and "took longer than 120 s" not in bob_page
     assert "could not be displayed" in bob_page
+
+
+def test_a_version_waiting_for_its_render_says_where_it_stands(engine: Engine, members: dict[str, Member]) -> None:
+    rendering = data.publication(engine, author=members["alice"].name, title="In the renderer", rendered=False,
+                                 attempts=1)
+    waiting = data.publication(engine, author=members["alice"].name, title="In the queue", rendered=False)
+    with engine.begin() as connection:  # held, so the appliance's renderer skips these jobs (SKIP LOCKED)
+        connection.execute(text(
+            "SELECT j.id FROM gallery.render_jobs j JOIN gallery.versions v ON v.id = j.version_id "
+            "JOIN gallery.publications p ON p.id = v.publication_id WHERE p.slug IN (:a, :b) FOR UPDATE OF j"),
+            {"a": rendering, "b": waiting})
+        assert "Being rendered" in members["bob"].get(f"/gallery/p/{rendering}").text
+        page = members["bob"].get(f"/gallery/p/{waiting}").text
+        assert re.search(r"Waiting to be rendered \(\d+ ahead in the queue\)", page) and "<iframe" not in page
+        assert "rendering" in members["alice"].get("/gallery/mine").text
 
 
 def test_the_publication_page_frames_the_render_sandboxed_and_the_thumbnail_is_a_png(
