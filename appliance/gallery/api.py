@@ -79,14 +79,14 @@ class GalleryAPI:
         return JSONResponse({"publications": [self._json(status) for status in found]})
 
     async def publish(self, request: Request, username: str) -> Response:
-        await self.publisher.member(username)  # a disabled or unknown member is refused before the upload
+        member = await self.publisher.member(username)  # a disabled or unknown member is refused before the upload
         limit = self.settings.max_size_bytes
         body = await self._read_body(request, limit)
         if len(body) > IN_THREAD_BYTES:
             submission = await asyncio.to_thread(parse_submission, body, limit)
         else:
             submission = parse_submission(body, limit)
-        published = await self.publisher.publish(username, submission)
+        published = await self.publisher.publish(member, submission)
         return JSONResponse({"slug": published.slug, "version": published.version,
                              "url": publication_url(self.portal_origin, published.slug), "state": "queued"},
                             status_code=201)

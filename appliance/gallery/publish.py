@@ -150,9 +150,9 @@ class Publisher:
             raise Unauthorized(f"the account {username!r} is disabled; an administrator can enable it again.")
         return member
 
-    async def publish(self, username: str, submission: Submission) -> Published:
-        """A new publication, or the next version of ``submission.new_version_of`` (the member's own)."""
-        member = await self.member(username)
+    async def publish(self, member: Member, submission: Submission) -> Published:
+        """A new publication, or the next version of ``submission.new_version_of`` (the member's own).
+        ``member``: as ``member()`` found them."""
         visibility, group = self._visibility(submission.visibility, member)
         values = {"author": member.username, "path": submission.path, "title": submission.title,
                   "summary": submission.summary, "tags": submission.tags, "visibility": visibility, "group": group,
@@ -199,12 +199,17 @@ class Publisher:
             return [_status(row) for row in await cursor.fetchall()]
 
     async def status(self, username: str, slug: str) -> Status:
-        """The member's own publication ``slug``; NotFound for anyone else's (never revealing it)."""
+        """The member's own publication ``slug``; Gone if they unpublished it, NotFound for anyone else's
+        (never revealing that it exists)."""
         async with transaction(self.pool) as connection:
             cursor = await connection.execute(STATUS + " AND p.slug = %(slug)s", {"author": username, "slug": slug})
             row = await cursor.fetchone()
-        if row is None:
-            raise NotFound(f"you have no publication {slug!r}.")
+            if row is None:
+                cursor = await connection.execute("SELECT FROM gallery.publications WHERE slug = %s AND author = %s",
+                                                  (slug, username))
+                if await cursor.fetchone() is not None:  # theirs, and unpublished
+                    raise Gone(f"you unpublished {slug!r}; its pages answer 410 Gone.")
+                raise NotFound(f"you have no publication {slug!r}.")
         return _status(row)
 
     @staticmethod

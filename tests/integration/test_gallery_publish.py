@@ -4,19 +4,25 @@ its Python, and `appliance gallery …`."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import uuid
 import zlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
 from sqlalchemy import Engine, create_engine, make_url, text
+from starlette.concurrency import run_in_threadpool
 
+from appliance.config import load_config
+from appliance.gallery import Gallery
+from appliance.gallery.errors import BadRequest, Forbidden, Gone
 from appliance.gallery.visibility import ANONYMOUS, Audience, Viewer, may_see, visible_sql
+from appliance.identity import Account, AccountTable
 from tests.harness import Appliance, mint_storage_token
 from tests.integration.conftest import running
 
@@ -34,6 +40,22 @@ def db(lab: Appliance) -> Iterator[Engine]:
     engine = create_engine(lab.database_url())
     yield engine
     engine.dispose()
+
+
+@contextlib.asynccontextmanager
+async def gallery_service(lab: Appliance, db: Engine) -> AsyncIterator[Gallery]:
+    """The Gallery service on the appliance's database, with identity's accounts (as the portal wires it)."""
+    accounts = AccountTable(db)
+
+    async def member(name: str) -> Account | None:
+        return await run_in_threadpool(accounts.get, name)
+
+    gallery = Gallery(lab.database_url(), load_config(environ=lab.env).gallery, pool_size=1, members=member)
+    await gallery.open()
+    try:
+        yield gallery
+    finally:
+        await gallery.close()
 
 
 def libpq_url(lab: Appliance) -> str:
@@ -234,6 +256,55 @@ def test_a_member_reads_their_own_publications_and_groups_and_nobody_elses(lab: 
     assert own.status_code == 200 and own.json()["slug"] == slug
     refused = request(lab, token, method="GET", path=f"/publications/{theirs}")
     assert refused.status_code == 404 and refused.json()["error"] == f"you have no publication {theirs!r}."
+
+
+async def test_an_authors_edit_rebuilds_title_tags_and_summary_for_search_and_keeps_the_notebooks(
+        lab: Appliance, db: Engine) -> None:
+    """The edit the "My publications" form makes, through the same service the portal wires."""
+    author, other = add_member(lab, "physics"), add_member(lab)
+    slug = publish(lab, author, title="Kalman", tags=["filters"], summary="State space",
+                   notebook=notebook("Riccati equations", "import scipy")).json()["slug"]
+    async with gallery_service(lab, db) as gallery:
+        await gallery.publisher.edit(author, slug, title="Particle smoothing", summary="Monte Carlo",
+                                     tags=["Bayes"], visibility="group:physics")
+        with pytest.raises(Forbidden, match="not yours"):
+            await gallery.publisher.edit(other, slug, title="Mine now", summary="", tags=[], visibility="lab")
+        with pytest.raises(Forbidden, match="not in the group"):
+            await gallery.publisher.edit(author, slug, title="T", summary="", tags=[], visibility="group:chem")
+        with pytest.raises(BadRequest, match="a title is required"):
+            await gallery.publisher.edit(author, slug, title=" ", summary="", tags=[], visibility="lab")
+    with db.connect() as connection:
+        def words(weight: str) -> set[str]:
+            return set(connection.execute(text(
+                "SELECT lexeme FROM gallery.publications, unnest(ts_filter(document, CAST(:w AS \"char\"[]))) "
+                "WHERE slug = :slug"), {"w": "{" + weight + "}", "slug": slug}).scalars().all())
+
+        assert words("a") == {"particl", "smooth", "bay"} and words("b") == {"mont", "carlo"}
+        assert "riccati" in words("c") and "scipi" in words("d")  # the notebook's words are kept
+        stored = connection.execute(text("SELECT title, tags, visibility, visible_group FROM gallery.publications "
+                                         "WHERE slug = :slug"), {"slug": slug}).one()
+    assert tuple(stored) == ("Particle smoothing", ["bayes"], "group", "physics")
+
+
+async def test_an_unpublished_publication_is_gone_for_its_author_and_cannot_get_a_version(
+        lab: Appliance, db: Engine) -> None:
+    author = add_member(lab)
+    token = mint_storage_token(lab, author)
+    slug = publish(lab, author).json()["slug"]
+    listed = json.loads(lab.cli("gallery", "list", "--json").stdout)
+    assert slug in {item["slug"] for item in listed}
+    async with gallery_service(lab, db) as gallery:  # as the author's Unpublish button does
+        with pytest.raises(Forbidden, match="not yours to unpublish"):
+            await gallery.moderation.unpublish(add_member(lab), slug)
+        await gallery.moderation.unpublish(author, slug)
+        with pytest.raises(Gone, match="already unpublished"):
+            await gallery.moderation.unpublish(author, slug)
+    gone = request(lab, token, method="GET", path=f"/publications/{slug}")
+    assert gone.status_code == 410 and "you unpublished" in gone.json()["error"]
+    assert request(lab, token, method="GET", path="/publications").json()["publications"] == []
+    again = publish(lab, author, new_version_of=slug)
+    assert again.status_code == 410 and "was unpublished; publish a new one" in again.json()["error"]
+    assert slug not in lab.cli("gallery", "list").stdout and slug in lab.cli("gallery", "list", "--all").stdout
 
 
 def test_the_visibility_predicates_sql_agrees_with_its_python_on_every_combination(lab: Appliance) -> None:
