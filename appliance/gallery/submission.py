@@ -85,6 +85,8 @@ def parse_submission(body: bytes, max_size_bytes: int) -> Submission:
         request = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"the request body is not valid JSON ({exc}).") from None
+    except RecursionError:
+        raise BadRequest("the request body nests JSON too deeply to be a notebook.") from None
     if not isinstance(request, dict):
         raise BadRequest("the request body must be a JSON object with the notebook and its title, tags and visibility.")
     strip = request.get("strip_outputs", False)
@@ -94,7 +96,10 @@ def parse_submission(body: bytes, max_size_bytes: int) -> Submission:
     if strip:
         strip_outputs(notebook)
     # as nbformat writes it, but ASCII-escaped: json's C encoder is ~5x slower with ensure_ascii=False
-    stored = (json.dumps(notebook, indent=1, sort_keys=True) + "\n").encode()
+    try:
+        stored = (json.dumps(notebook, indent=1, sort_keys=True) + "\n").encode()
+    except RecursionError:  # json.loads took it with less of the stack used
+        raise BadRequest("the notebook nests JSON too deeply.") from None
     if len(stored) > max_size_bytes:
         raise too_large(len(stored), max_size_bytes)
     markdown, code = notebook_text(notebook)
@@ -127,6 +132,8 @@ def check_notebook(notebook: Any) -> dict[str, Any]:
     repair_cell_ids(notebook)
     try:
         nbformat.validate(notebook)
+    except RecursionError:
+        raise BadRequest("the notebook is not valid nbformat 4: it nests too deeply.") from None
     except (KeyError, TypeError, AttributeError) as error:  # shapes so wrong that nbformat trips before its schema
         raise BadRequest(f"the notebook is not valid nbformat 4: {type(error).__name__} {error}.") from None
     except nbformat.ValidationError as error:
@@ -230,7 +237,8 @@ def notebook_text(notebook: dict[str, Any]) -> tuple[str, str]:
     for cell in notebook.get("cells", []):
         if cell.get("cell_type") in parts:
             parts[cell["cell_type"]].append(_source(cell))
-    return "\n\n".join(parts["markdown"])[:MAX_SEARCH_CHARS], "\n\n".join(parts["code"])[:MAX_SEARCH_CHARS]
+    markdown, code = ("\n\n".join(parts[kind]).replace("\x00", "") for kind in ("markdown", "code"))
+    return markdown[:MAX_SEARCH_CHARS], code[:MAX_SEARCH_CHARS]  # (PostgreSQL's text holds no NUL; JSON may)
 
 
 def cloned_from(notebook: dict[str, Any]) -> tuple[str, int] | None:

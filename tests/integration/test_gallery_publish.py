@@ -180,6 +180,15 @@ def test_strip_outputs_removes_outputs_and_execution_counts_and_says_so(lab: App
     assert json.loads(kept)["cells"][1]["execution_count"] is None
 
 
+def test_hostile_text_in_cells_is_stored_without_breaking_the_search_document(lab: Appliance, db: Engine) -> None:
+    """A NUL is valid JSON in a cell but not in PostgreSQL's text; a 2 kB word is too long to index."""
+    answer = publish(lab, add_member(lab), notebook=notebook("nul\x00here " + "y" * 3000, "print('\x00')"))
+    assert answer.status_code == 201, answer.text
+    stored = row(db, "SELECT v.search_text FROM gallery.versions v JOIN gallery.publications p "
+                     "ON p.id = v.publication_id WHERE p.slug = :slug", slug=answer.json()["slug"])
+    assert stored.search_text.startswith("nulhere ")
+
+
 def test_a_published_clone_records_its_lineage_when_the_original_exists(lab: Appliance, db: Engine) -> None:
     original = publish(lab, add_member(lab)).json()["slug"]
     cloner = add_member(lab)

@@ -88,10 +88,18 @@ def test_lineage_is_read_from_a_well_formed_cloned_from_only() -> None:
     assert cloned_from(notebook(appliance="x")) is None and cloned_from(notebook()) is None
 
 
-def test_search_text_is_capped() -> None:
-    big = {"cells": [{"cell_type": "markdown", "source": "w " * 100_000}]}
+def test_search_text_is_capped_and_loses_nul_characters() -> None:
+    big = {"cells": [{"cell_type": "markdown", "source": "w " * 100_000}, {"cell_type": "code", "source": "a\x00b"}]}
     markdown, code = notebook_text(big)
-    assert len(markdown) == 100_000 and code == ""
+    assert len(markdown) == 100_000 and code == "ab"
+
+
+def test_json_nested_too_deeply_is_a_bad_request() -> None:
+    with pytest.raises(BadRequest, match="nests JSON too deeply"):
+        parse_submission(b"[" * 200_000, 10_000_000)
+    deep = '{"notebook": {"metadata": ' + '{"x": ' * 2000 + "{}" + "}" * 2002
+    with pytest.raises(BadRequest, match="nests JSON too deeply"):
+        parse_submission(deep.encode(), 10_000_000)
 
 
 def test_slugs_are_long_lowercase_and_url_safe() -> None:
