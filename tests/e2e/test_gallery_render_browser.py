@@ -17,7 +17,7 @@ LOADED_FONTS = ("document.fonts.ready.then(() => [...document.fonts].filter(f =>
 
 def published(appliance: Appliance) -> str:
     with connect(appliance) as db:
-        [(slug, _, job)] = queue(db, notebook())
+        [(slug, _, job)] = queue(appliance, db, notebook())
         assert finished(appliance, db, job)[0] == "done"
     return render_links(appliance).url(slug, 1)
 

@@ -1,19 +1,17 @@
-"""Queueing publications for the gallery's renderer as the publish API does (a publication, its version
-and a render job, then NOTIFY gallery_render), and watching the jobs; shared by the renderer's
-integration tests and the render's browser test."""
+"""Publishing notebooks for the gallery's renderer (through the publish API, which queues a render job and
+NOTIFYs gallery_render) and watching their jobs; shared by the renderer's integration tests and the
+render's browser test."""
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
-import json
-import secrets
 import time
-import zlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
@@ -23,7 +21,7 @@ from sqlalchemy.engine import make_url
 from appliance.config import load_config
 from appliance.gallery.rendered import LINK_SECRET, RenderLinks
 from appliance.hub import addresses
-from tests.harness import Appliance
+from tests.harness import Appliance, mint_storage_token
 
 RENDER_WAIT_S = 60
 
@@ -51,28 +49,37 @@ def notebook(text: str = "", outputs: int = 1) -> dict[str, Any]:
     return dict(new_notebook(cells=cells))
 
 
-def queue(db: psycopg.Connection[Any], *notebooks: dict[str, Any]) -> list[tuple[str, int, int]]:
-    """Publish ``notebooks``; [(slug, version_id, job_id)] in queue order."""
+def queue(appliance: Appliance, db: psycopg.Connection[Any], *notebooks: dict[str, Any]) -> list[tuple[str, int, int]]:
+    """Publish ``notebooks`` through the publish API, as a member's server does (it queues a render and
+    NOTIFYs the renderer); [(slug, version_id, job_id)] in queue order."""
+    token = mint_storage_token(appliance, publisher(appliance))
     queued = []
-    with db.transaction():
+    with httpx.Client(base_url=appliance.portal_url, timeout=60,
+                      headers={"Authorization": f"Bearer {token}"}) as client:
         for content in notebooks:
-            raw = json.dumps(content).encode()
-            slug = secrets.token_urlsafe(9)
-            publication = one(db, "INSERT INTO gallery.publications (slug, author, source_path, title, visibility)"
-                                  " VALUES (%s, 'ada', 'a.ipynb', 'Results', 'lab') RETURNING id", slug)
-            version = one(db, "INSERT INTO gallery.versions (publication_id, number, notebook, size, sha256)"
-                              " VALUES (%s, 1, %s, %s, %s) RETURNING id",
-                          publication, zlib.compress(raw), len(raw), hashlib.sha256(raw).digest())
-            job = one(db, "INSERT INTO gallery.render_jobs (version_id) VALUES (%s) RETURNING id", version)
-            queued.append((slug, version, job))
-        db.execute("NOTIFY gallery_render")
+            response = client.post("/api/gallery/v1/publications", json={
+                "notebook": content, "path": "results.ipynb", "title": "Results", "summary": "", "tags": [],
+                "visibility": "lab", "strip_outputs": False, "new_version_of": None})
+            assert response.status_code == 201, response.text
+            slug = response.json()["slug"]
+            row = db.execute("SELECT v.id, j.id FROM gallery.publications p JOIN gallery.versions v ON"
+                             " v.publication_id = p.id JOIN gallery.render_jobs j ON j.version_id = v.id"
+                             " WHERE p.slug = %s", (slug,)).fetchone()
+            assert row is not None
+            queued.append((slug, row[0], row[1]))
     return queued
 
 
-def one(db: psycopg.Connection[Any], sql: str, *params: Any) -> Any:
-    row = db.execute(sql, params).fetchone()  # type: ignore[arg-type]
-    assert row is not None, sql
-    return row[0]
+def publisher(appliance: Appliance) -> str:
+    """A member of ``appliance`` who publishes (added once)."""
+    if appliance.home not in _publishers:
+        added = appliance.cli("users", "add", "renderauthor")
+        assert added.returncode == 0, added.stderr
+        _publishers[appliance.home] = "renderauthor"
+    return _publishers[appliance.home]
+
+
+_publishers: dict[Path, str] = {}
 
 
 def job_state(db: psycopg.Connection[Any], job: int) -> tuple[str, int, str | None]:

@@ -2,9 +2,9 @@
 kill -9 mid-render without losing the job, fails what it cannot render with a reason, stays out of the
 portal's way; its renders are served sandboxed on the render host through the front proxy.
 
-Publications are queued with SQL as the publish API queues them (a version and a render job, then
-NOTIFY gallery_render). A render is held in progress deterministically with the renderer's test-only
-gate (renderjob.GATE_ENV): while the gate file is missing every render waits, within its time limit.
+Notebooks are published through the publish API (which queues a render job and NOTIFYs gallery_render).
+A render is held in progress deterministically with the renderer's test-only gate (renderjob.GATE_ENV):
+while the gate file is missing every render waits, within its time limit.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def kill_renderer(appliance: Appliance) -> None:
 def test_a_queued_publication_is_rendered_and_served_sandboxed_on_the_render_host(
         gallery_appliance: Appliance) -> None:
     with connect(gallery_appliance) as db:
-        [(slug, version, job)] = queue(db, notebook())
+        [(slug, version, job)] = queue(gallery_appliance, db, notebook())
         assert finished(gallery_appliance, db, job) == ("done", 1, None)
         html, preview, rendered_at = db.execute(
             "SELECT html, preview_html, rendered_at FROM gallery.versions WHERE id = %s", (version,)).fetchone()  # type: ignore[misc]
@@ -112,7 +112,7 @@ def test_a_queued_publication_is_rendered_and_served_sandboxed_on_the_render_hos
 def test_kill_9_of_the_renderer_mid_render_leaves_the_job_to_the_restarted_renderer(
         gallery_appliance: Appliance, closed_gate: Path) -> None:
     with connect(gallery_appliance) as db:
-        [(_, version, job)] = queue(db, notebook())
+        [(_, version, job)] = queue(gallery_appliance, db, notebook())
         wait_until(gallery_appliance, lambda: being_rendered(db, job, attempts=1), "the renderer to take the job")
         kill_renderer(gallery_appliance)
         wait_until(gallery_appliance, lambda: being_rendered(db, job, attempts=2),
@@ -126,7 +126,7 @@ def test_kill_9_of_the_renderer_mid_render_leaves_the_job_to_the_restarted_rende
 def test_a_job_that_takes_the_renderer_down_every_time_is_given_up_with_its_reason(
         gallery_appliance: Appliance, closed_gate: Path) -> None:
     with connect(gallery_appliance) as db:
-        [(_, _, job), (_, _, after)] = queue(db, notebook(), notebook())
+        [(_, _, job), (_, _, after)] = queue(gallery_appliance, db, notebook(), notebook())
         for attempt in range(1, ATTEMPTS + 1):
             wait_until(gallery_appliance, lambda attempt=attempt: being_rendered(db, job, attempt),
                        f"render attempt {attempt}")
@@ -142,7 +142,7 @@ def test_a_job_that_takes_the_renderer_down_every_time_is_given_up_with_its_reas
 def test_a_render_over_its_time_limit_is_stopped_and_recorded_failed(
         gallery_appliance: Appliance, closed_gate: Path) -> None:
     with connect(gallery_appliance) as db:
-        [(_, version, job)] = queue(db, notebook())
+        [(_, version, job)] = queue(gallery_appliance, db, notebook())
         state, attempts, error = finished(gallery_appliance, db, job, timeout=TIMEOUT_S + 30)
         assert (state, attempts) == ("failed", 1)
         assert error == (f"Rendering took longer than {TIMEOUT_S} s (gallery.render_timeout_s) and was stopped. "
@@ -153,7 +153,7 @@ def test_a_render_over_its_time_limit_is_stopped_and_recorded_failed(
 
 def test_a_render_over_its_size_limit_is_recorded_failed_naming_the_limit(gallery_appliance: Appliance) -> None:
     with connect(gallery_appliance) as db:
-        [(_, version, job)] = queue(db, notebook("x" * 1_000_000, outputs=4))
+        [(_, version, job)] = queue(gallery_appliance, db, notebook("x" * 1_000_000, outputs=4))
         state, _, error = finished(gallery_appliance, db, job)
         assert state == "failed" and "too big" in str(error)
         assert f"at most {MAX_HTML:,} bytes (gallery.render_max_html_bytes)" in str(error)
@@ -178,7 +178,7 @@ def test_fifty_queued_publications_all_render_while_the_portal_answers_quickly(g
     try:
         with connect(gallery_appliance) as db:
             began = time.monotonic()
-            jobs = [job for _, _, job in queue(db, *[notebook() for _ in range(50)])]
+            jobs = [job for _, _, job in queue(gallery_appliance, db, *[notebook() for _ in range(50)])]
             wait_until(gallery_appliance, lambda: db.execute(
                 "SELECT count(*) FROM gallery.render_jobs WHERE id = ANY(%s) AND state = 'queued'",
                 (jobs,)).fetchone() == (0,), "50 renders", timeout=300)
