@@ -6,7 +6,9 @@
                                                   → 201 {"slug", "version", "url", "state": "queued"}
     GET  /api/gallery/v1/publications?path=P      {"publications": [{"slug", "title", "version", "url", "state",
                                                   "error", "position", ...}]}: the member's own (from P only)
-    GET  /api/gallery/v1/publications/{slug}      the member's own publication and its render's state
+    GET  /api/gallery/v1/publications/{slug}      the member's own publication and its render's state: "queued"
+                                                  (``position``: renders ahead of it), "rendering", "done" or
+                                                  "failed" (``error``: why, for the author); 410 once unpublished
     GET  /api/gallery/v1/me                       {"username", "groups"}: the dialog's visibility choices
 
 Every call carries ``Authorization: Bearer <storage token>``: the member's server holds one, and the

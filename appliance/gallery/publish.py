@@ -22,6 +22,7 @@ import psycopg
 from psycopg.errors import LockNotAvailable
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from appliance.gallery.catalog import render_state
 from appliance.gallery.errors import BadRequest, Busy, Forbidden, Gone, NotFound, Unauthorized
 from appliance.gallery.submission import Submission, check_summary, check_tags, check_title
 from appliance.gallery.visibility import Account, check_visibility, describe
@@ -62,11 +63,12 @@ WHERE id = %(id)s"""
 # the author's view of their publications: the current version's newest render job, and its place in the queue
 STATUS = """
 SELECT p.slug, p.title, p.current_version, p.visibility, p.visible_group, p.hidden_at IS NOT NULL, p.source_path,
-       j.state, j.error, CASE WHEN j.state = 'queued' THEN (SELECT count(*) FROM gallery.render_jobs q
-                                                              WHERE q.state = 'queued' AND q.id < j.id) END
+       j.state, j.attempts, j.error,
+       CASE WHEN j.state = 'queued' THEN (SELECT count(*) FROM gallery.render_jobs q
+                                          WHERE q.state = 'queued' AND q.id < j.id) END
 FROM gallery.publications p
 JOIN gallery.versions v ON v.publication_id = p.id AND v.number = p.current_version
-LEFT JOIN LATERAL (SELECT id, state, error FROM gallery.render_jobs WHERE version_id = v.id
+LEFT JOIN LATERAL (SELECT id, state, attempts, error FROM gallery.render_jobs WHERE version_id = v.id
                    ORDER BY id DESC LIMIT 1) j ON true
 WHERE p.author = %(author)s AND p.unpublished_at IS NULL"""
 
@@ -99,7 +101,7 @@ class Status:
     visibility: str  # "lab", "unlisted" or "group:<name>"
     hidden: bool  # by an admin
     path: str  # the notebook it was last published from
-    state: str  # of the current version's render: "queued", "done" or "failed"
+    state: str  # of the current version's render: "queued", "rendering", "done" or "failed" (catalog.render_state)
     error: str | None  # why the render failed, for the author
     position: int | None  # renders queued before this one
 
@@ -239,6 +241,6 @@ class Publisher:
 
 
 def _status(row: tuple[Any, ...]) -> Status:
-    slug, title, version, visibility, group, hidden, path, state, error, position = row
-    return Status(slug, title, version, describe(visibility, group), hidden, path, state or "queued", error,
-                  None if position is None else int(position))
+    slug, title, version, visibility, group, hidden, path, state, attempts, error, position = row
+    return Status(slug, title, version, describe(visibility, group), hidden, path, render_state(state, attempts),
+                  error, None if position is None else int(position))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import time
 import uuid
 import zlib
 from collections.abc import AsyncIterator, Iterator
@@ -259,7 +260,7 @@ def test_a_member_reads_their_own_publications_and_groups_and_nobody_elses(lab: 
     assert listed.status_code == 200, listed.text
     mine = listed.json()["publications"]
     assert [(p["slug"], p["version"], p["visibility"]) for p in mine] == [(slug, 1, "group:cs")]
-    assert mine[0]["state"] in ("queued", "done", "failed") and mine[0]["url"].endswith(f"/gallery/p/{slug}")
+    assert mine[0]["state"] in ("queued", "rendering", "done") and mine[0]["url"].endswith(f"/gallery/p/{slug}")
     assert len(request(lab, token, method="GET", path="/publications").json()["publications"]) == 2
     own = request(lab, token, method="GET", path=f"/publications/{slug}")
     assert own.status_code == 200 and own.json()["slug"] == slug
@@ -314,6 +315,22 @@ async def test_an_unpublished_publication_is_gone_for_its_author_and_cannot_get_
     again = publish(lab, author, new_version_of=slug)
     assert again.status_code == 410 and "was unpublished; publish a new one" in again.json()["error"]
     assert slug not in lab.cli("gallery", "list").stdout and slug in lab.cli("gallery", "list", "--all").stdout
+
+
+def test_the_author_follows_the_render_to_done_through_the_api(lab: Appliance) -> None:
+    author = add_member(lab)
+    token = mint_storage_token(lab, author)
+    slug = publish(lab, author).json()["slug"]
+    seen: list[str] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not seen or seen[-1] not in ("done", "failed")):
+        found = request(lab, token, method="GET", path=f"/publications/{slug}").json()
+        if not seen or seen[-1] != found["state"]:
+            seen.append(found["state"])
+            assert found["state"] == "done" or found["position"] is not None or found["state"] == "rendering"
+        time.sleep(0.1)  # polling as the Publish dialog does
+    assert seen[-1] == "done", f"the render did not finish in 120 s: states {seen}"
+    assert set(seen) <= {"queued", "rendering", "done"}
 
 
 def test_the_visibility_predicates_sql_agrees_with_its_python_on_every_combination(lab: Appliance) -> None:
