@@ -34,7 +34,9 @@ from appliance.gallery.settings import GallerySettings
 from appliance.gallery.submission import body_limit, parse_submission, too_large
 
 PREFIX = "/api/gallery/v1"
-IN_THREAD_BYTES = 256 * 1024  # bodies above this are parsed and checked off the event loop
+IN_THREAD_BYTES = 256 * 1024  # bodies above this are parsed and checked off the event loop,
+# this many at once: a 24 MB notebook peaked at ~100 MB (besides its body) while parsed, checked, compressed
+PARSE_SLOTS = 2
 Handler = Callable[[Request, str], Awaitable[Response]]  # with the calling member's username
 Authenticate = Callable[[Request], Awaitable[str]]  # the member a request's bearer token names, or raise
 
@@ -57,6 +59,7 @@ class GalleryAPI:
         self.authenticate = authenticate
         self.settings = settings
         self.portal_origin = portal_origin
+        self._parsing = asyncio.Semaphore(PARSE_SLOTS)
 
     def routes(self) -> list[Route]:
         return [
@@ -85,7 +88,8 @@ class GalleryAPI:
         limit = self.settings.max_size_bytes
         body = await self._read_body(request, limit)
         if len(body) > IN_THREAD_BYTES:
-            submission = await asyncio.to_thread(parse_submission, body, limit)
+            async with self._parsing:
+                submission = await asyncio.to_thread(parse_submission, body, limit)
         else:
             submission = parse_submission(body, limit)
         published = await self.publisher.publish(member, submission)

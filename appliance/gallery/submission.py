@@ -161,7 +161,8 @@ def repair_cell_ids(notebook: dict[str, Any]) -> None:
 def check_title(title: Any) -> str:
     if not isinstance(title, str) or not title.strip():
         raise BadRequest("a title is required (a non-empty string).")
-    clean = " ".join(_CONTROL.sub(" ", title).split())
+    # (a title that long is refused whatever its spaces: it is not worth cleaning)
+    clean = " ".join(_CONTROL.sub(" ", title).split()) if len(title) <= 4 * MAX_TITLE_CHARS else title
     if len(clean) > MAX_TITLE_CHARS:
         raise BadRequest(f"the title has {len(clean)} characters; at most {MAX_TITLE_CHARS} are allowed.")
     return clean
@@ -191,8 +192,8 @@ def check_tags(tags: Any) -> list[str]:
             raise BadRequest(f"the tag {raw[:60]!r} is not allowed: a tag has {TAG_RULE}.")
         if tag not in checked:
             checked.append(tag)
-    if len(checked) > MAX_TAGS:
-        raise BadRequest(f"{len(checked)} tags were given; a publication has at most {MAX_TAGS}.")
+        if len(checked) > MAX_TAGS:
+            raise BadRequest(f"more than {MAX_TAGS} tags were given; a publication has at most {MAX_TAGS}.")
     return checked
 
 
