@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from appliance.gallery.moderation import Moderation, PublicationSummary
 
 T = TypeVar("T")
+DATABASE_WAIT_S = 5.0  # a command gives up on an unreachable database after this long
 
 
 def with_moderation(options: Options, work: Callable[[Moderation], Awaitable[T]]) -> T:
@@ -25,7 +26,7 @@ def with_moderation(options: Options, work: Callable[[Moderation], Awaitable[T]]
     async def run() -> T:
         gallery = Gallery(database_url(config.home, config.postgres), config.gallery, pool_size=1)
         try:
-            await gallery.open()
+            await gallery.open(wait_s=DATABASE_WAIT_S)
             return await work(gallery.moderation)
         finally:
             await gallery.close()

@@ -53,8 +53,9 @@ class Gallery:
     def routes(self) -> list[Route]:
         return self.api.routes()
 
-    async def open(self) -> None:
-        await self.pool.open()
+    async def open(self, wait_s: float | None = None) -> None:
+        """``wait_s``: wait this long for the database (tools: a stopped appliance is said at once)."""
+        await self.pool.open(wait=wait_s is not None, timeout=wait_s or 30.0)
 
     async def close(self) -> None:
         await self.pool.close()
