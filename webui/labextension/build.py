@@ -115,12 +115,12 @@ def build(force: bool = False) -> bool:
     """Build unless already built from these sources; whether it built."""
     if built() and not force:
         return False
-    npm, node = _tool("npm"), _tool("node")
+    npm, node, core = _tool("npm"), _tool("node"), core_path()  # all found before anything is changed
     install_packages(npm)
     _run(node, str(HERE / "node_modules" / "typescript" / "bin" / "tsc"), "--sourceMap", "false")
     shutil.rmtree(OUTPUT, ignore_errors=True)
     _run(node, str(HERE / "node_modules" / "@jupyterlab" / "builder" / "lib" / "build-labextension.js"),
-         "--core-path", str(core_path()), ".")
+         "--core-path", str(core), ".")
     copy_assets()
     STAMP.write_text(sources_hash() + "\n")
     return True

@@ -14,6 +14,14 @@ export interface IPublication {
   error?: string | null;
 }
 
+/** The answer to a publish: the new publication or version, queued for rendering. */
+export interface IPublished {
+  slug: string;
+  version: number;
+  url: string;
+  state: string;
+}
+
 export interface IMe {
   username: string;
   groups: string[];
@@ -63,8 +71,8 @@ async function call<T>(path: string, init: RequestInit = {}): Promise<T> {
   return body as T;
 }
 
-export function publish(request: IPublishRequest): Promise<IPublication> {
-  return call<IPublication>('publish', {
+export function publish(request: IPublishRequest): Promise<IPublished> {
+  return call<IPublished>('publish', {
     method: 'POST',
     body: JSON.stringify(request)
   });

@@ -126,7 +126,11 @@ async function publishNotebook(panel: NotebookPanel, options: IOptions): Promise
       await panel.context.save();
     }
     progress.state('sending');
-    let publication = await api.publish(request);
+    // the answer has slug, version, url and state: the title is the one sent
+    let publication: api.IPublication = {
+      title: request.title,
+      ...(await api.publish(request))
+    };
     progress.published(publication);
     progress.state(publication.state);
     published.emit(path);
