@@ -98,12 +98,17 @@ class Card:
 @dataclass(frozen=True)
 class CardPage:
     cards: list[Card]
-    total: int
+    total: int | None  # counted for a search or a tag (their matches are sorted whole anyway), not for the listing
     page: int
-    pages: int
+    more: bool  # a page after this one
     query: str
     tag: str
     sort: str
+    page_size: int = PAGE_SIZE
+
+    @property
+    def pages(self) -> int | None:
+        return None if self.total is None else max(1, math.ceil(self.total / self.page_size))
 
 
 @dataclass(frozen=True)
@@ -205,44 +210,46 @@ class Catalog:
         """One page of listed cards; with ``query``, ranked by relevance (``sort`` then breaks no ties)."""
         query, sort = " ".join(query.split())[:MAX_QUERY], sort if sort in SORTS else "newest"
         listed, params = visible(viewer, listed=True)
-        params.update(tag=tag, query=query, limit=self.page_size)
-        page = max(1, page)
+        params.update(tag=tag, query=query, limit=self.page_size + 1)  # one more: is there a next page?
         where = [listed]
         if tag:
             where.append("p.tags @> ARRAY[CAST(:tag AS text)]")
         if query:
             where.append("p.document @@ websearch_to_tsquery('english', :query)")
-        condition = " AND ".join(where)
+        condition, counted = " AND ".join(where), bool(query or tag)
+        statement = text(self._page_statement(condition, sort, bool(query), counted))
         with self.engine.connect() as connection:
             params["offset"] = (max(1, page) - 1) * self.page_size
-            rows = connection.execute(text(self._page_statement(condition, sort, bool(query))), params).all()
+            rows = connection.execute(statement, params).all()
             if not rows and page > 1:  # past the last page: show the last one
                 total = connection.execute(text(f"SELECT count(*) FROM gallery.publications p WHERE {condition}"),
                                            params).scalar_one()
                 params["offset"] = max(0, math.ceil(total / self.page_size) - 1) * self.page_size
-                rows = connection.execute(text(self._page_statement(condition, sort, bool(query))), params).all()
-        total = rows[0].total if rows else 0
-        pages = max(1, math.ceil(total / self.page_size))
-        page = params["offset"] // self.page_size + 1
-        cards = [_card(row, row.headline if query else None) for row in rows]
-        return CardPage(cards=cards, total=total, page=page, pages=pages, query=query, tag=tag, sort=sort)
+                rows = connection.execute(statement, params).all()
+        cards = [_card(row, row.headline if query else None) for row in rows[:self.page_size]]
+        return CardPage(cards=cards, total=(rows[0].total if rows else 0) if counted else None,
+                        page=params["offset"] // self.page_size + 1, more=len(rows) > self.page_size,
+                        query=query, tag=tag, sort=sort, page_size=self.page_size)
 
     @staticmethod
-    def _page_statement(condition: str, sort: str, search: bool) -> str:
-        """One page of cards and the total, in one pass: the page's ids are chosen over the publications
-        alone (narrow rows; count(*) OVER () counts before LIMIT), then only they are joined to their
-        current version; a search ranks every match and makes headlines for the page only (ts_headline
-        re-parses the text: the costly part)."""
+    def _page_statement(condition: str, sort: str, search: bool, counted: bool) -> str:
+        """One page of cards: its ids chosen over the publications alone (narrow rows), then only they
+        joined to their current version. The plain listing walks an index in the sort's order and stops
+        after the page (publications_listed_*: no count, which would read every row); a search or a tag
+        sorts all its matches anyway, so it counts them too (count(*) OVER () counts before LIMIT). A
+        search ranks every match and makes headlines for the page only (ts_headline re-parses the text:
+        the costly part)."""
         order = f"rank DESC, {SORTS['newest']}" if search else SORTS[sort]
-        rank = "ts_rank(p.document, q.q)" if search else "0"
+        rank = "ts_rank(p.document, websearch_to_tsquery('english', :query))" if search else "0"
+        total = "count(*) OVER ()" if counted else "NULL::bigint"
         headline = (f", ts_headline('english', translate(left(v.search_text, {HEADLINE_CHARS}), "
-                    f"E'\\x02\\x03\\x04', '   '), q.q, '{HEADLINE_OPTIONS}') AS headline" if search else "")
+                    f"E'\\x02\\x03\\x04', '   '), websearch_to_tsquery('english', :query), "
+                    f"'{HEADLINE_OPTIONS}') AS headline" if search else "")
         return f"""
-            WITH q AS (SELECT websearch_to_tsquery('english', :query) AS q),
-            chosen AS (SELECT p.id, {rank} AS rank, count(*) OVER () AS total FROM gallery.publications p, q
-                       WHERE {condition} ORDER BY {order} LIMIT :limit OFFSET :offset)
+            WITH chosen AS (SELECT p.id, {rank} AS rank, {total} AS total FROM gallery.publications p
+                            WHERE {condition} ORDER BY {order} LIMIT :limit OFFSET :offset)
             SELECT {CARD_COLUMNS}, chosen.total{headline}
-            FROM chosen JOIN gallery.publications p ON p.id = chosen.id {CURRENT_VERSION}, q
+            FROM chosen JOIN gallery.publications p ON p.id = chosen.id {CURRENT_VERSION}
             ORDER BY {order.replace('rank', 'chosen.rank')}"""
 
     def tags(self, viewer: Viewer, limit: int = 24) -> list[tuple[str, int]]:

@@ -66,6 +66,11 @@ publications = Table(
     Index("publications_updated", "updated_at"),
     Index("publications_tags", "tags", postgresql_using="gin"),
     Index("publications_document", "document", postgresql_using="gin"),
+    # the gallery's listing in each sort order (scanned backwards: newest, most cloned, most viewed first),
+    # so that a page stops after its cards instead of sorting every publication (catalog.py)
+    Index("publications_listed_newest", "updated_at", "id", postgresql_where="unpublished_at IS NULL"),
+    Index("publications_listed_clones", "clones", "updated_at", "id", postgresql_where="unpublished_at IS NULL"),
+    Index("publications_listed_views", "views", "updated_at", "id", postgresql_where="unpublished_at IS NULL"),
 )
 
 versions = Table(

@@ -178,6 +178,8 @@ def test_sort_and_pagination(engine: Engine, members: dict[str, Member]) -> None
     assert order(sort="clones")[:3] == [slugs[0], slugs[1], slugs[2]]
     assert "Page 2 of 2" in bob.get("/gallery", tag=tag, page="2").text
     assert order(page="99") == list(reversed(slugs))[24:]  # past the end: the last page
+    listing = bob.get("/gallery").text  # unfiltered: a next page when there is one, no total (not counted)
+    assert 'rel="next"' in listing and "Page 1</span>" in listing
 
 
 def test_views_count_once_per_member_per_day(engine: Engine, members: dict[str, Member]) -> None:

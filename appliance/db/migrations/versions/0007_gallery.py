@@ -54,6 +54,10 @@ def upgrade() -> None:
     op.create_index("publications_tags", "publications", ["tags"], postgresql_using="gin", schema="gallery")
     op.create_index("publications_document", "publications", ["document"], postgresql_using="gin",
                     schema="gallery")
+    for name, columns in (("newest", ["updated_at", "id"]), ("clones", ["clones", "updated_at", "id"]),
+                          ("views", ["views", "updated_at", "id"])):
+        op.create_index(f"publications_listed_{name}", "publications", columns, schema="gallery",
+                        postgresql_where=sa.text("unpublished_at IS NULL"))
     op.create_table(
         "versions",
         sa.Column("id", sa.BigInteger(), nullable=False),
