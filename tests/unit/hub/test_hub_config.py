@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import systemdspawner.systemdspawner
+from appliance.webui import LABEXTENSIONS
 from jupyterhub.objects import Hub
 from traitlets.config import Config as TraitletsConfig
 
@@ -100,6 +101,10 @@ async def test_the_systemd_spawner_starts_a_unit_with_the_storage_env_and_the_ar
     assert StorageTokens(c.StorageEnvMixin.storage_token_key, 60).verify(env["APPLIANCE_STORAGE_TOKEN"]) == "ada"
     assert env["APPLIANCE_STORAGE_RENEW_URL"] == f"{env['JUPYTERHUB_API_URL']}/appliance/storage-token"
     assert "--HubAuth.cache_max_age=2" in c.Spawner.args  # a revoked visitor is refused within seconds
+    # the gallery's endpoints and JupyterLab extension, and the memory in the status bar, in every server
+    assert ("--ServerApp.jpserver_extensions={'appliance.singleuser': True, 'jupyter_resource_usage': True}"
+            in unit["args"])
+    assert f"--LabApp.extra_labextensions_path={LABEXTENSIONS}" in unit["args"]
 
 
 def test_a_hub_without_systemd_keeps_the_local_spawner_and_gives_it_the_same_storage(
