@@ -167,6 +167,8 @@ class RenderProcesses:
             try:
                 return renderjob.decode(reader.recv_bytes(limit + RESULT_OVERHEAD_BYTES))
             except EOFError:
+                if self.stopping.is_set():
+                    raise Stopping from None
                 process.join(5)
                 return Rendered(error=f"The render process ended without a result ({describe(process.exitcode)}); "
                                       "the notebook may need more memory than the renderer has. Publish it with "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -40,7 +41,11 @@ def warm() -> None:
 
 
 def render_in_child(notebook_z: bytes, version_id: int, max_html_bytes: int, out: Connection) -> None:
-    """The body of a render process: render, then send the result (or the reason it failed) to ``out``."""
+    """The body of a render process: render, then send the result (or the reason it failed) to ``out``.
+    A stop of the appliance signals the renderer's whole process group: the renderer, not this process,
+    decides what becomes of the render (it gives the job back, then kills this process)."""
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, signal.SIG_IGN)
     _wait_for_gate()
     try:
         result = render(notebook_z, version_id, max_html_bytes)

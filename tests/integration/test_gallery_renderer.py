@@ -123,6 +123,21 @@ def test_kill_9_of_the_renderer_mid_render_leaves_the_job_to_the_restarted_rende
                           (version,)).fetchone() == (True,)
 
 
+def test_a_renderer_stopped_mid_render_gives_the_job_and_its_attempt_back(
+        gallery_appliance: Appliance, closed_gate: Path) -> None:
+    with connect(gallery_appliance) as db:
+        [(_, _, job)] = queue(gallery_appliance, db, notebook())
+        wait_until(gallery_appliance, lambda: being_rendered(db, job, attempts=1), "the renderer to take the job")
+        before = gallery_appliance.component("renderer")["pid"]
+        restarted = gallery_appliance.cli("restart", "renderer")
+        assert restarted.returncode == 0, restarted.stderr
+        assert gallery_appliance.component("renderer")["pid"] != before
+        # a graceful stop is no failed attempt: taken again, it is the first attempt again
+        wait_until(gallery_appliance, lambda: being_rendered(db, job, attempts=1), "the new renderer to take it")
+        closed_gate.touch()
+        assert finished(gallery_appliance, db, job) == ("done", 1, None)
+
+
 def test_a_job_that_takes_the_renderer_down_every_time_is_given_up_with_its_reason(
         gallery_appliance: Appliance, closed_gate: Path) -> None:
     with connect(gallery_appliance) as db:
