@@ -20,11 +20,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from appliance.gallery.catalog import Catalog, Publication, Version
+from appliance.gallery.catalog import CardPage, Catalog, Publication, Version
 from appliance.gallery.clone import CloneFailed, Cloner, NotebookStore
 from appliance.gallery.diff import DiffCache, NotebookDiff
 from appliance.gallery.errors import GalleryError, NotFound
-from appliance.gallery.threads import CommentRefused, Threads
+from appliance.gallery.threads import Comment, CommentRefused, Threads
 from appliance.gallery.visibility import Viewer
 from appliance.identity.csrf import same_origin
 from appliance.portal.templating import render
@@ -138,9 +138,12 @@ class GalleryPages:
             page_number = int(params.get("page", "1"))
         except ValueError:
             page_number = 1
-        page = await run_in_threadpool(self.catalog.cards, viewer, params.get("q", ""), params.get("tag", ""),
-                                       params.get("sort", "newest"), page_number)
-        tags = await run_in_threadpool(self.catalog.tags, viewer)
+
+        def read() -> tuple[CardPage, list[tuple[str, int]]]:  # one trip to the thread pool
+            return (self.catalog.cards(viewer, params.get("q", ""), params.get("tag", ""), params.get("sort", "newest"),
+                                       page_number), self.catalog.tags(viewer))
+
+        page, tags = await run_in_threadpool(read)
 
         def link(**changes: Any) -> str:
             query = {"q": page.query, "tag": page.tag, "sort": page.sort, "page": page.page, **changes}
@@ -179,9 +182,12 @@ class GalleryPages:
             return found
         session, shown = found
         publication, version = shown.publication, shown.version
-        await run_in_threadpool(self.catalog.count_view, publication.id, session.account.username)
-        changes = await run_in_threadpool(self._changes, publication)
-        comments = await run_in_threadpool(self.threads.comments, publication.id)
+
+        def read() -> tuple[dict[int, NotebookDiff], list[Comment]]:  # one trip to the thread pool
+            self.catalog.count_view(publication.id, session.account.username)
+            return self._changes(publication), self.threads.comments(publication.id)
+
+        changes, comments = await run_in_threadpool(read)
         editing = request.query_params.get("edit", "")
         render_url = self.render_link(publication.slug, version.number)
         return render(request, "gallery/publication.html", session=session, p=publication, shown=version,
