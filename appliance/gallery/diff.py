@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import nbformat
+
 UNCHANGED_KEYS = {"id", "execution_count"}  # a re-run or a cell id is not a change worth telling
 MAX_LINES = 400  # of one cell's source diff; the rest is summarised
 
@@ -94,7 +96,8 @@ def notebook_diff(before: dict[str, Any], after: dict[str, Any]) -> NotebookDiff
     """nbdime's diff of two notebooks (parsed .ipynb JSON), as cell changes in the newer one's order."""
     from nbdime import diff_notebooks  # ~1 s to import: only when a diff is first asked for
 
-    diff = diff_notebooks(before, after)
+    # nbdime reads outputs by attribute (output.output_type): NotebookNodes, not plain dicts
+    diff = diff_notebooks(nbformat.from_dict(before), nbformat.from_dict(after))
     old_cells, new_cells = before.get("cells", []), after.get("cells", [])
     ops: dict[int, list[dict[str, Any]]] = {}
     for entry in _cells_diff(diff):
