@@ -10,6 +10,7 @@ notebook HTML").
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,18 @@ TEMPLATE_NAME = "appliance_lab"
 def notebook_html(notebook: Any) -> str:
     """The full page for ``notebook`` (an nbformat NotebookNode, or its JSON as a dict)."""
     import nbformat
+
+    node = notebook if isinstance(notebook, nbformat.NotebookNode) else nbformat.from_dict(notebook)  # type: ignore[no-untyped-call]
+    html, _ = exporter().from_notebook_node(node, resources={"appliance_assets": ASSETS_PATH})
+    return str(html)
+
+
+@functools.cache
+def exporter() -> Any:
+    """The exporter with its templates compiled (half a second and more): made once per process, and by
+    the renderer's fork server before it forks a render (renderjob.warm_up)."""
     from nbconvert import HTMLExporter  # imported where used: the portal never loads nbconvert
 
-    exporter = HTMLExporter(template_name=TEMPLATE_NAME, extra_template_basedirs=[str(TEMPLATES)])  # type: ignore[no-untyped-call]
-    node = notebook if isinstance(notebook, nbformat.NotebookNode) else nbformat.from_dict(notebook)  # type: ignore[no-untyped-call]
-    html, _ = exporter.from_notebook_node(node, resources={"appliance_assets": ASSETS_PATH})
-    return str(html)
+    made = HTMLExporter(template_name=TEMPLATE_NAME, extra_template_basedirs=[str(TEMPLATES)])  # type: ignore[no-untyped-call]
+    made.template  # noqa: B018 - compiles the template now
+    return made

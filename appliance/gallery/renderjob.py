@@ -23,8 +23,9 @@ from appliance.gallery.preview import Thumbnail
 # For tests only: while this file is missing, every render waits (up to its time limit) before it
 # starts, so a test can observe a render in progress (and kill the renderer in the middle of one).
 GATE_ENV = "APPLIANCE_TEST_RENDER_GATE"
-PRELOAD = ["appliance.gallery.renderjob", "appliance.gallery.convert", "appliance.gallery.preview", "nbconvert",
-           "nbformat", "mistune", "nh3", "PIL.Image", "PIL.PngImagePlugin"]
+HUFFMAN_ONLY_FROM_BYTES = 1_000_000
+PRELOAD = ["appliance.gallery.renderjob", "appliance.gallery.preview", "appliance.gallery.warmup", "mistune", "nh3",
+           "PIL.Image", "PIL.PngImagePlugin"]
 
 
 @dataclass
@@ -65,7 +66,16 @@ def render(notebook_z: bytes, version_id: int, max_html_bytes: int) -> Rendered:
     if len(page) > max_html_bytes:
         return Rendered(error=too_big(len(page), max_html_bytes))
     preview = make_preview(notebook, version_id)
-    return Rendered(zlib.compress(page, 6), len(page), preview.html, preview.thumbnails)
+    return Rendered(compress(page), len(page), preview.html, preview.thumbnails)
+
+
+def compress(page: bytes) -> bytes:
+    """zlib, as versions.html keeps it. A big page is mostly base64 images, where LZ77's search costs much
+    and gains little: Huffman coding alone does a 6 MB page in 0.26 s instead of 1.5 s, 2 % bigger."""
+    if len(page) < HUFFMAN_ONLY_FROM_BYTES:
+        return zlib.compress(page, 6)
+    compressor = zlib.compressobj(6, zlib.DEFLATED, 15, 8, zlib.Z_HUFFMAN_ONLY)
+    return compressor.compress(page) + compressor.flush()
 
 
 def too_big(size: int | None, limit: int) -> str:
