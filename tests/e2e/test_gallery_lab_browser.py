@@ -75,13 +75,25 @@ def test_a_member_marks_a_showcase_cell_and_publishes_from_the_toolbar(lab: Appl
     expect(cells.nth(1)).to_have_class(MARKED)
     assert "appliance" not in saved_cells(storage, path)[1]["metadata"]  # not saved yet: publishing saves
 
-    frame.locator(".jp-NotebookPanel-toolbar [data-command='appliance-gallery:publish']").click()
+    assert lab.cli("users", "groups", name, "--add", "quants").returncode == 0
+    toolbar_publish = frame.locator(".jp-NotebookPanel-toolbar [data-command='appliance-gallery:publish']")
+    toolbar_publish.click()
     dialog = frame.locator(".jp-Dialog")
+    status = frame.locator(".jp-appliance-gallery-progress [role='status']")
+    dialog.locator("input[name='title']").fill(" ")  # the portal's refusal is shown as it said it
+    dialog.get_by_role("button", name="Publish").click()
+    expect(status).to_contain_text("Not published: ")
+    expect(status).to_contain_text("title")
+    page.screenshot(path=str(artifacts / "gallery-lab-publish-refused.png"))
+    dialog.get_by_role("button", name="Close").click()
+
+    toolbar_publish.click()
     expect(dialog.locator("input[name='title']")).to_have_value("Rates and momentum")  # the first heading
     dialog.locator("textarea[name='summary']").fill("Momentum in rates, one cell.")
     dialog.locator("input[name='tags']").fill("rates, momentum")
     expect(dialog.locator("select[name='visibility'] option")).to_have_text(
-        ["Everyone in the lab", "Unlisted: only people with the link"])
+        ["Everyone in the lab", "Only the group quants", "Unlisted: only people with the link"])
+    expect(dialog.locator("select[name='new_version_of'] option")).to_have_text(["A new publication"])
     page.screenshot(path=str(artifacts / "gallery-lab-publish-dialog.png"))
     dialog.get_by_role("button", name="Publish").click()
 
@@ -90,16 +102,21 @@ def test_a_member_marks_a_showcase_cell_and_publishes_from_the_toolbar(lab: Appl
     assert link.get_attribute("target") == "_top"
     href = link.get_attribute("href") or ""
     assert href.startswith(f"{lab.public_portal_url}/gallery/p/"), href
-    expect(frame.locator(".jp-appliance-gallery-progress [role='status']")).to_have_text(
-        "Published and rendered.", timeout=90_000)
+    expect(status).to_have_text("Published and rendered.", timeout=90_000)
     page.screenshot(path=str(artifacts / "gallery-lab-published.png"))
     saved = saved_cells(storage, path)  # saved before it was sent: the metadata the gallery got
     assert saved[1]["metadata"] == {"appliance": {"showcase": True}} and saved[0]["metadata"] == {}
-    frame.locator(".jp-Dialog").get_by_role("button", name="Close").click()
+    dialog.get_by_role("button", name="Close").click()
 
-    frame.locator(".lm-MenuBar-item", has_text="File").first.click()
-    expect(frame.locator(".lm-Menu-item[data-command='appliance-gallery:publish']")).to_be_visible()
-    page.keyboard.press("Escape")
+    frame.locator(".lm-MenuBar-item", has_text="File").first.click()  # a new version, from the File menu
+    frame.locator(".lm-Menu-item[data-command='appliance-gallery:publish']").click()
+    expect(dialog.locator("select[name='new_version_of'] option:checked")).to_have_text(
+        "A new version of “Rates and momentum” (now version 1)")
+    dialog.get_by_role("button", name="Publish").click()
+    expect(link).to_have_text("Open “Rates and momentum” (version 2) in the gallery", timeout=30_000)
+    assert link.get_attribute("href") == href
+    expect(status).to_have_text("Published and rendered.", timeout=90_000)
+    dialog.get_by_role("button", name="Close").click()
     opened = frame.locator(".jp-NotebookPanel-toolbar a.jp-appliance-gallery-open")
     expect(opened).to_have_text("Open in gallery")
     page.screenshot(path=str(artifacts / "gallery-lab-open-in-gallery.png"))
