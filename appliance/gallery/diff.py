@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -20,8 +21,12 @@ from typing import Any
 
 import nbformat
 
+log = logging.getLogger("appliance.gallery")
 UNCHANGED_KEYS = {"id", "execution_count"}  # a re-run or a cell id is not a change worth telling
 MAX_LINES = 400  # of one cell's source diff; the rest is summarised
+MAX_CHANGES = 60  # cells told on the page; the summary counts them all
+# nbdime matches cells in quadratic time (2,000 cells: 3.5 s here): past this, versions are not compared
+MAX_CELLS = 800
 
 
 @dataclass(frozen=True)
@@ -44,9 +49,16 @@ class CellChange:
 class NotebookDiff:
     changes: list[CellChange]
     metadata_changed: bool
+    not_compared: str | None = None  # why the versions were not compared
+
+    @property
+    def shown(self) -> list[CellChange]:
+        return self.changes[:MAX_CHANGES]
 
     @property
     def summary(self) -> str:
+        if self.not_compared:
+            return self.not_compared
         counts = {kind: sum(1 for change in self.changes if change.kind == kind)
                   for kind in ("added", "removed", "modified")}
         parts = [f"{n} cell{'s' if n != 1 else ''} {kind}" for kind, n in counts.items() if n]
@@ -97,7 +109,8 @@ def notebook_diff(before: dict[str, Any], after: dict[str, Any]) -> NotebookDiff
     from nbdime import diff_notebooks  # ~1 s to import: only when a diff is first asked for
 
     # nbdime reads outputs by attribute (output.output_type): NotebookNodes, not plain dicts
-    diff = diff_notebooks(nbformat.from_dict(before), nbformat.from_dict(after))
+    nodes = [nbformat.from_dict(notebook) for notebook in (before, after)]  # type: ignore[no-untyped-call]
+    diff = diff_notebooks(*nodes)
     old_cells, new_cells = before.get("cells", []), after.get("cells", [])
     ops: dict[int, list[dict[str, Any]]] = {}
     for entry in _cells_diff(diff):
@@ -131,23 +144,50 @@ def notebook_diff(before: dict[str, Any], after: dict[str, Any]) -> NotebookDiff
     return NotebookDiff(changes, metadata_changed)
 
 
+def compare(before: bytes, after: bytes) -> NotebookDiff:
+    """The diff of two stored versions, or why they were not compared (too many cells, or nbdime failed
+    on them: a page must show either way)."""
+    old, new = json.loads(before), json.loads(after)
+    cells = max(len(old.get("cells", [])), len(new.get("cells", [])))
+    if cells > MAX_CELLS:
+        return NotebookDiff([], False, f"Not compared here: {cells:,} cells (at most {MAX_CELLS:,}); "
+                                       "download both versions to compare them")
+    try:
+        return notebook_diff(old, new)
+    except Exception as error:  # nbdime on a notebook it cannot read
+        log.warning("versions not compared: %s: %s", type(error).__name__, error)
+        return NotebookDiff([], False, "These versions could not be compared")
+
+
 class DiffCache:
-    """Diffs by (older version id, newer version id): versions are immutable, so a diff never goes stale."""
+    """Diffs by (older version id, newer version id): versions are immutable, so a diff never goes stale.
+    One diff is computed at a time: a first view of many pages at once waits rather than fills every
+    worker thread with nbdime."""
 
     def __init__(self, size: int = 64):
         self.size = size
         self._diffs: OrderedDict[tuple[int, int], NotebookDiff] = OrderedDict()
         self._lock = threading.Lock()
+        self._computing = threading.Lock()
 
     def get(self, key: tuple[int, int], load: Callable[[int], bytes]) -> NotebookDiff:
         """The diff of versions ``key`` (older id, newer id); ``load`` reads a version's .ipynb by id."""
+        known = self._known(key)
+        if known is not None:
+            return known
+        with self._computing:
+            known = self._known(key)  # computed while this call waited
+            if known is not None:
+                return known
+            found = compare(load(key[0]), load(key[1]))
+            with self._lock:
+                self._diffs[key] = found
+                while len(self._diffs) > self.size:
+                    self._diffs.popitem(last=False)
+        return found
+
+    def _known(self, key: tuple[int, int]) -> NotebookDiff | None:
         with self._lock:
             if key in self._diffs:
                 self._diffs.move_to_end(key)
-                return self._diffs[key]
-        found = notebook_diff(json.loads(load(key[0])), json.loads(load(key[1])))
-        with self._lock:
-            self._diffs[key] = found
-            while len(self._diffs) > self.size:
-                self._diffs.popitem(last=False)
-        return found
+            return self._diffs.get(key)

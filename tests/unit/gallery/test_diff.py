@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
-from appliance.gallery.diff import DiffCache, notebook_diff
+import pytest
+
+from appliance.gallery import diff
+from appliance.gallery.diff import MAX_CELLS, DiffCache, compare, notebook_diff
 
 
 def cell(kind: str, source: str, cell_id: str, outputs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -61,3 +65,18 @@ def test_diffs_are_computed_once_per_pair_of_versions() -> None:
     cache.get((2, 3), load)
     cache.get((1, 2), load)  # pushed out by the newer pair
     assert loads == [1, 2, 2, 3, 1, 2]
+
+
+def test_versions_with_too_many_cells_are_not_compared_and_say_so() -> None:
+    big = json.dumps(notebook(*(cell("code", f"x = {i}", f"c{i}") for i in range(MAX_CELLS + 1)))).encode()
+    found = compare(big, big)
+    assert found.changes == [] and found.summary.startswith(f"Not compared here: {MAX_CELLS + 1:,} cells")
+
+
+def test_a_notebook_nbdime_fails_on_still_gives_the_page_an_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(before: Any, after: Any) -> None:
+        raise AssertionError("cannot diff outputs of different types")  # as nbdime's own asserts do
+
+    monkeypatch.setattr(diff, "notebook_diff", fail)
+    plain = json.dumps(notebook()).encode()
+    assert compare(plain, plain).summary == "These versions could not be compared"
