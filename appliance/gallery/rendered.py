@@ -53,9 +53,14 @@ def render_policy(render_origin: str, portal_origin: str) -> str:
     """The sandbox of a rendered page: its script runs in an opaque origin (no cookies, no storage, no
     same-origin access to anything), loads only the render host's assets, connects nowhere, submits no
     form, frames nothing and is framed only by the portal. 'unsafe-inline' and 'unsafe-eval' are what
-    notebook outputs (plotly, bokeh, inline script) need; the sandbox is what contains them."""
+    notebook outputs (plotly, bokeh, inline script) need; the sandbox is what contains them.
+
+    No ``allow-popups``: a popup goes wherever the page's script says, with whatever it put in the URL
+    (in Chromium a notebook's ``window.open`` reached an outside listener with it), and nothing in a
+    policy can bound where. Framed by the portal, the page cannot navigate itself away either (the
+    portal's frame-src); a link in a notebook opens from the viewer's own context menu."""
     directives = {
-        "sandbox": "allow-scripts allow-popups",
+        "sandbox": "allow-scripts",
         "default-src": "'none'",
         "script-src": f"{render_origin} 'unsafe-inline' 'unsafe-eval'",
         "style-src": f"{render_origin} 'unsafe-inline'",  # MathJax writes its CSS into a <style> element

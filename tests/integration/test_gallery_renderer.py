@@ -99,7 +99,7 @@ def test_a_queued_publication_is_rendered_and_served_sandboxed_on_the_render_hos
     with httpx.Client(timeout=10) as client:  # through the front proxy, as browsers come
         response = client.get(url)
         assert response.status_code == 200 and response.text == page
-        assert response.headers["content-security-policy"].startswith("sandbox allow-scripts allow-popups;")
+        assert response.headers["content-security-policy"].startswith("sandbox allow-scripts;")
         assert "set-cookie" not in response.headers
         mathjax = client.get(f"{links.origin}/gallery/assets/mathjax/es5/tex-chtml-full.js")
         assert mathjax.status_code == 200 and mathjax.headers["access-control-allow-origin"] == "*"

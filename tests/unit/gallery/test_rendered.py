@@ -45,7 +45,7 @@ async def test_a_signed_link_shows_the_render_sandboxed_and_nothing_else_answers
     assert response.status_code == 200 and response.content == PAGE
     assert response.headers["content-encoding"] == "deflate"  # the stored zlib bytes, as they are
     policy = response.headers["content-security-policy"]
-    assert policy.startswith("sandbox allow-scripts allow-popups; default-src 'none'; ")
+    assert policy.startswith("sandbox allow-scripts; default-src 'none'; ")  # no popups: they go anywhere
     for directive in (f"script-src {RENDER} 'unsafe-inline' 'unsafe-eval'", "connect-src 'none'",
                       "form-action 'none'", f"frame-ancestors {PORTAL}", "frame-src 'none'", "base-uri 'none'"):
         assert directive in policy
