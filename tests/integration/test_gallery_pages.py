@@ -283,3 +283,26 @@ def test_the_publication_page_frames_the_render_sandboxed_and_the_thumbnail_is_a
     assert thumbnail.headers["content-type"] == "image/png"
     assert thumbnail.headers["x-content-type-options"] == "nosniff"
     assert thumbnail.content.startswith(b"\x89PNG")
+
+
+def test_only_the_author_edits_and_unpublishes_and_bad_edits_say_why(engine: Engine,
+                                                                    members: dict[str, Member]) -> None:
+    slug = data.publication(engine, author=members["alice"].name, title="Editable", tags=["one"])
+    alice, carol = members["alice"], members["carol"]
+    edited = alice.post_form("/gallery/mine", f"/gallery/mine/{slug}", title=f"{SCRIPT} Edited",
+                             summary="New summary", tags="two, three", visibility="group:quant")
+    assert edited.status_code == 303
+    page = members["bob"].get(f"/gallery/p/{slug}").text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; Edited" in page and SCRIPT not in page
+    assert members["carol"].get(f"/gallery/p/{slug}").status_code == 404  # now for the group only
+    refused = alice.post_form("/gallery/mine", f"/gallery/mine/{slug}", title="x", visibility="group:nobody")
+    assert refused.status_code == 403 and "not in the group" in refused.text
+    assert alice.post_form("/gallery/mine", f"/gallery/mine/{slug}", title="", visibility="lab").status_code == 400
+    theirs = carol.post_form("/gallery/mine", f"/gallery/mine/{slug}", title="Mine now", visibility="lab")
+    assert theirs.status_code == 403 and "is not yours" in theirs.text
+    assert carol.get(f"/gallery/mine/{slug}/unpublish").status_code == 404
+    assert carol.post_form("/gallery/mine", f"/gallery/mine/{slug}/unpublish").status_code == 404
+    assert members["bob"].get(f"/gallery/p/{slug}").status_code == 200
+    assert alice.post_form(f"/gallery/mine/{slug}/unpublish", f"/gallery/mine/{slug}/unpublish").status_code == 303
+    assert members["bob"].get(f"/gallery/p/{slug}").status_code == 410
+    assert slug not in alice.get("/gallery/mine").text
