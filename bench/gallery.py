@@ -27,10 +27,11 @@ from typing import Any
 
 import httpx
 import psycopg
+from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.harness import Appliance, make_home, mint_storage_token, reserve_ports  # noqa: E402
+from tests.harness import Appliance, make_home, mint_storage_token, reserve_ports, resolve_localhost_names  # noqa: E402
 from tests.integration.oauth import add_user, browser_client, sign_in  # noqa: E402
 
 WORDS = ["alpha", "beta", "volatility", "momentum", "regression", "factor", "portfolio", "returns", "sharpe",
@@ -169,7 +170,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300, help="requests per page measured (default 300)")
     parser.add_argument("--publications", type=int, default=10_000, help="publications seeded (default 10,000)")
     arguments = parser.parse_args()
+    resolve_localhost_names()  # the trial names (lab.localhost), as browsers resolve them
 
+    resolve_localhost_names()  # the trial names (lab.localhost), as browsers resolve them
     appliance = Appliance(make_home(), reserve_ports(4))
     try:
         appliance.up()
@@ -191,7 +194,8 @@ def main() -> None:
             ours, theirs = statistics.median(published), statistics.median(converted)
             print(f"{label + f' ({actual / 1e6:.2f} MB)':<22} {ours:>18.2f} {theirs:>12.2f} {ours / theirs:>6.2f}×")
 
-        slugs = seed(appliance.database_url(), arguments.publications, "ada")
+        libpq = make_url(appliance.database_url()).set(drivername="postgresql")  # psycopg's own form of the URL
+        slugs = seed(libpq.render_as_string(hide_password=False), arguments.publications, "ada")
         print(f"\nWith {arguments.publications:,} publications, {arguments.requests} sequential requests each "
               "(a signed-in member); baseline: /healthz")
         print(f"{'page':<34} {'p50 ms':>8} {'p99 ms':>8} {'p99 / baseline p99':>19}")
