@@ -28,10 +28,11 @@ THUMBNAIL_BOX = (800, 800)  # largest thumbnail, in pixels; the aspect ratio is 
 MAX_SOURCE_PIXELS = 40_000_000  # a bigger image is skipped, not decoded (Pillow would warn from 89 M)
 RASTER_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")  # what an image output is made from
 
-TAGS = {"a", "abbr", "b", "blockquote", "br", "caption", "code", "dd", "del", "div", "dl", "dt", "em", "h1",
+# no links: the whole card is a link to the publication, and a link inside a link splits the card apart
+TAGS = {"abbr", "b", "blockquote", "br", "caption", "code", "dd", "del", "div", "dl", "dt", "em", "h1",
         "h2", "h3", "h4", "h5", "h6", "hr", "i", "kbd", "li", "ol", "p", "pre", "s", "span", "strong", "sub",
         "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul"}
-ATTRIBUTES = {"a": {"href", "title"}, "td": {"colspan", "rowspan"}, "th": {"colspan", "rowspan"}}
+ATTRIBUTES = {"td": {"colspan", "rowspan"}, "th": {"colspan", "rowspan"}}
 
 
 def thumbnail_path(version_id: int, position: int) -> str:
@@ -72,11 +73,10 @@ def make_preview(notebook: Mapping[str, Any], version_id: int) -> Preview:
 
 
 def sanitize(fragment: str) -> str:
-    """``fragment`` reduced to the allow-list: text structure, tables and http(s)/mailto links."""
+    """``fragment`` reduced to the allow-list: text structure and tables (a link keeps its text only)."""
     import nh3
 
-    return nh3.clean(fragment[:MAX_HTML_CHARS], tags=TAGS, attributes=ATTRIBUTES,
-                     url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer nofollow")
+    return nh3.clean(fragment[:MAX_HTML_CHARS], tags=TAGS, attributes=ATTRIBUTES, link_rel=None)
 
 
 def markdown_html(source: str) -> str:

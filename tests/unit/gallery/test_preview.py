@@ -60,7 +60,7 @@ def test_script_and_handlers_in_a_showcased_cell_never_reach_the_fragment() -> N
     for banned in ("<script", "onerror", "javascript:", "<iframe", "<form", "<svg", "onload", "<style", "alert(1)",
                    "<img"):
         assert banned not in fragment
-    assert '<a href="https://x.org" rel="noopener noreferrer nofollow">ok</a>' in fragment
+    assert "<a" not in fragment and "ok" in fragment  # a link keeps its text: the card is the link
     assert "<td>1</td>" in fragment and "an svg" in fragment  # the SVG's text stands in for it
 
 
