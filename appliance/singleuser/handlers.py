@@ -4,12 +4,13 @@ XSRF-checked as every jupyter_server API is, answering in the portal's JSON shap
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
+from nbformat.v4.rwbase import strip_transient
 from tornado import web
 
 from appliance.singleuser.portal import Answer, PortalGallery, PortalUnconfigured, error_body
@@ -36,7 +37,7 @@ class GalleryHandler(APIHandler):
     def refuse(self, status: int, message: str) -> None:
         self.answer(Answer(status, error_body(message, status)))
 
-    async def forward(self, call: Any) -> None:
+    async def forward(self, call: Callable[[PortalGallery], Awaitable[Answer]]) -> None:
         """Answer with what the portal said, or say why it could not be asked."""
         try:
             gallery = self.gallery()
@@ -60,7 +61,8 @@ class PublishHandler(GalleryHandler):
         except web.HTTPError as error:
             self.refuse(error.status_code, error.log_message or error.reason or "The notebook cannot be read.")
             return
-        await self.forward(lambda gallery: gallery.publish(request.payload(model["content"])))
+        notebook = strip_transient(model["content"])  # as the file holds it: no trust marks on the cells
+        await self.forward(lambda gallery: gallery.publish(request.payload(notebook)))
 
 
 class PublicationsHandler(GalleryHandler):

@@ -90,7 +90,7 @@ def test_a_member_publishes_the_saved_notebook_through_their_server(lab: Applian
     notebook = json.loads(zlib.decompress(stored["notebook"]))
     sources = ["".join(cell["source"]) for cell in notebook["cells"]]
     assert sources == ["# Momentum in bonds", "print('saved words')"]
-    assert notebook["cells"][1]["metadata"]["appliance"] == {"showcase": True}
+    assert notebook["cells"][1]["metadata"] == {"appliance": {"showcase": True}}  # no transient trust mark
 
     listed = alice.get("publications", path="research/bonds.ipynb")
     assert listed.status_code == 200, listed.text
