@@ -21,7 +21,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from appliance.gallery.catalog import CardPage, Catalog, Publication, Version
-from appliance.gallery.clone import CloneFailed, Cloner, NotebookStore
+from appliance.gallery.clone import CloneFailed, Cloner, NotebookStore, candidate_names
 from appliance.gallery.diff import DiffCache, NotebookDiff
 from appliance.gallery.errors import GalleryError, NotFound
 from appliance.gallery.threads import Comment, CommentRefused, Threads
@@ -57,6 +57,14 @@ class Shown:
 
     publication: Publication
     version: Version
+
+
+def download_disposition(source_path: str, number: int) -> str:
+    """``Returns study v2.ipynb``: the notebook's own name (RFC 6266, with an ASCII fallback)."""
+    stem = candidate_names(source_path)[0].removesuffix(".ipynb")
+    name = f"{stem} v{number}.ipynb"
+    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def parse_tags(field: str) -> list[str]:
@@ -208,9 +216,9 @@ class GalleryPages:
             return found
         shown = found[1]
         notebook = await run_in_threadpool(self.catalog.notebook, shown.version.id)
-        name = f"{shown.publication.slug}-v{shown.version.number}.ipynb"
         return Response(notebook, media_type="application/x-ipynb+json", headers={
-            "Content-Disposition": f"attachment; filename=\"{name}\"", "Cache-Control": "private, no-cache"})
+            "Content-Disposition": download_disposition(shown.publication.source_path, shown.version.number),
+            "Cache-Control": "private, no-cache"})
 
     async def thumbnail(self, request: Request) -> Response:
         session = await self._session(request)

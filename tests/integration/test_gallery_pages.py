@@ -278,6 +278,9 @@ def test_the_publication_page_frames_the_render_sandboxed_and_the_thumbnail_is_a
         assert rendered.status_code == 200 and "rendered" in rendered.text
         assert rendered.headers["content-security-policy"].startswith("sandbox allow-scripts;")
         assert frame_loader.get(source.split("?")[0]).status_code == 404  # not without the page's signed link
+    download = members["bob"].get(f"/gallery/p/{slug}/v/1/notebook.ipynb")
+    assert json.loads(download.content)["cells"][0]["source"] == "# Framed"
+    assert download.headers["content-disposition"].startswith('attachment; filename="Returns study v1.ipynb"')
     version = data.version_ids(engine, slug)[1]
     thumbnail = members["bob"].get(f"/gallery/thumbnails/{version}/0.png")
     assert thumbnail.headers["content-type"] == "image/png"
