@@ -40,8 +40,10 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from appliance.gallery import renderjob
+from appliance.gallery.assets import missing_render_assets
 from appliance.gallery.renderjob import Rendered
 from appliance.gallery.settings import GallerySettings
+from appliance.webui import GALLERY_ASSETS
 
 log = logging.getLogger("appliance.gallery")
 CHANNEL = "gallery_render"
@@ -283,6 +285,10 @@ def main() -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = load_config()
+    if missing := missing_render_assets():
+        log.warning("the render assets %s are missing from %s: rendered pages will show their LaTeX as source. "
+                    "They are built with the wheel (or installer/install.sh --dev) from webui/render-assets.json.",
+                    ", ".join(missing), GALLERY_ASSETS)
     lower_priority()
     renderer = Renderer(database_url(config.home, config.postgres), config.gallery,
                         config.home.run_dir / HEARTBEAT_FILE)
