@@ -98,7 +98,7 @@ class Card:
 @dataclass(frozen=True)
 class CardPage:
     cards: list[Card]
-    total: int | None  # counted for a search or a tag (their matches are sorted whole anyway), not for the listing
+    total: int | None  # counted for a search (it ranks every match anyway), not for a listing or a tag
     page: int
     more: bool  # a page after this one
     query: str
@@ -216,7 +216,7 @@ class Catalog:
             where.append("p.tags @> ARRAY[CAST(:tag AS text)]")
         if query:
             where.append("p.document @@ websearch_to_tsquery('english', :query)")
-        condition, counted = " AND ".join(where), bool(query or tag)
+        condition, counted = " AND ".join(where), bool(query)
         statement = text(self._page_statement(condition, sort, bool(query), counted))
         with self.engine.connect() as connection:
             params["offset"] = (max(1, page) - 1) * self.page_size
@@ -234,11 +234,10 @@ class Catalog:
     @staticmethod
     def _page_statement(condition: str, sort: str, search: bool, counted: bool) -> str:
         """One page of cards: its ids chosen over the publications alone (narrow rows), then only they
-        joined to their current version. The plain listing walks an index in the sort's order and stops
-        after the page (publications_listed_*: no count, which would read every row); a search or a tag
-        sorts all its matches anyway, so it counts them too (count(*) OVER () counts before LIMIT). A
-        search ranks every match and makes headlines for the page only (ts_headline re-parses the text:
-        the costly part)."""
+        joined to their current version. A listing, with or without a tag, walks an index in the sort's
+        order and stops after the page (publications_listed_*; counting would read every row). A search
+        ranks every match anyway, so it counts them too (count(*) OVER () counts before LIMIT), and makes
+        headlines for the page only (ts_headline re-parses the text: the costly part)."""
         order = f"rank DESC, {SORTS['newest']}" if search else SORTS[sort]
         rank = "ts_rank(p.document, websearch_to_tsquery('english', :query))" if search else "0"
         total = "count(*) OVER ()" if counted else "NULL::bigint"
@@ -253,13 +252,15 @@ class Catalog:
             ORDER BY {order.replace('rank', 'chosen.rank')}"""
 
     def tags(self, viewer: Viewer, limit: int = 24) -> list[tuple[str, int]]:
-        """The most used tags among the publications listed for the viewer (counted over every listed
-        publication, so kept for TAGS_TTL_S per viewer)."""
+        """The most used tags among the lab's listed publications that the viewer's groups may see (their
+        own hidden ones aside). Counting reads every publication, so the counts are shared by viewers of
+        the same groups and kept for TAGS_TTL_S."""
+        audience = Viewer("", viewer.groups, viewer.is_admin)  # the groups' view: "" is nobody's name
         now = time.monotonic()
-        cached = self._tags.get(viewer)
+        cached = self._tags.get(audience)
         if cached is not None and now - cached[0] < TAGS_TTL_S:
             return cached[1]
-        listed, params = visible(viewer, listed=True)
+        listed, params = visible(audience, listed=True)
         with self.engine.connect() as connection:
             rows = connection.execute(text(
                 f"SELECT tag, count(*) AS n FROM gallery.publications p, unnest(p.tags) AS tag WHERE {listed} "
@@ -267,7 +268,7 @@ class Catalog:
         found = [(row.tag, row.n) for row in rows]
         if len(self._tags) > 1000:
             self._tags.clear()
-        self._tags[viewer] = (now, found)
+        self._tags[audience] = (now, found)
         return found
 
     # ----- one publication -----------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, urlencode
 
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -192,16 +193,18 @@ class GalleryPages:
         publication, version = shown.publication, shown.version
 
         def read() -> tuple[dict[int, NotebookDiff], list[Comment]]:  # one trip to the thread pool
-            self.catalog.count_view(publication.id, session.account.username)
             return self._changes(publication), self.threads.comments(publication.id)
 
         changes, comments = await run_in_threadpool(read)
         editing = request.query_params.get("edit", "")
         render_url = self.render_link(publication.slug, version.number)
-        return render(request, "gallery/publication.html", session=session, p=publication, shown=version,
-                      changes=changes, comments=comments, render_url=render_url, editing=editing,
-                      is_author=publication.author == session.account.username,
-                      comment_error=request.query_params.get("comment_error", ""))
+        response = render(request, "gallery/publication.html", session=session, p=publication, shown=version,
+                          changes=changes, comments=comments, render_url=render_url, editing=editing,
+                          is_author=publication.author == session.account.username,
+                          comment_error=request.query_params.get("comment_error", ""))
+        # the view is counted once the page is sent: a write (and its commit) need not delay it
+        response.background = BackgroundTask(self.catalog.count_view, publication.id, session.account.username)
+        return response
 
     def _changes(self, publication: Publication) -> dict[int, NotebookDiff]:
         """What changed in each of the newest versions, against the one before it (cached per pair)."""

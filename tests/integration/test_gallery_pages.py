@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -176,7 +177,8 @@ def test_sort_and_pagination(engine: Engine, members: dict[str, Member]) -> None
     assert order(page="2") == list(reversed(slugs))[24:]
     assert order(sort="views")[:3] == [slugs[29], slugs[28], slugs[27]]
     assert order(sort="clones")[:3] == [slugs[0], slugs[1], slugs[2]]
-    assert "Page 2 of 2" in bob.get("/gallery", tag=tag, page="2").text
+    assert "Page 2</span>" in bob.get("/gallery", tag=tag, page="2").text and 'rel="next"' not in \
+        bob.get("/gallery", tag=tag, page="2").text
     assert order(page="99") == list(reversed(slugs))[24:]  # past the end: the last page
     listing = bob.get("/gallery").text  # unfiltered: a next page when there is one, no total (not counted)
     assert 'rel="next"' in listing and "Page 1</span>" in listing
@@ -184,10 +186,13 @@ def test_sort_and_pagination(engine: Engine, members: dict[str, Member]) -> None
 
 def test_views_count_once_per_member_per_day(engine: Engine, members: dict[str, Member]) -> None:
     slug = data.publication(engine, author=members["alice"].name, title="Viewed")
+    members["alice"].get(f"/gallery/p/{slug}")  # the author's own visits are not counted
     for _ in range(3):
         members["bob"].get(f"/gallery/p/{slug}")
     members["carol"].get(f"/gallery/p/{slug}/v/1")
-    members["alice"].get(f"/gallery/p/{slug}")  # the author's own visits are not counted
+    deadline = time.monotonic() + 5  # views are counted once the page is sent
+    while data.counts(engine, slug)["views"] < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert data.counts(engine, slug)["views"] == 2
 
 
