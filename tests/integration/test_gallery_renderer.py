@@ -20,9 +20,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from appliance.gallery.assets import missing_render_assets
+from appliance.gallery.renderer import NICE, POLL_S
 from appliance.gallery.renderjob import GATE_ENV
 from tests.harness import Appliance
 from tests.integration.conftest import running
@@ -107,6 +109,20 @@ def test_a_queued_publication_is_rendered_and_served_sandboxed_on_the_render_hos
             refused = client.get(links.origin + path)
             assert refused.status_code == 404 and "set-cookie" not in refused.headers, path
         assert client.get(url.replace(links.origin, gallery_appliance.public_portal_url)).status_code == 404
+
+
+def test_a_publication_wakes_the_idle_renderer_at_once_and_it_renders_niced(
+        gallery_appliance: Appliance, closed_gate: Path) -> None:
+    with connect(gallery_appliance) as db:
+        [(_, _, job)] = queue(gallery_appliance, db, notebook())
+        published = time.monotonic()
+        wait_until(gallery_appliance, lambda: being_rendered(db, job, attempts=1), "the renderer to take the job")
+        assert time.monotonic() - published < POLL_S / 2  # NOTIFY gallery_render woke it, not its slow poll
+        renderer = psutil.Process(gallery_appliance.component("renderer")["pid"])
+        assert [process.nice() for process in [renderer, *renderer.children(recursive=True)]] == \
+            [NICE] * (1 + len(renderer.children(recursive=True)))  # the fork server and the render too
+        closed_gate.touch()
+        assert finished(gallery_appliance, db, job)[0] == "done"
 
 
 def test_kill_9_of_the_renderer_mid_render_leaves_the_job_to_the_restarted_renderer(
