@@ -54,7 +54,7 @@ SORTS = {
     "views": "p.views DESC, p.updated_at DESC, p.id DESC",
 }
 PAGE_SIZE = 24
-TAGS_TTL_S = 30.0  # the tag filter's counts are this old at most
+TAGS_TTL_S = 15.0  # the tag filter's counts are this old at most (none found is not kept: a new lab's first)
 MAX_QUERY = 200  # characters of a search; longer ones are cut
 HEADLINE_CHARS = 50_000  # ts_headline reads this much of a version's text (a 5 MB notebook costs ~1 s whole)
 # ts_headline marks matches with these, then everything is escaped and they become <mark>
@@ -268,7 +268,8 @@ class Catalog:
         found = [(row.tag, row.n) for row in rows]
         if len(self._tags) > 1000:
             self._tags.clear()
-        self._tags[audience] = (now, found)
+        if found:
+            self._tags[audience] = (now, found)
         return found
 
     # ----- one publication -----------------------------------------------------------------------------

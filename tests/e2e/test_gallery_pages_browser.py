@@ -99,6 +99,13 @@ def gallery(running_appliance: Appliance) -> Iterator[dict[str, Any]]:
                          ["fx", "carry", "factors"]),
         "vol": publish(running_appliance, token, study("Volatility targeting", 3), "Volatility targeting",
                        "Scaling exposure to a 10% target with a 60-day EWMA.", ["risk", "equities"]),
+        "notes": publish(running_appliance, token, {
+            "cells": [{"cell_type": "markdown", "id": "m", "metadata": {},
+                       "source": "## Reading list: the factor zoo\n\nWhich of the **300 published factors** survive "
+                                 "out of sample?\n\n| paper | factors | survive |\n|---|---|---|\n"
+                                 "| Harvey, Liu, Zhu (2016) | 316 | few |\n| Hou, Xue, Zhang (2020) | 452 | 35% |"}],
+            "metadata": {}, "nbformat": 4, "nbformat_minor": 5},
+            "Reading list: the factor zoo", "Papers to read before adding a factor.", ["factors", "reading"]),
         "quant": publish(running_appliance, token, study("Desk-only: order book imbalance", 4),
                          "Desk-only: order book imbalance", "For the quant group.", ["microstructure"],
                          visibility="group:quant"),
@@ -132,8 +139,9 @@ def test_a_member_finds_reads_discusses_and_clones(running_appliance: Appliance,
     portal, slugs = running_appliance.public_portal_url, gallery["slugs"]
     sign_in(page, running_appliance, "bob", gallery["passwords"]["bob"], "/gallery")
     cards = page.locator(".pub-card")
-    expect(cards).to_have_count(3)  # the group-only one is not bob's to see
+    expect(cards).to_have_count(4)  # the group-only one is not bob's to see
     expect(page.locator(".pub-card img").first).to_be_visible()  # the showcase plot's thumbnail
+    expect(page.locator(".preview-fragment table")).to_be_visible()  # a markdown-only notebook's preview
     page.wait_for_function("() => [...document.querySelectorAll('.pub-card img')].every("
                            "image => image.complete && image.naturalWidth > 0)", timeout=10_000)
     page.screenshot(path=str(artifacts / "gallery-index.png"), full_page=True)
@@ -175,7 +183,7 @@ def test_the_author_edits_and_unpublishes(running_appliance: Appliance, gallery:
                                          chromium: Browser, artifacts: Path, csp_violations: list[str]) -> None:
     portal, slug = running_appliance.public_portal_url, gallery["slugs"]["vol"]
     sign_in(page, running_appliance, "ada", gallery["passwords"]["ada"], "/gallery/mine")
-    expect(page.locator(".mine-item")).to_have_count(4)
+    expect(page.locator(".mine-item")).to_have_count(5)
     item = page.locator(f"#p-{slug}")
     item.get_by_text("Edit details").click()
     item.get_by_label("Title").fill("Volatility targeting, revisited")
@@ -191,7 +199,7 @@ def test_the_author_edits_and_unpublishes(running_appliance: Appliance, gallery:
     expect(page.get_by_role("status").first).to_contain_text("was unpublished")
     reader = chromium.new_context(viewport={"width": 1280, "height": 800}).new_page()
     sign_in(reader, running_appliance, "cy", gallery["passwords"]["cy"], "/gallery")
-    expect(reader.locator(".pub-card")).to_have_count(3)  # cy is in quant: the desk-only one, not the unpublished
+    expect(reader.locator(".pub-card")).to_have_count(4)  # cy is in quant: the desk-only one, not the unpublished
     answer = reader.goto(f"{portal}/gallery/p/{slug}/v/1")
     assert answer is not None and answer.status == 410
     expect(reader.get_by_role("heading", name="Unpublished")).to_be_visible()
