@@ -117,6 +117,13 @@ def test_a_member_marks_a_showcase_cell_and_publishes_from_the_toolbar(lab: Appl
     assert link.get_attribute("href") == href
     expect(status).to_have_text("Published and rendered.", timeout=90_000)
     dialog.get_by_role("button", name="Close").click()
+    cells.nth(0).click()
+    page.keyboard.press("Escape")
+    page.keyboard.press("Control+Shift+C")  # the command palette has the gallery's commands too
+    frame.locator(".lm-CommandPalette-input").fill("gallery")
+    expect(frame.locator(".lm-CommandPalette-item[data-command='appliance-gallery:publish']")).to_be_visible()
+    expect(frame.locator(".lm-CommandPalette-item[data-command='appliance-gallery:open-in-gallery']")).to_be_visible()
+    page.keyboard.press("Escape")
     opened = frame.locator(".jp-NotebookPanel-toolbar a.jp-appliance-gallery-open")
     expect(opened).to_have_text("Open in gallery")
     page.screenshot(path=str(artifacts / "gallery-lab-open-in-gallery.png"))
