@@ -13,6 +13,10 @@ from appliance.gallery.settings import GallerySettings
 if TYPE_CHECKING:
     from appliance.gallery.errors import GalleryError as GalleryError
     from appliance.gallery.pages import GalleryPages as GalleryPages
+    from appliance.gallery.rendered import RENDER_LINK_SECRET as RENDER_LINK_SECRET
+    from appliance.gallery.rendered import RenderHost as RenderHost
+    from appliance.gallery.rendered import make_rendered as make_rendered
+    from appliance.gallery.renderer import renderer_heartbeat as renderer_heartbeat
     from appliance.gallery.service import Gallery as Gallery
     from appliance.gallery.visibility import ANONYMOUS as ANONYMOUS
     from appliance.gallery.visibility import Access as Access
@@ -20,7 +24,9 @@ if TYPE_CHECKING:
     from appliance.gallery.visibility import Viewer as Viewer
 
 _EXPORTS = {"Gallery": "service", "GalleryError": "errors", "GalleryPages": "pages", "ANONYMOUS": "visibility",
-            "Access": "visibility", "Audience": "visibility", "Viewer": "visibility"}
+            "Access": "visibility", "Audience": "visibility", "Viewer": "visibility",
+            "RENDER_LINK_SECRET": "rendered", "RenderHost": "rendered", "make_rendered": "rendered",
+            "renderer_heartbeat": "renderer"}
 
 
 def __getattr__(name: str) -> Any:

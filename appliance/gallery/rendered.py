@@ -39,7 +39,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from appliance.gallery.assets import ASSETS_PATH
 from appliance.webui import GALLERY_ASSETS
 
-LINK_SECRET = "gallery-render-links"  # the home's secret that signs links to renders
+RENDER_LINK_SECRET = "gallery-render-links"  # the home's secret that signs links to renders
 LINK_LIFETIME_S = 3600
 RENDERED_PATH = "/gallery/rendered"
 # a rendered version never changes, but a rerender, a hide or an unpublish must show at once: the browser

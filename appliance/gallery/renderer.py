@@ -272,6 +272,11 @@ class Renderer:
         return True
 
 
+def renderer_heartbeat(run_dir: Path) -> tuple[Path, float]:
+    """The renderer's heartbeat file in the home's run directory, and the age past which it is unhealthy."""
+    return run_dir / HEARTBEAT_FILE, HEARTBEAT_S * 10
+
+
 def lower_priority() -> None:
     """Let the portal and the hubs go first: CPU niceness, and the lowest best-effort I/O priority."""
     os.nice(NICE)
@@ -291,7 +296,7 @@ def main() -> None:
                     ", ".join(missing), GALLERY_ASSETS)
     lower_priority()
     renderer = Renderer(database_url(config.home, config.postgres), config.gallery,
-                        config.home.run_dir / HEARTBEAT_FILE)
+                        renderer_heartbeat(config.home.run_dir)[0])
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: renderer.stop())
     renderer.run()

@@ -18,7 +18,6 @@ from starlette.templating import Jinja2Templates
 
 from appliance import __version__, discovery, gallery, identity, storage
 from appliance.db import make_engine
-from appliance.gallery.rendered import LINK_SECRET, RenderHost, make_rendered
 from appliance.hub import addresses
 from appliance.hub.routes import HubRoutes
 from appliance.portal.errors import http_exception, server_error
@@ -55,7 +54,8 @@ def make_app(config: Config) -> Starlette:
     gallery_service = gallery.Gallery(url, config.gallery, members=member_account,
                                       authenticate=storage_service.api.authenticate, portal_origin=portal_origin)
     identity_pages = identity.IdentityPages(identity_service)
-    rendered = make_rendered(engine, config.home.secret(LINK_SECRET), addresses.render_origin(config), portal_origin)
+    rendered = gallery.make_rendered(engine, config.home.secret(gallery.RENDER_LINK_SECRET),
+                                     addresses.render_origin(config), portal_origin)
     gallery_pages = gallery.GalleryPages.make(engine, storage_service.store, identity_service, rendered.links.url,
                                               gallery_service.publisher, gallery_service.moderation.unpublish)
     portal_pages = PortalPages(config, engine, identity_service)
@@ -102,7 +102,8 @@ def make_app(config: Config) -> Starlette:
         middleware=[
             Middleware(HeaderLimits),
             Middleware(TrustedProxyHeaders),
-            Middleware(RenderHost, hosts=rendered.hosts, render_app=rendered.host_app()),  # only render paths there
+            # the render host's requests go to its own small app: only the render paths answer there
+            Middleware(gallery.RenderHost, hosts=rendered.hosts, render_app=rendered.host_app()),
             Middleware(SecurityHeaders, hub_origin=addresses.hub_origin(config),
                        member_origins=addresses.member_origins(config)),
             Middleware(AllowedHosts, hosts=portal_hosts(portal_origin, config.portal), public_url=portal_origin),

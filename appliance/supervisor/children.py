@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import sys
 
+from appliance import gallery
 from appliance.config import Config
 from appliance.discovery.service import hub_credentials
-from appliance.gallery.renderer import HEARTBEAT_FILE as RENDERER_HEARTBEAT
-from appliance.gallery.renderer import HEARTBEAT_S as RENDERER_HEARTBEAT_S
 from appliance.hub import addresses
 from appliance.postgres import EmbeddedCluster
 from appliance.proxy import TOKEN_SECRET as PROXY_TOKEN_SECRET
@@ -57,7 +56,7 @@ def portal_routes(config: Config) -> list[tuple[str, str]]:
 
 def renderer_spec(config: Config) -> ChildSpec:
     """The gallery's renderer (gallery/renderer.py): it listens on no port, so its health is its heartbeat."""
-    beats = heartbeat(config.home.run_dir / RENDERER_HEARTBEAT, max_age_s=RENDERER_HEARTBEAT_S * 10)
+    beats = heartbeat(*gallery.renderer_heartbeat(config.home.run_dir))
     return ChildSpec(
         name="renderer",
         description="gallery renderer",
