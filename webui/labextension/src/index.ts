@@ -210,16 +210,22 @@ const plugin: JupyterFrontEndPlugin<void> = {
         if (!panel) {
           return;
         }
-        const [newest] = await api.publicationsOf(panel.context.localPath);
-        if (newest) {
-          window.open(newest.url, '_top');
-        } else {
-          await showDialog({
-            title: 'Open in gallery',
-            body: 'This notebook has not been published yet: use “Publish to gallery…”.',
-            buttons: [Dialog.okButton()]
-          });
+        let said =
+          'This notebook has not been published yet: use “Publish to gallery…”.';
+        try {
+          const [newest] = await api.publicationsOf(panel.context.localPath);
+          if (newest) {
+            window.open(newest.url, '_top');
+            return;
+          }
+        } catch (error) {
+          said = `The gallery cannot be asked: ${error instanceof Error ? error.message : error}`;
         }
+        await showDialog({
+          title: 'Open in gallery',
+          body: said,
+          buttons: [Dialog.okButton()]
+        });
       }
     });
     toolbars.addFactory<NotebookPanel>(
