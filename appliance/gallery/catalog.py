@@ -64,6 +64,11 @@ HEADLINE_OPTIONS = f"StartSel={START}, StopSel={STOP}, MaxWords=28, MinWords=12,
 CARD_COLUMNS = """p.id, p.slug, p.title, p.author, p.summary, p.tags, p.current_version, p.views, p.clones,
     p.created_at, p.updated_at, v.id AS version_id, v.preview_html,
     EXISTS (SELECT FROM gallery.thumbnails t WHERE t.version_id = v.id AND t.position = 0) AS has_thumbnail"""
+# a publication's page: everything but its search document (which grows with the notebook)
+PUBLICATION_COLUMNS = ", ".join(f"p.{name}" for name in (
+    "id", "slug", "author", "source_path", "title", "summary", "tags", "visibility", "visible_group", "current_version",
+    "views", "clones", "derived_from_id", "derived_from_version", "unpublished_at", "hidden_at", "created_at",
+    "updated_at"))
 CURRENT_VERSION = "JOIN gallery.versions v ON v.publication_id = p.id AND v.number = p.current_version"
 # the version's latest render job, and where it stands in the queue
 RENDER_STATE = """LEFT JOIN LATERAL (
@@ -279,9 +284,9 @@ class Catalog:
         not see it (never saying which), Gone when its author unpublished it."""
         with self.engine.connect() as connection:
             row = connection.execute(text(
-                "SELECT p.*, src.slug AS src_slug, src.title AS src_title, src.author AS src_author, "
-                "  src.visibility AS src_visibility, src.visible_group AS src_group, src.hidden_at AS src_hidden, "
-                "  src.unpublished_at AS src_unpublished "
+                f"SELECT {PUBLICATION_COLUMNS}, src.slug AS src_slug, src.title AS src_title, "
+                "  src.author AS src_author, src.visibility AS src_visibility, src.visible_group AS src_group, "
+                "  src.hidden_at AS src_hidden, src.unpublished_at AS src_unpublished "
                 "FROM gallery.publications p LEFT JOIN gallery.publications src ON src.id = p.derived_from_id "
                 "WHERE p.slug = :slug"), {"slug": slug}).one_or_none()
             if row is None:

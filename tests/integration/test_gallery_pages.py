@@ -314,3 +314,19 @@ def test_only_the_author_edits_and_unpublishes_and_bad_edits_say_why(engine: Eng
     assert alice.post_form(f"/gallery/mine/{slug}/unpublish", f"/gallery/mine/{slug}/unpublish").status_code == 303
     assert members["bob"].get(f"/gallery/p/{slug}").status_code == 410
     assert slug not in alice.get("/gallery/mine").text
+
+
+def test_lineage_links_to_the_source_only_for_those_who_may_see_it(engine: Engine,
+                                                                   members: dict[str, Member]) -> None:
+    source = data.publication(engine, author=members["alice"].name, title="Original quant study", visibility="group",
+                              group="quant")
+    derived = data.publication(engine, author=members["bob"].name, title="Built upon")
+    with engine.begin() as connection:
+        connection.execute(text(
+            "UPDATE gallery.publications SET derived_from_id = (SELECT id FROM gallery.publications WHERE slug = :s), "
+            "derived_from_version = 1 WHERE slug = :d"), {"s": source, "d": derived})
+    insider = members["bob"].get(f"/gallery/p/{derived}").text
+    assert f'href="/gallery/p/{source}/v/1">Original quant study</a>' in insider
+    outsider = members["carol"].get(f"/gallery/p/{derived}").text
+    assert "Original quant study" not in outsider and source not in outsider
+    assert "a publication not shared with you" in outsider
