@@ -29,7 +29,7 @@ from appliance.gallery.threads import Comment, CommentRefused, Threads
 from appliance.gallery.visibility import Viewer
 from appliance.identity.csrf import same_origin
 from appliance.portal.templating import render
-from appliance.storage.errors import StorageError
+from appliance.storage import StorageError
 
 if TYPE_CHECKING:
     from appliance.identity import Identity
