@@ -71,7 +71,7 @@ def test_latex_is_typeset_in_the_portals_frame(
     origin = render_links(running_appliance).origin
     requested, failed = record_requests(page)
     page.goto(running_appliance.public_portal_url + "/login")
-    page.evaluate(FRAME, [url, "allow-scripts allow-popups"])
+    page.evaluate(FRAME, [url, "allow-scripts"])
     frame = page.frame_locator("iframe").first
     frame.locator("mjx-container").first.wait_for(timeout=30_000)
     [render] = [f for f in page.frames if f.url.startswith(origin)]

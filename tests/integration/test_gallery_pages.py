@@ -273,7 +273,7 @@ def test_the_publication_page_frames_the_render_sandboxed_and_the_thumbnail_is_a
     slug = data.publication(engine, author=members["alice"].name, title="Framed", thumbnail=True)
     page = members["bob"].get(f"/gallery/p/{slug}").text
     frame = re.search(r"<iframe[^>]*>", page, re.S)
-    assert frame and 'sandbox="allow-scripts allow-popups"' in frame.group(0)
+    assert frame and 'sandbox="allow-scripts"' in frame.group(0)
     assert "allow-same-origin" not in frame.group(0) and f"/gallery/rendered/{slug}/v/1?" in frame.group(0)
     link = re.search(r'src="([^"]+)"', frame.group(0))
     assert link is not None
