@@ -67,7 +67,7 @@ def notebook_with_plots(size: int) -> dict[str, Any]:
     cells: list[dict[str, Any]] = [{"cell_type": "markdown", "id": "intro", "metadata": {}, "source": intro}]
     total, index = 0, 0
     while total < size:
-        png = plot_png(index, 320, 200) if size < 200_000 else plot_png(index)
+        png = plot_png(index, 100, 64) if size < 200_000 else plot_png(index)
         source = f"fig, ax = plt.subplots()\nax.plot(returns[{index}])\nax.set_title('window {index}')\n"
         cells.append({"cell_type": "code", "execution_count": index + 1, "id": f"c{index}", "metadata": {},
                       "source": source, "outputs": [
