@@ -16,11 +16,14 @@ if TYPE_CHECKING:
     from appliance.discovery.registry import Hub as Hub
     from appliance.discovery.registry import HubRegistry as HubRegistry
     from appliance.discovery.registry import Placement as Placement
+    from appliance.discovery.samples import History as History
+    from appliance.discovery.samples import HubSamples as HubSamples
     from appliance.discovery.service import Discovery as Discovery
     from appliance.discovery.service import hub_credentials as hub_credentials
 
 _EXPORTS = {"Discovery": "service", "DiscoveryAPI": "api", "DiscoveryError": "errors", "Hub": "registry",
-            "HubRegistry": "registry", "Placement": "registry", "hub_credentials": "service"}
+            "HubRegistry": "registry", "Placement": "registry", "hub_credentials": "service", "History": "samples",
+            "HubSamples": "samples"}
 
 
 def __getattr__(name: str) -> Any:

@@ -4,7 +4,8 @@ For hubs (``Authorization: Bearer <the hub's credential>``):
 
     POST /api/discovery/v1/hubs/{id}/register           {"spawner", "isolation"} → {"epoch", "members",
                                                         "heartbeat_interval_s", "fence_after", "access_cursor"}
-    POST /api/discovery/v1/hubs/{id}/heartbeat          {"epoch", "running", "pending", "access_cursor"} →
+    POST /api/discovery/v1/hubs/{id}/heartbeat          {"epoch", "running", "pending", "access_cursor",
+                                                        "active", "memory_bytes"} →
                                                         {"ok": true, "access_endings": [{"id", "username",
                                                         "reason", "ended_at"}…], "access_cursor"}: the
                                                         members whose access ended since the hub's cursor
@@ -112,11 +113,13 @@ class DiscoveryAPI:
         hub_id, credential = self._hub(request)
         body = await self._body(request)
         try:
-            counts = [int(body[key]) for key in ("epoch", "running", "pending")]
-            cursor = int(body.get("access_cursor", 0))
+            epoch, running, pending = (int(body[key]) for key in ("epoch", "running", "pending"))
+            cursor, active = int(body.get("access_cursor", 0)), int(body.get("active", 0))
+            memory = None if body.get("memory_bytes") is None else int(body["memory_bytes"])
         except (KeyError, TypeError, ValueError):
-            raise BadRequest("a heartbeat carries integer epoch, running and pending (and access_cursor).") from None
-        await self.registry.heartbeat(hub_id, credential, *counts)
+            raise BadRequest("a heartbeat carries integer epoch, running and pending (and access_cursor, active, "
+                             "memory_bytes).") from None
+        await self.registry.heartbeat(hub_id, credential, epoch, running, pending, active=active, memory_bytes=memory)
         endings, cursor = await self.access.since(cursor)
         return JSONResponse({"ok": True, "access_endings": endings, "access_cursor": cursor})
 

@@ -31,7 +31,17 @@ STATE = """CASE WHEN h.heartbeat_at IS NULL THEN 'unregistered'
                 WHEN now() - h.heartbeat_at > make_interval(secs => %(suspect_after)s) THEN 'suspect'
                 WHEN h.draining THEN 'draining' ELSE 'routable' END"""
 HUB_COLUMNS = (f"h.id, {STATE}, extract(epoch FROM now() - h.heartbeat_at)::float8, h.assigned, h.running, "
-               "h.pending, h.spawner, h.isolation, h.draining, h.epoch")
+               "h.pending, h.spawner, h.isolation, h.draining, h.epoch, h.active, h.memory_bytes")
+
+
+@contextlib.asynccontextmanager
+async def pooled(pool: AsyncConnectionPool[Connection]) -> AsyncIterator[Connection]:
+    """A connection from ``pool``, with a database that does not answer turned into Unavailable."""
+    try:
+        async with pool.connection() as connection:
+            yield connection
+    except (PoolTimeout, psycopg.OperationalError) as exc:
+        raise Unavailable(f"the database is not answering ({type(exc).__name__}); try again in a moment.") from None
 
 
 @dataclass(frozen=True)
@@ -46,11 +56,14 @@ class Hub:
     isolation: str
     draining: bool
     epoch: int
+    active: int = 0  # members active lately (the hub's measure, from its heartbeat)
+    memory_bytes: int | None = None  # resident memory of the hub and its servers; None: not reported
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "state": self.state, "heartbeat_age_s": self.heartbeat_age_s,
                 "assigned": self.assigned, "running": self.running, "pending": self.pending,
-                "spawner": self.spawner, "isolation": self.isolation, "draining": self.draining}
+                "spawner": self.spawner, "isolation": self.isolation, "draining": self.draining,
+                "active": self.active, "memory_bytes": self.memory_bytes}
 
 
 @dataclass(frozen=True)
@@ -85,14 +98,8 @@ class HubRegistry:
         self.credentials = credentials
         self._ages = {"dead_after": settings.dead_after_s, "suspect_after": settings.suspect_after_s}
 
-    @contextlib.asynccontextmanager
-    async def _connection(self) -> AsyncIterator[Connection]:
-        try:
-            async with self.pool.connection() as connection:
-                yield connection
-        except (PoolTimeout, psycopg.OperationalError) as exc:
-            raise Unavailable(f"the database is not answering ({type(exc).__name__}); try again in a moment.") \
-                from None
+    def _connection(self) -> contextlib.AbstractAsyncContextManager[Connection]:
+        return pooled(self.pool)
 
     # ----- hubs ------------------------------------------------------------------------------------------
 
@@ -106,22 +113,26 @@ class HubRegistry:
                 "INSERT INTO discovery.hubs AS h (id, epoch, heartbeat_at, spawner, isolation) "
                 "VALUES (%s, 1, now(), %s, %s) ON CONFLICT (id) DO UPDATE SET epoch = h.epoch + 1, "
                 "heartbeat_at = now(), spawner = EXCLUDED.spawner, isolation = EXCLUDED.isolation, running = 0, "
-                "pending = 0 RETURNING epoch", (hub_id, spawner, isolation))).fetchone()
+                "pending = 0, active = 0, memory_bytes = NULL RETURNING epoch",
+                (hub_id, spawner, isolation))).fetchone()
             members = await (await connection.execute(
                 "SELECT username FROM discovery.assignments WHERE hub_id = %s ORDER BY username", (hub_id,))).fetchall()
         assert row is not None
         return row[0], [name for name, in members]
 
-    async def heartbeat(self, hub_id: str, credential: str, epoch: int, running: int, pending: int) -> None:
-        """Record a hub's heartbeat. NotRegistered if it belongs to an older epoch or the hub was declared
-        dead meanwhile: the hub must stop its servers and register again (its members may have moved)."""
+    async def heartbeat(self, hub_id: str, credential: str, epoch: int, running: int, pending: int,
+                        active: int = 0, memory_bytes: int | None = None) -> None:
+        """Record a hub's heartbeat and its counts. NotRegistered if it belongs to an older epoch or the hub
+        was declared dead meanwhile: the hub must stop its servers and register again (its members may have
+        moved)."""
         self.credentials.check(hub_id, credential)
         async with self._connection() as connection:
             row = await (await connection.execute(
-                "UPDATE discovery.hubs h SET heartbeat_at = now(), running = %(running)s, pending = %(pending)s "
-                "WHERE h.id = %(hub)s AND h.epoch = %(epoch)s "
+                "UPDATE discovery.hubs h SET heartbeat_at = now(), running = %(running)s, pending = %(pending)s, "
+                "active = %(active)s, memory_bytes = %(memory)s WHERE h.id = %(hub)s AND h.epoch = %(epoch)s "
                 "AND now() - h.heartbeat_at <= make_interval(secs => %(dead_after)s) RETURNING h.id",
-                {"hub": hub_id, "epoch": epoch, "running": running, "pending": pending, **self._ages})).fetchone()
+                {"hub": hub_id, "epoch": epoch, "running": running, "pending": pending, "active": active,
+                 "memory": memory_bytes, **self._ages})).fetchone()
         if row is None:
             raise NotRegistered(f"hub {hub_id!r} epoch {epoch} is not current (restarted, or declared dead): "
                                 "stop your user servers and register again.")

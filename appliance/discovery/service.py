@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from appliance.db.pool import async_pool
 from appliance.discovery.registry import HubCredentials, HubRegistry
+from appliance.discovery.samples import HubSamples
 from appliance.discovery.settings import DiscoverySettings
 from appliance.home import Home
 
@@ -23,19 +25,21 @@ def hub_credentials(home: Home) -> HubCredentials:
 class Discovery:
     """Call ``await open()`` inside the event loop that will use it, and ``await close()`` at the end.
     While open, the members of dead hubs are released every heartbeat interval, and then each of
-    ``after_reap`` runs (the portal's tending of the front proxy's routes)."""
+    ``after_reap`` runs (the portal's tending of the front proxy's routes); and every sample interval
+    the hubs' counts are sampled and samples past their retention deleted."""
 
     def __init__(self, database_url: str, settings: DiscoverySettings, home: Home, pool_size: int = 5):
         self.pool = async_pool(database_url, pool_size)
         self.settings = settings
         self.registry = HubRegistry(self.pool, settings, hub_credentials(home))
-        self._reaper: asyncio.Task[None] | None = None
+        self.samples = HubSamples(self.pool, settings)
+        self._tasks: list[asyncio.Task[None]] = []
         self.after_reap: list[Callable[[], Awaitable[object]]] = []
 
     async def open(self, reap: bool = True) -> None:
         await self.pool.open()
         if reap:
-            self._reaper = asyncio.create_task(self._reap())
+            self._tasks = [asyncio.create_task(self._reap()), asyncio.create_task(self._sample())]
 
     async def _reap(self) -> None:
         while True:
@@ -53,9 +57,19 @@ class Discovery:
                 except Exception:
                     log.warning("%s failed; trying again", getattr(then, "__qualname__", then), exc_info=True)
 
+    async def _sample(self) -> None:
+        interval = self.settings.sample_interval_s
+        while True:
+            try:
+                await self.samples.record()
+                await self.samples.prune()
+            except Exception:
+                log.warning("could not sample the hubs; trying at the next interval", exc_info=True)
+            await asyncio.sleep(interval - time.time() % interval + 0.05)  # just into the next interval
+
     async def close(self) -> None:
-        if self._reaper is not None:
-            self._reaper.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._reaper
+                await task
         await self.pool.close()

@@ -23,6 +23,12 @@ class DiscoverySettings:
         5, "Heartbeats in a row a hub may fail to deliver before it stops its user servers and exits (it "
            "cannot know whether the portal declared it dead). fence_after × heartbeat_interval_s must be less "
            "than dead_after_s, so that a cut-off hub has stopped before its members are moved.")
+    sample_interval_s: float = knob(
+        60.0, "Seconds between the samples of every hub's counts (members, active members, servers running and "
+              "pending, memory) that the admin console's hubs chart draws. Takes effect when the portal restarts.")
+    samples_keep_days: int = knob(
+        8, "Days the hubs' samples are kept; older ones are deleted as new ones are taken. The chart shows up "
+             "to 7 days; 0 keeps them forever.")
 
     def __post_init__(self) -> None:
         if self.heartbeat_interval_s <= 0:
@@ -34,3 +40,6 @@ class DiscoverySettings:
             raise ConfigError(f"discovery.fence_after = {self.fence_after}: must be at least 1, and fence_after × "
                               f"heartbeat_interval_s ({self.fence_after * self.heartbeat_interval_s:g} s) less than "
                               f"dead_after_s ({self.dead_after_s:g} s).")
+        if self.sample_interval_s < 1 or self.samples_keep_days < 0:
+            raise ConfigError(f"discovery.sample_interval_s = {self.sample_interval_s:g}, samples_keep_days = "
+                              f"{self.samples_keep_days}: the interval must be at least 1 s and the days 0 or more.")

@@ -1,9 +1,9 @@
 """Process supervision: child specs as data, ordered start, health, back-off, control socket."""
 
-from appliance.supervisor.control import ControlServer, send_command
+from appliance.supervisor.control import ControlServer, SupervisorClient, send_command
 from appliance.supervisor.core import Supervisor
 from appliance.supervisor.settings import SupervisorSettings
 from appliance.supervisor.spec import CheckFailed, ChildSpec, StartFailed
 
-__all__ = ["CheckFailed", "ChildSpec", "ControlServer", "StartFailed", "Supervisor", "SupervisorSettings",
-           "send_command"]
+__all__ = ["CheckFailed", "ChildSpec", "ControlServer", "StartFailed", "Supervisor", "SupervisorClient",
+           "SupervisorSettings", "send_command"]

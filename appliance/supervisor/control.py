@@ -7,6 +7,7 @@ with one JSON object on one line and closes. The socket file has mode 0600.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -88,3 +89,24 @@ def send_command(path: Path, request: dict[str, Any], timeout_s: float = 30.0) -
     if not response.get("ok", False):
         raise ApplianceError(response.get("error", "the supervisor refused the request"))
     return response
+
+
+class SupervisorClient:
+    """The control socket for a process inside the event loop (the portal's admin console): each call runs
+    ``send_command`` in a thread."""
+
+    def __init__(self, path: Path, timeout_s: float = 30.0):
+        self.path = path
+        self.timeout_s = timeout_s
+
+    async def status(self) -> dict[str, Any] | None:
+        """The supervisor's status report (``appliance status``'s), or None when no supervisor answers."""
+        with contextlib.suppress(NotRunning):
+            return await asyncio.to_thread(send_command, self.path, {"command": "status"}, 10.0)
+        return None
+
+    async def restart(self, component: str) -> list[str]:
+        """Restart one component; returns once it has been stopped (the supervisor starts it again)."""
+        answer = await asyncio.to_thread(send_command, self.path, {"command": "restart", "component": component},
+                                         self.timeout_s)
+        return list(answer["restarted"])
