@@ -18,6 +18,7 @@ from typing import Any
 
 import tomlkit
 
+from appliance.audit.settings import AuditSettings
 from appliance.discovery.settings import DiscoverySettings
 from appliance.errors import ConfigError
 from appliance.gallery.settings import GallerySettings
@@ -42,6 +43,7 @@ SECTIONS: dict[str, type] = {
     "storage": StorageSettings,
     "discovery": DiscoverySettings,
     "gallery": GallerySettings,
+    "audit": AuditSettings,
     "hubs": HubSettings,
     "proxy": ProxySettings,
     "postgres": PostgresSettings,
@@ -62,6 +64,7 @@ class Config:
     storage: StorageSettings
     discovery: DiscoverySettings
     gallery: GallerySettings
+    audit: AuditSettings
     hubs: HubSettings
     proxy: ProxySettings
     postgres: PostgresSettings

@@ -7,6 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import MetaData, create_engine
 
+from appliance.audit.tables import metadata as audit_metadata
 from appliance.discovery.tables import metadata as discovery_metadata
 from appliance.gallery.tables import metadata as gallery_metadata
 from appliance.identity.tables import metadata as identity_metadata
@@ -15,7 +16,8 @@ from tests.harness import Appliance
 
 
 @pytest.mark.parametrize(("schema", "metadata"), [("identity", identity_metadata), ("storage", storage_metadata),
-                                                  ("discovery", discovery_metadata), ("gallery", gallery_metadata)])
+                                                  ("discovery", discovery_metadata), ("gallery", gallery_metadata),
+                                                  ("audit", audit_metadata)])
 def test_migrations_match_the_declared_tables(running_appliance: Appliance, schema: str, metadata: MetaData) -> None:
     engine = create_engine(running_appliance.database_url())
     with engine.connect() as connection:

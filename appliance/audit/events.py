@@ -1,0 +1,117 @@
+"""What an audit event is, the actions the appliance records, and how an event is made safe to store.
+
+Callers describe an event with an ``Actor`` (who, and from where) and a dotted action name. What a
+member typed reaches the log too (the name given at a failed sign-in), so every text is cut to a bound
+and stripped of control characters, and ``detail`` is made JSON, bounded in size.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+ACTION_PATTERN = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z0-9-]+)*$")
+MAX_TEXT = 256  # characters of actor, target and address kept
+MAX_DETAIL_BYTES = 4096  # a larger detail is replaced by its beginning, marked truncated
+
+# The actions recorded so far, with what each means (the console's filter offers them). Other
+# components add theirs here: a name is <noun>[.<verb or outcome>].
+ACTIONS: dict[str, str] = {
+    "sign-in": "signed in to the portal",
+    "sign-in.failed": "a sign-in with a wrong username or password",
+    "sign-in.locked-out": "too many failed sign-ins: the account name or the address is locked out",
+    "sign-in.disabled": "the right password for a disabled account",
+    "sign-out": "signed out of the portal",
+    "password.changed": "a member changed their own password",
+    "password.change-failed": "a password change refused: the current password was wrong",
+    "token.refused": "an OAuth token, code or client credential the portal refused",
+    "oauth-client.added": "an OAuth client was registered",
+    "oauth-client.removed": "an OAuth client was removed",
+    "oauth-client.secret-rotated": "an OAuth client's secret was replaced",
+    "signing-key.created": "the key that signs id_tokens was created",
+    "master-key.rotated": "the storage master key was rotated",
+    "gallery.hidden": "a publication was hidden from the gallery",
+    "gallery.unhidden": "a hidden publication was shown again",
+    "gallery.deleted": "a publication was deleted for good",
+    "gallery.rerendered": "a publication's version was queued for rendering again",
+    "audit.dropped": "events the audit log could not keep up with and lost (see the portal's log)",
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts, and from where: an account name and a client address, or the command line."""
+
+    name: str
+    address: str = ""
+
+
+def cli_actor() -> Actor:
+    """The operator at the command line: ``cli:<their system user>``, from this machine."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return Actor(f"cli:{user}", "local")
+
+
+SYSTEM = Actor("system", "local")  # the appliance itself (bootstrap, pruning)
+
+
+@dataclass(frozen=True)
+class Event:
+    at: datetime
+    actor: str
+    action: str
+    target: str = ""
+    address: str = ""
+    detail: Mapping[str, Any] = field(default_factory=dict)
+    id: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "at": self.at.isoformat(), "actor": self.actor, "action": self.action,
+                "target": self.target, "address": self.address, "detail": dict(self.detail)}
+
+    def row(self) -> dict[str, Any]:
+        return {"at": self.at, "actor": self.actor, "action": self.action, "target": self.target,
+                "address": self.address, "detail": dict(self.detail)}
+
+
+def clean_text(value: object, limit: int = MAX_TEXT) -> str:
+    """One line of at most ``limit`` characters: control and format characters (newlines, bidi
+    overrides, NUL, which PostgreSQL refuses) become U+FFFD, so a value cannot forge a line in a log
+    or a CSV file."""
+    text = str(value)[: limit + 1]
+    cleaned = "".join("\ufffd" if unicodedata.category(ch) in ("Cc", "Cf", "Cs") else ch for ch in text)
+    return cleaned[:limit - 1] + "…" if len(cleaned) > limit else cleaned
+
+
+def clean_detail(detail: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``detail`` as plain JSON (what JSON cannot hold becomes its text), at most MAX_DETAIL_BYTES."""
+    if not detail:
+        return {}
+    encoded = json.dumps({str(key): value for key, value in detail.items()}, default=str, ensure_ascii=True)
+    encoded = encoded.replace("\\u0000", "\\ufffd")  # PostgreSQL's jsonb refuses NUL
+    if len(encoded) > MAX_DETAIL_BYTES:
+        return {"truncated": encoded[:MAX_DETAIL_BYTES]}
+    decoded: dict[str, Any] = json.loads(encoded)
+    return decoded
+
+
+def check_action(action: str) -> str:
+    if not ACTION_PATTERN.match(action):
+        raise ValueError(f"audit action {action!r} must be dotted lowercase words, e.g. 'sign-in.failed'")
+    return action
+
+
+def make_event(at: datetime, actor: Actor, action: str, target: object = "",
+               detail: Mapping[str, Any] | None = None) -> Event:
+    """An event ready to store; ValueError for an action name that is not one (a programming error)."""
+    return Event(at=at, actor=clean_text(actor.name), action=check_action(action), target=clean_text(target),
+                 address=clean_text(actor.address), detail=clean_detail(detail))
