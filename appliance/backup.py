@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -33,6 +34,7 @@ FORMAT = 1
 # The cluster's own superuser password: a restored cluster keeps the one it was made with.
 CLUSTER_SECRETS = {"postgres-password"}
 RESTORED_CONFIG = "appliance.toml.from-backup"
+LAST_BACKUP = "last-backup.json"  # in the home: the last backup this appliance made (the admin console shows it)
 Say = Callable[[str], None]
 
 
@@ -80,8 +82,25 @@ def backup(config: Config, target: Path, say: Say) -> list[str]:
         manifest = Manifest(databases=databases, config=config.file is not None)
         _add_text(archive, "manifest.json", json.dumps(asdict(manifest), indent=2))
     partial.rename(target)
+    _record(config.home.root / LAST_BACKUP, target, manifest)
     say(f"secrets and {'the configuration' if config.file else 'no configuration file'}: saved")
     return databases
+
+
+def _record(record: Path, target: Path, manifest: Manifest) -> None:
+    entry = {"file": str(target.absolute()), "created": manifest.created, "bytes": target.stat().st_size,
+             "databases": manifest.databases}
+    record.write_text(json.dumps(entry, indent=2) + "\n")
+
+
+def last_backup(home: Path) -> dict[str, Any] | None:
+    """The last backup `appliance backup` made of the appliance in ``home`` (file, created, bytes,
+    databases), or None if it never made one."""
+    try:
+        found = json.loads((home / LAST_BACKUP).read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None
 
 
 def restore(config: Config, source: Path, say: Say) -> list[str]:

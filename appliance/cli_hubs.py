@@ -11,6 +11,8 @@ import click
 from appliance.errors import ApplianceError
 
 if TYPE_CHECKING:
+    from appliance.admin.hubs import HubsConsole, HubView
+    from appliance.audit import Actor
     from appliance.cli import Options
     from appliance.discovery import Hub, HubRegistry
 
@@ -19,19 +21,35 @@ T = TypeVar("T")
 
 def with_registry(options: Options, work: Callable[[HubRegistry], Awaitable[T]]) -> T:
     """Run ``work`` on the hub registry, with an unreachable database turned into what to do."""
+    return with_console(options, lambda console: work(console.registry))
+
+
+def with_console(options: Options, work: Callable[[HubsConsole], Awaitable[T]]) -> T:
+    """Run ``work`` on the hubs as the admin console steers them (the same functions), its changes audited
+    as the operator's at the command line."""
+    from appliance.admin.hubs import HubsConsole
+    from appliance.audit import Audit
+    from appliance.db import make_engine
     from appliance.discovery import Discovery
     from appliance.postgres import database_url
+    from appliance.supervisor.control import SupervisorClient
 
     config = options.load()
+    url = database_url(config.home, config.postgres)
 
     async def run() -> T:
-        discovery = Discovery(database_url(config.home, config.postgres), config.discovery, config.home,
-                              pool_size=1)
+        discovery = Discovery(url, config.discovery, config.home, pool_size=1)
+        engine = make_engine(url, pool_size=1)
+        audit = Audit(engine, config.audit)
         try:
             await discovery.open(reap=False)
-            return await work(discovery.registry)
+            console = HubsConsole(discovery.registry, discovery.samples, SupervisorClient(config.home.control_socket),
+                                  audit.record)
+            return await work(console)
         finally:
             await discovery.close()
+            await asyncio.to_thread(audit.recorder.close)
+            engine.dispose()
 
     return run_on_database(run)
 
@@ -51,13 +69,17 @@ def run_on_database(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
                              hint="Is the appliance running? Start it with `appliance up`.") from None
 
 
-def hub_rows(found: list[Hub]) -> list[str]:
-    lines = [f"{'HUB':<5} {'STATE':<13} {'HEARTBEAT':>9} {'ASSIGNED':>8} {'RUNNING':>7} {'PENDING':>7} SPAWNER"]
-    for hub in found:
+def hub_rows(views: list[HubView]) -> list[str]:
+    lines = [f"{'HUB':<5} {'STATE':<13} {'HEARTBEAT':>9} {'ASSIGNED':>8} {'ACTIVE':>6} {'RUNNING':>7} {'PENDING':>7} "
+             f"{'MEMORY':>9} {'PROCESS':<22} SPAWNER"]
+    for view in views:
+        hub, process = view.hub, view.process
         age = "never" if hub.heartbeat_age_s is None else f"{hub.heartbeat_age_s:.1f}s ago"
+        memory = "-" if hub.memory_bytes is None else f"{hub.memory_bytes / 2**20:.0f} MB"
+        running = f"{process['state']} pid {process['pid'] or '-'}" if process else "-"
         spawner = f"{hub.spawner} (isolation: {hub.isolation})" if hub.spawner else ""
-        lines.append(f"{hub.id:<5} {hub.state:<13} {age:>9} {hub.assigned:>8} {hub.running:>7} {hub.pending:>7} "
-                     f"{spawner}")
+        lines.append(f"{hub.id:<5} {hub.state:<13} {age:>9} {hub.assigned:>8} {hub.active:>6} {hub.running:>7} "
+                     f"{hub.pending:>7} {memory:>9} {running:<22} {spawner}")
     return lines
 
 
@@ -73,9 +95,9 @@ def hubs_list(options: Options, as_json: bool) -> None:
     """List the hubs discovery knows, with their state and counts."""
     from appliance.cli_identity import echo_json
 
-    found = with_registry(options, lambda registry: registry.hubs())
+    found = with_console(options, lambda console: console.hubs())
     if as_json:
-        echo_json([hub.to_json() for hub in found])
+        echo_json([view.to_json() for view in found])
         return
     if not found:
         click.echo("No hub has registered yet (hubs register when the appliance starts them).")
@@ -83,11 +105,12 @@ def hubs_list(options: Options, as_json: bool) -> None:
     click.echo("\n".join(hub_rows(found)))
 
 
-def _set_draining(options: Options, hub_id: str, draining: bool) -> Any:
+def _steer(options: Options, step: Callable[[HubsConsole, Actor], Awaitable[Hub]]) -> Hub:
+    from appliance.audit import cli_actor
     from appliance.discovery.errors import NoSuchHub
 
     try:
-        return with_registry(options, lambda registry: registry.set_draining(hub_id, draining))
+        return with_console(options, lambda console: step(console, cli_actor()))
     except NoSuchHub as error:
         raise ApplianceError(str(error), hint="See the hubs with `appliance hubs list`.") from None
 
@@ -97,7 +120,7 @@ def _set_draining(options: Options, hub_id: str, draining: bool) -> Any:
 @click.pass_obj
 def hubs_drain(options: Options, hub_id: str) -> None:
     """Send no new members to HUB_ID; its members stay until it is stopped or undrained."""
-    hub = _set_draining(options, hub_id, True)
+    hub = _steer(options, lambda console, actor: console.drain(hub_id, actor))
     click.echo(f"hub {hub.id} is draining: no new members; {hub.assigned} member(s) stay on it.")
 
 
@@ -106,5 +129,14 @@ def hubs_drain(options: Options, hub_id: str) -> None:
 @click.pass_obj
 def hubs_undrain(options: Options, hub_id: str) -> None:
     """Let HUB_ID take new members again."""
-    hub = _set_draining(options, hub_id, False)
+    hub = _steer(options, lambda console, actor: console.undrain(hub_id, actor))
     click.echo(f"hub {hub.id} takes new members again (state: {hub.state}).")
+
+
+@hubs.command("restart")
+@click.argument("hub_id")
+@click.pass_obj
+def hubs_restart(options: Options, hub_id: str) -> None:
+    """Restart HUB_ID's process; its members' servers keep running and it takes them up again."""
+    hub = _steer(options, lambda console, actor: console.restart(hub_id, actor))
+    click.echo(f"hub {hub.id} restarted; it registers again within seconds (see `appliance hubs list`).")

@@ -40,6 +40,9 @@ ACTIONS: dict[str, str] = {
     "gallery.unhidden": "a hidden publication was shown again",
     "gallery.deleted": "a publication was deleted for good",
     "gallery.rerendered": "a publication's version was queued for rendering again",
+    "hub.drained": "a hub was drained: it takes no new members",
+    "hub.undrained": "a drained hub takes new members again",
+    "hub.restarted": "a hub was restarted",
     "audit.dropped": "events the audit log could not keep up with and lost (see the portal's log)",
 }
 

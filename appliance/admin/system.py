@@ -1,0 +1,212 @@
+"""The system as an administrator sees it on the console's System page: what `appliance status` shows
+(components, pids, restarts, last error; the hubs; whether members are isolated), versions, database sizes
+and free disk, the last backup, the effective configuration, and recent errors from the components' logs.
+
+Nothing secret leaves here. The configuration's secret knobs are masked as `appliance config show`
+masks them, and every text of the report (log lines, last errors, addresses, values) then passes
+through a ``Redactor`` that knows every secret the home holds (its secrets folder, the hubs' cookie
+secrets, each hub's discovery credential) and the secret knobs' values, and hides URL passwords and
+secret query parameters (logscrub's list). Members' own logs are not read: a member writes what they like
+there, and it is not the appliance's error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import platform
+import re
+import shutil
+import subprocess
+from collections.abc import Iterable
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine, text
+
+from appliance import __version__
+from appliance.backup import last_backup
+from appliance.discovery import HubRegistry, hub_credentials
+from appliance.hub import addresses
+from appliance.logscrub import scrub
+from appliance.supervisor.control import SupervisorClient
+
+if TYPE_CHECKING:
+    from appliance.config import Config
+
+MASK = "********"
+HIDDEN = "[secret]"
+MIN_SECRET_CHARS = 6  # shorter "secrets" (an empty line, a port) would blank out ordinary text
+PACKAGES = ("jupyterhub", "jupyterlab", "jupyter_server", "oauthenticator", "nbconvert", "starlette", "uvicorn",
+            "sqlalchemy", "psycopg")
+LOG_TAIL_BYTES = 256 * 1024  # of each log, read for errors
+ERRORS_PER_LOG = 10
+MAX_LINE_CHARS = 600
+# a line that reports an error: Python's logging and uvicorn, tornado's "[E …]", PostgreSQL, the proxy
+ERROR_LINE = re.compile(r"\b(ERROR|CRITICAL|FATAL|PANIC)\b|^\[[EC] |Traceback \(most recent call last\)|"
+                        r"\[ConfigProxy\] error")
+URL_PASSWORD = re.compile(r"(\w+://[^:/@\s]*:)[^@\s]+@")
+
+
+class Redactor:
+    """Hides each of ``secrets`` (and URL passwords, secret query parameters) in a text."""
+
+    def __init__(self, secrets: Iterable[str]):
+        found = {secret for secret in secrets if len(secret) >= MIN_SECRET_CHARS}
+        self._pattern = re.compile("|".join(re.escape(s) for s in sorted(found, key=len, reverse=True))) \
+            if found else None
+
+    def text(self, value: str) -> str:
+        value = URL_PASSWORD.sub(rf"\1{HIDDEN}@", scrub(value))
+        return self._pattern.sub(HIDDEN, value) if self._pattern else value
+
+    def deep(self, value: Any) -> Any:
+        """``value`` (JSON: dicts, lists, strings, numbers) with every string redacted."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {key: self.deep(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.deep(item) for item in value]
+        return value
+
+
+def home_secrets(config: Config) -> list[str]:
+    """Every secret the configuration and the home hold: each line of each file in the secrets folder, the
+    hubs' cookie secrets, the hubs' discovery credentials (derived), the secret knobs' values."""
+    from appliance.config import all_knobs
+
+    files = [*config.home.secrets_dir.glob("*"), *(config.home.root / "hubs").glob("*/*secret*")]
+    found = [line.strip() for path in files if path.is_file() for line in _read(path).splitlines()]
+    credentials = hub_credentials(config.home)
+    found += [credentials.for_hub(hub_id) for hub_id in addresses.hub_ids(config)]
+    found += [str(config.value(info)) for info in all_knobs() if info.secret and config.value(info)]
+    return [secret for secret in found if secret]
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def effective_configuration(config: Config) -> list[dict[str, Any]]:
+    """Every knob's effective value and where it came from; a secret knob's value masked (as `appliance
+    config show` does)."""
+    from appliance.config import all_knobs
+
+    return [{"section": info.section, "key": info.name, "secret": info.secret,
+             "value": MASK if info.secret and config.value(info) else config.value(info),
+             "source": config.sources[f"{info.section}.{info.name}"]} for info in all_knobs()]
+
+
+def recent_errors(logs_dir: Path, per_log: int = ERRORS_PER_LOG) -> list[dict[str, Any]]:
+    """The last ``per_log`` error lines of each component's log (the supervisor's included; members'
+    logs not), newest log first."""
+    found = []
+    for path in sorted(logs_dir.glob("*.log"), key=lambda p: p.stat().st_mtime, reverse=True):
+        lines = [line[:MAX_LINE_CHARS] for line in _tail(path) if ERROR_LINE.search(line)]
+        if lines:
+            found.append({"component": path.stem, "modified": path.stat().st_mtime, "lines": lines[-per_log:]})
+    return found
+
+
+def _tail(path: Path) -> list[str]:
+    with open(path, "rb") as handle:
+        size = handle.seek(0, 2)
+        handle.seek(max(0, size - LOG_TAIL_BYTES))
+        data = handle.read()
+    lines = data.decode("utf-8", "replace").splitlines()
+    return lines[1:] if size > LOG_TAIL_BYTES else lines  # the first may be cut
+
+
+def disk(paths: dict[str, Path]) -> list[dict[str, Any]]:
+    """Free and total bytes of the file systems holding ``paths`` (named), those that exist."""
+    found = []
+    for name, path in paths.items():
+        if path.exists():
+            usage = shutil.disk_usage(path)
+            found.append({"name": name, "path": str(path), "free_bytes": usage.free, "total_bytes": usage.total})
+    return found
+
+
+def _program_version(argv: list[str]) -> str:
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return "not found"
+    return (result.stdout.strip() or result.stderr.strip() or "unknown").splitlines()[0]
+
+
+class SystemConsole:
+    """The System page's report. It reads the whole configuration (it shows it) and the home."""
+
+    def __init__(self, config: Config, engine: Engine, supervisor: SupervisorClient, registry: HubRegistry):
+        self.config = config
+        self.engine = engine
+        self.supervisor = supervisor
+        self.registry = registry
+        self._programs: dict[str, str] | None = None  # versions of programs outside Python, asked once
+
+    async def report(self) -> dict[str, Any]:
+        redactor = Redactor(await asyncio.to_thread(home_secrets, self.config))
+        status, hubs, database, programs = await asyncio.gather(
+            self.supervisor.status(), self._hubs(), asyncio.to_thread(self._database), self._program_versions())
+        report = {
+            "supervisor": status["supervisor"] if status else None,
+            "components": status["components"] if status else [],
+            "hubs": hubs,
+            "members": addresses.members_report(self.config),
+            "versions": {"appliance": __version__, "python": platform.python_version(),
+                         "postgresql": database["version"], **programs, **_package_versions()},
+            "databases": database["sizes"],
+            "disk": disk(self._disk_paths()),
+            "last_backup": last_backup(self.config.home.root),
+            "configuration": {"file": str(self.config.file or ""), "knobs": effective_configuration(self.config)},
+            "errors": await asyncio.to_thread(recent_errors, self.config.home.logs_dir),
+        }
+        return dict(redactor.deep(report))
+
+    async def _hubs(self) -> list[dict[str, Any]] | str:
+        try:
+            return [hub.to_json() for hub in await self.registry.hubs()]
+        except Exception as error:  # shown as the CLI's status shows it: why they cannot be read
+            return f"unknown ({type(error).__name__}: {error})"
+
+    def _database(self) -> dict[str, Any]:
+        with self.engine.connect() as connection:
+            version = connection.execute(text("SHOW server_version")).scalar()
+            rows = connection.execute(text(
+                "SELECT datname, pg_database_size(datname) FROM pg_database "
+                "WHERE datname = current_database() OR datname LIKE 'hub\\_%' ORDER BY datname")).all()
+        return {"version": str(version), "sizes": [{"name": name, "bytes": size} for name, size in rows]}
+
+    def _disk_paths(self) -> dict[str, Path]:
+        paths = {"home": self.config.home.root, "logs": self.config.home.logs_dir}
+        if not self.config.postgres.url:
+            paths["database"] = self.config.home.root / "postgres"
+        return paths
+
+    async def _program_versions(self) -> dict[str, str]:
+        if self._programs is None:
+            from appliance.proxy import find_proxy_command
+
+            try:
+                proxy = [str(find_proxy_command(self.config.proxy)), "--version"]
+            except Exception:
+                proxy = ["configurable-http-proxy", "--version"]
+            node, chp = await asyncio.gather(asyncio.to_thread(_program_version, ["node", "--version"]),
+                                             asyncio.to_thread(_program_version, proxy))
+            self._programs = {"node": node, "configurable-http-proxy": chp}
+        return self._programs
+
+
+def _package_versions() -> dict[str, str]:
+    found = {}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
