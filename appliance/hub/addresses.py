@@ -177,3 +177,12 @@ def oauth_callback(config: Config, hub_id: str) -> str:
 
 def database_name(hub_id: str) -> str:
     return f"hub_{hub_id}"
+
+
+PORTAL_SERVICE = "portal"  # the hubs' service for the portal's own calls (a member's server: state, stop, progress)
+PORTAL_SERVICE_TOKEN_SECRET = "hubs-portal-service-token"  # its API token, the same on every hub
+
+
+def hub_api_url(config: Config, hub_id: str) -> str:
+    """Hub N's REST API as the portal reaches it, on loopback (ending in /)."""
+    return f"http://127.0.0.1:{api_port(config, hub_id)}{base_url(hub_id)}hub/api/"

@@ -35,6 +35,7 @@ from traitlets.config import Configurable
 from appliance.hub import upstream
 from appliance.hub.access import STORAGE_TOKEN_PATH, StorageTokenHandler, end_access
 from appliance.hub.lockdown import PORTAL_OWNED_PAGES, PortalOwnedPage
+from appliance.hub.memory import MEMORY_PATH, ServerMemoryHandler
 from appliance.logscrub import scrub_handlers
 from appliance.storage.mounts import parse_mounts
 from appliance.storage.tokens import StorageTokens
@@ -155,6 +156,7 @@ class ApplianceHub(JupyterHub):
         super().init_handlers()
         upstream.add_api_handler(self, STORAGE_TOKEN_PATH, StorageTokenHandler,
                                  {"tokens": StorageEnvMixin(config=self.config).storage_tokens()})
+        upstream.add_api_handler(self, MEMORY_PATH, ServerMemoryHandler, {})
 
     def init_logging(self) -> None:
         """JupyterHub's logging, with codes and secrets scrubbed from every record (tornado's warnings

@@ -115,6 +115,7 @@ def hub_config(config: Config, hub_id: str, credential: str) -> TraitletsConfig:
     c.Spawner.environment = {**c.Spawner.get("environment", {}), **supervised}
     for service in c.JupyterHub.get("services", []):
         service["environment"] = {**service.get("environment", {}), **supervised}
+    update_portal_service(c, home.secret(addresses.PORTAL_SERVICE_TOKEN_SECRET))
     return c
 
 
@@ -156,6 +157,19 @@ def update_portal_owned(c: TraitletsConfig, portal_public: str) -> None:
     c.JupyterHub.template_vars = {"portal_url": f"{portal_public}/"}
     c.ApplianceAuthenticator.portal_page_url = f"{portal_public}/"
     c.ApplianceAuthenticator.logout_redirect_url = f"{portal_public}{addresses.SIGNED_OUT_PATH}"
+
+
+def update_portal_service(c: TraitletsConfig, token: str) -> None:
+    """The portal's own calls to the hub's API, with a token only the appliance holds: a member's server
+    state, its start progress and memory, and stopping it. The portal acts for the member of the session
+    it verified (or an admin); a member's browser never holds this token."""
+    c.JupyterHub.services = [*c.JupyterHub.get("services", []),
+                             {"name": addresses.PORTAL_SERVICE, "api_token": token}]
+    c.JupyterHub.load_roles = [*c.JupyterHub.get("load_roles", []), {
+        "name": addresses.PORTAL_SERVICE,
+        "scopes": ["read:users", "servers"],  # servers: read, start, stop and follow members' servers
+        "services": [addresses.PORTAL_SERVICE],
+    }]
 
 
 def update_idle_culler(c: TraitletsConfig, timeout_s: int) -> None:

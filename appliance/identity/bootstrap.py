@@ -6,11 +6,9 @@ from sqlalchemy import Engine
 
 from appliance.home import Home
 from appliance.identity.accounts import AccountTable
-from appliance.identity.first_admin import write_initial_admin
+from appliance.identity.first_admin import FIRST_ADMIN, write_initial_admin
 from appliance.identity.keys import ensure_signing_key
 from appliance.identity.passwords import generate_password
-
-FIRST_ADMIN = "admin"
 
 
 def bootstrap(engine: Engine, home: Home) -> str | None:

@@ -24,6 +24,7 @@ from appliance.portal.errors import http_exception, server_error
 from appliance.portal.forwarded import TrustedProxyHeaders
 from appliance.portal.guards import AllowedHosts, HeaderLimits, portal_hosts
 from appliance.portal.headers import SecurityHeaders
+from appliance.portal.member_server import MemberServer
 from appliance.portal.pages import PortalPages
 from appliance.postgres import database_url
 from appliance.webui import STATIC, TEMPLATES
@@ -58,8 +59,8 @@ def make_app(config: Config) -> Starlette:
                                      addresses.render_origin(config), portal_origin)
     gallery_pages = gallery.GalleryPages.make(engine, storage_service.store, identity_service, rendered.links.url,
                                               gallery_service.publisher, gallery_service.moderation.unpublish)
-    portal_pages = PortalPages(config, engine, identity_service)
     discovery_service = discovery.Discovery(url, config.discovery, config.home)
+    portal_pages = PortalPages(config, engine, identity_service, discovery_service.registry.hubs)
     hub_routes = HubRoutes(config, discovery_service.registry)
     discovery_service.after_reap.append(hub_routes.tend)
 
@@ -68,6 +69,8 @@ def make_app(config: Config) -> Starlette:
         return session.account.username if session is not None else None
 
     discovery_api = discovery.DiscoveryAPI(discovery_service.registry, session_user, identity_service.access)
+    member_server = MemberServer(config, identity_service.session_of, discovery_service.registry.assignment,
+                                 identity_service.csrf)
 
     templates = Jinja2Templates(directory=str(TEMPLATES))
     templates.env.globals.update(version=__version__, csrf_for=identity_pages.csrf_token)
@@ -87,6 +90,7 @@ def make_app(config: Config) -> Starlette:
             await discovery_service.close()
             await gallery_service.close()
             await hub_routes.aclose()
+            await member_server.aclose()
 
     app = Starlette(
         routes=[
@@ -94,6 +98,7 @@ def make_app(config: Config) -> Starlette:
             *identity.routes(identity_service, identity_pages),
             *storage_service.api.routes(),
             *discovery_api.routes(),
+            *member_server.routes(),
             *gallery_service.routes(),
             *gallery_pages.routes(),
             *rendered.portal_routes(),
@@ -112,4 +117,5 @@ def make_app(config: Config) -> Starlette:
         lifespan=lifespan,
     )
     app.state.templates = templates
+    app.state.session_of = identity_service.session_of  # error pages show the signed-in member's menu
     return app

@@ -20,16 +20,31 @@ def wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
 
 
-def error_response(request: Request, status: int, message: str) -> Response:
+async def session_of(request: Request) -> object | None:
+    """The signed-in member, so that an error page shows their menu rather than "Sign in"; None when
+    there is none or it cannot be known now (the database is down)."""
+    find = getattr(request.app.state, "session_of", None)
+    if find is None:
+        return None
+    try:
+        session: object | None = await find(request)
+    except Exception:  # the error page must render whatever broke
+        return None
+    return session
+
+
+def error_response(request: Request, status: int, message: str, session: object | None = None) -> Response:
     if wants_json(request):
         return JSONResponse({"ok": False, "error": message, "status": status}, status_code=status)
-    return render(request, "error.html", status_code=status, status=status, message=message)
+    return render(request, "error.html", status_code=status, status=status, message=message, session=session)
 
 
 async def http_exception(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
+    if not isinstance(exc, HTTPException):
+        raise TypeError(f"not an HTTPException: {exc!r}")
     messages = {404: f"There is no page at {request.url.path}.", 405: "That method is not allowed here."}
-    return error_response(request, exc.status_code, messages.get(exc.status_code, exc.detail))
+    session = None if wants_json(request) else await session_of(request)
+    return error_response(request, exc.status_code, messages.get(exc.status_code, exc.detail), session)
 
 
 async def server_error(request: Request, exc: Exception) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -45,11 +46,15 @@ def _database_status(engine: Engine) -> dict[str, Any]:
     }
 
 
+HubStates = Callable[[], Awaitable[Sequence[Any]]]  # discovery's hubs (id, state, heartbeat_age_s, running)
+
+
 class PortalPages:
-    def __init__(self, config: Config, engine: Engine, identity: Identity):
+    def __init__(self, config: Config, engine: Engine, identity: Identity, hubs: HubStates):
         self.config = config
         self.engine = engine
         self.identity = identity
+        self.hubs = hubs
         self.started = time.monotonic()
 
     def routes(self) -> list[Route]:
@@ -72,12 +77,23 @@ class PortalPages:
             "members": members_report(self.config),
         }
 
+    async def _hub_states(self) -> list[Any] | str:
+        """Each hub as discovery last heard from it (its heartbeats), or why that is unknown now."""
+        try:
+            return list(await self.hubs())
+        except Exception as exc:  # discovery's database is down: the card says so
+            return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
     async def home(self, request: Request) -> Response:
+        """The home page; for an admin, the lab's health from real checks (the database answering now, each
+        hub's last heartbeat), which nobody else is shown."""
         try:
             session = await self.identity.session_of(request)
         except SQLAlchemyError:  # the database is down: the page says so below, signed out
             session = None
-        return render(request, "home.html", status=await self._status(), session=session)
+        admin = session is not None and session.account.is_admin
+        return render(request, "home.html", session=session, status=await self._status() if admin else None,
+                      hubs=await self._hub_states() if admin else None)
 
     async def research(self, request: Request) -> Response:
         """The member's JupyterLab, framed in the portal; research.js asks discovery which hub serves it."""

@@ -1,20 +1,78 @@
-// The Research page: ask discovery where this member's JupyterLab is, frame it, and keep asking; when
-// their hub dies, discovery places them on another and the frame moves there.
+// The Research page: ask discovery which hub serves this member, start their server there through the
+// portal (which asks the hub with its own credentials), show JupyterHub's own progress events while it
+// starts, and only then open JupyterLab in the frame. The bar shows the server's state and memory, with
+// Start, Stop and Restart. When their hub dies, discovery places them on another and all of it moves there.
 (function () {
   const bar = document.getElementById("research-bar");
   const dot = document.getElementById("research-dot");
   const message = document.getElementById("research-message");
   const frame = document.getElementById("lab");
+  const panel = document.getElementById("spawn-progress");
+  const heading = document.getElementById("spawn-title");
+  const meter = document.getElementById("spawn-bar");
+  const log = document.getElementById("spawn-log");
+  const memory = document.getElementById("server-memory");
+  const startButton = document.getElementById("server-start");
+  const stopButton = document.getElementById("server-stop");
+  const restartButton = document.getElementById("server-restart");
   const hubOrigin = bar.dataset.hubOrigin;
   const openPath = bar.dataset.open;
+  const STOP_TIMEOUT_MS = 90000;
   let currentHub = null;
-  let loaded = false;  // the frame has shown something from the current hub (the spawn page, then JupyterLab)
+  let hubPath = null;  // the hub's path on the hub origin, /hubs/<id>/
+  let phase = "finding";  // signing-in, starting, opening, lab, stopping, stopped, failed
   let movedFrom = null;  // the hub this member was moved away from, said until they leave the page
   let signingOut = false;  // JupyterLab's Log Out: the page is about to leave
+  let events = null;  // the progress stream
+  let generation = 0;  // each start, stop or move begins a new one: answers to an older one are dropped
 
   function say(text, state) {
     message.textContent = text;
     dot.className = "dot " + state;
+  }
+
+  function offer(...shown) {
+    for (const button of [startButton, stopButton, restartButton]) button.hidden = !shown.includes(button);
+  }
+
+  function showPanel(title) {
+    heading.textContent = title;
+    panel.hidden = false;
+    frame.classList.add("loading");
+    memory.textContent = "";
+  }
+
+  function note(text) {
+    const item = document.createElement("li");
+    item.textContent = text;
+    log.appendChild(item);
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function resetProgress(title) {
+    showPanel(title);
+    meter.value = 0;
+    log.replaceChildren();
+  }
+
+  function closeEvents() {
+    if (events !== null) events.close();
+    events = null;
+  }
+
+  async function call(url, method) {
+    const headers = method === "POST" ? { "X-CSRF-Token": bar.dataset.csrf } : {};
+    const response = await fetch(url, { method: method || "GET", headers: headers, credentials: "same-origin",
+                                         cache: "no-store" });
+    if (response.status === 401) { window.location.reload(); throw new Error("signed out"); }
+    let body = {};
+    try { body = await response.json(); } catch (error) { body = { error: "The portal answered " + response.status }; }
+    return { ok: response.ok, body: body };
+  }
+
+  function labUrl() {
+    const target = openPath ? "lab/tree/" + openPath.split("/").map(encodeURIComponent).join("/") : "lab";
+    return hubOrigin + hubPath + "hub/user-redirect/" + target;
   }
 
   function settled() {
@@ -22,36 +80,178 @@
         ", which stopped answering; everything you saved is here)"), movedFrom === null ? "ok" : "warn");
   }
 
-  function labUrl(placement) {
-    const target = openPath ? "lab/tree/" + openPath.split("/").map(encodeURIComponent).join("/") : "lab";
-    return hubOrigin + placement.path + "hub/user-redirect/" + target;
+  function failed(text) {
+    closeEvents();
+    phase = "failed";
+    showPanel("Your JupyterLab did not start");
+    note(text);
+    say(text, "bad");
+    offer(startButton);
+  }
+
+  function stopped(why) {
+    phase = "stopped";
+    frame.src = "about:blank";
+    resetProgress("Your JupyterLab is stopped");
+    note(why + " Your files are kept; start it again when you need it.");
+    say("Your server on hub " + currentHub + " is stopped", "warn");
+    offer(startButton);
+  }
+
+  // what the member's server does now decides what the page does
+  async function begin() {
+    const mine = ++generation;
+    closeEvents();
+    let answer;
+    try { answer = await call(bar.dataset.server); } catch (error) { answer = { ok: false, body: {} }; }
+    if (mine !== generation) return;
+    if (!answer.ok) {
+      say(answer.body.error || "The portal is not answering; trying again…", "bad");
+      setTimeout(function () { if (mine === generation) begin(); }, 3000);
+      return;
+    }
+    const state = answer.body.state;
+    if (state === "running") openLab(mine);
+    else if (state === "starting") follow(mine);
+    else if (state === "stopping") stop(true);
+    else start();
+  }
+
+  async function start() {
+    const mine = ++generation;
+    closeEvents();
+    phase = "starting";
+    resetProgress("Starting your JupyterLab");
+    say("Starting your server on hub " + currentHub + "…", "pending");
+    offer();
+    let answer;
+    try { answer = await call(bar.dataset.start, "POST"); } catch (error) { answer = { ok: false, body: {} }; }
+    if (mine !== generation) return;
+    if (!answer.ok) { failed(answer.body.error || "The portal is not answering."); return; }
+    if (answer.body.sign_in) {  // the hub has never seen this member: sign in to it (OAuth, in the frame)
+      phase = "signing-in";
+      note("Signing you in to hub " + currentHub + "…");
+      frame.src = hubOrigin + hubPath + "hub/home";
+      return;
+    }
+    follow(mine);
+  }
+
+  // JupyterHub's own progress events, relayed by the portal, until the server is ready
+  function follow(mine) {
+    phase = "starting";
+    showPanel("Starting your JupyterLab");
+    say("Starting your server on hub " + currentHub + "…", "pending");
+    offer();
+    let waited = 0;
+    events = new EventSource(bar.dataset.progress);
+    events.onmessage = function (event) {
+      if (mine !== generation) { closeEvents(); return; }
+      const data = JSON.parse(event.data);
+      if (data.waiting) {  // nothing is starting yet: after 10 s of that, look at the server again
+        if (++waited === 20) begin();
+        return;
+      }
+      if (typeof data.progress === "number") meter.value = data.progress;
+      if (data.failed) { failed(data.message || "Your server did not start."); return; }
+      if (data.ready) { closeEvents(); openLab(mine); return; }
+      if (data.message) note(data.message);
+    };
+    events.onerror = function () {
+      if (events !== null && events.readyState === EventSource.CLOSED && mine === generation) {
+        closeEvents();  // refused (signed out, no hub): look again shortly
+        setTimeout(function () { if (mine === generation) begin(); }, 2000);
+      }
+    };
+  }
+
+  function openLab(mine) {
+    if (mine !== generation) return;
+    phase = "opening";
+    meter.value = 100;
+    note("Your server is ready; opening JupyterLab…");
+    say("Opening JupyterLab on hub " + currentHub + "…", "pending");
+    frame.src = labUrl();
+  }
+
+  function showLab() {
+    phase = "lab";
+    panel.hidden = true;
+    frame.classList.remove("loading");
+    settled();
+    offer(stopButton, restartButton);
+    facts();
+  }
+
+  async function stop(thenStart) {
+    const mine = ++generation;
+    closeEvents();
+    phase = "stopping";
+    frame.src = "about:blank";
+    resetProgress(thenStart ? "Restarting your JupyterLab" : "Stopping your JupyterLab");
+    say("Stopping your server on hub " + currentHub + "…", "pending");
+    offer();
+    let answer;
+    try { answer = await call(bar.dataset.stop, "POST"); } catch (error) { answer = { ok: false, body: {} }; }
+    if (mine !== generation) return;
+    if (!answer.ok) { failed(answer.body.error || "The portal is not answering."); return; }
+    const deadline = Date.now() + STOP_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      const state = await call(bar.dataset.server).catch(function () { return { ok: false, body: {} }; });
+      if (mine !== generation) return;
+      if (state.ok && state.body.state === "stopped") {
+        if (thenStart) start();
+        else stopped("You stopped your server.");
+        return;
+      }
+      await new Promise(function (resolve) { setTimeout(resolve, 500); });
+    }
+    failed("Your server did not stop within " + STOP_TIMEOUT_MS / 1000 + " s; try again, or ask your administrator.");
+  }
+
+  function size(bytes) {
+    return bytes >= 1 << 30 ? (bytes / (1 << 30)).toFixed(1) + " GB" : Math.round(bytes / (1 << 20)) + " MB";
+  }
+
+  // while JupyterLab is open: its memory, and whether it still runs (an idle culler or an admin may stop it)
+  async function facts() {
+    if (phase !== "lab") return;
+    const mine = generation;
+    const answer = await call(bar.dataset.server).catch(function () { return { ok: false, body: {} }; });
+    if (mine !== generation || phase !== "lab" || !answer.ok) return;
+    if (answer.body.state === "stopped") { stopped("Your server was stopped (idle for long, or by an administrator)."); return; }
+    const used = answer.body.memory_bytes, limit = answer.body.memory_limit_bytes;
+    memory.textContent = typeof used === "number" ? "Memory " + size(used) + (limit ? " of " + size(limit) : "") : "";
   }
 
   async function ask() {
     let placement;
     try {
-      const response = await fetch(bar.dataset.me, { credentials: "same-origin", cache: "no-store" });
-      if (response.status === 401) { window.location.reload(); return; }
-      const body = await response.json();
-      if (!response.ok) { say(body.error || "Discovery did not answer; trying again…", "bad"); return; }
-      placement = body;
+      const answer = await call(bar.dataset.me);
+      if (!answer.ok) { say(answer.body.error || "Discovery did not answer; trying again…", "bad"); return; }
+      placement = answer.body;
     } catch (error) {
       say("The portal is not answering; trying again…", "bad");
       return;
     }
     if (placement.hub === currentHub) {
       if (placement.state === "suspect") say("Your hub (" + currentHub + ") is not answering; waiting…", "pending");
-      else if (loaded) settled();
+      else if (phase === "lab") settled();
       return;
     }
     const moved = currentHub !== null;
     if (moved) movedFrom = currentHub;
     currentHub = placement.hub;
-    loaded = false;
-    frame.src = labUrl(placement);
-    say(moved ? "Your hub stopped; you are now on hub " + currentHub + ". Your saved notebooks are all here."
-              : "Starting your JupyterLab on hub " + currentHub + "…", moved ? "warn" : "pending");
+    hubPath = placement.path;
+    frame.src = "about:blank";
+    begin();
+    if (moved) say("Your hub stopped; you are now on hub " + currentHub + ". Your saved notebooks are all here.", "warn");
+    else say("Starting your JupyterLab on hub " + currentHub + "…", "pending");
   }
+
+  startButton.addEventListener("click", function () { start(); });
+  stopButton.addEventListener("click", function () { stop(false); });
+  restartButton.addEventListener("click", function () { stop(true); });
 
   // JupyterLab's Log Out ends on the portal's signed-out page in the frame, which asks for this: sign out of
   // the portal too, with the header's form (it carries the CSRF token)
@@ -59,6 +259,7 @@
     if (event.origin !== window.location.origin || event.source !== frame.contentWindow) return;
     if (!event.data || event.data.type !== "appliance:signed-out-of-jupyterlab") return;
     signingOut = true;
+    closeEvents();
     say("Signing you out…", "pending");
     const form = document.getElementById("sign-out-form");
     if (form) form.submit();
@@ -67,9 +268,10 @@
 
   frame.addEventListener("load", function () {
     if (currentHub === null || frame.src === "about:blank" || signingOut) return;
-    loaded = true;
-    settled();
+    if (phase === "signing-in") start();  // signed in to the hub: now it knows the member
+    else if (phase === "opening") showLab();
   });
   ask();
   setInterval(ask, 2000);
+  setInterval(facts, 5000);
 })();

@@ -18,12 +18,15 @@ from traitlets.config import Config as TraitletsConfig
 
 from appliance.config import load_config
 from appliance.errors import ConfigError
-from appliance.hub import hubconfig, lockdown
+from appliance.hub import addresses, hubconfig, lockdown
 from appliance.hub.app import ApplianceSystemdSpawner, LocalSpawner
 from appliance.storage.tokens import StorageTokens
 from appliance.supervisor.run import MARKER
 
 CULLER_SCOPES = ["list:users", "read:users:activity", "read:servers", "delete:servers"]
+
+
+PORTAL_ROLE = {"name": "portal", "scopes": ["read:users", "servers"], "services": ["portal"]}
 
 
 def configure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hub_id: str = "3", **env: str) -> TraitletsConfig:
@@ -127,11 +130,12 @@ def test_empty_and_zero_limits_mean_none(tmp_path: Path, monkeypatch: pytest.Mon
 def test_the_idle_culler_runs_as_a_service_with_its_scopes_and_servers_report_activity_in_time(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     c = configure(tmp_path, monkeypatch, APPLIANCE_HUBS_IDLE_TIMEOUT_S="10")
-    [service] = c.JupyterHub.services
+    service, _portal = c.JupyterHub.services
     assert service["name"] == "idle-culler"
     assert service["command"][1:] == ["-m", "jupyterhub_idle_culler", "--timeout=10", "--cull-every=5"]
     assert c.JupyterHub.load_roles == [*lockdown.ROLES,
-                                       {"name": "idle-culler", "scopes": CULLER_SCOPES, "services": ["idle-culler"]}]
+                                       {"name": "idle-culler", "scopes": CULLER_SCOPES, "services": ["idle-culler"]},
+                                       PORTAL_ROLE]
     assert c.Spawner.environment == {"JUPYTERHUB_ACTIVITY_INTERVAL": "2"}
 
 
@@ -147,8 +151,20 @@ def test_the_culler_checks_often_enough_and_servers_report_often_enough(
 
 def test_an_idle_timeout_of_zero_runs_no_culler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     c = configure(tmp_path, monkeypatch, APPLIANCE_HUBS_IDLE_TIMEOUT_S="0")
-    assert "services" not in c.JupyterHub and c.JupyterHub.load_roles == lockdown.ROLES
+    assert [service["name"] for service in c.JupyterHub.services] == ["portal"]
+    assert c.JupyterHub.load_roles == [*lockdown.ROLES, PORTAL_ROLE]
     assert "JUPYTERHUB_ACTIVITY_INTERVAL" not in c.Spawner.get("environment", {})
+
+
+def test_the_portal_reaches_every_hub_as_a_service_whose_token_only_the_appliance_holds(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first, second = configure(tmp_path, monkeypatch, hub_id="1"), configure(tmp_path, monkeypatch, hub_id="2")
+    [portal] = [service for service in first.JupyterHub.services if service["name"] == "portal"]
+    secret = tmp_path / "home" / "secrets" / addresses.PORTAL_SERVICE_TOKEN_SECRET
+    assert portal["api_token"] == secret.read_text().strip() and secret.stat().st_mode & 0o077 == 0
+    assert "command" not in portal  # not a process the hub runs: the portal itself
+    assert [s for s in second.JupyterHub.services if s["name"] == "portal"] == [portal]  # one token for all hubs
+    assert PORTAL_ROLE in first.JupyterHub.load_roles
 
 
 @pytest.mark.parametrize(("key", "value"), [("idle_timeout_s", "-1"), ("memory_limit", "2GB"),
@@ -163,7 +179,8 @@ def test_user_servers_and_services_carry_the_supervisors_mark(tmp_path: Path, mo
     monkeypatch.setenv(MARKER, str(tmp_path))
     c = configure(tmp_path, monkeypatch)
     assert c.Spawner.environment[MARKER] == str(tmp_path)
-    assert [service["environment"][MARKER] for service in c.JupyterHub.services] == [str(tmp_path)]
+    assert [service["environment"][MARKER] for service in c.JupyterHub.services if "command" in service] == [
+        str(tmp_path)]
 
 
 async def test_a_member_named_like_a_system_folder_gets_a_home_of_their_own(

@@ -1,0 +1,71 @@
+"""How much memory a member's server uses, for the portal (the member's Research page, the admin console).
+
+The hub runs the spawner, so it alone knows where a server lives: the local spawner's process (with the
+kernels it started, its descendants), or the systemd spawner's unit (the unit's own accounting, kernels
+included). The portal asks with its service token (``read:servers``); a member's own browser never needs
+to, and cannot make the hub read anything but the one server the portal names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import psutil
+from jupyterhub.apihandlers.base import APIHandler
+from jupyterhub.scopes import needs_scope
+from tornado import web
+
+MEMORY_PATH = r"appliance/memory/([^/]+)"  # under the hub's API: .../hub/api/appliance/memory/<user>
+
+
+def process_tree_bytes(pid: int) -> int | None:
+    """Resident memory of a process and all its descendants; None when the process is gone."""
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return None
+    total = 0
+    for process in processes:
+        try:
+            total += process.memory_info().rss
+        except psutil.Error:  # a kernel that ended while we counted
+            continue
+    return total
+
+
+async def unit_bytes(unit: str) -> int | None:
+    """systemd's accounting of a unit's memory (MemoryCurrent); None when the unit does not report it."""
+    process = await asyncio.create_subprocess_exec(
+        "systemctl", "show", "--property=MemoryCurrent", "--value", f"{unit}.service",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+    out, _ = await process.communicate()
+    value = out.decode().strip()
+    return int(value) if value.isdigit() else None
+
+
+async def server_bytes(spawner: Any) -> int | None:
+    """The memory a running server uses, whichever spawner runs it; None if it is not running."""
+    if not spawner.active:
+        return None
+    unit = getattr(spawner, "unit_name", "")
+    if unit:
+        return await unit_bytes(unit)
+    pid = getattr(spawner, "pid", 0)
+    return await asyncio.to_thread(process_tree_bytes, pid) if pid else None
+
+
+class ServerMemoryHandler(APIHandler):  # type: ignore[misc]
+    """``{"bytes": N}`` for the member's default server (null when it is not running, or not measured);
+    its memory limit too (``limit_bytes``, null without one)."""
+
+    @needs_scope("read:servers")  # type: ignore[untyped-decorator]
+    async def get(self, user_name: str) -> None:
+        user = self.find_user(user_name)
+        if user is None:
+            raise web.HTTPError(404, f"No member {user_name} on this hub.")
+        spawner = user.spawners.get("")
+        used = await server_bytes(spawner) if spawner is not None else None
+        limit = getattr(spawner, "mem_limit", None) if spawner is not None else None
+        self.write({"bytes": used, "limit_bytes": limit or None})
