@@ -17,6 +17,7 @@ import pwd
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +36,23 @@ from traitlets.config import Configurable
 from appliance.hub import upstream
 from appliance.hub.access import STORAGE_TOKEN_PATH, StorageTokenHandler, end_access
 from appliance.hub.lockdown import PORTAL_OWNED_PAGES, PortalOwnedPage
-from appliance.hub.memory import MEMORY_PATH, ServerMemoryHandler
+from appliance.hub.memory import MEMORY_PATH, ServerMemoryHandler, process_tree_bytes
 from appliance.logscrub import scrub_handlers
 from appliance.storage.mounts import parse_mounts
 from appliance.storage.tokens import StorageTokens
 from appliance.supervisor import logs as supervisor_logs
 
 LOG_WRITER = supervisor_logs.__file__  # run by path with -I -S: a few MB per member (the standard library only)
+LOAD_INTERVAL_S = 10.0  # between measurements of the active members and the memory the heartbeat reports
+ACTIVE_WITHIN_S = 600  # a member active this recently counts as active (servers report activity every 300 s)
+NEVER = datetime.min.replace(tzinfo=timezone.utc)
+
+
+def _aware(moment: datetime | None) -> datetime:
+    """JupyterHub's timestamps as aware UTC (its database keeps them naive, in UTC)."""
+    if moment is None:
+        return NEVER
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 class SharedProxy(ConfigurableHTTPProxy):
@@ -151,6 +162,7 @@ class ApplianceHub(JupyterHub):
     epoch = 0
     _last_delivered = 0.0
     access_cursor = 0  # the last access ending this hub handled (discovery's heartbeat answer)
+    load: dict[str, int | None] = {"active": 0, "memory_bytes": None}  # measured every LOAD_INTERVAL_S
 
     def init_handlers(self) -> None:
         super().init_handlers()
@@ -168,8 +180,10 @@ class ApplianceHub(JupyterHub):
         await super().start()
         self.discovery = DiscoveryClient(self.portal_url, self.hub_id, self.discovery_credential)
         await self._register()
+        await self._measure_load()
         for callback, interval_s in ((self._heartbeat, self.heartbeat_interval_s),
-                                     (self._check_routes, self.route_check_interval_s)):
+                                     (self._check_routes, self.route_check_interval_s),
+                                     (self._measure_load, LOAD_INTERVAL_S)):
             periodic = PeriodicCallback(callback, 1000 * interval_s)
             periodic.start()
             self._periodic_callbacks[callback.__name__] = periodic
@@ -195,6 +209,15 @@ class ApplianceHub(JupyterHub):
         return (sum(1 for spawner in spawners if spawner.ready),
                 sum(1 for spawner in spawners if spawner.pending == "spawn"))
 
+    async def _measure_load(self) -> None:
+        """What the heartbeat reports besides its counts: the members active in the last ACTIVE_WITHIN_S
+        (JupyterHub's last_activity: hub requests, and the activity their servers report), and the resident
+        memory of this hub's process tree, which holds the local spawner's servers and their kernels (the
+        systemd spawner's servers are units of their own, not counted here)."""
+        since = datetime.now(timezone.utc) - timedelta(seconds=ACTIVE_WITHIN_S)
+        active = sum(1 for user in self.users.values() if _aware(user.last_activity) >= since)
+        self.load = {"active": active, "memory_bytes": await asyncio.to_thread(process_tree_bytes, os.getpid())}
+
     async def _heartbeat(self) -> None:
         silent_s = time.monotonic() - self._last_delivered
         if silent_s >= self.fence_after * self.heartbeat_interval_s:  # e.g. this process was stopped
@@ -204,6 +227,7 @@ class ApplianceHub(JupyterHub):
         try:
             answer = await self.discovery.call("POST", "heartbeat", {
                 "epoch": self.epoch, "running": running, "pending": pending, "access_cursor": self.access_cursor,
+                **self.load,
             }, timeout_s=self.heartbeat_interval_s)
         except HTTPClientError as error:
             if error.code == 410:  # declared dead, or restarted: members may have moved
