@@ -327,6 +327,16 @@ ensure_browser() {
   command -v chromium > /dev/null || apt_install chromium fonts-dejavu-core
 }
 
+ensure_axe() {
+  # The accessibility tests run axe-core in Chromium as @axe-core/playwright does (its axe-core, injected
+  # into the page by the Python tests); playwright-core, its peer, is not needed.
+  local version=4.14.0 installed="$VENV/node_modules/@axe-core/playwright/package.json"
+  if [ ! -f "$installed" ] || [ "$(node -p "require('$installed').version")" != "$version" ]; then
+    step "installing @axe-core/playwright $version (the accessibility tests' axe-core)"
+    run npm install --no-audit --no-fund --legacy-peer-deps --prefix "$VENV" "@axe-core/playwright@$version"
+  fi
+}
+
 ensure_machine_tools() {
   # The fresh-machine tests boot a debootstrapped Debian with systemd-nspawn (tests/machine.py).
   local missing=()
@@ -409,6 +419,7 @@ main() {
   [ $DEV -eq 0 ] || ensure_labextension
   phase "the front proxy"
   ensure_proxy
+  [ $DEV -eq 0 ] || ensure_axe
   [ $DEV -eq 1 ] || ensure_command_link
   if [ $DEV -eq 1 ]; then phase "ready: $VENV"; return; fi
   phase "configuration"

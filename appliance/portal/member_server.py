@@ -54,11 +54,12 @@ def sse(event: dict[str, Any]) -> str:
 
 
 class MemberServer:
-    def __init__(self, config: Config, session_of: SessionOf, assignment_of: AssignmentOf, csrf: CsrfSigner):
+    def __init__(self, config: Config, session_of: SessionOf, assignment_of: AssignmentOf, csrf: CsrfSigner,
+                 http: httpx.AsyncClient | None = None):
         self.session_of = session_of
         self.assignment_of = assignment_of
         self.csrf = csrf
-        self.http = httpx.AsyncClient()
+        self.http = http or httpx.AsyncClient()
         self.hubs = {hub_id: HubAPI(config, hub_id, self.http) for hub_id in addresses.hub_ids(config)}
         self.streams: Counter[str] = Counter()
 
