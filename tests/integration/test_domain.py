@@ -4,7 +4,6 @@ here). A throwaway certificate authority signs the certificate; the client trust
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 import httpx
@@ -78,11 +77,11 @@ def test_a_member_signs_in_and_gets_their_lab_over_https_with_secure_cookies_onl
     assert not insecure, insecure
 
 
-def test_the_home_page_and_status_name_the_configured_hub_origin_never_the_requests_host(domain: Domain) -> None:
+def test_the_status_names_the_configured_hub_origin_never_the_requests_host(domain: Domain) -> None:
     with domain.client() as client:
         status = client.get(f"{domain.portal}/api/status")
         assert status.status_code == 200 and status.json()["hub_origin"] == domain.hubs  # not lab.test's own host
-        assert hub_link(client.get(f"{domain.portal}/").text) == f"{domain.hubs}/"
+        assert domain.hubs not in client.get(f"{domain.portal}/").text  # the home page links no hub (it 404'd)
 
     # a client that reaches the portal with a Host of its choosing changes neither (or is refused)
     forged = {"Host": "attacker.example:443", "X-Forwarded-Proto": "https"}
@@ -90,11 +89,4 @@ def test_the_home_page_and_status_name_the_configured_hub_origin_never_the_reque
     status = httpx.get(f"{portal}/api/status", headers=forged, timeout=10)
     assert status.status_code != 200 or status.json()["hub_origin"] == domain.hubs, status.text
     home = httpx.get(f"{portal}/", headers=forged, timeout=10)
-    assert home.status_code != 200 or hub_link(home.text) == f"{domain.hubs}/"
-
-
-def hub_link(home_page: str) -> str:
-    """Where the home page's "Hub origin" line links to."""
-    found = re.search(r'Hub origin\s*<a class="muted" href="([^"]*)"', home_page)
-    assert found, home_page
-    return found.group(1)
+    assert home.status_code != 200 or "attacker.example" not in home.text
