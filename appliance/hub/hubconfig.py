@@ -167,7 +167,7 @@ def update_portal_service(c: TraitletsConfig, token: str) -> None:
                              {"name": addresses.PORTAL_SERVICE, "api_token": token}]
     c.JupyterHub.load_roles = [*c.JupyterHub.get("load_roles", []), {
         "name": addresses.PORTAL_SERVICE,
-        "scopes": ["read:users", "servers"],  # servers: read, start, stop and follow members' servers
+        "scopes": ["servers"],  # members' servers: read, start, stop, follow a start (nothing about people)
         "services": [addresses.PORTAL_SERVICE],
     }]
 

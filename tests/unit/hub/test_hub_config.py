@@ -26,7 +26,7 @@ from appliance.supervisor.run import MARKER
 CULLER_SCOPES = ["list:users", "read:users:activity", "read:servers", "delete:servers"]
 
 
-PORTAL_ROLE = {"name": "portal", "scopes": ["read:users", "servers"], "services": ["portal"]}
+PORTAL_ROLE = {"name": "portal", "scopes": ["servers"], "services": ["portal"]}
 
 
 def configure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hub_id: str = "3", **env: str) -> TraitletsConfig:
