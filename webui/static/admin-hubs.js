@@ -15,6 +15,7 @@
                        unregistered: "not registered"};
   let windowName = root.dataset.initialWindow || "24h";
   let busy = false;
+  let holdUntil = 0; // an action's outcome stays in the status line this long before "Live" replaces it
 
   const status = document.getElementById("hubs-status");
   const tbody = document.getElementById("hubs-rows");
@@ -56,20 +57,12 @@
     return Math.floor(seconds / 3600) + " h ago";
   }
 
-  function cell(row, text, className) {
-    const td = document.createElement("td");
-    td.textContent = text;
-    if (className) td.className = className;
-    row.appendChild(td);
-    return td;
-  }
-
-  function actionButton(hub, action, label, description) {
+  function actionButton(hubId, action, label, description) {
     const button = document.createElement("button");
     button.type = "button";
     button.className = "button small secondary";
     button.textContent = label;
-    button.dataset.hub = hub.id;
+    button.dataset.hub = hubId;
     button.dataset.action = action;
     button.setAttribute("aria-label", description);
     button.disabled = busy;
@@ -82,37 +75,65 @@
     return p.state + (p.pid ? " · pid " + p.pid : "") + (p.restarts ? " · " + p.restarts + " restart(s)" : "");
   }
 
-  function renderHubs(data) {
-    const rows = document.createDocumentFragment();
-    data.hubs.forEach(function (hub) {
-      const row = document.createElement("tr");
-      row.dataset.hub = hub.id;
-      const th = document.createElement("th");
-      th.scope = "row";
-      th.textContent = "Hub " + hub.id;
-      row.appendChild(th);
-      const state = cell(row, "");
-      const badge = document.createElement("span");
-      badge.className = "state state-" + hub.state;
-      badge.textContent = STATE_WORDS[hub.state] || hub.state;
-      state.appendChild(badge);
-      cell(row, age(hub.heartbeat_age_s), "num");
-      cell(row, String(hub.assigned), "num");
-      cell(row, String(hub.active), "num");
-      cell(row, String(hub.running), "num");
-      cell(row, String(hub.pending), "num");
-      cell(row, bytes(hub.memory_bytes), "num");
-      cell(row, process(hub), "small");
-      const actions = cell(row, "", "row-actions");
-      if (hub.draining) {
-        actions.appendChild(actionButton(hub, "undrain", "Undrain", "Undrain hub " + hub.id + ": take new members again"));
-      } else {
-        actions.appendChild(actionButton(hub, "drain", "Drain", "Drain hub " + hub.id + ": no new members"));
-      }
-      actions.appendChild(actionButton(hub, "restart", "Restart", "Restart hub " + hub.id));
-      rows.appendChild(row);
+  function newRow(hubId) {
+    const row = document.createElement("tr");
+    row.dataset.hub = hubId;
+    const th = document.createElement("th");
+    th.scope = "row";
+    th.textContent = "Hub " + hubId;
+    row.appendChild(th);
+    const classes = ["", "num", "num", "num", "num", "num", "num", "small", "row-actions"];
+    classes.forEach(function (name) {
+      const td = document.createElement("td");
+      if (name) td.className = name;
+      row.appendChild(td);
     });
-    tbody.replaceChildren(rows);
+    row.cells[1].appendChild(document.createElement("span"));
+    return row;
+  }
+
+  // Rows are updated in place, so that a keyboard user's focus on a button survives each update.
+  function updateRow(row, hub) {
+    const badge = row.cells[1].querySelector("span") || row.cells[1].appendChild(document.createElement("span"));
+    badge.className = "state state-" + hub.state;
+    badge.textContent = STATE_WORDS[hub.state] || hub.state;
+    const texts = [age(hub.heartbeat_age_s), String(hub.assigned), String(hub.active), String(hub.running),
+                   String(hub.pending), bytes(hub.memory_bytes), process(hub)];
+    texts.forEach(function (text, index) {
+      if (row.cells[index + 2].textContent !== text) row.cells[index + 2].textContent = text;
+    });
+    const actions = row.cells[9];
+    const wanted = hub.draining ? "undrain" : "drain";
+    const current = actions.querySelector("button[data-action='drain'], button[data-action='undrain']");
+    if (!current || current.dataset.action !== wanted) {
+      const replacement = hub.draining
+        ? actionButton(hub.id, "undrain", "Undrain", "Undrain hub " + hub.id + ": take new members again")
+        : actionButton(hub.id, "drain", "Drain", "Drain hub " + hub.id + ": no new members");
+      const hadFocus = current && document.activeElement === current;
+      if (current) current.replaceWith(replacement); else actions.prepend(replacement);
+      if (hadFocus) replacement.focus();
+    }
+    if (!actions.querySelector("button[data-action='restart']")) {
+      actions.appendChild(actionButton(hub.id, "restart", "Restart", "Restart hub " + hub.id));
+    }
+    actions.querySelectorAll("button").forEach(function (button) { button.disabled = busy; });
+  }
+
+  function renderHubs(data) {
+    const seen = {};
+    data.hubs.forEach(function (hub) {
+      seen[hub.id] = true;
+      let row = Array.prototype.find.call(tbody.rows, function (r) { return r.dataset.hub === hub.id; });
+      if (!row || row.cells.length !== 10) {
+        const fresh = newRow(hub.id);
+        if (row) row.replaceWith(fresh); else tbody.appendChild(fresh);
+        row = fresh;
+      }
+      updateRow(row, hub);
+    });
+    Array.prototype.slice.call(tbody.rows).forEach(function (row) {
+      if (!seen[row.dataset.hub || ""]) row.remove();
+    });
     const t = data.totals;
     totals.textContent = data.hubs.length + " hub(s) · " + t.members + " members, " + t.active + " active · " +
       t.running + " servers running, " + t.pending + " starting · " + bytes(t.memory_bytes) + " in use";
@@ -122,7 +143,7 @@
     try {
       const data = await call("GET", "/hubs");
       renderHubs(data);
-      if (!busy) say("Live · updated " + new Date().toLocaleTimeString(), false);
+      if (!busy && Date.now() > holdUntil) say("Live · updated " + new Date().toLocaleTimeString(), false);
     } catch (error) {
       say("Could not read the hubs: " + error.message + " Trying again.", true);
     }
@@ -145,6 +166,7 @@
     } catch (error) {
       say("Hub " + hub + ": " + error.message, true);
     } finally {
+      holdUntil = Date.now() + 10000;
       busy = false;
       refresh();
     }
