@@ -1,4 +1,5 @@
-"""`appliance gallery …`: moderating the lab's published notebooks (thin over gallery/moderation.py)."""
+"""`appliance gallery …`: moderating the lab's published notebooks (thin over gallery/moderation.py); every
+change is recorded in the audit log as done by ``cli:<system user>``."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
 import click
+
+from appliance.audit import cli_actor
 
 if TYPE_CHECKING:
     from appliance.cli import Options
@@ -17,21 +20,22 @@ DATABASE_WAIT_S = 5.0  # a command gives up on an unreachable database after thi
 
 def with_moderation(options: Options, work: Callable[[Moderation], Awaitable[T]]) -> T:
     """Run ``work`` on the gallery's moderation, with an unreachable database turned into what to do."""
+    from appliance.cli_audit import cli_recorder
     from appliance.cli_hubs import run_on_database
     from appliance.gallery import Gallery
     from appliance.postgres import database_url
 
     config = options.load()
+    with cli_recorder(options) as record:
+        async def run() -> T:
+            gallery = Gallery(database_url(config.home, config.postgres), config.gallery, pool_size=1, record=record)
+            try:
+                await gallery.open(wait_s=DATABASE_WAIT_S)
+                return await work(gallery.moderation)
+            finally:
+                await gallery.close()
 
-    async def run() -> T:
-        gallery = Gallery(database_url(config.home, config.postgres), config.gallery, pool_size=1)
-        try:
-            await gallery.open(wait_s=DATABASE_WAIT_S)
-            return await work(gallery.moderation)
-        finally:
-            await gallery.close()
-
-    return run_on_database(run)
+        return run_on_database(run)
 
 
 def publication_rows(found: list[PublicationSummary]) -> list[str]:
@@ -95,7 +99,7 @@ def gallery_show(options: Options, slug: str, as_json: bool) -> None:
 @click.pass_obj
 def gallery_hide(options: Options, slug: str, reason: str) -> None:
     """Hide SLUG from everyone but its author and admins (undo with `unhide`)."""
-    with_moderation(options, lambda moderation: moderation.hide(slug, reason))
+    with_moderation(options, lambda moderation: moderation.hide(slug, reason, by=cli_actor()))
     click.echo(f"hid {slug}: only its author and admins see it now.")
 
 
@@ -104,7 +108,7 @@ def gallery_hide(options: Options, slug: str, reason: str) -> None:
 @click.pass_obj
 def gallery_unhide(options: Options, slug: str) -> None:
     """Show SLUG in the gallery again."""
-    with_moderation(options, lambda moderation: moderation.unhide(slug))
+    with_moderation(options, lambda moderation: moderation.unhide(slug, by=cli_actor()))
     click.echo(f"{slug} is visible again to whom its author chose.")
 
 
@@ -116,7 +120,7 @@ def gallery_delete(options: Options, slug: str, yes: bool) -> None:
     """Delete SLUG with its versions, renders and thread, for good (members' clones stay theirs)."""
     if not yes:
         click.confirm(f"Delete {slug} and all its versions for good?", abort=True)
-    with_moderation(options, lambda moderation: moderation.delete(slug))
+    with_moderation(options, lambda moderation: moderation.delete(slug, by=cli_actor()))
     click.echo(f"deleted {slug}.")
 
 
@@ -126,5 +130,5 @@ def gallery_delete(options: Options, slug: str, yes: bool) -> None:
 @click.pass_obj
 def gallery_rerender(options: Options, slug: str, version: int | None) -> None:
     """Queue SLUG's version to be rendered again (after a failure, or a new renderer)."""
-    number, job = with_moderation(options, lambda moderation: moderation.rerender(slug, version))
+    number, job = with_moderation(options, lambda moderation: moderation.rerender(slug, version, by=cli_actor()))
     click.echo(f"queued version {number} of {slug} for rendering (job {job}).")

@@ -36,13 +36,16 @@ def storage_token(options: Options, username: str, lifetime_s: int | None) -> No
 @click.pass_obj
 def storage_rotate_master_key(options: Options, retire_old: bool) -> None:
     """Add a new master key and re-wrap every member's data key with it (files are not re-encrypted)."""
+    from appliance.audit import cli_actor
+    from appliance.cli_audit import cli_recorder
     from appliance.cli_identity import database
     from appliance.storage.crypto import MasterKeyFile
     from appliance.storage.keys import rotate_master_key
 
     config = options.load()
-    with database(options) as engine:
+    with database(options) as engine, cli_recorder(options) as record:
         count = rotate_master_key(engine, MasterKeyFile(config.home.secrets_dir), retire_old)
+        record(cli_actor(), "master-key.rotated", "storage", {"data_keys_rewrapped": count, "old_retired": retire_old})
     click.echo(f"re-wrapped {count} data key(s) with a new master key"
                + ("; the old master keys were retired." if retire_old else "; old master keys are kept until "
                   "you run this with --retire-old."))

@@ -21,13 +21,14 @@ if TYPE_CHECKING:
     from appliance.audit.events import cli_actor as cli_actor
     from appliance.audit.filters import Filters as Filters
     from appliance.audit.filters import parse_filters as parse_filters
+    from appliance.audit.flood import FloodGate as FloodGate
     from appliance.audit.recorder import Record as Record
     from appliance.audit.recorder import no_record as no_record
     from appliance.audit.service import Audit as Audit
 
 _EXPORTS = {"Audit": "service", "AuditError": "errors", "ACTIONS": "events", "SYSTEM": "events", "Actor": "events",
-            "Event": "events", "cli_actor": "events", "Filters": "filters", "parse_filters": "filters",
-            "Record": "recorder", "no_record": "recorder"}
+            "Event": "events", "cli_actor": "events", "Filters": "filters", "FloodGate": "flood",
+            "parse_filters": "filters", "Record": "recorder", "no_record": "recorder"}
 
 
 def __getattr__(name: str) -> Any:

@@ -43,6 +43,7 @@ ACTIONS: dict[str, str] = {
     "hub.drained": "a hub was drained: it takes no new members",
     "hub.undrained": "a drained hub takes new members again",
     "hub.restarted": "a hub was restarted",
+    "audit.exported": "an administrator exported the audit log as CSV",
     "audit.dropped": "events the audit log could not keep up with and lost (see the portal's log)",
 }
 

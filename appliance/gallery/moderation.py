@@ -1,6 +1,7 @@
 """Moderation: what an author does to their own publication (unpublish) and what admins do to any
 (list, show, hide, unhide, delete, rerender). `appliance gallery …` and the admin console are thin over
-this class; it checks no one's rights: its callers are the author's own request or an admin.
+this class; it checks no one's rights: its callers are the author's own request or an admin, named ``by``
+(an audit Actor) in each admin change, which the audit log records once it is done.
 
 Unpublishing keeps the rows (its URLs answer 410, clones keep their lineage); hiding is reversible
 and keeps the publication from everyone but its author and admins (404 to others); deleting removes
@@ -15,6 +16,7 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
+from appliance.audit import Actor, Record, no_record
 from appliance.gallery.errors import Forbidden, Gone, NotFound
 from appliance.gallery.publish import queue_render, transaction
 from appliance.gallery.visibility import describe
@@ -80,8 +82,9 @@ class VersionSummary:
 
 
 class Moderation:
-    def __init__(self, pool: AsyncConnectionPool[Any]):
+    def __init__(self, pool: AsyncConnectionPool[Any], record: Record = no_record):
         self.pool = pool
+        self.record = record
 
     async def listing(self, author: str | None = None, include_unpublished: bool = False) -> list[PublicationSummary]:
         """Every publication (hidden ones too; unpublished ones with ``include_unpublished``), newest first."""
@@ -110,12 +113,14 @@ class Moderation:
             versions = [VersionSummary(*version) for version in await cursor.fetchall()]
         return PublicationSummary.from_row(row[:-1]), versions
 
-    async def hide(self, slug: str, reason: str = "") -> None:
+    async def hide(self, slug: str, reason: str = "", *, by: Actor) -> None:
         """Keep it from everyone but its author and admins (reversible with ``unhide``)."""
         await self._set(slug, "hidden_at = now(), hidden_reason = %(reason)s", reason=reason.strip() or None)
+        self.record(by, "gallery.hidden", slug, {"reason": reason.strip()})
 
-    async def unhide(self, slug: str) -> None:
+    async def unhide(self, slug: str, *, by: Actor) -> None:
         await self._set(slug, "hidden_at = NULL, hidden_reason = NULL")
+        self.record(by, "gallery.unhidden", slug)
 
     async def unpublish(self, username: str, slug: str) -> None:
         """The author takes their publication down: gone from the gallery, its URLs answer 410."""
@@ -133,14 +138,17 @@ class Moderation:
             await connection.execute("UPDATE gallery.publications SET unpublished_at = now(), updated_at = now() "
                                      "WHERE slug = %s", (slug,))
 
-    async def delete(self, slug: str) -> None:
+    async def delete(self, slug: str, *, by: Actor) -> None:
         """Remove the publication and everything that belongs to it, for good."""
         async with transaction(self.pool) as connection:
-            cursor = await connection.execute("DELETE FROM gallery.publications WHERE slug = %s", (slug,))
-            if cursor.rowcount == 0:
+            cursor = await connection.execute(
+                "DELETE FROM gallery.publications WHERE slug = %s RETURNING author, title", (slug,))
+            row = await cursor.fetchone()
+            if row is None:
                 raise self._missing(slug)
+        self.record(by, "gallery.deleted", slug, {"author": row[0], "title": row[1]})
 
-    async def rerender(self, slug: str, version: int | None = None) -> tuple[int, int]:
+    async def rerender(self, slug: str, version: int | None = None, *, by: Actor) -> tuple[int, int]:
         """Queue the version (default: the current one) to be rendered again; (version, job id). A version
         already waiting in the queue is not queued twice."""
         async with transaction(self.pool) as connection:
@@ -155,7 +163,9 @@ class Moderation:
                 raise NotFound(f"there is no publication {slug!r}" + (f" with a version {version}" if version else "")
                                + "; see `appliance gallery list` and `appliance gallery show SLUG`.")
             version_id, number, waiting = row
-            return number, waiting if waiting is not None else await queue_render(connection, version_id)
+            job = waiting if waiting is not None else await queue_render(connection, version_id)
+        self.record(by, "gallery.rerendered", slug, {"version": number, "job": job})
+        return number, job
 
     async def _set(self, slug: str, assignments: str, **values: Any) -> None:
         async with transaction(self.pool) as connection:

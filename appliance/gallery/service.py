@@ -4,7 +4,8 @@
     await gallery.open()            # inside the event loop that uses it
     gallery.routes()                # the publish API, for the portal's route list
     gallery.publisher               # publish / edit / mine / status (publish.py), for authors
-    gallery.moderation              # unpublish (authors); list / show / hide / unhide / delete / rerender (admins)
+    gallery.moderation              # unpublish (authors); list / show / hide / unhide / delete / rerender (admins,
+                                    # each recorded in the audit log)
     gallery.pool                    # the gallery's psycopg pool, for its other parts (catalog, threads, clone)
     await gallery.close()
 
@@ -18,6 +19,7 @@ from typing import Any
 from psycopg_pool import AsyncConnectionPool
 from starlette.routing import Route
 
+from appliance.audit import Record, no_record
 from appliance.db.pool import async_pool
 from appliance.gallery.api import Authenticate, GalleryAPI
 from appliance.gallery.errors import Unauthorized
@@ -40,14 +42,15 @@ class Gallery:
     """Call ``await open()`` inside the event loop that will use it, and ``await close()`` at the end."""
 
     def __init__(self, database_url: str, settings: GallerySettings, *, members: MemberLookup | None = None,
-                 authenticate: Authenticate | None = None, portal_origin: str = "", pool_size: int = 5):
+                 authenticate: Authenticate | None = None, portal_origin: str = "", pool_size: int = 5,
+                 record: Record = no_record):
         """``members``: identity's accounts by username (groups, admin and disabled flags);
         ``authenticate``: the storage API's bearer-token check, which names the calling member.
-        Tools that only moderate (the CLI) pass neither."""
+        Tools that only moderate (the CLI) pass neither. ``record``: the audit log's, for moderation."""
         self.settings = settings
         self.pool: AsyncConnectionPool[Any] = async_pool(database_url, pool_size, f"-c lock_timeout={LOCK_TIMEOUT_MS}")
         self.publisher = Publisher(self.pool, members or _no_members)
-        self.moderation = Moderation(self.pool)
+        self.moderation = Moderation(self.pool, record)
         self.api = GalleryAPI(self.publisher, authenticate or _no_tokens, settings, portal_origin)
 
     def routes(self) -> list[Route]:

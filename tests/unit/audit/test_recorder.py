@@ -5,10 +5,12 @@ import threading
 import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from typing import Any
 
 import pytest
 
 from appliance.audit.events import Actor, Event
+from appliance.audit.flood import FloodGate
 from appliance.audit.recorder import Recorder
 
 AT = datetime(2026, 11, 30, 13, 0, tzinfo=timezone.utc)
@@ -111,3 +113,27 @@ def test_close_writes_what_is_queued_and_later_events_go_to_the_log(caplog: pyte
     with caplog.at_level(logging.ERROR, "appliance.audit"):
         log.record(ADA, "sign-in")
     assert "recorder is closed" in caplog.text
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_flood_from_one_address_is_kept_to_a_bound_and_its_size_told() -> None:
+    kept: list[tuple[str, str, Any]] = []
+    clock = Clock()
+    gate = FloodGate(lambda actor, action, target="", detail=None: kept.append((actor.address, action, detail)),
+                     per_minute=3, clock=clock)
+    for _ in range(10):
+        gate(Actor("", "10.0.0.9"), "token.refused", detail={"endpoint": "userinfo"})
+    gate(Actor("", "10.0.0.8"), "token.refused")  # another address has its own bound
+    assert len(kept) == 4
+    clock.now = 61.0
+    gate(Actor("", "10.0.0.9"), "token.refused", detail={"endpoint": "userinfo"})
+    assert kept[-1] == ("10.0.0.9", "token.refused", {"endpoint": "userinfo", "suppressed": 7})
+    gate(Actor("", "10.0.0.9"), "token.refused")
+    assert kept[-1][2] is None  # nothing suppressed since
