@@ -77,6 +77,114 @@ def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2))
 
 
+# ----- users -----------------------------------------------------------------------------------------
+
+@click.group()
+def users() -> None:
+    """Manage accounts: who may sign in."""
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--name", "display_name", default="", help="Display name, e.g. 'Ada Lovelace'.")
+@click.option("--email", default="", help="Email address.")
+@click.option("--admin", is_flag=True, help="Make the account an administrator.")
+@click.option("--group", "groups", multiple=True, help="A group to put the account in (repeatable).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of "
+              "generating one.")
+@click.pass_obj
+def users_add(options: Options, username: str, display_name: str, email: str, admin: bool,
+              groups: tuple[str, ...], password_stdin: bool) -> None:
+    """Create an account. A generated password is printed once."""
+    from appliance.identity.passwords import generate_password
+
+    password = read_password(password_stdin) or generate_password()
+    with account_table(options) as accounts:
+        account = accounts.create(username, password, display_name=display_name, email=email, groups=groups,
+                                  is_admin=admin)
+    click.echo(f"created {account.username}" + ("" if password_stdin else f"; password: {password}"))
+
+
+@users.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.pass_obj
+def users_list(options: Options, as_json: bool) -> None:
+    """List the accounts."""
+    with account_table(options) as accounts:
+        found = accounts.list()
+    if as_json:
+        echo_json([account.public() for account in found])
+        return
+    click.echo(f"{'USERNAME':<20} {'NAME':<24} {'ADMIN':<6} {'STATE':<9} GROUPS")
+    for account in found:
+        click.echo(f"{account.username:<20} {account.display_name[:24]:<24} {'yes' if account.is_admin else '':<6} "
+                   f"{'disabled' if account.disabled else 'active':<9} {', '.join(account.groups)}")
+
+
+@users.command("disable")
+@click.argument("username")
+@click.pass_obj
+def users_disable(options: Options, username: str) -> None:
+    """Disable an account: it can no longer sign in, and its sessions and tokens end now."""
+    with account_table(options) as accounts:
+        accounts.set_disabled(username, True)
+    click.echo(f"disabled {username}; its sessions and tokens were revoked.")
+
+
+@users.command("enable")
+@click.argument("username")
+@click.pass_obj
+def users_enable(options: Options, username: str) -> None:
+    """Enable a disabled account."""
+    with account_table(options) as accounts:
+        accounts.set_disabled(username, False)
+    click.echo(f"enabled {username}.")
+
+
+@users.command("set-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from standard input.")
+@click.pass_obj
+def users_set_password(options: Options, username: str, password_stdin: bool) -> None:
+    """Set a new password (generated and printed unless given); ends the account's sessions."""
+    from appliance.identity.first_admin import forget_initial_admin
+    from appliance.identity.passwords import generate_password
+
+    password = read_password(password_stdin) or generate_password()
+    with account_table(options) as accounts:
+        accounts.set_password(username, password)
+    forget_initial_admin(options.load().home, username.casefold())
+    click.echo(f"password of {username} changed" + ("." if password_stdin else f": {password}"))
+
+
+@users.command("make-admin")
+@click.argument("username")
+@click.option("--revoke", is_flag=True, help="Take the administrator role away instead.")
+@click.pass_obj
+def users_make_admin(options: Options, username: str, revoke: bool) -> None:
+    """Make an account an administrator (or, with --revoke, no longer one)."""
+    with account_table(options) as accounts:
+        if revoke and accounts.require(username).is_admin and accounts.count_admins() <= 1:
+            raise ApplianceError(f"{username} is the last administrator; make someone else one first.")
+        accounts.set_admin(username, not revoke)
+    click.echo(f"{username} is {'no longer' if revoke else 'now'} an administrator.")
+
+
+@users.command("groups")
+@click.argument("username")
+@click.option("--add", "added", multiple=True, help="Group to add (repeatable).")
+@click.option("--remove", "removed", multiple=True, help="Group to remove (repeatable).")
+@click.pass_obj
+def users_groups(options: Options, username: str, added: tuple[str, ...], removed: tuple[str, ...]) -> None:
+    """Show an account's groups, or change them with --add and --remove."""
+    with account_table(options) as accounts:
+        groups = set(accounts.require(username).groups)
+        if added or removed:
+            groups = (groups | set(added)) - set(removed)
+            accounts.set_groups(username, groups)
+    click.echo(", ".join(sorted(groups)) or "(no groups)")
+
+
 # ----- clients ---------------------------------------------------------------------------------------
 
 @click.group()
