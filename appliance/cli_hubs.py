@@ -12,7 +12,7 @@ from appliance.errors import ApplianceError
 
 if TYPE_CHECKING:
     from appliance.admin.hubs import HubsConsole, HubView
-    from appliance.audit import Actor
+    from appliance.audit import Actor, Record
     from appliance.cli import Options
     from appliance.discovery import Hub, HubRegistry
 
@@ -28,30 +28,26 @@ def with_console(options: Options, work: Callable[[HubsConsole], Awaitable[T]]) 
     """Run ``work`` on the hubs as the admin console steers them (the same functions), its changes audited
     as the operator's at the command line."""
     from appliance.admin.hubs import HubsConsole
-    from appliance.audit import Audit
-    from appliance.db import make_engine
+    from appliance.cli_audit import cli_recorder
     from appliance.discovery import Discovery
     from appliance.postgres import database_url
     from appliance.supervisor.control import SupervisorClient
 
     config = options.load()
-    url = database_url(config.home, config.postgres)
 
-    async def run() -> T:
-        discovery = Discovery(url, config.discovery, config.home, pool_size=1)
-        engine = make_engine(url, pool_size=1)
-        audit = Audit(engine, config.audit)
+    async def run(record: Record) -> T:
+        discovery = Discovery(database_url(config.home, config.postgres), config.discovery, config.home,
+                              pool_size=1)
         try:
             await discovery.open(reap=False)
             console = HubsConsole(discovery.registry, discovery.samples, SupervisorClient(config.home.control_socket),
-                                  audit.record)
+                                  record)
             return await work(console)
         finally:
             await discovery.close()
-            await asyncio.to_thread(audit.recorder.close)
-            engine.dispose()
 
-    return run_on_database(run)
+    with cli_recorder(options) as record:
+        return run_on_database(lambda: run(record))
 
 
 def run_on_database(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
