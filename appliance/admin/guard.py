@@ -29,6 +29,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from appliance.audit import Actor, FloodGate, Record, no_record
 from appliance.errors import ApplianceError
 from appliance.identity.csrf import CsrfSigner, same_origin
 from appliance.portal.templating import render
@@ -137,10 +138,13 @@ def sign_in_redirect(request: Request) -> Response:
 
 
 class AdminGuard:
-    def __init__(self, session_of: SessionOf, token_of: TokenOf, csrf: CsrfSigner):
+    def __init__(self, session_of: SessionOf, token_of: TokenOf, csrf: CsrfSigner, record: Record = no_record):
+        """``record``: the audit log's; a refused admin token is recorded (``token.refused``), up to a bound
+        per address and minute (anyone can send one)."""
         self.session_of = session_of
         self.token_of = token_of
         self.csrf = csrf
+        self.record_refusal = FloodGate(record)
 
     async def admin_of(self, request: Request) -> Admin:
         """The admin making this request, or AdminRefused (401 or 403) saying why not."""
@@ -148,6 +152,9 @@ class AdminGuard:
         if bearer is not None:
             token = await self.token_of(bearer) if bearer else None
             if token is None:
+                self.record_refusal(Actor("", address_of(request)), "token.refused", "",
+                                    {"endpoint": "admin-api", "error": "unknown, revoked or expired admin token",
+                                     "path": request.url.path})
                 raise AdminRefused(BAD_TOKEN, 401)
             if not token.allows(request.method):
                 raise AdminRefused(READ_ONLY, 403)
