@@ -90,7 +90,7 @@ def test_external_postgres_url_starts_no_cluster(running_appliance: Appliance, a
     appliance.env["APPLIANCE_POSTGRES_URL"] = external
     appliance.up()
     report = appliance.status()
-    assert [c["name"] for c in report["components"]] == ["portal", "proxy"]
+    assert [c["name"] for c in report["components"]] == ["portal", "proxy", "renderer"]
     assert not Path(appliance.home, "postgres").exists()
     shown = appliance.cli("config", "show").stdout
     assert 'url = "********"  # env APPLIANCE_POSTGRES_URL' in shown
