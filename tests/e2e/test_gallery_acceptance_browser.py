@@ -307,6 +307,21 @@ def test_a_hostile_notebook_reaches_nothing(lab: Appliance, members: dict[str, s
     bob.goto(f"{lab.public_portal_url}/gallery/mine")
     expect(bob.get_by_role("heading", name=re.compile("My publications"))).to_be_visible()
     assert bob.evaluate("fetch('/api/discovery/v1/me').then(answer => answer.status)") == 200
+
+    # Bob clones it: in his own JupyterLab (his origin, his kernel) the clone is an untrusted notebook,
+    # whose script outputs never run
+    bob.goto(page_url)
+    bob.get_by_role("button", name="Clone into my research").click()
+    bob.wait_for_url(re.compile(r"/research\?open="))
+    ran.clear()
+    bob_lab = bob.frame_locator("#lab")
+    expect(bob_lab.locator(".jp-NotebookPanel:visible .jp-Cell")).to_have_count(5, timeout=120_000)
+    expect(bob_lab.locator(".jp-NotebookPanel:visible .jp-RenderedMarkdown").first).to_contain_text(
+        "Totally normal analysis")
+    bob.wait_for_timeout(3000)
+    bob.screenshot(path=str(artifacts / "gallery-hostile-clone.png"))
+    assert ran == [] and listener.everything() == []
+    assert bob.url.startswith(f"{lab.public_portal_url}/research")
     bob.context.close()
     listener.close()
 
