@@ -19,6 +19,7 @@ from appliance.config import Config
 from appliance.hub import addresses
 
 TIMEOUT_S = 10.0  # a hub answers its API in milliseconds; stopping a server may take a few seconds
+START_TIMEOUT_S = 300.0  # a start is answered when the server is up, or after the hub's slow_spawn_timeout (10 s)
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,8 @@ class HubAPI:
         """Ask the hub to start the member's server (201 started, 202 starting, 400 already running or
         starting); False when the hub does not know the member yet: they must sign in to it once (the
         Research page's frame does, through the portal's OAuth), which makes their hub user."""
-        response = await self.http.post(self._user(username, "/server"), headers=self.headers)
+        response = await self.http.post(self._user(username, "/server"), headers=self.headers,
+                                        timeout=httpx.Timeout(TIMEOUT_S, read=START_TIMEOUT_S))
         if response.status_code == 404:
             return False
         if response.status_code not in (201, 202, 400):

@@ -14,6 +14,8 @@ from appliance.identity.settings import IdentitySettings
 if TYPE_CHECKING:
     from appliance.identity.accounts import Account as Account
     from appliance.identity.accounts import AccountTable as AccountTable
+    from appliance.identity.admin_tokens import AdminToken as AdminToken
+    from appliance.identity.admin_tokens import AdminTokenTable as AdminTokenTable
     from appliance.identity.bootstrap import bootstrap as bootstrap
     from appliance.identity.clients import ClientTable as ClientTable
     from appliance.identity.clients import OAuthClient as OAuthClient
@@ -26,6 +28,8 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "Account": "accounts",
     "AccountTable": "accounts",
+    "AdminToken": "admin_tokens",
+    "AdminTokenTable": "admin_tokens",
     "ClientTable": "clients",
     "Identity": "service",
     "IdentityError": "errors",

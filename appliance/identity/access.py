@@ -81,6 +81,11 @@ class AccessEndings:
             if account_id is not None:
                 end_access(connection, account_id, "sign-out", session=session_digest)
 
+    def sign_out_everywhere(self, account_id: int) -> None:
+        """End every portal session of the account (an admin's "sign out everywhere"), as a sign-out does."""
+        with self.engine.begin() as connection:
+            end_access(connection, account_id, "sign-out")
+
     def endings_since(self, cursor: int, limit: int = MAX_BATCH) -> tuple[list[AccessEnding], int]:
         """The endings after ``cursor``, oldest first, and the cursor to ask from next time."""
         with self.engine.connect() as connection:

@@ -8,10 +8,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from appliance.identity.accounts import Account
 from appliance.identity.csrf import PRESESSION_COOKIE, same_origin
 from appliance.identity.digests import new_secret
 from appliance.identity.errors import IdentityError, SignInBusy, SignInRefused
 from appliance.identity.first_admin import forget_initial_admin
+from appliance.identity.invitations import SPENT
 from appliance.identity.service import Identity, secure_context
 from appliance.identity.sessions import Session
 from appliance.portal.headers import allow_form_target
@@ -152,6 +154,41 @@ class IdentityPages:
         return render(request, "password.html", status_code=status_code, session=session,
                       csrf_token=self.csrf_token(session),
                       min_length=self.identity.settings.min_password_length, **context)
+
+    # ----- a one-time sign-up link ------------------------------------------------------------------
+
+    async def welcome(self, request: Request) -> Response:
+        """Choose a password from an admin's sign-up link (invitations.py), then sign in with it."""
+        secret = request.path_params["secret"]
+        account = await run_in_threadpool(self.identity.invitations.account_of, secret)
+        if account is None:
+            return render(request, "error.html", status_code=410, status=410, title="Link no longer valid",
+                          message=SPENT)
+        if request.method == "GET":
+            return self._welcome_form(request, secret, account)
+        form = await request.form()
+        if not same_origin(request) or not self.identity.csrf.check("welcome:" + secret,
+                                                                    str(form.get("csrf_token", ""))):
+            return self._welcome_form(request, secret, account, status_code=403,
+                                      error="The form expired or did not come from this site. Try again.")
+        new, confirm = (str(form.get(key, ""))[:MAX_FIELD] for key in ("new", "confirm"))
+        if new != confirm:
+            return self._welcome_form(request, secret, account, status_code=400,
+                                      error="The passwords do not match.")
+        try:
+            await run_in_threadpool(self.identity.invitations.accept, secret, new)
+        except IdentityError as error:
+            return self._welcome_form(request, secret, account, status_code=400, error=error.message)
+        return RedirectResponse("/login", status_code=303)
+
+    def _welcome_form(self, request: Request, secret: str, account: Account, status_code: int = 200,
+                      **context: object) -> Response:
+        response = render(request, "welcome.html", status_code=status_code, account=account,
+                          csrf_token=self.identity.csrf.token("welcome:" + secret),
+                          min_length=self.identity.settings.min_password_length, **context)
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Referrer-Policy"] = "no-referrer"  # the secret is in the address
+        return response
 
     def csrf_token(self, session: Session) -> str:
         return self.identity.csrf.token(b"session:" + session.digest)

@@ -15,6 +15,7 @@ def routes(identity: Identity, pages: IdentityPages) -> list[Route]:
         Route("/login", pages.login, methods=["GET", "POST"], name="login"),
         Route("/logout", pages.logout, methods=["POST"], name="logout"),
         Route("/account/password", pages.change_password, methods=["GET", "POST"], name="password"),
+        Route("/welcome/{secret}", pages.welcome, methods=["GET", "POST"], name="welcome"),
         Route("/oauth/authorize", oauth.authorize, methods=["GET", "POST"], name="authorize"),
         Route("/oauth/token", oauth.token, methods=["POST"], name="token"),
         Route("/oauth/userinfo", oauth.userinfo, methods=["GET", "POST"], name="userinfo"),

@@ -9,9 +9,11 @@ from starlette.requests import Request
 from appliance.home import Home
 from appliance.identity.access import AccessEndings
 from appliance.identity.accounts import Account, AccountTable, normalize_username
+from appliance.identity.admin_tokens import AdminTokenTable
 from appliance.identity.clients import ClientTable
 from appliance.identity.csrf import CsrfSigner
 from appliance.identity.errors import InvalidUsername, SignInBusy, SignInRefused
+from appliance.identity.invitations import InvitationTable
 from appliance.identity.keys import load_signing_key
 from appliance.identity.oauth import Provider
 from appliance.identity.passwords import HashingBusy, HashingSlots
@@ -41,6 +43,8 @@ class Identity:
         self.issuer = issuer
         self.accounts = AccountTable(engine, settings.min_password_length)
         self.sessions = SessionTable(engine, settings.session_lifetime_s)
+        self.admin_tokens = AdminTokenTable(engine)  # for the admin API's scripts (appliance.admin.guard)
+        self.invitations = InvitationTable(engine, self.accounts)  # one-time sign-up links
         self.access = AccessEndings(engine)  # for discovery (the hubs) and the storage
         self.throttle = LoginThrottle(engine, settings)
         self.clients = ClientTable(engine)

@@ -40,6 +40,12 @@ accounts = Table(
     Column("password_hash", Text),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("last_login_at", DateTime(timezone=True)),
+    # the admin console's People (directory.py): a keyset index for each sort, trigrams for the search
+    Index("accounts_name_keyset", "display_name", "id"),
+    Index("accounts_created_keyset", "created_at", "id"),
+    Index("accounts_last_login_keyset", "last_login_at", "id"),
+    Index("accounts_search", "username", "display_name", "email", postgresql_using="gin",
+          postgresql_ops={"username": "gin_trgm_ops", "display_name": "gin_trgm_ops", "email": "gin_trgm_ops"}),
 )
 
 sessions = Table(
@@ -122,4 +128,34 @@ access_endings = Table(
     Column("reason", Text, nullable=False),  # sign-out, password or disabled
     Column("ended_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("access_endings_account_time", "account_id", "ended_at"),
+)
+
+# Admin tokens for scripts calling /api/admin/v1 (``Authorization: Bearer apat_…``). ``scope`` is "read"
+# (GET only) or "write"; a token works only while its owner is an enabled admin (admin_tokens.py).
+admin_tokens = Table(
+    "admin_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("digest", LargeBinary, nullable=False, unique=True),
+    Column("account_id", Integer, ForeignKey("identity.accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("scope", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("expires_at", DateTime(timezone=True)),  # None: until revoked
+    Column("last_used_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+    Index("admin_tokens_account", "account_id"),
+)
+
+# One-time sign-up links: an admin creates an account without a password and hands its owner the link,
+# which sets the password once (invitations.py).
+invitations = Table(
+    "invitations",
+    metadata,
+    Column("digest", LargeBinary, primary_key=True),
+    Column("account_id", Integer, ForeignKey("identity.accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+    Index("invitations_account", "account_id"),
 )

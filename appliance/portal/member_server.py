@@ -37,6 +37,7 @@ SessionOf = Callable[[Request], Awaitable["Session | None"]]
 AssignmentOf = Callable[[str], Awaitable["str | None"]]  # the hub discovery placed a member on, if any
 STREAMS_PER_MEMBER = 3
 STREAM_LIMIT_S = 600.0  # longer than any hub's start timeout: the page opens a new stream if it still waits
+START_ANSWER_S = 2.0  # how long a start waits for the hub's answer before the page follows its progress
 RETRY_MS = 500  # how soon the browser's EventSource asks again after a stream ends
 NOT_SIGNED_IN = "Sign in to see your server."
 NO_HUB = "You have no hub yet: open Research and the portal places you on one."
@@ -62,6 +63,7 @@ class MemberServer:
         self.http = http or httpx.AsyncClient()
         self.hubs = {hub_id: HubAPI(config, hub_id, self.http) for hub_id in addresses.hub_ids(config)}
         self.streams: Counter[str] = Counter()
+        self.starting: set[asyncio.Task[bool]] = set()  # starts the hub has not answered (held: asyncio holds weakly)
 
     def routes(self) -> list[Route]:
         return [
@@ -117,12 +119,26 @@ class MemberServer:
             return member
         username, hub_id, hub = member
         try:
-            known = await (hub.start(username) if action == "start" else hub.stop(username))
+            known = await (self._start(username, hub) if action == "start" else hub.stop(username))
         except httpx.HTTPError as failure:
             return error(HUB_UNREACHABLE.format(hub=hub_id, error=type(failure).__name__), 502)
         log.info("%s: %s their server on hub %s from the portal", username, action, hub_id)
         state = ("starting" if known else "stopped") if action == "start" else "stopping"
         return JSONResponse({"ok": True, "hub": hub_id, "state": state, "sign_in": not known})
+
+    async def _start(self, username: str, hub: HubAPI) -> bool:
+        """The hub answers a start once the server is up (or after its slow_spawn_timeout): wait only for its
+        refusal of a member it does not know, which is immediate; the page follows the start's progress."""
+        task = asyncio.ensure_future(hub.start(username))
+        self.starting.add(task)
+        task.add_done_callback(self._started)
+        done, _ = await asyncio.wait({task}, timeout=START_ANSWER_S)
+        return task.result() if done else True
+
+    def _started(self, task: asyncio.Task[bool]) -> None:
+        self.starting.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("a start from the portal failed at the hub: %s", task.exception())
 
     async def start(self, request: Request) -> Response:
         """Start the member's server. ``{"sign_in": true}`` when their hub has never seen them: the page
