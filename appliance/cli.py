@@ -17,7 +17,8 @@ from appliance import __version__, identity
 from appliance.cli_audit import audit
 from appliance.cli_gallery import gallery
 from appliance.cli_hubs import hubs
-from appliance.cli_identity import clients, users
+from appliance.cli_identity import clients
+from appliance.cli_people import users
 from appliance.cli_storage import storage
 from appliance.config import CONFIG_FILE_NAME, Config, load_config, render_defaults, render_effective, set_values
 from appliance.errors import ApplianceError

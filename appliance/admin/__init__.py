@@ -9,11 +9,27 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from appliance.admin.api import AdminAPI as AdminAPI
+    from appliance.admin.api import ApiRoute as ApiRoute
+    from appliance.admin.api import Param as Param
+    from appliance.admin.errors import AdminError as AdminError
     from appliance.admin.guard import Admin as Admin
     from appliance.admin.guard import AdminGuard as AdminGuard
     from appliance.admin.guard import AdminRefused as AdminRefused
+    from appliance.admin.pages import ConsolePages as ConsolePages
+    from appliance.admin.pages import render_admin as render_admin
+    from appliance.admin.people import People as People
+    from appliance.admin.people_api import PeopleAPI as PeopleAPI
+    from appliance.admin.people_pages import PeoplePages as PeoplePages
+    from appliance.admin.person import HubServers as HubServers
+    from appliance.admin.person import PersonFacts as PersonFacts
+    from appliance.admin.person import Publication as Publication
+    from appliance.admin.person import Usage as Usage
 
-_EXPORTS = {"Admin": "guard", "AdminGuard": "guard", "AdminRefused": "guard"}
+_EXPORTS = {"Admin": "guard", "AdminGuard": "guard", "AdminRefused": "guard", "AdminAPI": "api", "ApiRoute": "api",
+            "Param": "api", "AdminError": "errors", "ConsolePages": "pages", "render_admin": "pages",
+            "People": "people", "PeopleAPI": "people_api", "PeoplePages": "people_pages", "HubServers": "person",
+            "PersonFacts": "person", "Publication": "person", "Usage": "person"}
 
 
 def __getattr__(name: str) -> Any:

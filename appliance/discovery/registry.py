@@ -226,6 +226,34 @@ class HubRegistry:
         await connection.execute("UPDATE discovery.hubs SET assigned = assigned + 1 WHERE id = %s", chosen)
         return Placement(chosen[0], "routable", moved=True)
 
+    async def move(self, username: str, hub_id: str) -> Placement:
+        """Place the member on ``hub_id``, a routable hub (an admin's move). Stop their server on the old
+        hub first: their next visit starts it on the new one. Both hubs' rows are locked before the
+        member's assignment, in id order (the order placement and the reaper keep)."""
+        async with self._connection() as connection, connection.transaction():
+            previous = await (await connection.execute(
+                "SELECT hub_id FROM discovery.assignments WHERE username = %s", (username,))).fetchone()
+            hubs = sorted({hub_id, *([previous[0]] if previous else [])})
+            rows = await (await connection.execute(
+                f"SELECT h.id, {STATE} FROM discovery.hubs h WHERE h.id = ANY(%(hubs)s) ORDER BY h.id FOR UPDATE",
+                {"hubs": hubs, **self._ages})).fetchall()
+            state = {row[0]: row[1] for row in rows}.get(hub_id)
+            if state is None:
+                raise NoSuchHub(f"there is no hub {hub_id!r}; see `appliance hubs list`.")
+            if state != "routable":
+                raise DiscoveryError(f"hub {hub_id} is {state}: move people only to a routable hub.")
+            if previous is not None:
+                gone = await connection.execute("DELETE FROM discovery.assignments WHERE username = %s AND hub_id = %s",
+                                                (username, previous[0]))
+                if gone.rowcount != 1:
+                    raise DiscoveryError(f"{username} was being placed by another request; try again.")
+                await connection.execute("UPDATE discovery.hubs SET assigned = greatest(assigned - 1, 0) WHERE id = %s",
+                                         (previous[0],))
+            await connection.execute("INSERT INTO discovery.assignments (username, hub_id) VALUES (%s, %s)",
+                                     (username, hub_id))
+            await connection.execute("UPDATE discovery.hubs SET assigned = assigned + 1 WHERE id = %s", (hub_id,))
+        return Placement(hub_id, "routable", moved=True)
+
     async def assignment(self, username: str) -> str | None:
         """The hub the member is assigned to, if it is not dead; nobody is placed by asking."""
         async with self._connection() as connection:

@@ -12,11 +12,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.routing import Mount
+from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from appliance import __version__, discovery, gallery, identity, storage
+from appliance import __version__, admin, audit, discovery, gallery, identity, storage
 from appliance.db import make_engine
 from appliance.hub import addresses
 from appliance.hub.routes import HubRoutes
@@ -40,12 +40,30 @@ def ensure_hub_clients(config: Config, identity_service: identity.Identity) -> N
             [addresses.oauth_callback(config, hub_id)], name=f"Hub {hub_id}", first_party=True)
 
 
+def console_routes(identity_service: identity.Identity, audit_service: audit.Audit, portal_origin: str,
+                   facts: admin.PersonFacts) -> list[BaseRoute]:
+    """The admin console: its pages and the /api/admin/v1 routes of each owner, behind one guard."""
+    async def admin_token_of(value: str) -> identity.AdminToken | None:
+        return await run_in_threadpool(identity_service.admin_tokens.get, value)
+
+    def actor_of(who: admin.Admin) -> audit.Actor:
+        return audit.Actor(who.actor, who.address)
+
+    guard = admin.AdminGuard(identity_service.session_of, admin_token_of, identity_service.csrf, audit_service.record)
+    people = admin.People(identity_service.accounts, identity_service.invitations, identity_service.access,
+                          portal_origin, audit_service.record)
+    api = admin.AdminAPI(guard, [admin.PeopleAPI(people, facts, actor_of).routes()], __version__)
+    return [*api.routes(), *admin.ConsolePages(guard).routes(),
+            *admin.PeoplePages(guard, people, facts, actor_of).routes()]
+
+
 def make_app(config: Config) -> Starlette:
     url = database_url(config.home, config.postgres)
     engine = make_engine(url)
     portal_origin = addresses.portal_origin(config)
     if portal_origin.startswith("http:"):  # plain HTTP is this configuration's choice (the trial names or a bare
         os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"  # address): authlib allows OAuth over it on localhost only
+    audit_service = audit.Audit(engine, config.audit)  # everyone records through audit_service.record
     identity_service = identity.Identity(engine, config.identity, config.home, issuer=portal_origin)
 
     async def member_account(username: str) -> identity.Account | None:
@@ -72,6 +90,17 @@ def make_app(config: Config) -> Starlette:
     member_server = MemberServer(config, identity_service.session_of, discovery_service.registry.assignment,
                                  identity_service.csrf)
 
+    async def usage_of(username: str) -> admin.Usage:
+        return admin.Usage(*await storage_service.store.usage(username))
+
+    async def publications_of(username: str) -> list[admin.Publication]:
+        found = await gallery_service.moderation.listing(author=username, include_unpublished=True)
+        return [admin.Publication(item.slug, item.title, item.state) for item in found]
+
+    hub_servers = admin.HubServers(member_server.hubs, discovery_service.registry.assignment,
+                                   discovery_service.registry.move)
+    person_facts = admin.PersonFacts(hub_servers, usage_of, publications_of, audit_service.record)
+
     templates = Jinja2Templates(directory=str(TEMPLATES))
     templates.env.globals.update(version=__version__, csrf_for=identity_pages.csrf_token)
 
@@ -80,6 +109,7 @@ def make_app(config: Config) -> Starlette:
         await storage_service.open()
         await discovery_service.open()
         await gallery_service.open()
+        await audit_service.open()
         await hub_routes.retire_unconfigured()
         await run_in_threadpool(ensure_hub_clients, config, identity_service)
         try:
@@ -89,6 +119,7 @@ def make_app(config: Config) -> Starlette:
             await storage_service.close()
             await discovery_service.close()
             await gallery_service.close()
+            await audit_service.close()
             await hub_routes.aclose()
             await member_server.aclose()
 
@@ -102,6 +133,7 @@ def make_app(config: Config) -> Starlette:
             *gallery_service.routes(),
             *gallery_pages.routes(),
             *rendered.portal_routes(),
+            *console_routes(identity_service, audit_service, portal_origin, person_facts),
             Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
         ],
         middleware=[

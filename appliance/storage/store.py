@@ -212,6 +212,16 @@ class FileStore:
 
     # ----- reading ---------------------------------------------------------------------------------------
 
+    async def usage(self, username: str) -> tuple[int, int]:
+        """How many files the member keeps and their bytes (before encryption and compression); (0, 0) for
+        a member who never stored anything. Checkpoints are not counted."""
+        async with self._connection() as connection:
+            row = await (await connection.execute(
+                "SELECT count(*), coalesce(sum(f.size), 0) FROM storage.files f "
+                "JOIN storage.namespaces n ON n.id = f.namespace_id WHERE n.username = %s AND f.kind = 'file'",
+                (username,))).fetchone()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
     async def stat(self, username: str, raw_path: str) -> Entry:
         namespace, path = await self.namespace(username), normalize(raw_path)
         async with self._connection() as connection:

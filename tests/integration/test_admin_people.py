@@ -1,0 +1,274 @@
+"""People on a running appliance: the admin API (session + CSRF, and admin tokens), the console's pages and
+`appliance users`, all through the same functions; keyset pages and search at 100,000 accounts."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from tests.harness import Appliance, mint_storage_token
+from tests.integration.oauth import add_user, browser_client, form_value, sign_in
+from tests.integration.people_data import percentile, seed_accounts
+
+pytestmark = pytest.mark.integration
+API = "/api/admin/v1"
+SEEDED = 100_000
+
+
+@dataclass
+class Admin:
+    name: str
+    http: httpx.Client
+    csrf: str
+
+    def api(self, method: str, path: str, **body: Any) -> httpx.Response:
+        return self.http.request(method, API + path, json=body if method != "GET" else None,
+                                 headers={"X-CSRF-Token": self.csrf} if method != "GET" else {})
+
+    def form(self, page: str, action: str, **fields: str) -> httpx.Response:
+        shown = self.http.get(page)
+        assert shown.status_code == 200, shown.text[:300]
+        return self.http.post(action, data={"csrf_token": form_value(shown.text, "csrf_token"), **fields})
+
+
+@pytest.fixture(scope="module")
+def engine(running_appliance: Appliance) -> Iterator[Engine]:
+    made = create_engine(running_appliance.database_url())
+    yield made
+    made.dispose()
+
+
+def signed_in(appliance: Appliance, name: str, password: str) -> httpx.Client:
+    portal = appliance.public_portal_url
+    client = browser_client(base_url=portal, headers={"Origin": portal})
+    assert sign_in(client, portal, name, password).status_code == 303
+    return client
+
+
+@pytest.fixture(scope="module")
+def admin(running_appliance: Appliance) -> Iterator[Admin]:
+    name = f"boss{uuid.uuid4().hex[:6]}"
+    client = signed_in(running_appliance, name, add_user(running_appliance, name, "--admin"))
+    yield Admin(name, client, form_value(client.get("/account/password").text, "csrf_token"))
+    client.close()
+
+
+def unique(stem: str) -> str:
+    return f"{stem}{uuid.uuid4().hex[:6]}"
+
+
+def wait_for(check: Callable[[], Any], what: str, timeout: float = 10) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if found := check():
+            return found
+        time.sleep(0.1)
+    pytest.fail(f"{what} within {timeout} s")
+
+
+def audited(engine: Engine, action: str, target: str) -> list[Any]:
+    def rows() -> list[Any]:
+        with engine.connect() as connection:
+            return list(connection.execute(text("SELECT actor, address FROM audit.events WHERE action = :a AND "
+                                                "target = :t"), {"a": action, "t": target}))
+    found: list[Any] = wait_for(rows, f"the audit log records {action} of {target}")
+    return found
+
+
+def test_a_new_person_gets_a_password_shown_once_or_a_one_time_sign_up_link(
+        running_appliance: Appliance, admin: Admin, engine: Engine) -> None:
+    first = unique("ann")
+    made = admin.api("POST", "/people", username=first, name="Ann Example", groups=["physics"])
+    assert made.status_code == 201, made.text
+    password = made.json()["password"]
+    assert made.json()["link"] is None and made.json()["person"]["groups"] == ["physics"]
+    signed_in(running_appliance, first, password).close()
+    assert audited(engine, "person.created", first)[0].actor == admin.name
+
+    second = unique("ben")
+    link = admin.api("POST", "/people", username=second, how="link").json()["link"]
+    assert link.startswith(f"{running_appliance.public_portal_url}/welcome/")
+    path = link.removeprefix(running_appliance.public_portal_url)
+    with browser_client(base_url=running_appliance.public_portal_url,
+                        headers={"Origin": running_appliance.public_portal_url}) as visitor:
+        choose_a_password(running_appliance, visitor, path, second)
+    duplicate = admin.api("POST", "/people", username=second.upper())
+    assert duplicate.status_code == 400 and "already exists" in duplicate.json()["error"]
+
+
+def choose_a_password(appliance: Appliance, visitor: httpx.Client, path: str, name: str) -> None:
+    page = visitor.get(path)
+    assert page.status_code == 200 and name in page.text and page.headers["referrer-policy"] == "no-referrer"
+    chosen = visitor.post(path, data={"csrf_token": form_value(page.text, "csrf_token"), "new": "chosen-password-1",
+                                      "confirm": "chosen-password-1"})
+    assert chosen.status_code == 303 and chosen.headers["location"] == "/login"
+    signed_in(appliance, name, "chosen-password-1").close()
+    again = visitor.get(path)
+    assert again.status_code == 410 and "already used" in again.text
+
+
+def test_csv_import_previews_every_row_reports_the_bad_one_and_creates_the_rest(admin: Admin, engine: Engine) -> None:
+    names = [unique("imp") for _ in range(3)]
+    csv = (f"username,name,email,groups,admin\n{names[0]},Imp One,one@example.org,physics;chem,no\n"
+           f"{names[1]},Imp Two,not-an-address,,\n{names[2]},Imp Three,,,yes\n")
+    preview = admin.api("POST", "/people/import", csv=csv).json()
+    assert (preview["applied"], preview["good"], preview["bad"]) == (False, 2, 1)
+    bad = preview["rows"][1]
+    assert (bad["line"], bad["username"], bad["ok"]) == (3, names[1], False)
+    assert bad["error"] == "'not-an-address' is not an email address."
+    assert admin.api("GET", f"/people/{names[0]}").status_code == 404  # a preview creates nothing
+    page = admin.form("/admin/people/import", "/admin/people/import", csv=csv, step="apply", how="password")
+    assert page.status_code == 200 and "2 created, 1 not" in page.text and "is not an email address" in page.text
+    assert admin.api("GET", f"/people/{names[2]}").json()["person"]["admin"] is True
+    assert admin.api("GET", f"/people/{names[0]}").json()["person"]["groups"] == ["chem", "physics"]
+    audited(engine, "person.created", names[2])
+
+
+def test_disable_ends_their_sessions_and_tokens_and_enable_lets_them_back(
+        running_appliance: Appliance, admin: Admin, engine: Engine) -> None:
+    name = unique("dora")
+    password = admin.api("POST", "/people", username=name).json()["password"]
+    member = signed_in(running_appliance, name, password)
+    storage_token = mint_storage_token(running_appliance, name)
+    disabled = admin.form(f"/admin/people/{name}", f"/admin/people/{name}/disable")
+    assert disabled.status_code == 303 and disabled.headers["location"] == f"/admin/people/{name}?done=disabled"
+    assert member.get("/account/password").status_code == 303  # the session ended
+    member.close()
+    refused = httpx.get(f"{running_appliance.portal_url}/api/storage/v1/read/x.ipynb",
+                        headers={"Authorization": f"Bearer {storage_token}"})
+    assert refused.status_code in (401, 403)
+    portal = running_appliance.public_portal_url
+    with browser_client(base_url=portal, headers={"Origin": portal}) as stranger:
+        assert sign_in(stranger, portal, name, password).status_code == 401
+    assert admin.api("POST", f"/people/{name}/enable").json()["disabled"] is False
+    signed_in(running_appliance, name, password).close()
+    audited(engine, "person.disabled", name)
+
+
+def test_the_person_page_shows_storage_and_publications_and_changes_groups_and_admin(
+        running_appliance: Appliance, admin: Admin) -> None:
+    name = unique("eve")
+    admin.api("POST", "/people", username=name)
+    token = mint_storage_token(running_appliance, name)
+    for path, body in (("a.ipynb", b'{"cells": []}'), ("b.csv", b"x,y\n1,2\n")):
+        assert httpx.put(f"{running_appliance.portal_url}/api/storage/v1/write/{quote(path)}", content=body,
+                         headers={"Authorization": f"Bearer {token}"}).status_code in (200, 201)
+    view = admin.api("GET", f"/people/{name}").json()
+    assert view["storage"] == {"files": 2, "bytes": 13 + 8} and view["publications"] == []
+    assert view["server"]["state"] == "stopped"  # no hub in this appliance: never placed
+    page = admin.http.get(f"/admin/people/{name}")
+    assert page.status_code == 200 and "21 B" in page.text and 'aria-current="page">People' in page.text
+    grouped = admin.form(f"/admin/people/{name}", f"/admin/people/{name}/groups", groups="optics, physics")
+    assert grouped.status_code == 303
+    assert admin.api("PUT", f"/people/{name}/admin", admin=True).json()["admin"] is True
+    after = admin.api("GET", f"/people/{name}").json()["person"]
+    assert after["groups"] == ["optics", "physics"] and after["admin"] is True
+    bad = admin.api("PUT", f"/people/{name}/groups", groups=["no spaces"])
+    assert bad.status_code == 400 and "not a valid group name" in bad.json()["error"]
+    missing = admin.api("POST", "/people/nobody-like-this/disable")
+    assert missing.status_code == 404 and "there is no account named" in missing.json()["error"]
+
+
+def test_admin_tokens_read_or_write_and_stop_with_revocation_or_the_owners_role(
+        running_appliance: Appliance, admin: Admin) -> None:
+    owner = unique("ops")
+    add_user(running_appliance, owner, "--admin")
+    tokens = {}
+    for scope in ("read", "write"):
+        made = running_appliance.cli("users", "admin-token", "create", owner, "--name", f"nightly-{scope}",
+                                     "--scope", scope, "--json")
+        assert made.returncode == 0, made.stderr
+        tokens[scope] = json.loads(made.stdout)
+    portal = running_appliance.portal_url
+
+    def call(scope: str, method: str, path: str, **body: Any) -> httpx.Response:
+        return httpx.request(method, portal + API + path, json=body or None,
+                             headers={"Authorization": f"Bearer {tokens[scope]['token']}"})
+
+    assert call("read", "GET", "/people?limit=1").status_code == 200
+    refused = call("read", "POST", "/people", username=unique("x"))
+    assert refused.status_code == 403 and "scope write" in refused.json()["error"]
+    assert call("write", "POST", "/people", username=unique("scripted")).status_code == 201  # no CSRF needed
+    listed = running_appliance.cli("users", "admin-token", "list")
+    assert "nightly-read" in listed.stdout and tokens["read"]["token"] not in listed.stdout
+    assert running_appliance.cli("users", "admin-token", "revoke", str(tokens["read"]["id"])).returncode == 0
+    assert call("read", "GET", "/people?limit=1").status_code == 401
+    assert running_appliance.cli("users", "make-admin", owner, "--revoke").returncode == 0
+    gone = call("write", "GET", "/people?limit=1")
+    assert gone.status_code == 401 and "no longer an administrator" in gone.json()["error"]
+
+
+def walk(admin: Admin, **params: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    after = ""
+    for _ in range(1000):
+        page = admin.http.get(API + "/people", params={**params, "after": after, "limit": "7"})
+        assert page.status_code == 200, page.text
+        found += page.json()["people"]
+        if not (after := page.json()["next"] or ""):
+            return found
+    pytest.fail("the pages never ended")
+
+
+def test_keyset_pages_visit_everyone_once_in_order_with_the_never_signed_in_at_one_end(
+        admin: Admin, engine: Engine) -> None:
+    prefix = unique("ks")
+    seed_accounts(engine, prefix, 60)
+    for order in ("asc", "desc"):
+        people = walk(admin, q=prefix, sort="last_login", order=order)
+        assert len(people) == 60 and len({p["username"] for p in people}) == 60, order
+        logins = [p["last_login_at"] for p in people]
+        never = [login is None for login in logins]
+        assert never == (sorted(never) if order == "asc" else sorted(never, reverse=True)), order
+        times = [login for login in logins if login]
+        assert times == sorted(times, reverse=order == "desc"), order
+    by_name = walk(admin, q=prefix, sort="username", order="desc")
+    assert [p["username"] for p in by_name] == sorted((p["username"] for p in by_name), reverse=True)
+    physics = walk(admin, q=prefix, group="physics")
+    assert len(physics) == 6 and all(p["groups"] == ["physics"] for p in physics)
+    broken = admin.http.get(API + "/people", params={"after": "garbage", "sort": "created"})
+    assert broken.status_code == 400 and "start from the first page" in broken.json()["error"]
+
+
+def test_people_stays_fast_at_100000_accounts(running_appliance: Appliance, admin: Admin, engine: Engine) -> None:
+    prefix = unique("load")
+    seconds = seed_accounts(engine, prefix, SEEDED)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM identity.accounts")).scalar_one() > SEEDED
+        plan = "\n".join(connection.execute(text(
+            "EXPLAIN SELECT id FROM identity.accounts WHERE username ILIKE '%ace 4217%' OR display_name ILIKE "
+            "'%ace 4217%' OR email ILIKE '%ace 4217%' ORDER BY username, id LIMIT 51")).scalars())
+    assert "accounts_search" in plan, plan  # the trigram index, not a scan of 100,000 rows
+
+    def timed(path: str, **params: str) -> tuple[float, httpx.Response]:
+        started = time.perf_counter()
+        answer = admin.http.get(path, params=params)
+        elapsed = time.perf_counter() - started
+        assert answer.status_code == 200, answer.text[:300]
+        return elapsed * 1000, answer
+
+    pages, searches, deep = [], [], []
+    after = ""
+    for _ in range(100):  # 100 keyset pages of 50 deep into the sort by last sign-in, newest first
+        elapsed, answer = timed(API + "/people", sort="last_login", order="desc", limit="50", after=after)
+        deep.append(elapsed)
+        after = answer.json()["next"]
+    for number in range(60):
+        pages.append(timed("/admin/people", sort="username", q="")[0])
+        found = timed("/admin/people", q=f"{prefix}0{number:02d}1")  # ten people each
+        searches.append(found[0])
+        assert f"{prefix}0{number:02d}10" in found[1].text
+    figures = {name: (round(percentile(samples, 0.5), 1), round(percentile(samples, 0.99), 1))
+               for name, samples in (("page", pages), ("search", searches), ("keyset", deep))}
+    print(f"\nPeople at {SEEDED:,} seeded accounts (seeded in {seconds:.1f} s), ms (p50, p99): {figures}")
+    for name, (_, p99) in figures.items():
+        assert p99 < 300, f"{name} p99 {p99} ms with {SEEDED:,} accounts (goal 100 ms): {figures}"
