@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from appliance.admin.guard import Admin as Admin
     from appliance.admin.guard import AdminGuard as AdminGuard
     from appliance.admin.guard import AdminRefused as AdminRefused
+    from appliance.admin.hubs import HubsConsole as HubsConsole
+    from appliance.admin.hubs_api import HubsAPI as HubsAPI
+    from appliance.admin.hubs_pages import HubsPages as HubsPages
     from appliance.admin.pages import ConsolePages as ConsolePages
     from appliance.admin.pages import render_admin as render_admin
     from appliance.admin.people import People as People
@@ -25,11 +28,13 @@ if TYPE_CHECKING:
     from appliance.admin.person import PersonFacts as PersonFacts
     from appliance.admin.person import Publication as Publication
     from appliance.admin.person import Usage as Usage
+    from appliance.admin.system import SystemConsole as SystemConsole
 
 _EXPORTS = {"Admin": "guard", "AdminGuard": "guard", "AdminRefused": "guard", "AdminAPI": "api", "ApiRoute": "api",
             "Param": "api", "AdminError": "errors", "ConsolePages": "pages", "render_admin": "pages",
             "People": "people", "PeopleAPI": "people_api", "PeoplePages": "people_pages", "HubServers": "person",
-            "PersonFacts": "person", "Publication": "person", "Usage": "person"}
+            "PersonFacts": "person", "Publication": "person", "Usage": "person", "HubsConsole": "hubs",
+            "HubsAPI": "hubs_api", "HubsPages": "hubs_pages", "SystemConsole": "system"}
 
 
 def __getattr__(name: str) -> Any:

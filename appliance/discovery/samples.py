@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -79,6 +80,7 @@ class HubSamples:
         self.pool = pool
         self.settings = settings
         self._ages = {"dead_after": settings.dead_after_s, "suspect_after": settings.suspect_after_s}
+        self._kept: dict[str, tuple[datetime | None, History]] = {}  # window -> (newest sample's time, answer)
 
     def _connection(self) -> contextlib.AbstractAsyncContextManager[Connection]:
         return pooled(self.pool)
@@ -100,13 +102,20 @@ class HubSamples:
         return cursor.rowcount
 
     async def history(self, window: str) -> History:
-        """Each hub's samples over ``window`` ("24h" or "7d"), peak per bucket, oldest first."""
+        """Each hub's samples over ``window`` ("24h" or "7d"), peak per bucket, oldest first. The answer is
+        kept until the next sample is taken (every open Hubs page asks every 15 s; 7 days of samples
+        are 10,080 rows a hub)."""
         if window not in WINDOWS:
             raise BadRequest(f"window={window!r}: choose one of {', '.join(WINDOWS)}.")
         span, _ = WINDOWS[window]
         bucket = bucket_seconds(window, self.settings.sample_interval_s)
         async with self._connection() as connection:
-            now = await (await connection.execute("SELECT extract(epoch FROM now())::float8")).fetchone()
+            latest = await (await connection.execute(
+                "SELECT max(at), extract(epoch FROM now())::float8 FROM discovery.hub_samples")).fetchone()
+            newest, until = latest if latest is not None else (None, 0.0)
+            kept = self._kept.get(window)
+            if kept is not None and kept[0] == newest and newest is not None:
+                return kept[1]
             rows = await (await connection.execute(HISTORY, {"bucket": bucket, "span": span})).fetchall()
         series: dict[str, Series] = {}
         for hub_id, at, *counts in rows:
@@ -114,5 +123,6 @@ class HubSamples:
             one.at.append(at)
             for name, value in zip(COUNTS, counts, strict=True):
                 one.counts[name].append(value)
-        until = now[0] if now is not None else 0.0
-        return History(window, until - span, until, bucket, list(series.values()))
+        found = History(window, until - span, until, bucket, list(series.values()))
+        self._kept[window] = (newest, found)
+        return found

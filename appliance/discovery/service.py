@@ -61,8 +61,8 @@ class Discovery:
         interval = self.settings.sample_interval_s
         while True:
             try:
+                await self.samples.prune()  # first: a history kept until the next sample never shows a pruned one
                 await self.samples.record()
-                await self.samples.prune()
             except Exception:
                 log.warning("could not sample the hubs; trying at the next interval", exc_info=True)
             await asyncio.sleep(interval - time.time() % interval + 0.05)  # just into the next interval

@@ -27,6 +27,7 @@ from appliance.portal.headers import SecurityHeaders
 from appliance.portal.member_server import MemberServer
 from appliance.portal.pages import PortalPages
 from appliance.postgres import database_url
+from appliance.supervisor import SupervisorClient
 from appliance.webui import STATIC, TEMPLATES
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ def ensure_hub_clients(config: Config, identity_service: identity.Identity) -> N
 
 
 def console_routes(identity_service: identity.Identity, audit_service: audit.Audit, portal_origin: str,
-                   facts: admin.PersonFacts) -> list[BaseRoute]:
+                   facts: admin.PersonFacts, hubs: admin.HubsConsole, system: admin.SystemConsole) -> list[BaseRoute]:
     """The admin console: its pages and the /api/admin/v1 routes of each owner, behind one guard."""
     async def admin_token_of(value: str) -> identity.AdminToken | None:
         return await run_in_threadpool(identity_service.admin_tokens.get, value)
@@ -52,9 +53,10 @@ def console_routes(identity_service: identity.Identity, audit_service: audit.Aud
     guard = admin.AdminGuard(identity_service.session_of, admin_token_of, identity_service.csrf, audit_service.record)
     people = admin.People(identity_service.accounts, identity_service.invitations, identity_service.access,
                           portal_origin, audit_service.record)
-    api = admin.AdminAPI(guard, [admin.PeopleAPI(people, facts, actor_of).routes()], __version__)
+    api = admin.AdminAPI(guard, [admin.PeopleAPI(people, facts, actor_of).routes(),
+                                 admin.HubsAPI(hubs, system).routes()], __version__)
     return [*api.routes(), *admin.ConsolePages(guard).routes(),
-            *admin.PeoplePages(guard, people, facts, actor_of).routes()]
+            *admin.PeoplePages(guard, people, facts, actor_of).routes(), *admin.HubsPages(guard, hubs, system).routes()]
 
 
 def make_app(config: Config) -> Starlette:
@@ -100,6 +102,10 @@ def make_app(config: Config) -> Starlette:
     hub_servers = admin.HubServers(member_server.hubs, discovery_service.registry.assignment,
                                    discovery_service.registry.move)
     person_facts = admin.PersonFacts(hub_servers, usage_of, publications_of, audit_service.record)
+    supervisor_client = SupervisorClient(config.home.control_socket)
+    hubs_console = admin.HubsConsole(discovery_service.registry, discovery_service.samples, supervisor_client,
+                                     audit_service.record)
+    system_console = admin.SystemConsole(config, engine, supervisor_client, discovery_service.registry)
 
     templates = Jinja2Templates(directory=str(TEMPLATES))
     templates.env.globals.update(version=__version__, csrf_for=identity_pages.csrf_token)
@@ -133,7 +139,8 @@ def make_app(config: Config) -> Starlette:
             *gallery_service.routes(),
             *gallery_pages.routes(),
             *rendered.portal_routes(),
-            *console_routes(identity_service, audit_service, portal_origin, person_facts),
+            *console_routes(identity_service, audit_service, portal_origin, person_facts, hubs_console,
+                            system_console),
             Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
         ],
         middleware=[

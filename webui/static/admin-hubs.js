@@ -71,7 +71,7 @@
 
   function process(hub) {
     const p = hub.process;
-    if (!p) return "—";
+    if (!p) return "no process known";
     return p.state + (p.pid ? " · pid " + p.pid : "") + (p.restarts ? " · " + p.restarts + " restart(s)" : "");
   }
 
@@ -81,9 +81,11 @@
     const th = document.createElement("th");
     th.scope = "row";
     th.textContent = "Hub " + hubId;
+    const detail = document.createElement("span");
+    detail.className = "process";
+    th.appendChild(detail);
     row.appendChild(th);
-    const classes = ["", "num", "num", "num", "num", "num", "num", "small", "row-actions"];
-    classes.forEach(function (name) {
+    ["", "num", "num", "num", "num", "num", "num", "row-actions"].forEach(function (name) {
       const td = document.createElement("td");
       if (name) td.className = name;
       row.appendChild(td);
@@ -94,15 +96,17 @@
 
   // Rows are updated in place, so that a keyboard user's focus on a button survives each update.
   function updateRow(row, hub) {
+    const detail = row.cells[0].querySelector(".process");
+    if (detail && detail.textContent !== process(hub)) detail.textContent = process(hub);
     const badge = row.cells[1].querySelector("span") || row.cells[1].appendChild(document.createElement("span"));
     badge.className = "state state-" + hub.state;
     badge.textContent = STATE_WORDS[hub.state] || hub.state;
     const texts = [age(hub.heartbeat_age_s), String(hub.assigned), String(hub.active), String(hub.running),
-                   String(hub.pending), bytes(hub.memory_bytes), process(hub)];
+                   String(hub.pending), bytes(hub.memory_bytes)];
     texts.forEach(function (text, index) {
       if (row.cells[index + 2].textContent !== text) row.cells[index + 2].textContent = text;
     });
-    const actions = row.cells[9];
+    const actions = row.cells[8];
     const wanted = hub.draining ? "undrain" : "drain";
     const current = actions.querySelector("button[data-action='drain'], button[data-action='undrain']");
     if (!current || current.dataset.action !== wanted) {
@@ -124,7 +128,7 @@
     data.hubs.forEach(function (hub) {
       seen[hub.id] = true;
       let row = Array.prototype.find.call(tbody.rows, function (r) { return r.dataset.hub === hub.id; });
-      if (!row || row.cells.length !== 10) {
+      if (!row || row.cells.length !== 9 || !row.cells[0].querySelector(".process")) {
         const fresh = newRow(hub.id);
         if (row) row.replaceWith(fresh); else tbody.appendChild(fresh);
         row = fresh;
