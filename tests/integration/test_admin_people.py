@@ -247,7 +247,7 @@ def test_people_stays_fast_at_100000_accounts(running_appliance: Appliance, admi
         plan = "\n".join(connection.execute(text(
             "EXPLAIN SELECT id FROM identity.accounts WHERE username ILIKE '%ace 4217%' OR display_name ILIKE "
             "'%ace 4217%' OR email ILIKE '%ace 4217%' ORDER BY username, id LIMIT 51")).scalars())
-    assert "accounts_search" in plan, plan  # the trigram index, not a scan of 100,000 rows
+    assert "accounts_search_" in plan, plan  # the trigram indexes, not a scan of 100,000 rows
 
     def timed(path: str, **params: str) -> tuple[float, httpx.Response]:
         started = time.perf_counter()

@@ -49,13 +49,14 @@ def upgrade() -> None:
     op.create_index("accounts_last_login_keyset", "accounts", ["last_login_at", "id"], schema="identity")
     # pg_trgm is a trusted extension (PostgreSQL 13+): the database's owner may create it
     op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-    op.create_index("accounts_search", "accounts", ["username", "display_name", "email"], schema="identity",
-                    postgresql_using="gin", postgresql_ops={"username": "gin_trgm_ops",
-                                                            "display_name": "gin_trgm_ops", "email": "gin_trgm_ops"})
+    for column in ("username", "display_name", "email"):  # one per column: see identity/tables.py
+        op.create_index(f"accounts_search_{column}", "accounts", [column], schema="identity", postgresql_using="gin",
+                        postgresql_ops={column: "gin_trgm_ops"})
 
 
 def downgrade() -> None:
-    for index in ("accounts_search", "accounts_last_login_keyset", "accounts_created_keyset", "accounts_name_keyset"):
+    for index in ("accounts_search_username", "accounts_search_display_name", "accounts_search_email",
+                  "accounts_last_login_keyset", "accounts_created_keyset", "accounts_name_keyset"):
         op.drop_index(index, table_name="accounts", schema="identity")
     op.drop_table("invitations", schema="identity")
     op.drop_table("admin_tokens", schema="identity")
