@@ -277,6 +277,7 @@ def db() -> None:
 def db_upgrade(options: Options) -> None:
     """Create the database if needed and migrate its schema to this version (a no-op when current)."""
     from appliance import db as database
+    from appliance.audit import Audit
     from appliance.postgres import database_url
 
     config = options.load()
@@ -285,10 +286,12 @@ def db_upgrade(options: Options) -> None:
         click.echo("created database appliance")
     before, after = database.upgrade(url)
     engine = database.make_engine(url, pool_size=1)
+    log = Audit(engine, config.audit)
     try:
         database.record_installation(engine, __version__)
-        created = identity.bootstrap(engine, config.home)
+        created = identity.bootstrap(engine, config.home, log.record)
     finally:
+        log.recorder.close()
         engine.dispose()
     if created:
         click.echo(created)

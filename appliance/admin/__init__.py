@@ -12,6 +12,8 @@ if TYPE_CHECKING:
     from appliance.admin.api import AdminAPI as AdminAPI
     from appliance.admin.api import ApiRoute as ApiRoute
     from appliance.admin.api import Param as Param
+    from appliance.admin.audit_api import AuditAPI as AuditAPI
+    from appliance.admin.audit_pages import AuditPages as AuditPages
     from appliance.admin.errors import AdminError as AdminError
     from appliance.admin.guard import Admin as Admin
     from appliance.admin.guard import AdminGuard as AdminGuard
@@ -34,7 +36,8 @@ _EXPORTS = {"Admin": "guard", "AdminGuard": "guard", "AdminRefused": "guard", "A
             "Param": "api", "AdminError": "errors", "ConsolePages": "pages", "render_admin": "pages",
             "People": "people", "PeopleAPI": "people_api", "PeoplePages": "people_pages", "HubServers": "person",
             "PersonFacts": "person", "Publication": "person", "Usage": "person", "HubsConsole": "hubs",
-            "HubsAPI": "hubs_api", "HubsPages": "hubs_pages", "SystemConsole": "system"}
+            "HubsAPI": "hubs_api", "HubsPages": "hubs_pages", "SystemConsole": "system",
+            "AuditAPI": "audit_api", "AuditPages": "audit_pages"}
 
 
 def __getattr__(name: str) -> Any:

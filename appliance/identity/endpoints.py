@@ -2,25 +2,39 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from authlib.oauth2.rfc6749 import OAuth2Error
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from appliance.audit import Actor, FloodGate
 from appliance.identity.clients import AUTH_METHODS, SCOPES
 from appliance.identity.csrf import same_origin
 from appliance.identity.keys import public_jwks
 from appliance.identity.oauth import PortalOAuthRequest, user_claims
-from appliance.identity.pages import IdentityPages
+from appliance.identity.pages import IdentityPages, client_address
 from appliance.identity.service import Identity
 from appliance.portal.headers import allow_form_target
 from appliance.portal.templating import render
 
 MAX_FORM_FIELDS = 50
+REFUSALS_PER_MINUTE = 30  # refused tokens recorded per address and minute; the rest are counted (audit FloodGate)
+
+
+def error_of(result: tuple[int, Any, Any]) -> str:
+    """The OAuth error code of a refusal (``invalid_grant``, ``invalid_client``, …)."""
+    body = result[1]
+    if isinstance(body, str):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            return ""
+    return str(body.get("error", ""))[:64] if isinstance(body, dict) else ""
 
 
 def to_response(result: tuple[int, Any, Any]) -> Response:
@@ -29,11 +43,34 @@ def to_response(result: tuple[int, Any, Any]) -> Response:
     return Response(content, status_code=status, headers=dict(headers or []))
 
 
+def client_of(request: PortalOAuthRequest) -> str:
+    """The client a token request named (authenticated or not): its form's client_id or Basic user name."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            return unquote(base64.b64decode(value).decode().partition(":")[0])
+        except ValueError:
+            return ""
+    return str(request.payload.client_id or "")
+
+
 class OAuthEndpoints:
     def __init__(self, identity: Identity, pages: IdentityPages):
         self.identity = identity
         self.provider = identity.provider
         self.pages = pages
+        # anyone can send a bad token at no cost: a minute's refusals from one address are recorded up to a bound
+        self.record_refusal = FloodGate(identity.record, per_minute=REFUSALS_PER_MINUTE)
+
+    def _refused(self, request: Request, oauth_request: PortalOAuthRequest | None, endpoint: str,
+                 error: str) -> None:
+        """Record a refused token, code or client credential in the audit log (actor: the client it named)."""
+        client = client_of(oauth_request) if oauth_request is not None else ""
+        detail = {"endpoint": endpoint, "error": error}
+        if oauth_request is not None and oauth_request.payload.grant_type:
+            detail["grant_type"] = str(oauth_request.payload.grant_type)
+        self.record_refusal(Actor(f"client:{client}" if client else "", client_address(request)), "token.refused",
+                            client, detail)
 
     async def _oauth_request(self, request: Request) -> PortalOAuthRequest:
         form = await request.form(max_fields=MAX_FORM_FIELDS) if request.method == "POST" else None
@@ -82,12 +119,17 @@ class OAuthEndpoints:
 
     async def token(self, request: Request) -> Response:
         oauth_request = await self._oauth_request(request)
-        return to_response(await run_in_threadpool(self.provider.create_token_response, oauth_request))
+        result = await run_in_threadpool(self.provider.create_token_response, oauth_request)
+        if result[0] >= 400:
+            self._refused(request, oauth_request, "token", error_of(result))
+        return to_response(result)
 
     async def revoke(self, request: Request) -> Response:
         oauth_request = await self._oauth_request(request)
-        return to_response(await run_in_threadpool(self.provider.create_endpoint_response, "revocation",
-                                                   oauth_request))
+        result = await run_in_threadpool(self.provider.create_endpoint_response, "revocation", oauth_request)
+        if result[0] >= 400:
+            self._refused(request, oauth_request, "revoke", error_of(result))
+        return to_response(result)
 
     async def userinfo(self, request: Request) -> Response:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -95,6 +137,7 @@ class OAuthEndpoints:
         if scheme.lower() == "bearer" and token:
             found = await run_in_threadpool(self.provider.account_for_access_token, token.strip())
         if found is None:
+            self._refused(request, None, "userinfo", "invalid_token")
             return JSONResponse({"error": "invalid_token", "error_description": "The access token is not valid."},
                                 status_code=401, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
         account, scope = found

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
 from urllib.parse import parse_qs, urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from appliance.audit import Actor
 from appliance.identity.accounts import Account
 from appliance.identity.csrf import PRESESSION_COOKIE, same_origin
 from appliance.identity.digests import new_secret
@@ -116,6 +118,8 @@ class IdentityPages:
             return render(request, "error.html", status_code=403, status=403, session=session,
                           message="Sign-out was refused: the form did not come from this site. Try again.")
         await run_in_threadpool(self.identity.access.sign_out, session.digest)  # hubs and OAuth tokens too
+        self.identity.record(Actor(session.account.username, client_address(request)), "sign-out",
+                             session.account.username)
         response = RedirectResponse("/", status_code=303)
         response.delete_cookie(self.identity.session_cookie(request), path="/", secure=secure_context(request))
         return response
@@ -135,7 +139,8 @@ class IdentityPages:
         current, new, confirm = (str(form.get(k, ""))[:MAX_FIELD] for k in ("current", "new", "confirm"))
         username = session.account.username
         try:
-            await run_in_threadpool(self.identity.sign_in, username, current, client_address(request))
+            await run_in_threadpool(partial(self.identity.sign_in, checking=True), username, current,
+                                    client_address(request))
         except SignInRefused as refused:
             return self._password_form(request, session, status_code=400,
                                        error="Your current password is wrong." if not refused.retry_after_s
@@ -147,6 +152,8 @@ class IdentityPages:
         except IdentityError as error:
             return self._password_form(request, session, status_code=400, error=error.message)
         forget_initial_admin(self.identity.home, username)
+        self.identity.record(Actor(username, client_address(request)), "password.changed", username,
+                             {"other_sessions_ended": True})
         return self._password_form(request, session, done=True)
 
     def _password_form(self, request: Request, session: Session, status_code: int = 200,

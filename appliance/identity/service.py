@@ -6,6 +6,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from appliance.audit import Actor, Record, no_record
 from appliance.home import Home
 from appliance.identity.access import AccessEndings
 from appliance.identity.accounts import Account, AccountTable, normalize_username
@@ -37,7 +38,11 @@ def secure_context(request: Request) -> bool:
 
 
 class Identity:
-    def __init__(self, engine: Engine, settings: IdentitySettings, home: Home, issuer: str):
+    def __init__(self, engine: Engine, settings: IdentitySettings, home: Home, issuer: str,
+                 record: Record = no_record):
+        """``record``: the audit log's, for sign-ins, failures, lock-outs, sign-outs, password changes and
+        refused tokens (it never raises and never waits)."""
+        self.record = record
         self.settings = settings
         self.home = home
         self.issuer = issuer
@@ -52,14 +57,19 @@ class Identity:
         self.hashing = HashingSlots(settings.max_concurrent_password_checks)
         self.provider = Provider(engine, settings, issuer, load_signing_key(home), self.accounts, self.clients)
 
-    def sign_in(self, username: str, password: str, address: str) -> Account:
+    def sign_in(self, username: str, password: str, address: str, *, checking: bool = False) -> Account:
         """Check the credentials under the throttle. The same refusal for an unknown name and a wrong
         password; a disabled account is only named once its password was right. When every hashing
-        slot is taken the answer is SignInBusy, at once, and counts as no failure."""
+        slot is taken the answer is SignInBusy, at once, and counts as no failure.
+
+        Recorded in the audit log: the sign-in, a failure, the failure that locks the name or address
+        out, a disabled account's right password. ``checking``: the password change's check of the
+        current password (its failure is recorded as such; its success is the change's to record)."""
         try:
             key = normalize_username(username)
         except InvalidUsername:
             key = username.strip().casefold()[:64]
+        who = Actor(key, address)
         self.throttle.check(key, address)
         try:
             with self.hashing.slot():
@@ -68,12 +78,24 @@ class Identity:
             raise SignInBusy(BUSY, retry_after_s=BUSY_RETRY_S) from None
         if account is None:
             self.throttle.record_failure(key, address)
+            self.record(who, "password.change-failed" if checking else "sign-in.failed", key)
+            self._record_lockout(who, key)
             raise SignInRefused(WRONG_CREDENTIALS)
         if account.disabled:
+            self.record(who, "sign-in.disabled", account.username)
             raise SignInRefused(DISABLED)
         self.throttle.clear(key)
         self.accounts.record_login(account.id)
+        if not checking:
+            self.record(Actor(account.username, address), "sign-in", account.username)
         return account
+
+    def _record_lockout(self, who: Actor, key: str) -> None:
+        """If this failure locked the name or the address out, say so (once: locked out, no more are counted)."""
+        try:
+            self.throttle.check(key, who.address)
+        except SignInRefused as locked:
+            self.record(who, "sign-in.locked-out", key, {"for_s": locked.retry_after_s, "why": locked.message})
 
     def session_cookie(self, request: Request) -> str:
         return cookie_name(secure=secure_context(request))

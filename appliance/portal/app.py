@@ -54,9 +54,11 @@ def console_routes(identity_service: identity.Identity, audit_service: audit.Aud
     people = admin.People(identity_service.accounts, identity_service.invitations, identity_service.access,
                           portal_origin, audit_service.record)
     api = admin.AdminAPI(guard, [admin.PeopleAPI(people, facts, actor_of).routes(),
-                                 admin.HubsAPI(hubs, system).routes()], __version__)
+                                 admin.HubsAPI(hubs, system).routes(), admin.AuditAPI(audit_service).routes()],
+                         __version__)
     return [*api.routes(), *admin.ConsolePages(guard).routes(),
-            *admin.PeoplePages(guard, people, facts, actor_of).routes(), *admin.HubsPages(guard, hubs, system).routes()]
+            *admin.PeoplePages(guard, people, facts, actor_of).routes(), *admin.HubsPages(guard, hubs, system).routes(),
+            *admin.AuditPages(guard, audit_service).routes()]
 
 
 def make_app(config: Config) -> Starlette:
@@ -66,14 +68,16 @@ def make_app(config: Config) -> Starlette:
     if portal_origin.startswith("http:"):  # plain HTTP is this configuration's choice (the trial names or a bare
         os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"  # address): authlib allows OAuth over it on localhost only
     audit_service = audit.Audit(engine, config.audit)  # everyone records through audit_service.record
-    identity_service = identity.Identity(engine, config.identity, config.home, issuer=portal_origin)
+    identity_service = identity.Identity(engine, config.identity, config.home, issuer=portal_origin,
+                                         record=audit_service.record)
 
     async def member_account(username: str) -> identity.Account | None:
         return await run_in_threadpool(identity_service.accounts.get, username)
 
     storage_service = storage.Storage(url, config.storage, config.home, standing=identity_service.access.standing_of)
     gallery_service = gallery.Gallery(url, config.gallery, members=member_account,
-                                      authenticate=storage_service.api.authenticate, portal_origin=portal_origin)
+                                      authenticate=storage_service.api.authenticate, portal_origin=portal_origin,
+                                      record=audit_service.record)
     identity_pages = identity.IdentityPages(identity_service)
     rendered = gallery.make_rendered(engine, config.home.secret(gallery.RENDER_LINK_SECRET),
                                      addresses.render_origin(config), portal_origin)
