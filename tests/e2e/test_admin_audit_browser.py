@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.test_admin_hubs_browser import sign_in_as_admin
 from tests.harness import Appliance
 from tests.integration.conftest import running
 from tests.integration.oauth import Browser, add_user, register_client
@@ -21,14 +22,6 @@ from tests.integration.oauth import Browser, add_user, register_client
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Appliance]:
     yield from running(hubs=0)
-
-
-def sign_in(page: Page, lab: Appliance, username: str, password: str, next_path: str) -> None:
-    page.goto(f"{lab.public_portal_url}{next_path}")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{lab.public_portal_url}{next_path}")
 
 
 def test_the_audit_page_shows_filters_searches_and_exports_the_log(lab: Appliance, page: Page,
@@ -45,7 +38,7 @@ def test_the_audit_page_shows_filters_searches_and_exports_the_log(lab: Applianc
     register_client(lab, "grafana", "https://grafana.lab.example.org/login/generic_oauth")
     assert lab.cli("clients", "rotate-secret", "grafana").returncode == 0
 
-    sign_in(page, lab, "auditor", add_user(lab, "auditor", "--admin"), "/admin/audit")
+    sign_in_as_admin(page, lab, "auditor", "/admin/audit")
     expect(page.get_by_role("link", name="Audit", exact=True)).to_have_attribute("aria-current", "page")
     rows = page.locator(".audit-table tbody tr")
     expect(page.locator(".audit-table")).to_contain_text("oauth-client.secret-rotated")
