@@ -194,7 +194,8 @@ class IdentityPages:
                           csrf_token=self.identity.csrf.token("welcome:" + secret),
                           min_length=self.identity.settings.min_password_length, **context)
         response.headers["Cache-Control"] = "no-store"
-        response.headers["Referrer-Policy"] = "no-referrer"  # the secret is in the address
+        # the secret is in the address: the portal's same-origin policy keeps it from other sites (no-referrer
+        # would make Chromium send "Origin: null" with the form, which the CSRF check refuses)
         return response
 
     def csrf_token(self, session: Session) -> str:

@@ -107,7 +107,7 @@ def test_a_new_person_gets_a_password_shown_once_or_a_one_time_sign_up_link(
 
 def choose_a_password(appliance: Appliance, visitor: httpx.Client, path: str, name: str) -> None:
     page = visitor.get(path)
-    assert page.status_code == 200 and name in page.text and page.headers["referrer-policy"] == "no-referrer"
+    assert page.status_code == 200 and name in page.text and page.headers["referrer-policy"] == "same-origin"
     chosen = visitor.post(path, data={"csrf_token": form_value(page.text, "csrf_token"), "new": "chosen-password-1",
                                       "confirm": "chosen-password-1"})
     assert chosen.status_code == 303 and chosen.headers["location"] == "/login"
