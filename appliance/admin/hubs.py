@@ -19,6 +19,8 @@ from appliance.supervisor.children import hub_component
 from appliance.supervisor.control import SupervisorClient
 
 PROCESS_FIELDS = ("state", "pid", "uptime_s", "restarts", "last_error")
+# a restarted hub is 'restarting' (no new members, never declared dead) until it registers or this has passed
+RESTART_GRACE_S = 120.0
 
 
 class NoSupervisor(ApplianceError):
@@ -84,6 +86,7 @@ class HubsConsole:
         if await self.supervisor.status() is None:
             raise NoSupervisor(f"hub {hub_id} cannot be restarted from here: no supervisor answers on "
                                f"{self.supervisor.path}.", hint="Is the appliance running? See `appliance status`.")
+        await self.registry.hold_for_restart(hub_id, RESTART_GRACE_S)
         await self.supervisor.restart(hub_component(hub_id))
         self.record(actor, "hub.restarted", target=f"hub {hub_id}", detail={"epoch": hub.epoch})
         return hub

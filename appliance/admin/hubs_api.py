@@ -28,7 +28,7 @@ HUB: Schema = {
     "type": "object",
     "properties": {
         "id": {"type": "string"},
-        "state": {"enum": ["routable", "suspect", "dead", "draining", "unregistered"]},
+        "state": {"enum": ["routable", "suspect", "dead", "draining", "restarting", "unregistered"]},
         "heartbeat_age_s": {"type": ["number", "null"]}, "assigned": COUNT, "active": COUNT, "running": COUNT,
         "pending": COUNT, "memory_bytes": {"type": ["integer", "null"]}, "draining": {"type": "boolean"},
         "spawner": {"type": "string"}, "isolation": {"type": "string"},

@@ -27,6 +27,7 @@ from appliance.discovery.settings import DiscoverySettings
 Connection = psycopg.AsyncConnection[tuple[Any, ...]]
 # a hub's state from the age of its heartbeat (the database's clock) and the admin's drain flag
 STATE = """CASE WHEN h.heartbeat_at IS NULL THEN 'unregistered'
+                WHEN h.restarting_until > now() THEN 'restarting'
                 WHEN now() - h.heartbeat_at > make_interval(secs => %(dead_after)s) THEN 'dead'
                 WHEN now() - h.heartbeat_at > make_interval(secs => %(suspect_after)s) THEN 'suspect'
                 WHEN h.draining THEN 'draining' ELSE 'routable' END"""
@@ -47,7 +48,7 @@ async def pooled(pool: AsyncConnectionPool[Connection]) -> AsyncIterator[Connect
 @dataclass(frozen=True)
 class Hub:
     id: str
-    state: str  # routable, suspect, dead, draining or unregistered
+    state: str  # routable, suspect, dead, draining, restarting (an admin restarted it) or unregistered
     heartbeat_age_s: float | None
     assigned: int
     running: int
@@ -113,7 +114,7 @@ class HubRegistry:
                 "INSERT INTO discovery.hubs AS h (id, epoch, heartbeat_at, spawner, isolation) "
                 "VALUES (%s, 1, now(), %s, %s) ON CONFLICT (id) DO UPDATE SET epoch = h.epoch + 1, "
                 "heartbeat_at = now(), spawner = EXCLUDED.spawner, isolation = EXCLUDED.isolation, running = 0, "
-                "pending = 0, active = 0, memory_bytes = NULL RETURNING epoch",
+                "pending = 0, active = 0, memory_bytes = NULL, restarting_until = NULL RETURNING epoch",
                 (hub_id, spawner, isolation))).fetchone()
             members = await (await connection.execute(
                 "SELECT username FROM discovery.assignments WHERE hub_id = %s ORDER BY username", (hub_id,))).fetchall()
@@ -156,6 +157,14 @@ class HubRegistry:
             await connection.execute("UPDATE discovery.hubs SET draining = %s WHERE id = %s", (draining, hub_id))
         return await self.hub(hub_id)
 
+    async def hold_for_restart(self, hub_id: str, grace_s: float) -> None:
+        """The hub is being restarted: for up to ``grace_s`` (or until it registers again) it is 'restarting',
+        which gets no new members and is never declared dead, so its members and their servers stay."""
+        async with self._connection() as connection:
+            await connection.execute(
+                "UPDATE discovery.hubs SET restarting_until = now() + make_interval(secs => %s) WHERE id = %s",
+                (grace_s, hub_id))
+
     async def retire(self, hub_id: str) -> None:
         """Forget a hub (``hubs.count`` lowered): its members are placed again at their next visit."""
         async with self._connection() as connection:
@@ -166,7 +175,8 @@ class HubRegistry:
         async with self._connection() as connection, connection.transaction():
             dead = await (await connection.execute(
                 "SELECT h.id FROM discovery.hubs h WHERE h.assigned > 0 "
-                "AND now() - h.heartbeat_at > make_interval(secs => %(dead_after)s) FOR UPDATE", self._ages)).fetchall()
+                "AND now() - h.heartbeat_at > make_interval(secs => %(dead_after)s) "
+                "AND NOT coalesce(h.restarting_until > now(), false) FOR UPDATE", self._ages)).fetchall()
             released = 0
             for hub_id, in dead:
                 released += await self._release(connection, hub_id)
@@ -174,7 +184,8 @@ class HubRegistry:
 
     async def _release_if_dead(self, connection: Connection, hub_id: str) -> None:
         row = await (await connection.execute(
-            "SELECT now() - heartbeat_at > make_interval(secs => %(dead_after)s) FROM discovery.hubs "
+            "SELECT now() - heartbeat_at > make_interval(secs => %(dead_after)s) "
+            "AND NOT coalesce(restarting_until > now(), false) FROM discovery.hubs "
             "WHERE id = %(hub)s FOR UPDATE", {"hub": hub_id, **self._ages})).fetchone()
         if row is not None and row[0]:
             await self._release(connection, hub_id)

@@ -11,7 +11,7 @@
   const HISTORY_MS = 15000;
   const SVG = "http://www.w3.org/2000/svg";
   const COLORS = ["#1f4e79", "#c0392b", "#1f9d55", "#8e44ad", "#b9770e", "#117a8b", "#5d6b7a", "#d35400"];
-  const STATE_WORDS = {routable: "routable", suspect: "suspect", dead: "dead", draining: "draining",
+  const STATE_WORDS = {routable: "routable", suspect: "suspect", dead: "dead", draining: "draining", restarting: "restarting",
                        unregistered: "not registered"};
   let windowName = root.dataset.initialWindow || "24h";
   let busy = false;

@@ -17,6 +17,7 @@ depends_on = None
 def upgrade() -> None:
     op.add_column("hubs", sa.Column("active", sa.Integer(), server_default="0", nullable=False), schema="discovery")
     op.add_column("hubs", sa.Column("memory_bytes", sa.BigInteger(), nullable=True), schema="discovery")
+    op.add_column("hubs", sa.Column("restarting_until", sa.DateTime(timezone=True), nullable=True), schema="discovery")
     op.create_table(
         "hub_samples",
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
@@ -34,5 +35,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("hub_samples", schema="discovery")
+    op.drop_column("hubs", "restarting_until", schema="discovery")
     op.drop_column("hubs", "memory_bytes", schema="discovery")
     op.drop_column("hubs", "active", schema="discovery")
