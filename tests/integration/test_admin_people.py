@@ -17,7 +17,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from tests.harness import Appliance, mint_storage_token
 from tests.integration.oauth import add_user, browser_client, form_value, sign_in
-from tests.integration.people_data import percentile, seed_accounts
+from tests.integration.people_data import seed_accounts
 
 pytestmark = pytest.mark.integration
 API = "/api/admin/v1"
@@ -239,9 +239,12 @@ def test_keyset_pages_visit_everyone_once_in_order_with_the_never_signed_in_at_o
     assert broken.status_code == 400 and "start from the first page" in broken.json()["error"]
 
 
-def test_people_stays_fast_at_100000_accounts(running_appliance: Appliance, admin: Admin, engine: Engine) -> None:
+def test_people_pages_and_search_at_100000_accounts(running_appliance: Appliance, admin: Admin,
+                                                    engine: Engine) -> None:
+    """At 100,000 accounts search uses the trigram indexes and keyset pages walk on; how fast they are is
+    bench/admin.py's to measure (tests assert behaviour, not figures)."""
     prefix = unique("load")
-    seconds = seed_accounts(engine, prefix, SEEDED)
+    seed_accounts(engine, prefix, SEEDED)
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM identity.accounts")).scalar_one() > SEEDED
         plan = "\n".join(connection.execute(text(
@@ -249,26 +252,16 @@ def test_people_stays_fast_at_100000_accounts(running_appliance: Appliance, admi
             "'%ace 4217%' OR email ILIKE '%ace 4217%' ORDER BY username, id LIMIT 51")).scalars())
     assert "accounts_search_" in plan, plan  # the trigram indexes, not a scan of 100,000 rows
 
-    def timed(path: str, **params: str) -> tuple[float, httpx.Response]:
-        started = time.perf_counter()
-        answer = admin.http.get(path, params=params)
-        elapsed = time.perf_counter() - started
-        assert answer.status_code == 200, answer.text[:300]
-        return elapsed * 1000, answer
-
-    pages, searches, deep = [], [], []
+    seen: set[str] = set()
     after = ""
-    for _ in range(100):  # 100 keyset pages of 50 deep into the sort by last sign-in, newest first
-        elapsed, answer = timed(API + "/people", sort="last_login", order="desc", limit="50", after=after)
-        deep.append(elapsed)
+    for _ in range(20):  # 20 keyset pages of 50 deep into the sort by last sign-in, newest first
+        answer = admin.http.get(API + "/people", params={"sort": "last_login", "order": "desc", "limit": "50",
+                                                         "after": after})
+        assert answer.status_code == 200, answer.text[:300]
+        page = {person["username"] for person in answer.json()["people"]}
+        assert len(page) == 50 and not page & seen  # each page goes on where the last one stopped
+        seen |= page
         after = answer.json()["next"]
-    for number in range(60):
-        pages.append(timed("/admin/people", sort="username", q="")[0])
-        found = timed("/admin/people", q=f"{prefix}0{number:02d}1")  # ten people each
-        searches.append(found[0])
-        assert f"{prefix}0{number:02d}10" in found[1].text
-    figures = {name: (round(percentile(samples, 0.5), 1), round(percentile(samples, 0.99), 1))
-               for name, samples in (("page", pages), ("search", searches), ("keyset", deep))}
-    print(f"\nPeople at {SEEDED:,} seeded accounts (seeded in {seconds:.1f} s), ms (p50, p99): {figures}")
-    for name, (_, p99) in figures.items():
-        assert p99 < 300, f"{name} p99 {p99} ms with {SEEDED:,} accounts (goal 100 ms): {figures}"
+    for number in (0, 17, 59):
+        found = admin.http.get("/admin/people", params={"q": f"{prefix}0{number:02d}1"})  # ten people each
+        assert found.status_code == 200 and f"{prefix}0{number:02d}10" in found.text
