@@ -125,13 +125,13 @@ def make_app(config: Config) -> Starlette:
         try:
             yield
         finally:
-            engine.dispose()
             await storage_service.close()
             await discovery_service.close()
             await gallery_service.close()
-            await audit_service.close()
+            await audit_service.close()  # its last batch is written through the engine: dispose of it after
             await hub_routes.aclose()
             await member_server.aclose()
+            engine.dispose()
 
     app = Starlette(
         routes=[
