@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from appliance.admin.api import ApiRoute, Param, Schema
 from appliance.admin.guard import Admin
-from appliance.audit import ACTIONS, Actor, Audit, Filters, parse_filters
+from appliance.audit import ACTIONS, Audit, Filters, parse_filters
 from appliance.audit.errors import BadFilter
 from appliance.audit.export import csv_lines
 from appliance.audit.filters import decode_cursor, encode_cursor
@@ -94,7 +94,7 @@ class AuditAPI:
         filters = filters_of(request)
         lines = iterate_in_threadpool(csv_lines(self.audit.store.stream(filters)))
         # recorded once sent: the export never lists itself
-        exported = BackgroundTask(self.audit.record, Actor(admin.actor, admin.address), "audit.exported", "",
+        exported = BackgroundTask(self.audit.record, admin.audit_actor, "audit.exported", "",
                                   filters_json(filters))
         return StreamingResponse(lines, media_type="text/csv; charset=utf-8", background=exported, headers={
             "Content-Disposition": f'attachment; filename="{export_name(datetime.now(timezone.utc))}"'})

@@ -89,6 +89,11 @@ class Admin:
         """Who did it, for the audit log: ``ada``, or ``ada (token nightly-import)``."""
         return f"{self.username} (token {self.token.name})" if self.token else self.username
 
+    @property
+    def audit_actor(self) -> Actor:
+        """Who did it and from where, as the audit log records it."""
+        return Actor(self.actor, self.address)
+
 
 class AdminRefused(ApplianceError):
     """Not an admin, or not like this: ``status`` is 401 or 403."""

@@ -20,7 +20,6 @@ from appliance.admin.api import ApiRoute, Param, Schema
 from appliance.admin.guard import Admin
 from appliance.admin.hubs import HubsConsole, totals
 from appliance.admin.system import SystemConsole
-from appliance.audit import Actor
 from appliance.discovery.samples import COUNTS, WINDOWS
 
 COUNT: Schema = {"type": "integer", "minimum": 0}
@@ -49,10 +48,6 @@ HISTORY: Schema = {"type": "object", "properties": {
 SYSTEM: Schema = {"type": "object", "properties": {name: {} for name in (
     "supervisor", "components", "hubs", "members", "versions", "databases", "disk", "last_backup", "configuration",
     "errors")}}
-
-
-def actor_of(admin: Admin) -> Actor:
-    return Actor(admin.actor, admin.address)
 
 
 class HubsAPI:
@@ -88,13 +83,13 @@ class HubsAPI:
         return JSONResponse(found.to_json())
 
     async def drain(self, request: Request, admin: Admin) -> Response:
-        return self._hub(await self.hubs_console.drain(request.path_params["hub_id"], actor_of(admin)))
+        return self._hub(await self.hubs_console.drain(request.path_params["hub_id"], admin.audit_actor))
 
     async def undrain(self, request: Request, admin: Admin) -> Response:
-        return self._hub(await self.hubs_console.undrain(request.path_params["hub_id"], actor_of(admin)))
+        return self._hub(await self.hubs_console.undrain(request.path_params["hub_id"], admin.audit_actor))
 
     async def restart(self, request: Request, admin: Admin) -> Response:
-        hub = await self.hubs_console.restart(request.path_params["hub_id"], actor_of(admin))
+        hub = await self.hubs_console.restart(request.path_params["hub_id"], admin.audit_actor)
         return self._hub(hub, status=202)
 
     async def system(self, request: Request, admin: Admin) -> Response:

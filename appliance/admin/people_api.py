@@ -17,8 +17,6 @@ from appliance.admin.people import HOW, NewPerson, People
 from appliance.admin.person import PersonFacts
 from appliance.identity.directory import MAX_LIMIT, SORT_KEYS, STATES, AccountQuery
 
-ActorOf = Callable[[Admin], Any]  # the audit log's actor for an admin (appliance.audit.Actor)
-
 PERSON: Schema = {"type": "object", "properties": {
     "username": {"type": "string"}, "name": {"type": "string"}, "email": {"type": "string"},
     "groups": {"type": "array", "items": {"type": "string"}}, "admin": {"type": "boolean"},
@@ -58,10 +56,9 @@ def query_of(request: Request) -> AccountQuery:
 
 
 class PeopleAPI:
-    def __init__(self, people: People, facts: PersonFacts, actor_of: ActorOf):
+    def __init__(self, people: People, facts: PersonFacts):
         self.people = people
         self.facts = facts
-        self.actor_of = actor_of
 
     def routes(self) -> list[ApiRoute]:
         one = "/people/{username}"
@@ -106,7 +103,7 @@ class PeopleAPI:
         body = await json_body(request)
         person = NewPerson(str(body.get("username", "")), str(body.get("name", "")), str(body.get("email", "")),
                            tuple(str(group) for group in body.get("groups") or ()), bool(body.get("admin", False)))
-        access = await run_in_threadpool(self.people.create, self.actor_of(admin), person,
+        access = await run_in_threadpool(self.people.create, admin.audit_actor, person,
                                          str(body.get("how", "password")))
         return JSONResponse(access.to_json(), status_code=201)
 
@@ -114,7 +111,7 @@ class PeopleAPI:
         body = await json_body(request)
         text, how = str(body.get("csv", "")), str(body.get("how", "link"))
         if body.get("apply"):
-            report = await run_in_threadpool(csv_import.apply, self.people, self.actor_of(admin), text, how)
+            report = await run_in_threadpool(csv_import.apply, self.people, admin.audit_actor, text, how)
         else:
             report = await run_in_threadpool(csv_import.plan, self.people, text)
         return JSONResponse(report.to_json())
@@ -138,7 +135,7 @@ class PeopleAPI:
 
     async def reset_password(self, request: Request, admin: Admin) -> Response:
         how = str((await json_body(request)).get("how", "password"))
-        access = await run_in_threadpool(self.people.reset_password, self.actor_of(admin),
+        access = await run_in_threadpool(self.people.reset_password, admin.audit_actor,
                                          request.path_params["username"], how)
         return JSONResponse(access.to_json())
 
@@ -156,15 +153,15 @@ class PeopleAPI:
 
     async def stop_server(self, request: Request, admin: Admin) -> Response:
         account = await run_in_threadpool(self.people.get, request.path_params["username"])
-        await self.facts.stop(self.actor_of(admin), account)
+        await self.facts.stop(admin.audit_actor, account)
         return JSONResponse({"ok": True, "stopping": account.username})
 
     async def move(self, request: Request, admin: Admin) -> Response:
         hub_id = str((await json_body(request)).get("hub", ""))
         account = await run_in_threadpool(self.people.get, request.path_params["username"])
-        await self.facts.move(self.actor_of(admin), account, hub_id)
+        await self.facts.move(admin.audit_actor, account, hub_id)
         return JSONResponse({"ok": True, "username": account.username, "hub": hub_id})
 
     async def _change(self, request: Request, admin: Admin, change: Callable[..., Any], *args: Any) -> Response:
-        account = await run_in_threadpool(change, self.actor_of(admin), request.path_params["username"], *args)
+        account = await run_in_threadpool(change, admin.audit_actor, request.path_params["username"], *args)
         return JSONResponse(account.public())

@@ -21,7 +21,7 @@ from appliance.admin.errors import AdminError
 from appliance.admin.guard import Admin, AdminGuard
 from appliance.admin.pages import render_admin
 from appliance.admin.people import NewPerson, People
-from appliance.admin.people_api import ActorOf, query_of
+from appliance.admin.people_api import query_of
 from appliance.admin.person import PersonFacts
 from appliance.errors import ApplianceError
 from appliance.identity.directory import SORT_KEYS
@@ -41,11 +41,10 @@ def person_url(username: str) -> str:
 
 
 class PeoplePages:
-    def __init__(self, guard: AdminGuard, people: People, facts: PersonFacts, actor_of: ActorOf):
+    def __init__(self, guard: AdminGuard, people: People, facts: PersonFacts):
         self.guard = guard
         self.people = people
         self.facts = facts
-        self.actor_of = actor_of
 
     def routes(self) -> list[Route]:
         page = self.guard.page
@@ -81,7 +80,7 @@ class PeoplePages:
         person = NewPerson(form.get("username", ""), form.get("name", ""), form.get("email", ""),
                            tuple(form.get("groups", "").replace(",", " ").split()), form.get("admin") == "yes")
         try:
-            access = await run_in_threadpool(self.people.create, self.actor_of(admin), person,
+            access = await run_in_threadpool(self.people.create, admin.audit_actor, person,
                                             form.get("how", "password"))
         except ApplianceError as error:
             return render_admin(request, admin, "admin/new_person.html", "people", status_code=400, form=form,
@@ -102,7 +101,7 @@ class PeoplePages:
         how, apply = str(form.get("how", "link")), form.get("step") == "apply"
         try:
             if apply:
-                report = await run_in_threadpool(csv_import.apply, self.people, self.actor_of(admin), text, how)
+                report = await run_in_threadpool(csv_import.apply, self.people, admin.audit_actor, text, how)
             else:
                 report = await run_in_threadpool(csv_import.plan, self.people, text)
         except ApplianceError as error:
@@ -123,7 +122,7 @@ class PeoplePages:
     async def act(self, request: Request, admin: Admin) -> Response:
         username, action = request.path_params["username"], request.path_params["action"]
         form = {key: str(value) for key, value in (await request.form()).items() if isinstance(value, str)}
-        actor = self.actor_of(admin)
+        actor = admin.audit_actor
         people = self.people
         try:
             if action == "password":

@@ -47,17 +47,14 @@ def console_routes(identity_service: identity.Identity, audit_service: audit.Aud
     async def admin_token_of(value: str) -> identity.AdminToken | None:
         return await run_in_threadpool(identity_service.admin_tokens.get, value)
 
-    def actor_of(who: admin.Admin) -> audit.Actor:
-        return audit.Actor(who.actor, who.address)
-
     guard = admin.AdminGuard(identity_service.session_of, admin_token_of, identity_service.csrf, audit_service.record)
     people = admin.People(identity_service.accounts, identity_service.invitations, identity_service.access,
                           portal_origin, audit_service.record)
-    api = admin.AdminAPI(guard, [admin.PeopleAPI(people, facts, actor_of).routes(),
+    api = admin.AdminAPI(guard, [admin.PeopleAPI(people, facts).routes(),
                                  admin.HubsAPI(hubs, system).routes(), admin.AuditAPI(audit_service).routes()],
                          __version__)
     return [*api.routes(), *admin.ConsolePages(guard).routes(),
-            *admin.PeoplePages(guard, people, facts, actor_of).routes(), *admin.HubsPages(guard, hubs, system).routes(),
+            *admin.PeoplePages(guard, people, facts).routes(), *admin.HubsPages(guard, hubs, system).routes(),
             *admin.AuditPages(guard, audit_service).routes()]
 
 

@@ -76,7 +76,7 @@ class OneHub:
 def console() -> Starlette:
     guard = AdminGuard(session_of, token_of, SIGNER)
     people = cast(People, StandInPeople())
-    pages = PeoplePages(guard, people, PersonFacts(OneHub(), servers_usage, publications), lambda admin: admin.actor)
+    pages = PeoplePages(guard, people, PersonFacts(OneHub(), servers_usage, publications))
     stub = PlainTextResponse("stub")
     named = [Route(f"/{name}", lambda request: stub, name=name)
              for name in ("home", "research", "password", "logout", "status", "login")]
