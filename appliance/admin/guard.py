@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
+from appliance.api_errors import error_status, json_error
 from appliance.audit import Actor, FloodGate, Record, no_record
 from appliance.errors import ApplianceError
 from appliance.identity.csrf import CsrfSigner, same_origin
@@ -124,17 +125,6 @@ def with_admin_headers(response: Response) -> Response:
     for name, value in ADMIN_HEADERS.items():
         response.headers.setdefault(name, value)
     return response
-
-
-def error_status(error: ApplianceError) -> int:
-    return int(getattr(error, "status", 400))
-
-
-def json_error(error: ApplianceError) -> JSONResponse:
-    """The portal's JSON error shape."""
-    status = error_status(error)
-    return JSONResponse({"ok": False, "error": error.message, "status": status}, status_code=status,
-                        headers={"WWW-Authenticate": "Bearer"} if status == 401 else None)
 
 
 def sign_in_redirect(request: Request) -> Response:

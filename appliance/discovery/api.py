@@ -32,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from appliance.api_errors import json_error
 from appliance.discovery.errors import BadRequest, DiscoveryError, UnknownHub
 from appliance.discovery.registry import HubRegistry
 
@@ -48,11 +49,6 @@ class AccessFeed(Protocol):
 
     async def cursor_at(self, age_s: float | None) -> int:
         """The cursor of the last ending older than ``age_s`` seconds; None: of the newest ending."""
-
-
-def error_response(error: DiscoveryError) -> JSONResponse:
-    return JSONResponse({"ok": False, "error": str(error), "status": error.status}, status_code=error.status,
-                        headers={"WWW-Authenticate": "Bearer"} if error.status == 401 else None)
 
 
 class DiscoveryAPI:
@@ -74,7 +70,7 @@ class DiscoveryAPI:
             try:
                 return await handler(request)
             except DiscoveryError as error:
-                return error_response(error)
+                return json_error(error)
 
         return endpoint
 

@@ -27,6 +27,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from appliance.api_errors import json_error
 from appliance.errors import ApplianceError
 from appliance.gallery.errors import BadRequest
 from appliance.gallery.publish import Publisher, Status
@@ -43,12 +44,6 @@ Authenticate = Callable[[Request], Awaitable[str]]  # the member a request's bea
 
 def publication_url(portal_origin: str, slug: str) -> str:
     return f"{portal_origin}/gallery/p/{slug}"
-
-
-def error_response(error: ApplianceError) -> JSONResponse:
-    status = int(getattr(error, "status", 400))
-    return JSONResponse({"ok": False, "error": error.message, "status": status}, status_code=status,
-                        headers={"WWW-Authenticate": "Bearer"} if status == 401 else None)
 
 
 class GalleryAPI:
@@ -73,7 +68,7 @@ class GalleryAPI:
             try:
                 return await handler(request, await self.authenticate(request))
             except ApplianceError as error:
-                return error_response(error)
+                return json_error(error)
 
         return endpoint
 

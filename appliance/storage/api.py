@@ -30,17 +30,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from appliance.api_errors import json_error
 from appliance.storage.errors import BadPath, StorageError, Unauthorized
 from appliance.storage.store import FileStore
 from appliance.storage.tokens import StandingCheck, StorageTokens
 
 PREFIX = "/api/storage/v1"
 Handler = Callable[[Request, str, str], Awaitable[Response]]
-
-
-def error_response(error: StorageError) -> JSONResponse:
-    return JSONResponse({"ok": False, "error": error.message, "status": error.status}, status_code=error.status,
-                        headers={"WWW-Authenticate": "Bearer"} if error.status == 401 else None)
 
 
 class StorageAPI:
@@ -70,7 +66,7 @@ class StorageAPI:
                 username = await self.authenticate(request)
                 return await handlers[request.method](request, username, request.path_params["path"])
             except StorageError as error:
-                return error_response(error)
+                return json_error(error)
 
         return endpoint
 
