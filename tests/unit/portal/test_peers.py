@@ -6,12 +6,30 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from ipaddress import ip_address
 from pathlib import Path
 
 import pytest
 
-from appliance.portal.peers import client_uid, hex_endpoint, is_loopback, parse_endpoint, parse_line, socket_owner
+from appliance.portal.peers import (
+    HEADER,
+    NLMSG_ERROR,
+    TIME_WAIT,
+    client_uid,
+    diag_owner,
+    diag_request,
+    hex_endpoint,
+    is_loopback,
+    parse_diag_answer,
+    parse_endpoint,
+    parse_line,
+    proc_owner,
+    socket_owner,
+)
 
 TCP = [
     "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode",
@@ -86,8 +104,83 @@ def test_a_live_connection_is_found_in_this_machines_tables(tmp_path: Path) -> N
             socket.create_connection(server.getsockname()) as client:
         accepted, _ = server.accept()
         with accepted:
+            assert proc_owner(client.getsockname(), server.getsockname()) == os.geteuid()
+            assert proc_owner(client.getsockname(), server.getsockname(), [tmp_path / "missing"]) is None
+
+
+def test_the_kernel_names_the_owner_of_one_connection_by_its_addresses() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as server, \
+            socket.create_connection(server.getsockname()) as client:
+        accepted, _ = server.accept()
+        with accepted:
+            assert diag_owner(client.getsockname(), server.getsockname()) == os.geteuid()
             assert client_uid(client.getsockname(), server.getsockname()) == os.geteuid()
-            assert client_uid(client.getsockname(), server.getsockname(), [tmp_path / "missing"]) is None
+            # the kernel would fall back to a listener on the local end: the server's port is no client
+            assert diag_owner(server.getsockname(), ("127.0.0.1", 1)) is None
+            assert diag_owner(("127.0.0.1", 1), server.getsockname()) is None
+
+
+def test_a_dual_stack_listeners_clients_are_found_as_uvicorn_names_them() -> None:
+    with socket.create_server(("::", 0), family=socket.AF_INET6, dualstack_ipv6=True) as server:
+        port = server.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)) as ipv4, socket.create_connection(("::1", port)) as ipv6, \
+                socket.socket(socket.AF_INET6) as mapped:
+            mapped.connect(("::ffff:127.0.0.1", port))
+            accepted = [server.accept() for _ in range(3)]
+            by_port = {peer[1]: (peer[0], server_end.getsockname()[0]) for server_end, peer in accepted}
+            for client in (ipv4, ipv6, mapped):
+                client_port = client.getsockname()[1]
+                peer, local = by_port[client_port]  # ('::ffff:127.0.0.1', …) for both IPv4 clients
+                assert diag_owner((peer, client_port), (local, port)) == os.geteuid(), peer
+            for server_end, _ in accepted:
+                server_end.close()
+
+
+def test_a_socket_in_time_wait_is_nobodys() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        client = socket.create_connection(server.getsockname())
+        accepted, _ = server.accept()
+        ends = client.getsockname(), server.getsockname()
+        client.close()  # the side that closes first waits in TIME_WAIT, owned by uid 0 with no inode
+        accepted.recv(1)
+        accepted.close()
+        assert diag_owner(*ends) is None
+        assert proc_owner(*ends) is None
+
+
+@contextmanager
+def connection_of_user(uid: int) -> Iterator[tuple[tuple[str, int], tuple[str, int]]]:
+    """A loopback connection whose client end a process running as ``uid`` holds."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        code = ("import socket, sys; c = socket.create_connection(('127.0.0.1', int(sys.argv[1]))); "
+                "print(c.getsockname()[1], flush=True); sys.stdin.read()")
+        with subprocess.Popen([sys.executable, "-c", code, str(server.getsockname()[1])], user=uid,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as child:
+            try:
+                assert child.stdout is not None
+                client_port = int(child.stdout.readline())
+                accepted, _ = server.accept()
+                with accepted:
+                    yield ("127.0.0.1", client_port), server.getsockname()
+            finally:
+                child.kill()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="runs a client as another user: needs root")
+def test_the_owner_is_the_clients_user_not_the_servers() -> None:
+    with connection_of_user(65534) as (client, server):
+        assert diag_owner(client, server) == 65534
+        assert proc_owner(client, server) == 65534
+
+
+def test_an_error_answer_is_no_socket() -> None:
+    # NLMSG_ERROR with -ENOENT, then the request it answers (as long as a socket's answer would be)
+    request = diag_request((ip_address("127.0.0.1"), 8000), (ip_address("127.0.0.1"), 80))
+    error = HEADER.pack(92, NLMSG_ERROR, 0, 1, 0) + (-2).to_bytes(4, sys.byteorder, signed=True) + request
+    assert parse_diag_answer(error) is None
+    assert parse_diag_answer(b"") is None
+    assert len(request) == 72 and request[16] == socket.AF_INET and request[24:26] == (8000).to_bytes(2, "big")
+    assert TIME_WAIT == 6
 
 
 def test_loopback_addresses() -> None:
