@@ -1,4 +1,5 @@
-"""The admin console: its guard, the /api/admin/v1 router and OpenAPI document, the console's pages, and People.
+"""The admin console: its guard, the /api/admin/v1 router and OpenAPI document, and the console's pages: People,
+Hubs, Gallery, System and Audit.
 
 Everything is imported on first use, so that commands which never touch the console do not pay for it.
 """
@@ -15,6 +16,8 @@ if TYPE_CHECKING:
     from appliance.admin.audit_api import AuditAPI as AuditAPI
     from appliance.admin.audit_pages import AuditPages as AuditPages
     from appliance.admin.errors import AdminError as AdminError
+    from appliance.admin.gallery_api import GalleryAPI as GalleryAPI
+    from appliance.admin.gallery_pages import GalleryPages as GalleryPages
     from appliance.admin.guard import Admin as Admin
     from appliance.admin.guard import AdminGuard as AdminGuard
     from appliance.admin.guard import AdminRefused as AdminRefused
@@ -37,7 +40,8 @@ _EXPORTS = {"Admin": "guard", "AdminGuard": "guard", "AdminRefused": "guard", "A
             "People": "people", "PeopleAPI": "people_api", "PeoplePages": "people_pages", "HubServers": "person",
             "PersonFacts": "person", "Publication": "person", "Usage": "person", "HubsConsole": "hubs",
             "HubsAPI": "hubs_api", "HubsPages": "hubs_pages", "SystemConsole": "system",
-            "AuditAPI": "audit_api", "AuditPages": "audit_pages"}
+            "AuditAPI": "audit_api", "AuditPages": "audit_pages", "GalleryAPI": "gallery_api",
+            "GalleryPages": "gallery_pages"}
 
 
 def __getattr__(name: str) -> Any:

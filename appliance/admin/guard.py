@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from appliance.api_errors import error_status, json_error
-from appliance.audit import Actor, FloodGate, Record, no_record
+from appliance.audit import Actor, FloodGate, Record, client_address, no_record
 from appliance.errors import ApplianceError
 from appliance.identity.csrf import CsrfSigner, same_origin
 from appliance.portal.templating import render
@@ -117,10 +117,6 @@ def bearer_of(request: Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" else ""
 
 
-def address_of(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 def with_admin_headers(response: Response) -> Response:
     for name, value in ADMIN_HEADERS.items():
         response.headers.setdefault(name, value)
@@ -147,13 +143,13 @@ class AdminGuard:
         if bearer is not None:
             token = await self.token_of(bearer) if bearer else None
             if token is None:
-                self.record_refusal(Actor("", address_of(request)), "token.refused", "",
+                self.record_refusal(Actor("", client_address(request)), "token.refused", "",
                                     {"endpoint": "admin-api", "error": "unknown, revoked or expired admin token",
                                      "path": request.url.path})
                 raise AdminRefused(BAD_TOKEN, 401)
             if not token.allows(request.method):
                 raise AdminRefused(READ_ONLY, 403)
-            return Admin(token.account, address_of(request), token=token)
+            return Admin(token.account, client_address(request), token=token)
         session = await self.session_of(request)
         if session is None:
             raise AdminRefused(NO_CREDENTIALS, 401)
@@ -161,7 +157,7 @@ class AdminGuard:
             raise AdminRefused(NOT_ADMIN, 403)
         if request.method not in SAFE_METHODS and not await self.csrf_ok(request, session):
             raise AdminRefused(NO_CSRF, 403)
-        return Admin(session.account, address_of(request), session=session)
+        return Admin(session.account, client_address(request), session=session)
 
     def csrf_token(self, session: Session) -> str:
         """The session's token (the same as the portal's forms carry: base.html's ``csrf_for``)."""

@@ -16,7 +16,8 @@ from appliance.admin.guard import Admin, AdminGuard
 from appliance.portal.templating import render
 
 SECTIONS = (("people", "People", "/admin/people"), ("hubs", "Hubs", "/admin/hubs"),
-            ("system", "System", "/admin/system"), ("audit", "Audit", "/admin/audit"))
+            ("gallery", "Gallery", "/admin/gallery"), ("system", "System", "/admin/system"),
+            ("audit", "Audit", "/admin/audit"))
 
 
 def render_admin(request: Request, admin: Admin, template: str, section: str, status_code: int = 200,

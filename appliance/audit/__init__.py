@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from appliance.audit.events import Actor as Actor
     from appliance.audit.events import Event as Event
     from appliance.audit.events import cli_actor as cli_actor
+    from appliance.audit.events import client_address as client_address
     from appliance.audit.filters import Filters as Filters
     from appliance.audit.filters import parse_filters as parse_filters
     from appliance.audit.flood import FloodGate as FloodGate
@@ -27,7 +28,8 @@ if TYPE_CHECKING:
     from appliance.audit.service import Audit as Audit
 
 _EXPORTS = {"Audit": "service", "AuditError": "errors", "ACTIONS": "events", "SYSTEM": "events", "Actor": "events",
-            "Event": "events", "cli_actor": "events", "Filters": "filters", "FloodGate": "flood",
+            "Event": "events", "cli_actor": "events", "client_address": "events", "Filters": "filters",
+            "FloodGate": "flood",
             "parse_filters": "filters", "Record": "recorder", "no_record": "recorder"}
 
 

@@ -40,6 +40,10 @@ ACTIONS: dict[str, str] = {
     "gallery.unhidden": "a hidden publication was shown again",
     "gallery.deleted": "a publication was deleted for good",
     "gallery.rerendered": "a publication's version was queued for rendering again",
+    "gallery.featured": "a publication was pinned at the top of the gallery",
+    "gallery.unfeatured": "a publication is no longer pinned at the top of the gallery",
+    "gallery.reported": "a member reported a publication to the administrators",
+    "gallery.report-dismissed": "an administrator dismissed a report without acting on the publication",
     "hub.drained": "a hub was drained: it takes no new members",
     "hub.undrained": "a drained hub takes new members again",
     "hub.restarted": "a hub was restarted",
@@ -66,6 +70,16 @@ class Actor:
 
     name: str
     address: str = ""
+
+    @classmethod
+    def of_request(cls, name: str, request: Any) -> Actor:
+        """``name`` acting through a Starlette request: its client's address (after the trusted proxy's)."""
+        return cls(name, client_address(request))
+
+
+def client_address(request: Any) -> str:
+    """A Starlette request's client address, "unknown" without one."""
+    return request.client.host if request.client else "unknown"
 
 
 def cli_actor() -> Actor:

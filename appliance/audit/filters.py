@@ -66,12 +66,6 @@ def parse_filters(given: Mapping[str, str | None], now: datetime) -> Filters:
                    target=_text(given.get("target")), text=_text(given.get("q")))
 
 
-def like_pattern(text: str) -> str:
-    """``text`` as an ILIKE pattern that matches it anywhere, its own % _ and \\ taken literally."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def encode_cursor(at: datetime, event_id: int) -> str:
     """Where the next (older) page starts: after the event at ``at`` with ``event_id``."""
     return f"{at.astimezone(timezone.utc).strftime('%Y%m%dT%H%M%S.%f')}_{event_id}"

@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy import Engine, String, cast, delete, func, or_, select, text, tuple_
 
 from appliance.audit.events import Event
-from appliance.audit.filters import Filters, like_pattern
+from appliance.audit.filters import Filters
 from appliance.audit.tables import events
+from appliance.db.like import contains_pattern
 
 WRITE_TIMEOUT = "5s"  # a batch waits no longer than this on the database before it is retried
 PRUNE_BATCH = 5000  # rows deleted per statement: no long lock on the table while members sign in
@@ -48,7 +49,7 @@ def _conditions(filters: Filters) -> list[Any]:
     if filters.target:
         found.append(events.c.target == filters.target)
     if filters.text:
-        pattern = like_pattern(filters.text)
+        pattern = contains_pattern(filters.text)
         found.append(or_(*(column.ilike(pattern, escape="\\") for column in (
             events.c.actor, events.c.action, events.c.target, events.c.address, cast(events.c.detail, String)))))
     return found

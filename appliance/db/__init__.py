@@ -2,9 +2,11 @@
 
 from appliance.db.engine import make_engine
 from appliance.db.installation import installed_at, record_installation
+from appliance.db.like import contains_pattern
 from appliance.db.migrate import current_revision, ensure_database, head_revision, upgrade
 
 __all__ = [
+    "contains_pattern",
     "current_revision",
     "ensure_database",
     "head_revision",

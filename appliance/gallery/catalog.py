@@ -26,6 +26,7 @@ from markupsafe import Markup
 from sqlalchemy import Engine, text
 
 from appliance.gallery.errors import Gone, NotFound
+from appliance.gallery.tables import MAX_FEATURED
 from appliance.gallery.visibility import Access, Audience, Viewer, access, visible_sql
 
 
@@ -62,13 +63,13 @@ START, STOP = "\x02", "\x03"
 HEADLINE_OPTIONS = f"StartSel={START}, StopSel={STOP}, MaxWords=28, MinWords=12, MaxFragments=2, FragmentDelimiter=\x04"
 
 CARD_COLUMNS = """p.id, p.slug, p.title, p.author, p.summary, p.tags, p.current_version, p.views, p.clones,
-    p.created_at, p.updated_at, v.id AS version_id, v.preview_html,
+    p.created_at, p.updated_at, v.id AS version_id, v.preview_html, p.featured_at IS NOT NULL AS featured,
     EXISTS (SELECT FROM gallery.thumbnails t WHERE t.version_id = v.id AND t.position = 0) AS has_thumbnail"""
 # a publication's page: everything but its search document (which grows with the notebook)
 PUBLICATION_COLUMNS = ", ".join(f"p.{name}" for name in (
     "id", "slug", "author", "source_path", "title", "summary", "tags", "visibility", "visible_group", "current_version",
-    "views", "clones", "derived_from_id", "derived_from_version", "unpublished_at", "hidden_at", "created_at",
-    "updated_at"))
+    "views", "clones", "derived_from_id", "derived_from_version", "unpublished_at", "hidden_at", "hidden_reason",
+    "featured_at", "created_at", "updated_at"))
 CURRENT_VERSION = "JOIN gallery.versions v ON v.publication_id = p.id AND v.number = p.current_version"
 # the version's latest render job, and where it stands in the queue
 RENDER_STATE = """LEFT JOIN LATERAL (
@@ -93,6 +94,7 @@ class Card:
     version_id: int
     preview_html: Markup | None  # sanitised by the renderer (preview.py) before it was stored
     has_thumbnail: bool
+    featured: bool = False  # pinned by an admin
     snippet: Markup | None = None  # the search's highlighted words, everything else escaped
 
     @property
@@ -154,6 +156,8 @@ class Publication:
     updated_at: datetime
     derived_from: Lineage | None
     hidden: bool  # by an admin (only its author and admins get this far)
+    hidden_reason: str | None  # what the admin wrote, for its author
+    featured: bool
     versions: list[Version]  # newest first
 
     def version(self, number: int) -> Version | None:
@@ -200,7 +204,7 @@ def _card(row: Any, snippet: str | None = None) -> Card:
                 version=row.current_version, views=row.views, clones=row.clones, created_at=row.created_at,
                 updated_at=row.updated_at, version_id=row.version_id,
                 preview_html=Markup(row.preview_html) if row.preview_html else None,
-                has_thumbnail=row.has_thumbnail, snippet=snippet_markup(snippet))
+                has_thumbnail=row.has_thumbnail, featured=row.featured, snippet=snippet_markup(snippet))
 
 
 class Catalog:
@@ -212,11 +216,14 @@ class Catalog:
     # ----- the gallery page ----------------------------------------------------------------------------
 
     def cards(self, viewer: Viewer, query: str = "", tag: str = "", sort: str = "newest", page: int = 1) -> CardPage:
-        """One page of listed cards; with ``query``, ranked by relevance (``sort`` then breaks no ties)."""
+        """One page of listed cards; with ``query``, ranked by relevance (``sort`` then breaks no ties).
+        The whole listing (no query, no tag) leaves out the featured ones: they are pinned above it."""
         query, sort = " ".join(query.split())[:MAX_QUERY], sort if sort in SORTS else "newest"
         listed, params = visible(viewer, listed=True)
         params.update(tag=tag, query=query, limit=self.page_size + 1)  # one more: is there a next page?
         where = [listed]
+        if not tag and not query:
+            where.append("p.featured_at IS NULL")
         if tag:
             where.append("p.tags @> ARRAY[CAST(:tag AS text)]")
         if query:
@@ -255,6 +262,16 @@ class Catalog:
             SELECT {CARD_COLUMNS}, chosen.total{headline}
             FROM chosen JOIN gallery.publications p ON p.id = chosen.id {CURRENT_VERSION}
             ORDER BY {order.replace('rank', 'chosen.rank')}"""
+
+    def featured(self, viewer: Viewer) -> list[Card]:
+        """The featured publications the viewer may see in a listing, newest featured first."""
+        listed, params = visible(viewer, listed=True)
+        with self.engine.connect() as connection:
+            rows = connection.execute(text(
+                f"SELECT {CARD_COLUMNS} FROM gallery.publications p {CURRENT_VERSION} "
+                f"WHERE p.featured_at IS NOT NULL AND {listed} ORDER BY p.featured_at DESC, p.id DESC LIMIT :limit"),
+                {**params, "limit": MAX_FEATURED}).all()
+        return [_card(row) for row in rows]
 
     def tags(self, viewer: Viewer, limit: int = 24) -> list[tuple[str, int]]:
         """The most used tags among the lab's listed publications that the viewer's groups may see (their
@@ -308,6 +325,7 @@ class Catalog:
             source_path=row.source_path, visibility=row.visibility, visible_group=row.visible_group,
             current_version=row.current_version, views=row.views, clones=row.clones, created_at=row.created_at,
             updated_at=row.updated_at, derived_from=lineage, hidden=row.hidden_at is not None,
+            hidden_reason=row.hidden_reason, featured=row.featured_at is not None,
             versions=[Version(id=v.id, number=v.number, created_at=v.created_at, size=v.size,
                               outputs_stripped=v.outputs_stripped, rendered=v.rendered,
                               render_state=render_state(v.state, v.attempts), render_error=v.error,

@@ -29,6 +29,12 @@ class NotFound(GalleryError):
     status = 404
 
 
+class Conflict(GalleryError):
+    """The change clashes with the gallery's state (too many featured); the message says what to do first."""
+
+    status = 409
+
+
 class Gone(GalleryError):
     """The publication was unpublished by its author."""
 

@@ -10,7 +10,7 @@ origin in a sandbox without ``allow-same-origin``.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, urlencode
@@ -21,10 +21,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from appliance.gallery.catalog import CardPage, Catalog, Publication, Version
+from appliance.audit import Actor
+from appliance.gallery.catalog import Card, CardPage, Catalog, Publication, Version
 from appliance.gallery.clone import CloneFailed, Cloner, NotebookStore, candidate_names
 from appliance.gallery.diff import DiffCache, NotebookDiff
 from appliance.gallery.errors import GalleryError, NotFound
+from appliance.gallery.moderation import MAX_REPORT_DETAIL
+from appliance.gallery.tables import REPORT_REASONS
 from appliance.gallery.threads import Comment, CommentRefused, Threads
 from appliance.gallery.visibility import Viewer
 from appliance.identity.csrf import same_origin
@@ -46,7 +49,14 @@ class Authoring(Protocol):
                    visibility: str) -> None: ...
 
 
-Unpublish = Callable[[str, str], Awaitable[Any]]  # (username, slug): the author unpublishes
+class MemberModeration(Protocol):
+    """What members do to publications through the pages (moderation.Moderation has it)."""
+
+    async def unpublish(self, username: str, slug: str) -> None: ...
+
+    async def report(self, publication_id: int, reason: str, detail: str = "", *, by: Actor) -> int: ...
+
+
 # (slug, version): the render's URL on the render origin, signed for a viewer the page let see it
 # (rendered.RenderLinks.url)
 RenderLink = Callable[[str, int], str]
@@ -74,21 +84,21 @@ def parse_tags(field: str) -> list[str]:
 
 class GalleryPages:
     def __init__(self, catalog: Catalog, threads: Threads, cloner: Cloner, identity: Identity,
-                 render_link: RenderLink, authoring: Authoring, unpublish: Unpublish):
+                 render_link: RenderLink, authoring: Authoring, moderation: MemberModeration):
         self.catalog = catalog
         self.threads = threads
         self.cloner = cloner
         self.identity = identity
         self.render_link = render_link
         self.authoring = authoring
-        self.unpublish = unpublish
+        self.moderation = moderation
         self.diffs = DiffCache()
 
     @classmethod
     def make(cls, engine: Any, store: NotebookStore, identity: Identity, render_link: RenderLink,
-             authoring: Authoring, unpublish: Unpublish) -> GalleryPages:
+             authoring: Authoring, moderation: MemberModeration) -> GalleryPages:
         return cls(Catalog(engine), Threads(engine), Cloner(engine, store), identity, render_link, authoring,
-                   unpublish)
+                   moderation)
 
     def routes(self) -> list[Route]:
         return [
@@ -101,6 +111,7 @@ class GalleryPages:
             Route("/gallery/p/{slug}/v/{number:int}", self.publication, name="gallery_version"),
             Route("/gallery/p/{slug}/v/{number:int}/notebook.ipynb", self.download, name="gallery_download"),
             Route("/gallery/p/{slug}/clone", self.clone, methods=["POST"], name="gallery_clone"),
+            Route("/gallery/p/{slug}/report", self.report, methods=["POST"], name="gallery_report"),
             Route("/gallery/p/{slug}/comments", self.comment, methods=["POST"], name="gallery_comment"),
             Route("/gallery/p/{slug}/comments/{comment:int}/{action}", self.change_comment, methods=["POST"],
                   name="gallery_comment_change"),
@@ -148,11 +159,13 @@ class GalleryPages:
         except ValueError:
             page_number = 1
 
-        def read() -> tuple[CardPage, list[tuple[str, int]]]:  # one trip to the thread pool
-            return (self.catalog.cards(viewer, params.get("q", ""), params.get("tag", ""), params.get("sort", "newest"),
-                                       page_number), self.catalog.tags(viewer))
+        def read() -> tuple[CardPage, list[tuple[str, int]], list[Card]]:  # one trip to the thread pool
+            page = self.catalog.cards(viewer, params.get("q", ""), params.get("tag", ""), params.get("sort", "newest"),
+                                      page_number)
+            pinned = page.page == 1 and not page.query and not page.tag  # the listing leaves them out
+            return page, self.catalog.tags(viewer), self.catalog.featured(viewer) if pinned else []
 
-        page, tags = await run_in_threadpool(read)
+        page, tags, featured = await run_in_threadpool(read)
 
         def link(**changes: Any) -> str:
             query = {"q": page.query, "tag": page.tag, "sort": page.sort, "page": page.page, **changes}
@@ -160,7 +173,8 @@ class GalleryPages:
                      and (key, value) != ("page", 1)}
             return "/gallery" + (f"?{urlencode(query)}" if query else "")
 
-        return render(request, "gallery/index.html", session=session, page=page, tags=tags, link=link)
+        return render(request, "gallery/index.html", session=session, page=page, tags=tags, featured=featured,
+                      link=link)
 
     # ----- a publication ------------------------------------------------------------------------------
 
@@ -201,7 +215,9 @@ class GalleryPages:
         response = render(request, "gallery/publication.html", session=session, p=publication, shown=version,
                           changes=changes, comments=comments, render_url=render_url, editing=editing,
                           is_author=publication.author == session.account.username,
-                          comment_error=request.query_params.get("comment_error", ""))
+                          comment_error=request.query_params.get("comment_error", ""),
+                          reported=request.query_params.get("reported") == "1", report_reasons=REPORT_REASONS,
+                          report_max=MAX_REPORT_DETAIL, report_error=request.query_params.get("report_error", ""))
         # the view is counted once the page is sent: a write (and its commit) need not delay it
         response.background = BackgroundTask(self.catalog.count_view, publication.id, session.account.username)
         return response
@@ -235,19 +251,29 @@ class GalleryPages:
         return Response(png, media_type="image/png", headers={
             "Cache-Control": THUMBNAIL_CACHE, "Content-Security-Policy": "default-src 'none'; sandbox"})
 
-    async def clone(self, request: Request) -> Response:
+    async def _posted(self, request: Request, *, versioned: bool = False) -> tuple[Session, dict[str, str], Shown] \
+            | Response:
+        """A form posted about the publication the URL names: the signed-in poster, the form (its CSRF token
+        and Origin checked) and the publication as they may see it (``versioned``: the version the form's
+        ``version`` field names), or the answer instead: sign in, 403, 404, 410."""
         session = await self._session(request)
         if session is None:
             return self._sign_in(request)
         form = await self._form(request, session)
         if form is None:
             return self._refused(request, session)
-        if form.get("version", "").isdigit():
+        if versioned and form.get("version", "").isdigit():
             request.path_params["number"] = int(form["version"])
         try:
-            shown = await self._shown(request, session)
+            return session, form, await self._shown(request, session)
         except GalleryError as error:
             return self._error(request, session, error)
+
+    async def clone(self, request: Request) -> Response:
+        found = await self._posted(request, versioned=True)
+        if isinstance(found, Response):
+            return found
+        session, _, shown = found
         publication, version, username = shown.publication, shown.version, session.account.username
         notebook = await run_in_threadpool(self.catalog.notebook, version.id)
         try:
@@ -260,6 +286,20 @@ class GalleryPages:
         await run_in_threadpool(self.cloner.record, publication.id, version.number, username, path)
         return RedirectResponse(f"/research?{urlencode({'open': path})}", status_code=303)
 
+    async def report(self, request: Request) -> Response:
+        """A member reports a publication they can see to the administrators."""
+        found = await self._posted(request)
+        if isinstance(found, Response):
+            return found
+        session, form, shown = found
+        back = f"/gallery/p/{quote(shown.publication.slug)}"
+        try:
+            await self.moderation.report(shown.publication.id, form.get("reason", ""), form.get("detail", ""),
+                                         by=Actor.of_request(session.account.username, request))
+        except GalleryError as error:
+            return RedirectResponse(f"{back}?{urlencode({'report_error': error.message})}", status_code=303)
+        return RedirectResponse(f"{back}?reported=1", status_code=303)
+
     # ----- the thread ---------------------------------------------------------------------------------
 
     async def comment(self, request: Request) -> Response:
@@ -269,19 +309,13 @@ class GalleryPages:
         return await self._thread_change(request, request.path_params["action"])
 
     async def _thread_change(self, request: Request, action: str) -> Response:
-        session = await self._session(request)
-        if session is None:
-            return self._sign_in(request)
+        found = await self._posted(request)
+        if isinstance(found, Response):
+            return found
+        session, form, shown = found
         if action not in ("add", "edit", "delete"):
             return render(request, "error.html", status_code=404, status=404, session=session,
                           message=f"There is no page at {request.url.path}.")
-        form = await self._form(request, session)
-        if form is None:
-            return self._refused(request, session)
-        try:
-            shown = await self._shown(request, session)
-        except GalleryError as error:
-            return self._error(request, session, error)
         publication_id, account = shown.publication.id, session.account
         back = f"/gallery/p/{quote(shown.publication.slug)}"
         try:
@@ -345,7 +379,7 @@ class GalleryPages:
         if form is None:
             return self._refused(request, session)
         try:
-            await self.unpublish(session.account.username, slug)
+            await self.moderation.unpublish(session.account.username, slug)
         except GalleryError as error:
             return self._error(request, session, error)
         return RedirectResponse(f"/gallery/mine?{urlencode({'unpublished': mine[slug].title})}", status_code=303)

@@ -56,6 +56,7 @@ publications = Table(
     Column("unpublished_at", DateTime(timezone=True)),  # by its author: gone, its URLs answer 410
     Column("hidden_at", DateTime(timezone=True)),  # by an admin: moderation, reversible
     Column("hidden_reason", Text),
+    Column("featured_at", DateTime(timezone=True)),  # by an admin: pinned at the top of /gallery, newest first
     # full-text search over title and tags (A), summary (B), the current version's markdown (C) and code (D)
     Column("document", TSVECTOR, nullable=False, server_default=func.to_tsvector("english", "")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
@@ -71,6 +72,7 @@ publications = Table(
     Index("publications_listed_newest", "updated_at", "id", postgresql_where="unpublished_at IS NULL"),
     Index("publications_listed_clones", "clones", "updated_at", "id", postgresql_where="unpublished_at IS NULL"),
     Index("publications_listed_views", "views", "updated_at", "id", postgresql_where="unpublished_at IS NULL"),
+    Index("publications_featured", "featured_at", postgresql_where="featured_at IS NOT NULL"),
 )
 
 versions = Table(
@@ -152,4 +154,37 @@ comments = Table(
     Column("deleted_at", DateTime(timezone=True)),
     Column("deleted_by", Text),
     Index("comments_publication", "publication_id", "created_at"),
+)
+
+MAX_FEATURED = 12  # publications pinned at once: all of them fit above the listing, which leaves them out
+
+REPORT_REASONS = {
+    "spam": "Spam or advertising",
+    "offensive": "Offensive or inappropriate",
+    "private-data": "Private or sensitive data (credentials, personal data)",
+    "copyright": "Copyright or licence problem",
+    "broken": "Broken or misleading",
+    "other": "Something else",
+}
+
+reports = Table(
+    "reports",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("publication_id", BigInteger, ForeignKey("gallery.publications.id", ondelete="CASCADE"), nullable=False),
+    Column("reporter", Text, nullable=False),  # the member's username
+    Column("reason", Text, nullable=False),  # a key of REPORT_REASONS
+    Column("detail", Text, nullable=False, server_default=""),  # what they wrote, shown to admins as text
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # an admin acted: "hidden" (hiding the publication resolves its open reports) or "dismissed"
+    Column("resolved_at", DateTime(timezone=True)),
+    Column("resolved_by", Text),
+    Column("resolution", Text),
+    CheckConstraint(f"reason IN ({', '.join(repr(key) for key in REPORT_REASONS)})", name="reports_reason"),
+    CheckConstraint("resolution IN ('hidden', 'dismissed')", name="reports_resolution"),
+    CheckConstraint("(resolved_at IS NULL) = (resolution IS NULL)", name="reports_resolved"),
+    # a member has one open report per publication: reporting again replaces its reason and detail
+    Index("reports_open_one", "publication_id", "reporter", unique=True, postgresql_where="resolved_at IS NULL"),
+    Index("reports_open", "created_at", postgresql_where="resolved_at IS NULL"),
+    Index("reports_publication", "publication_id"),
 )

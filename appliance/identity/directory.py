@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Select, func, literal, or_, select, tuple_
+from sqlalchemy import Connection, Engine, Select, func, literal, or_, select, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
+from appliance.db.like import contains_pattern
 from appliance.identity.accounts import _COLUMNS as ACCOUNT_COLUMNS
 from appliance.identity.accounts import Account
 from appliance.identity.errors import IdentityError
@@ -33,6 +35,10 @@ SORT_KEYS: dict[str, ColumnElement[Any]] = {
 }
 STATES = ("all", "active", "disabled", "admins")
 MAX_LIMIT = 200
+READ_WHOLE = 1000  # a search matching at most this many accounts is read whole by its trigram indexes and sorted
+TRIGRAM = re.compile(r"[^\W_]{3}")  # pg_trgm indexes runs of letters and digits: a search needs 3 in a row
+BITMAP_SCANS_ONLY = "SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off"
+PLANNER_DEFAULTS = "SET LOCAL enable_seqscan = on; SET LOCAL enable_indexscan = on"
 
 
 @dataclass(frozen=True)
@@ -82,10 +88,6 @@ def decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
                             "first page.") from None
 
 
-def escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 class AccountDirectory:
     def __init__(self, engine: Engine):
         self.engine = engine
@@ -95,13 +97,14 @@ class AccountDirectory:
         ascending and before them descending, as the (key, id) index holds them; each part is read by
         its own index scan (one OR across both would make the planner scan from the start)."""
         query = query.check()
-        key, filters = SORT_KEYS[query.sort], self._filters(query)
+        key = SORT_KEYS[query.sort]
         value, after_id = decode_cursor(query.after, query.sort) if query.after else (None, None)
         parts = [self._valued, self._unvalued]
         if query.descending:
             parts.reverse()
         found: list[Account] = []
         with self.engine.connect() as connection:
+            filters = self._few_matches(connection, query) or self._filters(query)
             for part in parts:
                 statement = part(query, key, value, after_id)
                 if statement is None:
@@ -113,6 +116,25 @@ class AccountDirectory:
         more = len(found) > query.limit
         found = found[:query.limit]
         return AccountPage(found, encode_cursor(found[-1], query.sort) if more else None)
+
+    def _few_matches(self, connection: Connection, query: AccountQuery) -> list[ColumnElement[bool]] | None:
+        """For a search the trigram indexes can look up that matches at most READ_WHOLE accounts: the filter
+        naming them by id, with the planner held to bitmap scans for the rest of the transaction (the
+        page is then sorted from those few). None for any other query, which keeps the planner's choice.
+
+        The planner guesses how many accounts an ILIKE matches from the 100 values it sampled per
+        column, and reckons them spread evenly in the sort order: for 'Hopper 91' it guessed 1,030 of
+        100,000 and walked the username index from the start, 91,000 rows and 56 ms, to find 51
+        matches that all sit near its end. Looked up by the trigram indexes, they take 1-3 ms."""
+        if not TRIGRAM.search(query.text):
+            return None
+        connection.exec_driver_sql(BITMAP_SCANS_ONLY)
+        ids = connection.execute(select(accounts.c.id).where(*self._filters(query))
+                                 .limit(READ_WHOLE + 1)).scalars().all()
+        if len(ids) > READ_WHOLE:  # many: the planner's walk along the sort order finds a page soon
+            connection.exec_driver_sql(PLANNER_DEFAULTS)
+            return None
+        return [accounts.c.id.in_(ids)]
 
     @staticmethod
     def _valued(query: AccountQuery, key: ColumnElement[Any], value: Any, after_id: int | None) -> Select[Any] | None:
@@ -146,7 +168,7 @@ class AccountDirectory:
         found: list[ColumnElement[bool]] = []
         text = query.text.strip()
         if text:
-            pattern = f"%{escape_like(text)}%"
+            pattern = contains_pattern(text)
             found.append(or_(*(column.ilike(pattern, escape="\\") for column in SEARCHED)))
         if query.state == "active":
             found.append(~accounts.c.disabled)

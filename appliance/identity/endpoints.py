@@ -12,12 +12,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from appliance.audit import Actor, FloodGate
+from appliance.audit import Actor, FloodGate, client_address
 from appliance.identity.clients import AUTH_METHODS, SCOPES
 from appliance.identity.csrf import same_origin
 from appliance.identity.keys import public_jwks
 from appliance.identity.oauth import PortalOAuthRequest, user_claims
-from appliance.identity.pages import IdentityPages, client_address
+from appliance.identity.pages import IdentityPages
 from appliance.identity.service import Identity
 from appliance.portal.headers import allow_form_target
 from appliance.portal.templating import render

@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from appliance.audit import Actor
+from appliance.audit import Actor, client_address
 from appliance.identity.accounts import Account
 from appliance.identity.csrf import PRESESSION_COOKIE, same_origin
 from appliance.identity.digests import new_secret
@@ -30,10 +30,6 @@ def safe_next(target: str | None) -> str:
         return "/"
     parts = urlsplit(target)
     return target if not parts.scheme and not parts.netloc else "/"
-
-
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 class IdentityPages:
@@ -118,7 +114,7 @@ class IdentityPages:
             return render(request, "error.html", status_code=403, status=403, session=session,
                           message="Sign-out was refused: the form did not come from this site. Try again.")
         await run_in_threadpool(self.identity.access.sign_out, session.digest)  # hubs and OAuth tokens too
-        self.identity.record(Actor(session.account.username, client_address(request)), "sign-out",
+        self.identity.record(Actor.of_request(session.account.username, request), "sign-out",
                              session.account.username)
         response = RedirectResponse("/", status_code=303)
         response.delete_cookie(self.identity.session_cookie(request), path="/", secure=secure_context(request))
@@ -152,7 +148,7 @@ class IdentityPages:
         except IdentityError as error:
             return self._password_form(request, session, status_code=400, error=error.message)
         forget_initial_admin(self.identity.home, username)
-        self.identity.record(Actor(username, client_address(request)), "password.changed", username,
+        self.identity.record(Actor.of_request(username, request), "password.changed", username,
                              {"other_sessions_ended": True})
         return self._password_form(request, session, done=True)
 

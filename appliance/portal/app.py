@@ -42,7 +42,8 @@ def ensure_hub_clients(config: Config, identity_service: identity.Identity) -> N
 
 
 def console_routes(identity_service: identity.Identity, audit_service: audit.Audit, portal_origin: str,
-                   facts: admin.PersonFacts, hubs: admin.HubsConsole, system: admin.SystemConsole) -> list[BaseRoute]:
+                   facts: admin.PersonFacts, hubs: admin.HubsConsole, system: admin.SystemConsole,
+                   moderation: gallery.Moderation) -> list[BaseRoute]:
     """The admin console: its pages and the /api/admin/v1 routes of each owner, behind one guard."""
     async def admin_token_of(value: str) -> identity.AdminToken | None:
         return await run_in_threadpool(identity_service.admin_tokens.get, value)
@@ -51,11 +52,11 @@ def console_routes(identity_service: identity.Identity, audit_service: audit.Aud
     people = admin.People(identity_service.accounts, identity_service.invitations, identity_service.access,
                           portal_origin, audit_service.record)
     api = admin.AdminAPI(guard, [admin.PeopleAPI(people, facts).routes(),
-                                 admin.HubsAPI(hubs, system).routes(), admin.AuditAPI(audit_service).routes()],
-                         __version__)
+                                 admin.HubsAPI(hubs, system).routes(), admin.GalleryAPI(moderation).routes(),
+                                 admin.AuditAPI(audit_service).routes()], __version__)
     return [*api.routes(), *admin.ConsolePages(guard).routes(),
             *admin.PeoplePages(guard, people, facts).routes(), *admin.HubsPages(guard, hubs, system).routes(),
-            *admin.AuditPages(guard, audit_service).routes()]
+            *admin.GalleryPages(guard, moderation).routes(), *admin.AuditPages(guard, audit_service).routes()]
 
 
 def make_app(config: Config) -> Starlette:
@@ -79,7 +80,7 @@ def make_app(config: Config) -> Starlette:
     rendered = gallery.make_rendered(engine, config.home.secret(gallery.RENDER_LINK_SECRET),
                                      addresses.render_origin(config), portal_origin)
     gallery_pages = gallery.GalleryPages.make(engine, storage_service.store, identity_service, rendered.links.url,
-                                              gallery_service.publisher, gallery_service.moderation.unpublish)
+                                              gallery_service.publisher, gallery_service.moderation)
     discovery_service = discovery.Discovery(url, config.discovery, config.home)
     portal_pages = PortalPages(config, engine, identity_service, discovery_service.registry.hubs)
     hub_routes = HubRoutes(config, discovery_service.registry)
@@ -141,7 +142,7 @@ def make_app(config: Config) -> Starlette:
             *gallery_pages.routes(),
             *rendered.portal_routes(),
             *console_routes(identity_service, audit_service, portal_origin, person_facts, hubs_console,
-                            system_console),
+                            system_console, gallery_service.moderation),
             Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
         ],
         middleware=[

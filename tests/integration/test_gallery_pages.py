@@ -1,6 +1,7 @@
 """The gallery's pages on a running appliance, through signed-in browser clients: who sees what by every
 URL, 410 after unpublishing, escaping, clone naming and lineage, the thread's permissions, sort and
-pagination. Publications are written with SQL (gallery_data.py): the read side on its own."""
+pagination; members' reports and the admin console's moderation (its API and pages). Publications are
+written with SQL (gallery_data.py): the read side on its own."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -38,6 +40,12 @@ class Member:
         page = self.http.get(page_path)
         assert page.status_code == 200, page.text[:300]
         return self.http.post(action, data={"csrf_token": form_value(page.text, "csrf_token"), **fields})
+
+    def admin_api(self, method: str, path: str, body: dict[str, Any] | None = None, **params: str) -> httpx.Response:
+        """The admin API as the console's scripts call it: the session, its CSRF token in the header."""
+        csrf = form_value(self.http.get("/account/password").text, "csrf_token")
+        return self.http.request(method, f"/api/admin/v1{path}", json=body, params=params,
+                                 headers={"X-CSRF-Token": csrf})
 
 
 @pytest.fixture(scope="module")
@@ -330,3 +338,157 @@ def test_lineage_links_to_the_source_only_for_those_who_may_see_it(engine: Engin
     outsider = members["carol"].get(f"/gallery/p/{derived}").text
     assert "Original quant study" not in outsider and source not in outsider
     assert "a publication not shared with you" in outsider
+
+
+# ----- reports and moderation ---------------------------------------------------------------------------
+
+def card_slugs(page: str) -> list[str]:
+    return re.findall(r'<h2><a href="/gallery/p/([^"]+)">', page)
+
+
+def audit_actions(engine: Engine, target: str, last: str) -> list[str]:
+    """The audit log's actions on ``target``, oldest first, once ``last`` is among them (the log writes in
+    batches, a moment after the request)."""
+    deadline = time.monotonic() + 10
+    while True:
+        with engine.connect() as connection:
+            found = list(connection.execute(text("SELECT action FROM audit.events WHERE target = :t ORDER BY id"),
+                                            {"t": target}).scalars())
+        if last in found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
+def test_a_member_reports_what_they_see_once_and_never_their_own_or_what_they_cannot_see(
+        engine: Engine, members: dict[str, Member]) -> None:
+    alice, bob, carol, root = (members[name] for name in ("alice", "bob", "carol", "root"))
+    slug = data.publication(engine, author=alice.name, title="Reportable")
+    secret = data.publication(engine, author=alice.name, title="Quant only", visibility="group", group="quant")
+    page = f"/gallery/p/{slug}"
+    assert 'action="/gallery/p/' + slug + '/report"' in bob.get(page).text
+    assert "/report" not in alice.get(page).text  # the author is offered no Report
+
+    sent = bob.post_form(page, f"{page}/report", reason="private-data", detail=f"{SCRIPT} shows my API key")
+    assert sent.status_code == 303 and sent.headers["location"] == f"{page}?reported=1"
+    assert "your report was sent" in bob.get(page, reported="1").text
+    again = bob.post_form(page, f"{page}/report", reason="spam", detail="and it is spam")
+    assert again.status_code == 303
+    reports = root.admin_api("GET", "/gallery/reports", slug=slug).json()["reports"]
+    assert [(r["reporter"], r["reason"], r["detail"]) for r in reports] == [(bob.name, "spam", "and it is spam")]
+
+    own = alice.post_form(page, f"{page}/report", reason="spam")
+    assert own.status_code == 303 and "report_error" in own.headers["location"]
+    assert "cannot report your own" in alice.http.get(own.headers["location"]).text
+    bad = carol.post_form(page, f"{page}/report", reason="because", detail="x")
+    assert "report_error" in bad.headers["location"]
+    long = carol.post_form(page, f"{page}/report", reason="other", detail="x" * 2001)
+    assert "report_error" in long.headers["location"]
+    assert carol.post_form("/gallery", f"/gallery/p/{secret}/report", reason="spam").status_code == 404
+    assert carol.http.post(f"{page}/report", data={"reason": "spam"}).status_code == 403  # no CSRF token
+    assert len(root.admin_api("GET", "/gallery/reports", slug=slug).json()["reports"]) == 1
+    assert root.admin_api("GET", "/gallery/reports", slug=secret).json()["reports"] == []
+    assert audit_actions(engine, slug, "gallery.reported") == ["gallery.reported"] * 2
+
+
+def test_hiding_resolves_the_reports_and_its_author_sees_why(engine: Engine, members: dict[str, Member]) -> None:
+    alice, bob, root = members["alice"], members["bob"], members["root"]
+    slug = data.publication(engine, author=alice.name, title="Soon hidden")
+    bob.post_form(f"/gallery/p/{slug}", f"/gallery/p/{slug}/report", reason="offensive")
+    listed = root.admin_api("GET", "/gallery/publications", state="reported", q=slug).json()["publications"]
+    assert [(p["slug"], p["open_reports"]) for p in listed] == [(slug, 1)]
+
+    hidden = root.admin_api("POST", f"/gallery/publications/{slug}/hide", {"reason": f"Offensive {SCRIPT}"})
+    assert hidden.status_code == 200 and hidden.json()["publication"]["state"] == "hidden"
+    report = root.admin_api("GET", "/gallery/reports", slug=slug, state="all").json()["reports"][0]
+    assert report["resolution"] == "hidden" and report["resolved_by"] == root.name
+    assert root.admin_api("GET", "/gallery/reports", slug=slug).json()["reports"] == []
+    assert bob.get(f"/gallery/p/{slug}").status_code == 404
+    own = alice.get(f"/gallery/p/{slug}").text
+    assert "An administrator hid this publication: “Offensive &lt;script&gt;" in own and SCRIPT not in own
+    assert "Offensive &lt;script&gt;" in alice.get("/gallery/mine").text
+    assert root.admin_api("POST", f"/gallery/publications/{slug}/unhide").json()["publication"]["state"] == "published"
+    assert bob.get(f"/gallery/p/{slug}").status_code == 200
+    assert audit_actions(engine, slug, "gallery.unhidden") == ["gallery.reported", "gallery.hidden", "gallery.unhidden"]
+
+
+def test_featured_publications_are_pinned_above_the_listing_for_those_who_may_see_them(
+        engine: Engine, members: dict[str, Member]) -> None:
+    alice, carol, root = members["alice"], members["carol"], members["root"]
+    word = f"pinned{uuid.uuid4().hex[:6]}"
+    lab_wide = data.publication(engine, author=alice.name, title=f"Lab {word}", tags=[word], age_s=5000)
+    quant = data.publication(engine, author=alice.name, title=f"Quant {word}", tags=[word], visibility="group",
+                             group="quant", age_s=5000)
+    try:
+        for slug in (lab_wide, quant):
+            answer = root.admin_api("POST", f"/gallery/publications/{slug}/feature")
+            assert answer.status_code == 200 and answer.json()["publication"]["featured"] is True
+        for who, expected in (("bob", [quant, lab_wide]), ("carol", [lab_wide])):
+            page = members[who].get("/gallery").text
+            featured, rest = page.split('id="featured-h"')[1].split("Everything else")
+            assert card_slugs(featured)[:len(expected)] == expected, who
+            assert lab_wide not in card_slugs(rest) and quant not in card_slugs(rest), who  # shown once
+            assert "★ Featured" in featured
+        assert quant not in carol.get("/gallery").text
+        tagged = card_slugs(carol.get("/gallery", tag=word).text)  # a filtered listing shows them in place
+        assert tagged == [lab_wide] and 'id="featured-h"' not in carol.get("/gallery", tag=word).text
+
+        with engine.begin() as connection:  # fill the pins up to the most the gallery takes
+            taken = connection.execute(text("SELECT count(*) FROM gallery.publications WHERE featured_at IS NOT NULL "
+                                            "AND unpublished_at IS NULL")).scalar_one()
+        extra = [data.publication(engine, author=alice.name, title=f"Extra {n}") for n in range(12 - taken)]
+        for slug in extra:
+            assert root.admin_api("POST", f"/gallery/publications/{slug}/feature").status_code == 200
+        one_more = data.publication(engine, author=alice.name, title="One too many")
+        refused = root.admin_api("POST", f"/gallery/publications/{one_more}/feature")
+        assert refused.status_code == 409 and "unfeature one first" in refused.json()["error"]
+        for slug in extra:
+            root.admin_api("POST", f"/gallery/publications/{slug}/unfeature")
+        assert root.admin_api("POST", f"/gallery/publications/{lab_wide}/unfeature").json()["publication"][
+            "featured"] is False
+        assert lab_wide in card_slugs(carol.get("/gallery", q=word).text)
+        assert audit_actions(engine, lab_wide, "gallery.unfeatured") == ["gallery.featured", "gallery.unfeatured"]
+    finally:
+        with engine.begin() as connection:  # the other tests' listings count on no pins
+            connection.execute(text("UPDATE gallery.publications SET featured_at = NULL"))
+
+
+def test_the_console_lists_publications_and_acts_on_them_through_its_forms(
+        engine: Engine, members: dict[str, Member]) -> None:
+    alice, bob, root = members["alice"], members["bob"], members["root"]
+    word = f"console{uuid.uuid4().hex[:6]}"
+    slug = data.publication(engine, author=alice.name, title=f"Console {word} {SCRIPT}")
+    bob.post_form(f"/gallery/p/{slug}", f"/gallery/p/{slug}/report", reason="copyright", detail="copied from a paper")
+    here = f"/admin/gallery?q={word}"
+    page = root.get("/admin/gallery", q=word)
+    assert page.status_code == 200 and f"/admin/gallery/{slug}/feature" in page.text and SCRIPT not in page.text
+    assert "1 report" in page.text
+    assert bob.get("/admin/gallery").status_code == 403 and bob.get("/admin/gallery/reports").status_code == 403
+
+    hidden = root.post_form(here, f"/admin/gallery/{slug}/hide", reason="Copyright", back=here)
+    assert hidden.status_code == 303 and hidden.headers["location"] == f"{here}&done=hide"
+    assert "Hidden: only its author" in root.http.get(hidden.headers["location"]).text
+    assert bob.get(f"/gallery/p/{slug}").status_code == 404
+    hostile = root.post_form(here, f"/admin/gallery/{slug}/unhide", back="https://evil.example/admin/gallery")
+    assert hostile.headers["location"] == "/admin/gallery?done=unhide"  # never off the console
+    assert bob.get(f"/gallery/p/{slug}").status_code == 200
+
+    assert "copied from a paper" not in root.get("/admin/gallery/reports").text  # hiding resolved it
+    reports = root.get("/admin/gallery/reports", state="all")
+    assert "copied from a paper" in reports.text and bob.name in reports.text
+    assert f"hidden by {root.name}" in reports.text
+    report_id = root.admin_api("GET", "/gallery/reports", slug=slug, state="all").json()["reports"][0]["id"]
+    # hiding resolved it: dismissing a resolved report is refused; a fresh one is dismissed
+    assert root.post_form("/admin/gallery/reports", f"/admin/gallery/reports/{report_id}/dismiss").status_code == 404
+    bob.post_form(f"/gallery/p/{slug}", f"/gallery/p/{slug}/report", reason="broken")
+    fresh = root.admin_api("GET", "/gallery/reports", slug=slug).json()["reports"][0]["id"]
+    dismissed = root.post_form("/admin/gallery/reports", f"/admin/gallery/reports/{fresh}/dismiss")
+    assert dismissed.status_code == 303 and dismissed.headers["location"] == "/admin/gallery/reports?done=dismiss"
+    assert root.admin_api("GET", "/gallery/reports", slug=slug).json()["reports"] == []
+
+    assert root.post_form(here, f"/admin/gallery/{slug}/destroy").status_code == 404
+    deleted = root.post_form(here, f"/admin/gallery/{slug}/delete", back=here)
+    assert deleted.status_code == 303 and bob.get(f"/gallery/p/{slug}").status_code == 404
+    assert root.admin_api("GET", f"/gallery/publications/{slug}").status_code == 404
+    assert audit_actions(engine, slug, "gallery.deleted") == [
+        "gallery.reported", "gallery.hidden", "gallery.unhidden", "gallery.reported", "gallery.report-dismissed",
+        "gallery.deleted"]

@@ -373,6 +373,19 @@ def test_admins_moderate_with_the_gallery_commands(lab: Appliance, db: Engine) -
     assert cli("gallery", "unhide", slug).returncode == 0
     assert json.loads(cli("gallery", "show", slug, "--json").stdout)["state"] == "published"
 
+    assert cli("gallery", "feature", slug).returncode == 0
+    with db.begin() as connection:  # a member's report, as the publication's page files it
+        report = connection.execute(text(
+            "INSERT INTO gallery.reports (publication_id, reporter, reason, detail) SELECT id, 'someone', 'broken', "
+            "'the plot is empty' FROM gallery.publications WHERE slug = :s RETURNING id"), {"s": slug}).scalar_one()
+    reports = json.loads(cli("gallery", "reports", "--json").stdout)
+    assert [(r["id"], r["slug"], r["detail"]) for r in reports if r["slug"] == slug] == [
+        (report, slug, "the plot is empty")]
+    dismissed = cli("gallery", "dismiss", str(report))
+    assert dismissed.returncode == 0 and f"dismissed report {report} on {slug}" in dismissed.stdout
+    featured = cli("gallery", "list", "--state", "featured")
+    assert slug in featured.stdout and "★ To be moderated" in featured.stdout
+
     rerendered = cli("gallery", "rerender", slug)
     assert rerendered.returncode == 0 and f"queued version 1 of {slug}" in rerendered.stdout
     missing = cli("gallery", "rerender", slug, "--version", "7")

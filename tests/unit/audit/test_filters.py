@@ -5,7 +5,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from appliance.audit.errors import BadFilter
-from appliance.audit.filters import decode_cursor, encode_cursor, like_pattern, parse_filters, parse_time
+from appliance.audit.filters import decode_cursor, encode_cursor, parse_filters, parse_time
+from appliance.db.like import contains_pattern
 
 NOW = datetime(2026, 11, 30, 13, 0, tzinfo=timezone.utc)
 
@@ -33,7 +34,7 @@ def test_empty_filters_are_not_given_and_texts_are_trimmed() -> None:
 
 
 def test_a_search_takes_percent_and_underscore_literally() -> None:
-    assert like_pattern(r"50%_a\b") == r"%50\%\_a\\b%"
+    assert contains_pattern(r"50%_a\b") == r"%50\%\_a\\b%"
 
 
 def test_a_cursor_comes_back_as_it_was_given_and_a_forged_one_is_refused() -> None:
