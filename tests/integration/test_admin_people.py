@@ -15,6 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+from appliance.identity.directory import READ_WHOLE
 from tests.harness import Appliance, mint_storage_token
 from tests.integration.oauth import add_user, browser_client, form_value, sign_in
 from tests.integration.people_data import seed_accounts
@@ -237,6 +238,35 @@ def test_keyset_pages_visit_everyone_once_in_order_with_the_never_signed_in_at_o
     assert len(physics) == 6 and all(p["groups"] == ["physics"] for p in physics)
     broken = admin.http.get(API + "/people", params={"after": "garbage", "sort": "created"})
     assert broken.status_code == 400 and "start from the first page" in broken.json()["error"]
+
+
+SQL_ORDER = {("username", "asc"): "username, id", ("name", "desc"): "display_name DESC, id DESC",
+             ("last_login", "asc"): "last_login_at ASC NULLS LAST, id", ("created", "desc"): "created_at DESC, id DESC",
+             ("last_login", "desc"): "last_login_at DESC NULLS FIRST, id DESC"}
+
+
+def test_a_search_matching_few_is_sorted_from_its_matches_and_one_matching_many_walks_the_sort_order(
+        admin: Admin, engine: Engine) -> None:
+    """Up to READ_WHOLE matches are looked up by the trigram indexes and sorted, more are found walking the sort
+    order (identity.directory): either way every match comes once, in the order PostgreSQL sorts them."""
+    prefix = unique("sr")
+    seed_accounts(engine, prefix, READ_WHOLE + 300)
+    for typed, count in ((f"{prefix}0001", 100), (prefix, READ_WHOLE + 300)):  # usernames <prefix>000100-000199
+        for (sort, order), order_by in SQL_ORDER.items():
+            with engine.connect() as connection:
+                expected = list(connection.execute(text(
+                    f"SELECT username FROM identity.accounts WHERE username ILIKE :p OR display_name ILIKE :p OR "
+                    f"email ILIKE :p ORDER BY {order_by}"), {"p": f"%{typed}%"}).scalars())
+            found: list[str] = []
+            after = ""
+            while True:
+                page = admin.http.get(API + "/people", params={"q": typed, "sort": sort, "order": order,
+                                                                "limit": "200", "after": after})
+                assert page.status_code == 200, page.text[:300]
+                found += [person["username"] for person in page.json()["people"]]
+                if not (after := page.json()["next"] or ""):
+                    break
+            assert len(expected) == count and found == expected, (typed, sort, order)
 
 
 def test_people_pages_and_search_at_100000_accounts(running_appliance: Appliance, admin: Admin,
