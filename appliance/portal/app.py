@@ -14,7 +14,6 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
-from starlette.templating import Jinja2Templates
 
 from appliance import __version__, admin, audit, discovery, gallery, identity, storage
 from appliance.db import make_engine
@@ -26,6 +25,7 @@ from appliance.portal.guards import AllowedHosts, HeaderLimits, portal_hosts
 from appliance.portal.headers import SecurityHeaders
 from appliance.portal.member_server import MemberServer
 from appliance.portal.pages import PortalPages
+from appliance.portal.templating import portal_templates
 from appliance.postgres import database_url
 from appliance.supervisor import SupervisorClient
 from appliance.webui import STATIC, TEMPLATES
@@ -109,7 +109,7 @@ def make_app(config: Config) -> Starlette:
                                      audit_service.record)
     system_console = admin.SystemConsole(config, engine, supervisor_client, discovery_service.registry)
 
-    templates = Jinja2Templates(directory=str(TEMPLATES))
+    templates = portal_templates(str(TEMPLATES))
     templates.env.globals.update(version=__version__, csrf_for=identity_pages.csrf_token)
 
     @contextlib.asynccontextmanager
