@@ -104,7 +104,11 @@ class AccountDirectory:
             parts.reverse()
         found: list[Account] = []
         with self.engine.connect() as connection:
-            filters = self._few_matches(connection, query) or self._filters(query)
+            if TRIGRAM.search(query.text):
+                filters = self._few_matches(connection, query) or self._filters(query)
+            else:  # reads outside a transaction: no BEGIN and ROLLBACK round trips
+                filters = self._filters(query)
+                connection.execution_options(isolation_level="AUTOCOMMIT")
             for part in parts:
                 statement = part(query, key, value, after_id)
                 if statement is None:
@@ -118,16 +122,14 @@ class AccountDirectory:
         return AccountPage(found, encode_cursor(found[-1], query.sort) if more else None)
 
     def _few_matches(self, connection: Connection, query: AccountQuery) -> list[ColumnElement[bool]] | None:
-        """For a search the trigram indexes can look up that matches at most READ_WHOLE accounts: the filter
-        naming them by id, with the planner held to bitmap scans for the rest of the transaction (the
-        page is then sorted from those few). None for any other query, which keeps the planner's choice.
+        """For a search the trigram indexes can look up (TRIGRAM) that matches at most READ_WHOLE accounts: the
+        filter naming them by id, with the planner held to bitmap scans for the rest of the transaction (the
+        page is then sorted from those few). None when it matches more, which keeps the planner's choice.
 
         The planner guesses how many accounts an ILIKE matches from the 100 values it sampled per
         column, and reckons them spread evenly in the sort order: for 'Hopper 91' it guessed 1,030 of
         100,000 and walked the username index from the start, 91,000 rows and 56 ms, to find 51
         matches that all sit near its end. Looked up by the trigram indexes, they take 1-3 ms."""
-        if not TRIGRAM.search(query.text):
-            return None
         connection.exec_driver_sql(BITMAP_SCANS_ONLY)
         ids = connection.execute(select(accounts.c.id).where(*self._filters(query))
                                  .limit(READ_WHOLE + 1)).scalars().all()
