@@ -17,8 +17,10 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import create_engine, text
 
 from tests.harness import Appliance
+from tests.integration import gallery_data as data
 from tests.integration.conftest import running
 from tests.integration.oauth import add_user
 
@@ -26,7 +28,7 @@ AXE = Path(__file__).resolve().parents[2] / ".venv" / "node_modules" / "axe-core
 WIDTHS = (1280, 390)
 BLOCKING = ("serious", "critical")
 ADMIN_PAGES = ("/admin/people", "/admin/people/new", "/admin/people/import", "/admin/people/{admin}", "/admin/hubs",
-               "/admin/system", "/admin/audit")  # every console page as of 2026-11-30 13:45
+               "/admin/gallery", "/admin/gallery/reports", "/admin/system", "/admin/audit")  # every console page
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +41,23 @@ def axe_source() -> str:
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Appliance]:
     yield from running(hubs=1)
+
+
+@pytest.fixture(scope="module")
+def publication(lab: Appliance) -> str:
+    """A featured publication with an open report (so the gallery, its page and the console show them)."""
+    engine = create_engine(lab.database_url())
+    try:
+        slug = data.publication(engine, author="someone", title="Momentum across sectors", tags=["returns"],
+                                summary="A study of returns.", thumbnail=True)
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE gallery.publications SET featured_at = now() WHERE slug = :s"), {"s": slug})
+            connection.execute(text("INSERT INTO gallery.reports (publication_id, reporter, reason, detail) "
+                                    "SELECT id, 'someone-else', 'broken', 'The plot is empty.' "
+                                    "FROM gallery.publications WHERE slug = :s"), {"s": slug})
+    finally:
+        engine.dispose()
+    return slug
 
 
 def violations(page: Page, axe_source: str) -> list[dict[str, Any]]:
@@ -78,10 +97,14 @@ def test_signed_out_pages_have_no_serious_violation(lab: Appliance, page: Page, 
     check(page, axe_source, f"{lab.public_portal_url}{path}")
 
 
-def test_a_members_pages_have_no_serious_violation(lab: Appliance, page: Page, axe_source: str) -> None:
+def test_a_members_pages_have_no_serious_violation(lab: Appliance, page: Page, axe_source: str,
+                                                   publication: str) -> None:
     sign_in(page, lab, "ada-a11y")
-    for path in ("/", "/gallery", "/gallery/mine", "/account/password", "/no-such-page", "/research/signed-out"):
+    for path in ("/", "/gallery", "/gallery/mine", "/account/password", "/no-such-page", "/research/signed-out",
+                 f"/gallery/p/{publication}"):
         check(page, axe_source, f"{lab.public_portal_url}{path}")
+    page.get_by_text("Report to the administrators").click()  # the publication's report form, open
+    assert violations(page, axe_source) == []
 
 
 def test_the_research_page_has_no_serious_violation_while_starting_and_with_jupyterlab(
@@ -95,7 +118,8 @@ def test_the_research_page_has_no_serious_violation_while_starting_and_with_jupy
     assert starting + violations(page, axe_source) == []
 
 
-def test_the_admin_pages_have_no_serious_violation(lab: Appliance, chromium: Browser, axe_source: str) -> None:
+def test_the_admin_pages_have_no_serious_violation(lab: Appliance, chromium: Browser, axe_source: str,
+                                                   publication: str) -> None:
     page = chromium.new_context(viewport={"width": 1280, "height": 800}).new_page()
     sign_in(page, lab, "cleo-a11y", "--admin")
     check(page, axe_source, f"{lab.public_portal_url}/")

@@ -462,7 +462,10 @@ def test_the_console_lists_publications_and_acts_on_them_through_its_forms(
     page = root.get("/admin/gallery", q=word)
     assert page.status_code == 200 and f"/admin/gallery/{slug}/feature" in page.text and SCRIPT not in page.text
     assert "1 report" in page.text
+    assert 'name="csrf_token" value=""' not in page.text  # every form carries the session's token
     assert bob.get("/admin/gallery").status_code == 403 and bob.get("/admin/gallery/reports").status_code == 403
+    assert '<a href="/admin"' in root.get("/gallery").text and '<a href="/admin"' not in bob.get("/gallery").text
+    assert '<a href="/admin" aria-current="page">Admin</a>' in page.text  # the header marks where you are
 
     hidden = root.post_form(here, f"/admin/gallery/{slug}/hide", reason="Copyright", back=here)
     assert hidden.status_code == 303 and hidden.headers["location"] == f"{here}&done=hide"
@@ -474,6 +477,7 @@ def test_the_console_lists_publications_and_acts_on_them_through_its_forms(
 
     assert "copied from a paper" not in root.get("/admin/gallery/reports").text  # hiding resolved it
     reports = root.get("/admin/gallery/reports", state="all")
+    assert 'name="csrf_token" value=""' not in reports.text
     assert "copied from a paper" in reports.text and bob.name in reports.text
     assert f"hidden by {root.name}" in reports.text
     report_id = root.admin_api("GET", "/gallery/reports", slug=slug, state="all").json()["reports"][0]["id"]
