@@ -9,7 +9,6 @@ and CSV import (csv_import.py).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -25,7 +24,6 @@ if TYPE_CHECKING:
     from appliance.identity.access import AccessEndings
     from appliance.identity.invitations import InvitationTable
 
-GROUPS_KEPT_S = 30.0
 HOW = ("password", "link")  # how a new person (or a reset) gets in: a password shown once, or a sign-up link
 
 
@@ -71,7 +69,6 @@ class People:
         self.endings = endings
         self.portal_origin = portal_origin
         self.record = record
-        self._groups: tuple[float, list[tuple[str, int]]] | None = None
 
     @classmethod
     def make(cls, engine: Engine, min_password_length: int, portal_origin: str, record: Record = no_record) -> People:
@@ -92,12 +89,8 @@ class People:
         return self.directory.count(query)
 
     def groups(self) -> list[tuple[str, int]]:
-        """Every group in use with its member count, kept GROUPS_KEPT_S (counting reads every account:
-        60 ms at 100,000); this process's own changes refresh it at once."""
-        kept = self._groups
-        if kept is None or time.monotonic() - kept[0] > GROUPS_KEPT_S:
-            kept = self._groups = (time.monotonic(), self.directory.groups())
-        return kept[1]
+        """Every group in use with its member count, as of now (whoever changed them)."""
+        return self.directory.groups()
 
     def get(self, username: str) -> Account:
         account = self.accounts.get(username)
@@ -118,7 +111,6 @@ class People:
         account = self.accounts.create(person.username, password if how == "password" else None,
                                        display_name=person.display_name, email=person.email, groups=person.groups,
                                        is_admin=person.admin)
-        self._groups = None
         self.record(actor, "person.created", account.username, {"admin": person.admin, "groups": list(account.groups),
                                                                  "how": how})
         return Access(account, password if how == "password" else None,
@@ -170,7 +162,6 @@ class People:
     def set_groups(self, actor: Any, username: str, groups: Iterable[str]) -> Account:
         before = self.get(username)
         account = self.accounts.set_groups(before.username, groups)
-        self._groups = None
         self.record(actor, "person.groups-changed", account.username,
                     {"before": list(before.groups), "after": list(account.groups)})
         return account

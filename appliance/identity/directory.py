@@ -24,7 +24,7 @@ from appliance.db.like import contains_pattern
 from appliance.identity.accounts import _COLUMNS as ACCOUNT_COLUMNS
 from appliance.identity.accounts import Account
 from appliance.identity.errors import IdentityError
-from appliance.identity.tables import accounts
+from appliance.identity.tables import accounts, group_members
 
 SEARCHED = (accounts.c.username, accounts.c.display_name, accounts.c.email)
 SORT_KEYS: dict[str, ColumnElement[Any]] = {
@@ -191,11 +191,8 @@ class AccountDirectory:
             return set(connection.execute(select(accounts.c.username).where(accounts.c.username.in_(names))).scalars())
 
     def groups(self) -> list[tuple[str, int]]:
-        """Every group in use, with how many accounts are in it."""
-        name = func.unnest(accounts.c.groups).label("name")
-        inner = select(name).subquery()
-        with self.engine.connect() as connection:
-            rows = connection.execute(select(inner.c.name, func.count().label("members")).group_by(inner.c.name)
-                                      .order_by(inner.c.name)).all()
+        """Every group in use, with how many accounts are in it (kept by triggers: migration 0012)."""
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            rows = connection.execute(select(group_members.c.name, group_members.c.members)
+                                      .order_by(group_members.c.name)).all()
         return [(row.name, int(row.members)) for row in rows]
-

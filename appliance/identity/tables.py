@@ -50,6 +50,14 @@ accounts = Table(
       for column in ("username", "display_name", "email")),
 )
 
+# how many accounts each group has, kept exact by triggers on accounts (migration 0012): People's group filter
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("members", Integer, nullable=False),
+)
+
 sessions = Table(
     "sessions",
     metadata,
