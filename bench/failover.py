@@ -33,7 +33,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from spawn import ready, start_baseline  # noqa: E402
+from plain_jupyterhub import ready, start_baseline  # noqa: E402
 
 from tests.harness import Appliance, make_home, reserve_ports, stop_process  # noqa: E402
 from tests.integration.lab import Member, server_url, start_server  # noqa: E402
