@@ -64,6 +64,14 @@ class HubAPI:
         response.raise_for_status()
         return server_state(response.json())
 
+    async def knows(self, username: str) -> bool:
+        """Whether the hub has a user of this name: a member who never signed in to it has none."""
+        response = await self.http.get(self._user(username), headers=self.headers)
+        if response.status_code == 404:
+            return False
+        response.raise_for_status()
+        return True
+
     async def memory(self, username: str) -> tuple[int | None, int | None]:
         """(bytes used, limit in bytes) of the member's running server; None where unknown."""
         response = await self.http.get(f"{self.base}appliance/memory/{quote(username, safe='')}",

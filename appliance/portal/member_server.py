@@ -37,7 +37,6 @@ SessionOf = Callable[[Request], Awaitable["Session | None"]]
 AssignmentOf = Callable[[str], Awaitable["str | None"]]  # the hub discovery placed a member on, if any
 STREAMS_PER_MEMBER = 3
 STREAM_LIMIT_S = 600.0  # longer than any hub's start timeout: the page opens a new stream if it still waits
-START_ANSWER_S = 2.0  # how long a start waits for the hub's answer before the page follows its progress
 RETRY_MS = 500  # how soon the browser's EventSource asks again after a stream ends
 NOT_SIGNED_IN = "Sign in to see your server."
 NO_HUB = "You have no hub yet: open Research and the portal places you on one."
@@ -127,13 +126,15 @@ class MemberServer:
         return JSONResponse({"ok": True, "hub": hub_id, "state": state, "sign_in": not known})
 
     async def _start(self, username: str, hub: HubAPI) -> bool:
-        """The hub answers a start once the server is up (or after its slow_spawn_timeout): wait only for its
-        refusal of a member it does not know, which is immediate; the page follows the start's progress."""
+        """Start the member's server; False when their hub has never seen them (they sign in to it first).
+        JupyterHub answers a start only once the server is up, or after its slow_spawn_timeout (10 s): the
+        start goes on without the page, which follows its progress events meanwhile."""
+        if not await hub.knows(username):
+            return False
         task = asyncio.ensure_future(hub.start(username))
         self.starting.add(task)
         task.add_done_callback(self._started)
-        done, _ = await asyncio.wait({task}, timeout=START_ANSWER_S)
-        return task.result() if done else True
+        return True
 
     def _started(self, task: asyncio.Task[bool]) -> None:
         self.starting.discard(task)

@@ -3,7 +3,9 @@ only for the session's member on their hub, with the hubs' service token, and re
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -27,10 +29,17 @@ PROGRESS = (b'data: {"progress": 0, "message": "Server requested"}\n\n'
             b'data: {"progress": 100, "ready": true, "message": "Server ready at /hubs/1/user/ada/"}\n\n')
 
 
-def hub(seen: list[httpx.Request]) -> httpx.MockTransport:
-    def answer(request: httpx.Request) -> httpx.Response:
+def hub(seen: list[httpx.Request], known: bool = True, start_answered: asyncio.Event | None = None
+        ) -> httpx.MockTransport:
+    """ada's hub: it knows her (or, not ``known``, answers 404 about her), and answers a start of her server
+    once ``start_answered`` is set (as JupyterHub does once the server is up)."""
+    async def answer(request: httpx.Request) -> httpx.Response:
         seen.append(request)
         path = request.url.path
+        if path.endswith("/users/ada/server") and request.method == "POST" and start_answered is not None:
+            await start_answered.wait()
+        if not known and "/users/ada" in path:
+            return httpx.Response(404)
         if path.endswith("/users/ada"):
             return httpx.Response(200, json=RUNNING)
         if path.endswith("/appliance/memory/ada"):
@@ -38,12 +47,13 @@ def hub(seen: list[httpx.Request]) -> httpx.MockTransport:
         if path.endswith("/users/ada/server/progress"):
             return httpx.Response(200, content=PROGRESS, headers={"Content-Type": "text/event-stream"})
         if path.endswith("/users/ada/server"):
-            return httpx.Response(202 if request.method == "DELETE" else 404)
+            return httpx.Response(202 if request.method == "DELETE" else 201)
         return httpx.Response(404)
     return httpx.MockTransport(answer)
 
 
-def portal(tmp_path: Path, seen: list[httpx.Request], signed_in: bool = True, hub_id: str | None = "1") -> Starlette:
+def portal(tmp_path: Path, seen: list[httpx.Request], signed_in: bool = True, hub_id: str | None = "1",
+           hub_api: httpx.MockTransport | None = None) -> Starlette:
     config = load_config(home=tmp_path / "home", environ={"APPLIANCE_HUBS_COUNT": "2"})
 
     async def session_of(request: Request) -> Any:
@@ -52,8 +62,10 @@ def portal(tmp_path: Path, seen: list[httpx.Request], signed_in: bool = True, hu
     async def assignment_of(username: str) -> str | None:
         return hub_id
 
-    server = MemberServer(config, session_of, assignment_of, CSRF, httpx.AsyncClient(transport=hub(seen)))
-    return Starlette(routes=server.routes())
+    server = MemberServer(config, session_of, assignment_of, CSRF, httpx.AsyncClient(transport=hub_api or hub(seen)))
+    app = Starlette(routes=server.routes())
+    app.state.starts_in_progress = lambda: asyncio.gather(*server.starting)
+    return app
 
 
 def client(app: Starlette) -> httpx.AsyncClient:
@@ -99,10 +111,31 @@ async def test_stopping_needs_the_sessions_csrf_token_and_the_portals_origin(tmp
 
 async def test_a_member_the_hub_never_saw_is_asked_to_sign_in_to_it_first(tmp_path: Path) -> None:
     seen: list[httpx.Request] = []
+    never_answered = asyncio.Event()  # however slowly the hub would refuse a start: it is not asked for one
     token = CSRF.token(b"session:" + SESSION.digest)
-    async with client(portal(tmp_path, seen)) as http:
+    app = portal(tmp_path, seen, hub_api=hub(seen, known=False, start_answered=never_answered))
+    async with client(app) as http:
         started = await http.post("/api/research/v1/server/start", headers={"Origin": PORTAL, "X-CSRF-Token": token})
+        never_answered.set()
     assert started.json() == {"ok": True, "hub": "1", "state": "stopped", "sign_in": True}
+    assert [(r.method, r.url.path) for r in seen] == [("GET", "/hubs/1/hub/api/users/ada")]
+
+
+async def test_a_start_is_answered_while_the_hub_is_still_starting_the_server(tmp_path: Path) -> None:
+    """JupyterHub answers a start once the server is up: the page follows its progress meanwhile."""
+    seen: list[httpx.Request] = []
+    server_up = asyncio.Event()
+    token = CSRF.token(b"session:" + SESSION.digest)
+    app = portal(tmp_path, seen, hub_api=hub(seen, start_answered=server_up))
+    starts: Callable[[], Awaitable[list[bool]]] = app.state.starts_in_progress
+    async with client(app) as http:
+        started = await http.post("/api/research/v1/server/start", headers={"Origin": PORTAL, "X-CSRF-Token": token})
+        assert not server_up.is_set()
+        assert started.json() == {"ok": True, "hub": "1", "state": "starting", "sign_in": False}
+        server_up.set()
+        assert await starts() == [True]  # the start went on: the hub answered it once the server was up
+    assert [(r.method, r.url.path) for r in seen] == [("GET", "/hubs/1/hub/api/users/ada"),
+                                                      ("POST", "/hubs/1/hub/api/users/ada/server")]
 
 
 async def test_jupyterhubs_progress_events_are_relayed_as_they_come(tmp_path: Path) -> None:
