@@ -72,7 +72,8 @@ def make_app(config: Config) -> Starlette:
     async def member_account(username: str) -> identity.Account | None:
         return await run_in_threadpool(identity_service.accounts.get, username)
 
-    storage_service = storage.Storage(url, config.storage, config.home, standing=identity_service.access.standing_of)
+    storage_service = storage.Storage(url, config.storage, config.home, standing=identity_service.access.standing_of,
+                                      record=audit_service.record)
     gallery_service = gallery.Gallery(url, config.gallery, members=member_account,
                                       authenticate=storage_service.api.authenticate, portal_origin=portal_origin,
                                       record=audit_service.record)

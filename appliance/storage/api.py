@@ -31,6 +31,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from appliance.api_errors import json_error
+from appliance.audit import Actor, FloodGate, Record, no_record
 from appliance.storage.errors import BadPath, StorageError, Unauthorized
 from appliance.storage.store import FileStore
 from appliance.storage.tokens import StandingCheck, StorageTokens
@@ -40,11 +41,14 @@ Handler = Callable[[Request, str, str], Awaitable[Response]]
 
 
 class StorageAPI:
-    def __init__(self, store: FileStore, tokens: StorageTokens, standing: StandingCheck | None):
-        """``standing``: the check against members' current state; None only where the API is never served."""
+    def __init__(self, store: FileStore, tokens: StorageTokens, standing: StandingCheck | None,
+                 record: Record = no_record):
+        """``standing``: the check against members' current state; None only where the API is never served.
+        ``record``: the audit log's, for refused tokens (at most 30 a minute from one address are kept)."""
         self.store = store
         self.tokens = tokens
         self.standing = standing
+        self.record_refusal = FloodGate(record)
 
     def routes(self) -> list[Route]:
         endpoints: list[tuple[str, str, Handler]] = [
@@ -76,10 +80,17 @@ class StorageAPI:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("a storage token is required (Authorization: Bearer …).")
-        claims = self.tokens.decode(token.strip())
-        if self.standing is None:
-            raise Unauthorized("this storage API cannot check members' standing; it refuses every token.")
-        await self.standing.check(claims)
+        member = ""
+        try:
+            claims = self.tokens.decode(token.strip())
+            member = claims.username
+            if self.standing is None:
+                raise Unauthorized("this storage API cannot check members' standing; it refuses every token.")
+            await self.standing.check(claims)
+        except Unauthorized as refused:
+            self.record_refusal(Actor.of_request(member, request), "token.refused", f"storage:{member}" if member
+                                else "storage", {"api": request.url.path.split("/")[2], "reason": refused.message})
+            raise
         return claims.username
 
     # ----- handlers ---------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from appliance.audit import Record, no_record
 from appliance.db.pool import async_pool
 from appliance.home import Home
 from appliance.storage.api import StorageAPI
@@ -21,14 +22,16 @@ class Storage:
     """Call ``await open()`` inside the event loop that will use it, and ``await close()`` at the end."""
 
     def __init__(self, database_url: str, settings: StorageSettings, home: Home, pool_size: int = 10,
-                 standing: StandingLookup | None = None):
+                 standing: StandingLookup | None = None, record: Record = no_record):
         """``standing``: members' current state (identity's), which every storage token is checked
-        against; without it (tools that never serve the API) the API refuses every token."""
+        against; without it (tools that never serve the API) the API refuses every token. ``record``:
+        the audit log's, for the tokens the API refuses."""
         # lock_timeout: a call waiting on another transaction's rows gives up (HTTP 503)
         self.pool = async_pool(database_url, 2 * pool_size, f"-c lock_timeout={int(settings.lock_timeout_s * 1000)}")
         self.store = FileStore(self.pool, MasterKeyFile(home.secrets_dir), settings)
         self.tokens = storage_tokens(home, settings)
-        self.api = StorageAPI(self.store, self.tokens, StandingCheck(standing) if standing is not None else None)
+        self.api = StorageAPI(self.store, self.tokens, StandingCheck(standing) if standing is not None else None,
+                              record)
 
     async def open(self) -> None:
         await self.pool.open()

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from appliance.audit import Actor, Audit, AuditSettings
-from tests.harness import Appliance
+from tests.harness import Appliance, mint_storage_token
 from tests.integration import gallery_data
 from tests.integration.conftest import running
 from tests.integration.oauth import Browser, add_user, form_value, register_client
@@ -131,6 +131,23 @@ def test_refused_tokens_name_the_client_the_endpoint_and_the_error(lab: Applianc
     assert userinfo[0]["address"] == "127.0.0.1" and marker not in json.dumps(userinfo)  # the token is not kept
 
 
+def test_the_storage_api_records_the_tokens_it_refuses_and_never_the_token(lab: Appliance) -> None:
+    member, _ = new_member(lab)
+    token, forged = mint_storage_token(lab, member), f"forged-{uuid.uuid4().hex}"
+    listing = f"{lab.portal_url}/api/storage/v1/list/"
+    assert httpx.get(listing, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert httpx.get(listing, headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+    assert lab.cli("users", "disable", member).returncode == 0
+    assert httpx.get(listing, headers={"Authorization": f"Bearer {token}"}).status_code == 401  # a disabled member's
+    found = wait_for(lab, lambda events: {"storage", f"storage:{member}"} <= {e["target"] for e in events},
+                     "--action", "token.refused", "--since", "1m")
+    theirs = [e for e in found if e["target"] == f"storage:{member}"]
+    assert theirs[0]["actor"] == member and theirs[0]["detail"]["api"] == "storage"
+    assert "disabled" in theirs[0]["detail"]["reason"]
+    assert any(e["target"] == "storage" and e["actor"] == "" for e in found)
+    assert forged not in json.dumps(found) and token not in json.dumps(found)  # tokens are never kept
+
+
 def test_a_password_change_and_a_wrong_current_password_are_recorded(lab: Appliance) -> None:
     name, password = new_member(lab)
     browser = Browser(lab)
@@ -165,7 +182,7 @@ def test_the_command_lines_changes_are_recorded_as_cli_and_found_by_appliance_au
     assert {(e["actor"], e["address"]) for e in found} == {(f"cli:{getpass.getuser()}", "local")}
     hidden = cli_events(lab, "--action", "gallery", "--search", "advertising")
     assert [(e["action"], e["target"], e["detail"]) for e in hidden] == [
-        ("gallery.hidden", slug, {"reason": "advertising"})]
+        ("gallery.hidden", slug, {"reason": "advertising", "reports_resolved": 0})]
     table = lab.cli("audit", "--target", client_id)
     assert table.returncode == 0 and "oauth-client.removed" in table.stdout.splitlines()[1]
     exported = lab.cli("audit", "--csv", "--target", client_id)
