@@ -8,8 +8,8 @@ JupyterLab. Each is timed from the click on "Sign in" to JupyterLab usable (its 
 notebook's kernel "Idle" (the launcher's Python 3 card), cold (a new member, no server yet) and warm (the same
 member again in a fresh browser context, their server running). Prints p50 and max of each, the ratio
 appliance / plain, and where the time goes: the phases as the browser sees them, from timestamps the pages
-take themselves (an init script marks each document's load event, the redirects that led to it and each
-progress event) and from Playwright's request timings, all on the wall clock.
+take themselves (an init script marks each document's load event and each progress event) and from
+Playwright's request timings (the sign-in POST answered, JupyterLab asked for), all on the wall clock.
 Prints figures only; asserts none.
 Usage: .venv/bin/python bench/browser.py [--members N] [--hubs N]
 """
@@ -42,13 +42,7 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 # its own scripts: marks its load event and the progress events it receives, with the page's own clock.
 MARKS = """(() => {
   const mark = (kind, detail) => window.benchMark(kind, detail, performance.timeOrigin + performance.now());
-  window.addEventListener("load", () => {
-    mark("load", location.pathname);
-    const [navigation] = performance.getEntriesByType("navigation");  // the redirects that led here
-    if (navigation && navigation.redirectEnd > 0) {
-      window.benchMark("redirected", location.pathname, performance.timeOrigin + navigation.redirectEnd);
-    }
-  });
+  window.addEventListener("load", () => mark("load", location.pathname));
   const Native = window.EventSource;
   if (!Native) return;
   window.EventSource = class extends Native {
@@ -70,7 +64,8 @@ APPLIANCE_PHASES = [("sign-in POST answered (the password checked)", "signed in"
                     ("JupyterLab asked for in the frame", "lab asked"),
                     ("JupyterLab page loaded in the frame", "lab page"), ("launcher visible", "usable"),
                     ("new notebook's kernel idle", "kernel idle")]
-PLAIN_PHASES = [("spawn-pending page loaded", "page"), ("progress events start", "progress"),
+PLAIN_PHASES = [("sign-in POST answered (DummyAuthenticator: no password)", "signed in"),
+                ("spawn-pending page loaded", "page"), ("progress events start", "progress"),
                 ("server ready", "ready"), ("JupyterLab asked for", "lab asked"),
                 ("JupyterLab page loaded", "lab page"), ("launcher visible", "usable"),
                 ("new notebook's kernel idle", "kernel idle")]
@@ -92,7 +87,7 @@ class Run:
     def step_of(self, kind: str, path: str) -> str | None:
         if kind in ("progress", "ready", "failed"):
             return kind
-        if kind == "redirected" and path == "/research":
+        if kind == "answered" and path.endswith("/login"):
             return "signed in"
         if kind == "request" and (path.endswith("/hub/user-redirect/lab") or path in (
                 f"/user/{self.username}/", f"/user/{self.username}/lab")):
@@ -108,14 +103,19 @@ class Run:
         return None
 
     def requested(self, request: Request) -> None:
-        """A request the page (or its frame) sent, when it was sent."""
-        self.mark("request", urlsplit(request.url).path, request.timing["startTime"])
+        """A request the page (or its frame) sent: when it was sent, and when a POST was answered."""
+        path, timing = urlsplit(request.url).path, request.timing
+        self.mark("request", path, timing["startTime"])
+        if request.method == "POST":
+            self.mark("answered", path, timing["startTime"] + timing["responseEnd"])
 
     def now(self, step: str) -> None:
         self.seen[step] = time.time() * 1000
 
-    def seconds(self, step: str) -> float | None:
-        return (self.seen[step] - self.submitted_ms) / 1000 if step in self.seen else None
+    def seconds(self, step: str, since: str = "") -> float | None:
+        """From the click on Sign in (or from step ``since``) to ``step``."""
+        start = self.seen.get(since) if since else self.submitted_ms
+        return (self.seen[step] - start) / 1000 if step in self.seen and start is not None else None
 
 
 def use_jupyterlab(run: Run, lab: Page | FrameLocator) -> None:
@@ -193,9 +193,9 @@ def plain_run(browser: Browser, url: str, username: str) -> Run:
     return run
 
 
-def figure(runs: list[Run], step: str) -> tuple[float, float] | None:
-    """(p50, max) in seconds from sign-in to ``step``, over the runs that saw it."""
-    values = [value for run in runs if (value := run.seconds(step)) is not None]
+def figure(runs: list[Run], step: str, since: str = "") -> tuple[float, float] | None:
+    """(p50, max) in seconds from sign-in (or from ``since``) to ``step``, over the runs that saw it."""
+    values = [value for run in runs if (value := run.seconds(step, since)) is not None]
     return (statistics.median(values), max(values)) if values else None
 
 
@@ -211,7 +211,8 @@ def phases(runs: list[Run], named: list[tuple[str, str]]) -> list[str]:
         for run in runs:
             before = [run.seen[s] for _, s in named[:named.index((label, step))] if s in run.seen]
             if step in run.seen:
-                spans.append((run.seen[step] - (before[-1] if before else run.submitted_ms)) / 1000)
+                # a redirect's next request starts as its answer ends: a span of -0.0 s is 0
+                spans.append(max(0.0, (run.seen[step] - (before[-1] if before else run.submitted_ms)) / 1000))
         if spans:
             lines.append(f"    {label:<58} {statistics.median(spans):6.2f} s  (max {max(spans):5.2f}, "
                          f"{len(spans)} of {len(runs)})")
@@ -221,13 +222,14 @@ def phases(runs: list[Run], named: list[tuple[str, str]]) -> list[str]:
 def report(members: int, chromium: str, runs: dict[tuple[str, str], list[Run]]) -> None:
     print(f"Chromium {chromium}: sign-in → JupyterLab usable → kernel idle, {members} members each; "
           "seconds from the click on Sign in, p50 / max")
-    print(f"  {'':<22}{'appliance':>15}   {'plain JupyterHub':>15}   ratio (p50)")
+    print(f"  {'':<31}{'appliance':>15}   {'plain JupyterHub':>15}   ratio (p50)")
     for temperature in ("cold", "warm"):
-        for step in ("usable", "kernel idle"):
-            ours = figure(runs["appliance", temperature], step)
-            theirs = figure(runs["plain", temperature], step)
+        for step, since, label in (("usable", "", "usable"), ("kernel idle", "", "kernel idle"),
+                                   ("usable", "signed in", "usable after sign-in POST")):
+            ours = figure(runs["appliance", temperature], step, since)
+            theirs = figure(runs["plain", temperature], step, since)
             ratio = f"{ours[0] / theirs[0]:5.2f}×" if ours and theirs else "—"
-            print(f"  {temperature + ' ' + step:<22}{show(ours)}   {show(theirs)}   {ratio}")
+            print(f"  {temperature + ' ' + label:<31}{show(ours)}   {show(theirs)}   {ratio}")
     print("where the time goes: p50 of each phase, from the previous step the run saw (the first: from the click)")
     for temperature in ("cold", "warm"):
         print(f"  appliance, {temperature}:", *phases(runs["appliance", temperature], APPLIANCE_PHASES), sep="\n")
