@@ -1,5 +1,9 @@
-"""Password hashing with argon2id (argon2-cffi's RFC 9106 low-memory profile: t=3, m=64 MiB, p=4,
-above OWASP's minimum of m=19 MiB, t=2, p=1)."""
+"""Password hashing with argon2id at OWASP's recommended setting (m=19 MiB, t=2, p=1: the Password Storage
+Cheat Sheet's first configuration). argon2-cffi's default (RFC 9106's low-memory profile, t=3, m=64 MiB,
+p=4) took 0.19 s a check on an idle 2-core box and 0.4-0.5 s under load, most of the gap between the
+appliance's sign-in and plain JupyterHub's (bench/browser.py); this one takes 0.03 s. Sign-in throttling
+and lock-outs (identity.settings) bound guessing online; a hash made with other parameters still
+verifies, and is made again with these at the member's next sign-in (``needs_rehash``)."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from collections.abc import Iterator
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-_hasher = PasswordHasher()
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 HASH_MEMORY_BYTES = _hasher.memory_cost * 1024  # memory_cost is in KiB
 
 
@@ -21,7 +25,7 @@ class HashingBusy(Exception):
 
 
 class HashingSlots:
-    """At most ``limit`` password hashes computed at once. Each takes HASH_MEMORY_BYTES for its ~0.1 s,
+    """At most ``limit`` password hashes computed at once. Each takes HASH_MEMORY_BYTES for its ~0.03 s,
     so a flood of sign-ins would otherwise cost memory in proportion; past the limit a caller is
     refused at once (HashingBusy), never queued."""
 

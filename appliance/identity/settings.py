@@ -31,7 +31,7 @@ class IdentitySettings:
     )
     max_concurrent_password_checks: int = knob(
         2,
-        "Passwords checked at once (sign-in, password change). Each check holds 64 MiB for about 0.1 s "
+        "Passwords checked at once (sign-in, password change). Each check holds 19 MiB for about 0.03 s "
         "(argon2id), so this bounds the portal's memory under a flood of sign-ins: more at once are "
         "answered 503 with Retry-After, saying the portal is busy. Raise it on a machine with cores and "
         "memory to spare. Applies when the portal restarts.",
