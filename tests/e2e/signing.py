@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from playwright.sync_api import Browser, Page
 
 from tests.harness import Appliance
@@ -12,7 +14,7 @@ def sign_in(page: Page, lab: Appliance, username: str, password: str, next_path:
             lands_on: str | None = None) -> Page:
     """Sign ``username`` in through the portal's sign-in page, asked for from ``next_path``; waits until the
     browser is on ``lands_on`` (default ``next_path``; "" waits for nothing: a page that keeps loading)."""
-    page.goto(f"{lab.public_portal_url}/login?next={next_path}")
+    page.goto(f"{lab.public_portal_url}/login?next={quote(next_path, safe='/')}")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
@@ -20,6 +22,14 @@ def sign_in(page: Page, lab: Appliance, username: str, password: str, next_path:
     if landing:
         page.wait_for_url(f"{lab.public_portal_url}{landing}")
     return page
+
+
+def sign_in_new(page: Page, lab: Appliance, username: str, *options: str, next_path: str = "/",
+                lands_on: str | None = None) -> str:
+    """A new account ``username`` (``appliance users add`` with ``options``), signed in; its password."""
+    password = add_user(lab, username, *options)
+    sign_in(page, lab, username, password, next_path, lands_on)
+    return password
 
 
 def new_member_page(chromium: Browser, lab: Appliance, username: str, password: str, next_path: str = "/",

@@ -19,10 +19,10 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import create_engine, text
 
+from tests.e2e.signing import sign_in_new
 from tests.harness import Appliance
 from tests.integration import gallery_data as data
 from tests.integration.conftest import running
-from tests.integration.oauth import add_user
 
 AXE = Path(__file__).resolve().parents[2] / ".venv" / "node_modules" / "axe-core" / "axe.min.js"
 WIDTHS = (1280, 390)
@@ -83,15 +83,6 @@ def check(page: Page, axe_source: str, url: str, status: int | None = None) -> N
     assert problems == [], f"{url}:\n{json.dumps(problems, indent=1)}"
 
 
-def sign_in(page: Page, lab: Appliance, username: str, *options: str) -> None:
-    password = add_user(lab, username, *options)
-    page.goto(f"{lab.public_portal_url}/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_text(f"Signed in as {username}")).to_be_visible()
-
-
 @pytest.mark.parametrize("path", ["/login", "/", "/no-such-page", "/research/signed-out"])
 def test_signed_out_pages_have_no_serious_violation(lab: Appliance, page: Page, axe_source: str, path: str) -> None:
     check(page, axe_source, f"{lab.public_portal_url}{path}")
@@ -99,7 +90,7 @@ def test_signed_out_pages_have_no_serious_violation(lab: Appliance, page: Page, 
 
 def test_a_members_pages_have_no_serious_violation(lab: Appliance, page: Page, axe_source: str,
                                                    publication: str) -> None:
-    sign_in(page, lab, "ada-a11y")
+    sign_in_new(page, lab, "ada-a11y")
     for path in ("/", "/gallery", "/gallery/mine", "/account/password", "/no-such-page", "/research/signed-out",
                  f"/gallery/p/{publication}"):
         check(page, axe_source, f"{lab.public_portal_url}{path}")
@@ -109,7 +100,7 @@ def test_a_members_pages_have_no_serious_violation(lab: Appliance, page: Page, a
 
 def test_the_research_page_has_no_serious_violation_while_starting_and_with_jupyterlab(
         lab: Appliance, page: Page, axe_source: str) -> None:
-    sign_in(page, lab, "bea-a11y")
+    sign_in_new(page, lab, "bea-a11y")
     page.goto(f"{lab.public_portal_url}/research")
     expect(page.locator("#spawn-progress")).to_be_visible()
     starting = violations(page, axe_source)
@@ -121,7 +112,7 @@ def test_the_research_page_has_no_serious_violation_while_starting_and_with_jupy
 def test_the_admin_pages_have_no_serious_violation(lab: Appliance, chromium: Browser, axe_source: str,
                                                    publication: str) -> None:
     page = chromium.new_context(viewport={"width": 1280, "height": 800}).new_page()
-    sign_in(page, lab, "cleo-a11y", "--admin")
+    sign_in_new(page, lab, "cleo-a11y", "--admin")
     check(page, axe_source, f"{lab.public_portal_url}/")
     for path in ADMIN_PAGES:
         check(page, axe_source, f"{lab.public_portal_url}{path.format(admin='cleo-a11y')}", status=200)

@@ -2,8 +2,8 @@
 
 - the acceptance story: an admin imports three people from CSV (one row bad, reported), disables one while
   their server runs (it stops, and their open Research page is signed out), drains hub 1 and sees a new
-  member land on hub 2 without reloading, hides a publication (gone from /gallery, its author sees why),
-  and finds each action in the audit log;
+  member land on hub 2 without reloading, hides a publication a member reported (gone from /gallery, its
+  author sees why), and finds each action in the audit log;
 - People: the table and its search, a new person with a one-time sign-up link (which they open and use),
   a CSV import previewed then reported, a person's page, disabling them; usable at 390 px;
 - Hubs and System: the state updates without a reload, the chart draws both windows, no secret shown;
@@ -143,24 +143,35 @@ def test_the_admin_imports_disables_drains_hides_and_finds_it_all_in_the_audit_l
     finally:
         assert lab.cli("hubs", "undrain", "1").returncode == 0
 
-    # 4. hide Ben's publication: gone from the gallery for Cy, Ben sees why
+    # 4. Cy reports Ben's publication; the admin hides it from the reports: gone for Cy, Ben sees why
     slug = publish(lab, ben, f"Desk numbers {tag}")
     cy_page = new_member_page(chromium, lab, cy, add_user(lab, cy), "/gallery")
-    expect(cy_page.get_by_role("link", name=f"Desk numbers {tag}")).to_be_visible()
-    page.goto(f"{lab.public_portal_url}/admin/gallery?q={tag}")
-    row = page.locator(f"#p-{slug}")
-    row.get_by_text("Hide…").click()
-    row.get_by_label(f"Reason, shown to {ben}").fill("It shows the desk's unpublished positions")
-    row.get_by_role("button", name="Hide", exact=True).click()
+    cy_page.get_by_role("link", name=f"Desk numbers {tag}").click()
+    cy_page.get_by_text("Report to the administrators").click()
+    cy_page.get_by_label("Private or sensitive data (credentials, personal data)").check()
+    cy_page.get_by_label("Anything the administrators should know (optional)").fill("Live positions in cell 1.")
+    cy_page.get_by_role("button", name="Send report").click()
+    expect(cy_page.get_by_text("Thank you: your report was sent to the administrators.")).to_be_visible()
+    page.goto(f"{lab.public_portal_url}/admin/gallery")
+    page.get_by_role("link", name="Reports").click()
+    report = page.locator("tr", has=page.get_by_role("link", name=f"Desk numbers {tag}"))
+    expect(report).to_contain_text("Live positions in cell 1.")
+    expect(report).to_contain_text(cy)
+    shot(page, "8-gallery-reports")
+    report.get_by_text("Hide publication…").click()
+    report.get_by_label(f"Reason, shown to {ben}").fill("It shows the desk's unpublished positions")
+    report.get_by_role("button", name="Hide", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text("Hidden")
+    expect(page.get_by_role("link", name=f"Desk numbers {tag}")).to_have_count(0)  # resolved: off the open list
+    page.goto(f"{lab.public_portal_url}/admin/gallery?q={tag}")
     expect(page.locator(f"#p-{slug} .badge").first).to_have_text("hidden")
-    shot(page, "8-gallery-hidden")
-    cy_page.reload()
+    shot(page, "9-gallery-hidden")
+    cy_page.goto(f"{lab.public_portal_url}/gallery")
     expect(cy_page.get_by_role("link", name=f"Desk numbers {tag}")).to_have_count(0)
     ben_page.goto(f"{lab.public_portal_url}/gallery/mine")
     expect(ben_page.get_by_text("An administrator hid this publication: It shows the desk's unpublished "
                                 "positions")).to_be_visible()
-    shot(ben_page, "9-author-sees-why")
+    shot(ben_page, "10-author-sees-why")
 
     # 5. each action is in the audit log, with who did it
     for filters, expected in (({"action": "person.created", "actor": f"boss{tag}"}, [ben, ana]),
@@ -172,7 +183,7 @@ def test_the_admin_imports_disables_drains_hides_and_finds_it_all_in_the_audit_l
         targets = [rows.nth(i).locator("td").nth(3).inner_text() for i in range(rows.count())]
         assert targets[:len(expected)] == expected, (filters, targets)
         expect(rows.first.locator("td").nth(1)).to_contain_text(f"boss{tag}")
-    shot(page, "10-audit")
+    shot(page, "11-audit")
     assert csp_violations == []
 
 

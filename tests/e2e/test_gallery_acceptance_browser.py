@@ -25,6 +25,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from tests.e2e.hostile_notebook import MARKER, hostile_notebook
 from tests.e2e.listener import Listener
+from tests.e2e.signing import new_member_page
 from tests.harness import Appliance, mint_storage_token
 from tests.integration.conftest import running
 from tests.integration.oauth import add_user
@@ -61,16 +62,6 @@ def members(lab: Appliance) -> dict[str, str]:
     """Ada and Bob are in the group "quant"; Carol is not; Mallory publishes the hostile notebook."""
     return {"ada": add_user(lab, "ada", "--group", "quant"), "bob": add_user(lab, "bob", "--group", "quant"),
             "carol": add_user(lab, "carol"), "mallory": add_user(lab, "mallory")}
-
-
-def browser_of(chromium: Browser, lab: Appliance, name: str, password: str) -> Page:
-    page = chromium.new_context(viewport={"width": 1280, "height": 860}).new_page()
-    page.goto(f"{lab.public_portal_url}/login")
-    page.get_by_label("Username").fill(name)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{lab.public_portal_url}/")
-    return page
 
 
 def jupyterlab(page: Page, lab: Appliance, path: str = "") -> FrameLocator:
@@ -132,7 +123,7 @@ def test_publish_find_clone_version_and_unpublish(lab: Appliance, members: dict[
     def shot(page: Page, name: str) -> None:
         page.screenshot(path=str(artifacts / f"gallery-loop-{name}.png"), full_page=True)
 
-    ada, bob = (browser_of(chromium, lab, name, members[name]) for name in ("ada", "bob"))
+    ada, bob = (new_member_page(chromium, lab, name, members[name]) for name in ("ada", "bob"))
     ada_files = StorageCaller(lab, mint_storage_token(lab, "ada"))
     assert ada_files.write("volatility.ipynb", json.dumps(notebook(VERSION_1)).encode()).status_code in (200, 201)
 
@@ -234,10 +225,10 @@ def test_a_group_publication_is_invisible_outside_the_group(lab: Appliance, memb
                               "new_version_of": None}, timeout=60)
     assert answer.status_code == 201, answer.text
     slug = answer.json()["slug"]
-    bob = browser_of(chromium, lab, "bob", members["bob"])
+    bob = new_member_page(chromium, lab, "bob", members["bob"])
     bob.goto(f"{lab.public_portal_url}/gallery?tag=lattice")
     expect(card(bob, "Quant desk only")).to_be_visible()
-    carol = browser_of(chromium, lab, "carol", members["carol"])
+    carol = new_member_page(chromium, lab, "carol", members["carol"])
     for path in (f"/gallery/p/{slug}", f"/gallery/p/{slug}/v/1", f"/gallery/p/{slug}/v/1/notebook.ipynb"):
         response = carol.goto(f"{lab.public_portal_url}{path}")
         assert response is not None and response.status == 404, path
@@ -267,7 +258,7 @@ def test_a_hostile_notebook_reaches_nothing(lab: Appliance, members: dict[str, s
     slug = answer.json()["slug"]
     _wait_rendered(lab, token, slug)
 
-    bob = browser_of(chromium, lab, "bob", members["bob"])
+    bob = new_member_page(chromium, lab, "bob", members["bob"])
     ran: list[str] = []  # the attacks whose script ran (and logged so)
 
     def on_console(message: ConsoleMessage) -> None:

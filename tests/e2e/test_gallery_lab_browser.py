@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import FrameLocator, Page, expect
 
-from tests.e2e.test_research_browser import sign_in
+from tests.e2e.signing import sign_in_new
 from tests.harness import Appliance
 from tests.integration.conftest import running
 from tests.integration.storage_client import StorageCaller, mint
@@ -35,7 +35,7 @@ def lab() -> Iterator[Appliance]:
 
 
 def open_notebook(page: Page, appliance: Appliance, name: str, path: str) -> tuple[FrameLocator, StorageCaller]:
-    sign_in(page, appliance, name, "/research")
+    sign_in_new(page, appliance, name, next_path="/research", lands_on="")
     lab = page.frame_locator("#lab")
     expect(lab.locator(".jp-Launcher")).to_be_visible(timeout=90_000)
     storage = StorageCaller(appliance, mint(appliance, name))

@@ -18,6 +18,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests.e2e.signing import sign_in
 from tests.harness import Appliance, mint_storage_token
 from tests.integration.oauth import add_user
 
@@ -114,14 +115,6 @@ def gallery(running_appliance: Appliance) -> Iterator[dict[str, Any]]:
             "Momentum in small caps", "Twelve-minus-one momentum on the smallest quintile, 1990–2025, with costs.",
             ["momentum", "equities", "factors"], new_version_of=slugs["momentum"])
     yield {"passwords": passwords, "slugs": slugs}
-
-
-def sign_in(page: Page, appliance: Appliance, username: str, password: str, next_path: str) -> None:
-    page.goto(f"{appliance.public_portal_url}{next_path}")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{appliance.public_portal_url}{next_path}")
 
 
 def test_an_empty_gallery_says_how_to_publish(running_appliance: Appliance, page: Page, artifacts: Path) -> None:

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests.e2e.signing import sign_in, sign_in_new
 from tests.harness import Appliance
 from tests.integration.conftest import running
-from tests.integration.oauth import add_user
 
 WIDTHS = (1280, 390)
 LAB_TIMEOUT_MS = 120_000
@@ -37,15 +37,6 @@ def shoot(page: Page, artifacts: Path, name: str) -> None:
         overflow = page.evaluate("document.documentElement.scrollWidth")
         assert overflow <= width, f"{name} is {overflow} px wide at {width} px"
     page.set_viewport_size({"width": 1280, "height": 800})
-
-
-def sign_in(page: Page, lab: Appliance, username: str, next_path: str = "/", password: str | None = None) -> None:
-    password = password or add_user(lab, username)
-    page.goto(f"{lab.public_portal_url}/login?next={next_path}")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_text(f"Signed in as {username}")).to_be_visible()
 
 
 def ask(page: Page, path: str, method: str = "GET", csrf: bool = False) -> tuple[int, Any]:
@@ -91,12 +82,12 @@ def test_only_an_admin_sees_the_labs_health_and_it_comes_from_real_checks(one_hu
     expect(page.get_by_role("heading", name="System status")).to_have_count(0)
     expect(page.get_by_text("Hub origin")).to_have_count(0)
     shoot(page, artifacts, "member-home-anonymous")
-    sign_in(page, one_hub_lab, "ursula")
+    sign_in_new(page, one_hub_lab, "ursula")
     expect(page.get_by_role("heading", name="System status")).to_have_count(0)
     expect(page.get_by_role("link", name="Research")).to_have_count(2)  # the menu's and the card's
     shoot(page, artifacts, "member-home-member")
     admin = chromium.new_context(viewport={"width": 1280, "height": 800}).new_page()
-    sign_in(admin, one_hub_lab, "vera-admin", password=add_user(one_hub_lab, "vera-admin", "--admin"))
+    sign_in_new(admin, one_hub_lab, "vera-admin", "--admin")
     card = admin.locator("#system-status")
     expect(card).to_contain_text(re.compile(r"Database\s+answered in [\d.]+ ms"))
     expect(card).to_contain_text(re.compile(r"Hub 1\s+routable, heard [\d.]+ s ago"))  # its heartbeat
@@ -107,7 +98,7 @@ def test_only_an_admin_sees_the_labs_health_and_it_comes_from_real_checks(one_hu
 
 def test_the_404_page_keeps_a_signed_in_members_menu_and_its_label_is_readable(
         one_hub_lab: Appliance, page: Page, artifacts: Path) -> None:
-    sign_in(page, one_hub_lab, "wanda")
+    sign_in_new(page, one_hub_lab, "wanda")
     page.goto(f"{one_hub_lab.public_portal_url}/no-such-page")
     expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
     expect(page.get_by_text("Signed in as wanda")).to_be_visible()
@@ -117,7 +108,7 @@ def test_the_404_page_keeps_a_signed_in_members_menu_and_its_label_is_readable(
 
 
 def test_the_account_menu_closes_on_escape_and_gives_the_focus_back(one_hub_lab: Appliance, page: Page) -> None:
-    sign_in(page, one_hub_lab, "xena")
+    sign_in_new(page, one_hub_lab, "xena")
     menu = page.locator("#account-menu")
     menu.locator("summary").focus()
     page.keyboard.press("Enter")
@@ -131,7 +122,7 @@ def test_research_shows_the_hubs_progress_then_only_jupyterlab_with_the_servers_
         one_hub_lab: Appliance, page: Page, artifacts: Path) -> None:
     frame_pages: list[str] = []
     page.on("framenavigated", lambda frame: frame_pages.append(frame.url) if frame != page.main_frame else None)
-    sign_in(page, one_hub_lab, "yara", "/research")
+    sign_in_new(page, one_hub_lab, "yara", next_path="/research", lands_on="")
     status, progress = page.get_by_role("status"), page.locator("#spawn-progress")
     expect(progress).to_be_visible()
     expect(page.locator("#lab")).to_have_class(re.compile("loading"))  # nothing of the hub is shown meanwhile
@@ -170,7 +161,7 @@ def test_the_server_api_acts_only_for_the_session_with_its_csrf_token(one_hub_la
     stranger.goto(one_hub_lab.public_portal_url)
     assert ask(stranger, SERVER)[0] == 401 and ask(stranger, f"{SERVER}/stop", "POST")[0] == 401
     stranger.context.close()
-    sign_in(page, one_hub_lab, "zoe", "/research")
+    sign_in_new(page, one_hub_lab, "zoe", next_path="/research", lands_on="")
     expect(page.get_by_role("status")).to_contain_text("hub 1")
     status, body = ask(page, f"{SERVER}/stop", "POST")  # the portal's own origin, but no token
     assert status == 403 and "CSRF" in body["error"]
@@ -181,7 +172,7 @@ def test_the_server_api_acts_only_for_the_session_with_its_csrf_token(one_hub_la
 
 def test_hub_errors_are_the_labs_pages_not_a_bare_404_none(one_hub_lab: Appliance, page: Page,
                                                            artifacts: Path) -> None:
-    sign_in(page, one_hub_lab, "abby", "/research")
+    sign_in_new(page, one_hub_lab, "abby", next_path="/research", lands_on="")
     expect(page.frame_locator("#lab").locator(".jp-Launcher")).to_be_visible(timeout=LAB_TIMEOUT_MS)
     hub = page.locator("#research-bar").get_attribute("data-hub-origin")
     page.goto(f"{hub}/hubs/1/hub/no-such-page")
@@ -195,4 +186,4 @@ def test_hub_errors_are_the_labs_pages_not_a_bare_404_none(one_hub_lab: Applianc
 def test_the_first_admins_password_file_is_one_line_that_signs_in(one_hub_lab: Appliance, page: Page) -> None:
     text = (one_hub_lab.home / "secrets" / "initial-admin-password").read_text()
     assert text.count("\n") == 1 and text.endswith("\n") and " " not in text.strip()
-    sign_in(page, one_hub_lab, "admin", password=text.strip())
+    sign_in(page, one_hub_lab, "admin", text.strip())

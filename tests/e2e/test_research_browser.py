@@ -15,25 +15,17 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import create_engine, text
 
+from tests.e2e.signing import sign_in_new
 from tests.harness import Appliance
 from tests.integration.lab import server_hub, user_servers
-from tests.integration.oauth import add_user
 from tests.integration.storage_client import StorageCaller, mint
 
 ON_HUB = re.compile(r"on hub (\d+)")
 
 
-def sign_in(page: Page, appliance: Appliance, username: str, next_path: str) -> None:
-    password = add_user(appliance, username)
-    page.goto(f"{appliance.public_portal_url}{next_path}")  # not signed in: the portal asks first
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-
-
 def test_a_new_member_lands_in_jupyterlab_inside_the_research_page(running_lab: Appliance, page: Page,
                                                                   artifacts: Path, csp_violations: list[str]) -> None:
-    sign_in(page, running_lab, "hedy", "/research")
+    sign_in_new(page, running_lab, "hedy", next_path="/research", lands_on="")
     page.wait_for_url(f"{running_lab.public_portal_url}/research")
     expect(page.get_by_role("status")).to_contain_text("hub 1")
     page.screenshot(path=str(artifacts / "research-starting.png"))
@@ -51,7 +43,7 @@ def test_a_second_member_is_placed_on_the_other_hub(running_lab: Appliance, chro
     for name in ("ida", "kay"):
         context = chromium.new_context(viewport={"width": 1280, "height": 800})
         page = context.new_page()
-        sign_in(page, running_lab, name, "/research")
+        sign_in_new(page, running_lab, name, next_path="/research", lands_on="")
         expect(page.get_by_role("status")).to_have_text(ON_HUB)
         placed.append(ON_HUB.findall(page.get_by_role("status").inner_text())[0])
         if name == "kay":
@@ -62,12 +54,12 @@ def test_a_second_member_is_placed_on_the_other_hub(running_lab: Appliance, chro
 
 
 def test_a_path_that_is_not_a_file_name_is_refused_with_a_note(running_lab: Appliance, page: Page) -> None:
-    sign_in(page, running_lab, "joan", "/research?open=../../etc/passwd")
+    sign_in_new(page, running_lab, "joan", next_path="/research?open=../../etc/passwd", lands_on="")
     expect(page.get_by_text("is not a path in your files")).to_be_visible()
 
 
 def test_jupyterlabs_download_gives_the_stored_file(running_lab: Appliance, page: Page) -> None:
-    sign_in(page, running_lab, "rosa", "/research")
+    sign_in_new(page, running_lab, "rosa", next_path="/research", lands_on="")
     lab = page.frame_locator("#lab")
     expect(lab.locator(".jp-Launcher")).to_be_visible(timeout=90_000)
     data = bytes(range(256)) + b"results\n"
@@ -82,7 +74,7 @@ def test_jupyterlabs_download_gives_the_stored_file(running_lab: Appliance, page
 
 def test_a_notebook_run_and_saved_survives_the_death_of_the_members_hub(running_lab: Appliance, page: Page,
                                                                          artifacts: Path) -> None:
-    sign_in(page, running_lab, "lise", "/research")
+    sign_in_new(page, running_lab, "lise", next_path="/research", lands_on="")
     expect(page.get_by_role("status")).to_have_text(ON_HUB)
     hub_id = ON_HUB.findall(page.get_by_role("status").inner_text())[0]
     lab = page.frame_locator("#lab")

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import FrameLocator, Page, expect
 
+from tests.e2e.signing import sign_in_new
 from tests.harness import Appliance
 from tests.integration.conftest import running
-from tests.integration.oauth import add_user
 
 SIGN_OUT_LABELS = re.compile(r"log ?out|sign ?out", re.IGNORECASE)
 
@@ -21,14 +21,6 @@ SIGN_OUT_LABELS = re.compile(r"log ?out|sign ?out", re.IGNORECASE)
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Appliance]:
     yield from running(hubs=1)
-
-
-def sign_in(page: Page, lab: Appliance, username: str) -> None:
-    password = add_user(lab, username)
-    page.goto(f"{lab.public_portal_url}/login?next=/research")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def sign_out_items(jupyterlab: Page | FrameLocator) -> list[tuple[str, str | None]]:
@@ -52,7 +44,7 @@ def assert_signed_out(page: Page, lab: Appliance, username: str) -> None:
 def test_jupyterlabs_one_sign_out_in_the_research_page_signs_out_of_the_portal(
         lab: Appliance, page: Page, artifacts: Path) -> None:
     page.set_viewport_size({"width": 1280, "height": 960})  # the whole File menu in the screenshot
-    sign_in(page, lab, "maria")
+    sign_in_new(page, lab, "maria", next_path="/research", lands_on="")
     jupyterlab = page.frame_locator("#lab")
     expect(jupyterlab.locator(".jp-Launcher")).to_be_visible(timeout=90_000)
     assert sign_out_items(jupyterlab) == [("Log Out", "hub:logout")]
@@ -63,7 +55,7 @@ def test_jupyterlabs_one_sign_out_in_the_research_page_signs_out_of_the_portal(
 
 def test_jupyterlab_opened_on_its_own_signs_out_of_the_portal_with_one_more_click(
         lab: Appliance, page: Page, artifacts: Path) -> None:
-    sign_in(page, lab, "nadia")
+    sign_in_new(page, lab, "nadia", next_path="/research", lands_on="")
     expect(page.frame_locator("#lab").locator(".jp-Launcher")).to_be_visible(timeout=90_000)  # her server is up
     page.goto(f"http://nadia.hub.lab.localhost:{lab.proxy_port}/hubs/1/user/nadia/lab")
     expect(page.locator(".jp-Launcher")).to_be_visible(timeout=90_000)
