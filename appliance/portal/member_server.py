@@ -92,11 +92,12 @@ class MemberServer:
         if isinstance(member, Response):
             return member
         username, hub_id, hub = member
-        try:
-            server = await hub.server(username)
-            used, limit = await hub.memory(username) if server.state == "running" else (None, None)
+        try:  # both at once: the Research page waits on this before it shows JupyterLab
+            server, (used, limit) = await asyncio.gather(hub.server(username), hub.memory(username))
         except httpx.HTTPError as failure:
             return error(HUB_UNREACHABLE.format(hub=hub_id, error=type(failure).__name__), 502)
+        if server.state != "running":
+            used = limit = None
         return JSONResponse({"ok": True, "hub": hub_id, **server.to_json(), "memory_bytes": used,
                              "memory_limit_bytes": limit}, headers={"Cache-Control": "no-store"})
 
