@@ -9,6 +9,7 @@ them (notebook validation, trust, formats, hidden files, copy names); the bytes 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import mimetypes
 import os
@@ -279,6 +280,26 @@ class RemoteContentsManager(AsyncContentsManager):
         if routed := self._route(path):
             return routed[1] == "" or bool(await ensure_async(routed[0].manager.exists(routed[1])))
         return await self.storage.entry(path.strip("/")) is not None
+
+    async def increment_filename(self, filename: str, path: str = "", insert: str = "") -> str:
+        """jupyter_server's unique name (Untitled.ipynb, Untitled1.ipynb, …), found from one listing of the
+        directory instead of one storage call per name taken (a member with thirty Untitled notebooks
+        waited for thirty-one before a new one opened)."""
+        path = path.strip("/")
+        if self._route(f"{path}/{filename}".strip("/")):
+            return str(await super().increment_filename(filename, path, insert))
+        try:
+            listing = (await self.storage.call("GET", "list", path)).json()
+        except HTTPError as error:
+            if error.status_code != 404:
+                raise
+            listing = {"entries": []}
+        taken = {entry["name"] for entry in listing.get("entries", [])} | (set(self.folders) if path == "" else set())
+        basename, dot, ext = filename.rpartition(".")
+        if ext != "ipynb":
+            basename, dot, ext = filename.partition(".")
+        return next(name for name in (f"{basename}{f'{insert}{i}' if i else ''}{dot}{ext}" for i in itertools.count())
+                    if name not in taken)
 
     async def is_hidden(self, path: str) -> bool:
         return _hidden(path.strip("/"))

@@ -50,3 +50,28 @@ async def test_trust_outlives_the_server_and_follows_the_bytes(running_appliance
     await first.restore_checkpoint(checkpoint["id"], "mine.ipynb")
     assert trusted_cells(await manager(running_appliance, name).get("mine.ipynb")) == [True]
 
+
+
+async def test_new_untitled_names_come_from_one_listing(running_appliance: Appliance,
+                                                        contents_managers: ManagerFactory) -> None:
+    manager = contents_managers(running_appliance, new_member())
+    for folder in ("work", "Untitled Folder"):
+        await manager.save({"type": "directory"}, folder)
+    for taken in ("Untitled.ipynb", "Untitled1.ipynb", "Untitled3.ipynb", "work/Untitled.ipynb"):
+        await manager.save({"type": "notebook", "content": NOTEBOOK}, taken)
+    calls: list[tuple[str, str]] = []
+    storage_call = manager.storage.call
+
+    async def counted(method: str, verb: str, path: str, **options: Any) -> Any:
+        calls.append((verb, path))
+        return await storage_call(method, verb, path, **options)
+
+    manager.storage.call = counted  # type: ignore[method-assign]
+    assert await manager.increment_filename("Untitled.ipynb") == "Untitled2.ipynb"
+    assert calls == [("list", "")]  # one listing, not a stat per name taken
+    assert await manager.increment_filename("Untitled.ipynb", "work") == "Untitled1.ipynb"
+    assert await manager.increment_filename("Untitled Folder", "", insert=" ") == "Untitled Folder 1"
+    assert await manager.increment_filename("data.tar.gz", "") == "data.tar.gz"
+    assert await manager.increment_filename("Untitled.ipynb", "nowhere") == "Untitled.ipynb"
+    made = await manager.new_untitled(type="notebook")
+    assert made["path"] == "Untitled2.ipynb"
