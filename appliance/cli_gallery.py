@@ -22,18 +22,19 @@ def with_moderation(options: Options, work: Callable[[Moderation], Awaitable[T]]
     """Run ``work`` on the gallery's moderation, with an unreachable database turned into what to do."""
     from appliance.cli_audit import cli_recorder
     from appliance.cli_hubs import run_on_database
-    from appliance.gallery import Gallery
+    from appliance.gallery.moderation import Moderation
+    from appliance.gallery.transactions import gallery_pool
     from appliance.postgres import database_url
 
     config = options.load()
     with cli_recorder(options) as record:
-        async def run() -> T:
-            gallery = Gallery(database_url(config.home, config.postgres), config.gallery, pool_size=1, record=record)
+        async def run() -> T:  # moderation alone: publishing's notebook checks (nbformat) cost ~1 s to import
+            pool = gallery_pool(database_url(config.home, config.postgres), 1)
             try:
-                await gallery.open(wait_s=DATABASE_WAIT_S)
-                return await work(gallery.moderation)
+                await pool.open(wait=True, timeout=DATABASE_WAIT_S)
+                return await work(Moderation(pool, record))
             finally:
-                await gallery.close()
+                await pool.close()
 
         return run_on_database(run)
 

@@ -22,8 +22,8 @@ from psycopg_pool import AsyncConnectionPool
 from appliance.audit import Actor, Record, no_record
 from appliance.db.like import contains_pattern
 from appliance.gallery.errors import BadRequest, Conflict, Forbidden, Gone, NotFound
-from appliance.gallery.publish import queue_render, transaction
 from appliance.gallery.tables import MAX_FEATURED, REPORT_REASONS
+from appliance.gallery.transactions import queue_render, transaction
 from appliance.gallery.visibility import describe
 
 SUMMARY = """p.slug, p.title, p.author, p.visibility, p.visible_group, p.current_version, p.views, p.clones,

@@ -12,23 +12,19 @@ The search document weighs title and tags A, summary B, the current version's ma
 from __future__ import annotations
 
 import base64
-import contextlib
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import psycopg
-from psycopg.errors import LockNotAvailable
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool
 
 from appliance.gallery.catalog import render_state
-from appliance.gallery.errors import BadRequest, Busy, Forbidden, Gone, NotFound, Unauthorized
+from appliance.gallery.errors import BadRequest, Forbidden, Gone, NotFound, Unauthorized
 from appliance.gallery.submission import Submission, check_summary, check_tags, check_title
+from appliance.gallery.transactions import Connection, queue_render, transaction
 from appliance.gallery.visibility import Account, check_visibility, describe
 
-Connection = psycopg.AsyncConnection[tuple[Any, ...]]
-RENDER_CHANNEL = "gallery_render"  # NOTIFY'd with the new job's id when a render is queued
 # title and tags (A) and summary (B), from parameters; markdown (C) and code (D) come from the version
 DOCUMENT_AB = ("setweight(to_tsvector('english', %(title)s || ' ' || array_to_string(%(tags)s::text[], ' ')), 'A') "
                "|| setweight(to_tsvector('english', %(summary)s), 'B')")
@@ -54,7 +50,6 @@ WHERE id = %(id)s RETURNING id, current_version"""
 NEW_VERSION = """
 INSERT INTO gallery.versions (publication_id, number, notebook, size, sha256, outputs_stripped, search_text)
 VALUES (%(id)s, %(number)s, %(notebook)s, %(size)s, %(sha256)s, %(stripped)s, %(search_text)s) RETURNING id"""
-QUEUE_RENDER = "INSERT INTO gallery.render_jobs (version_id) VALUES (%s) RETURNING id"
 EDIT = f"""
 UPDATE gallery.publications SET title = %(title)s, summary = %(summary)s, tags = %(tags)s,
        visibility = %(visibility)s, visible_group = %(group)s, updated_at = now(),
@@ -114,26 +109,6 @@ class Status:
 def new_slug() -> str:
     """16 characters of [a-z2-7] (80 random bits): unguessable, case-proof, safe in any URL."""
     return base64.b32encode(secrets.token_bytes(10)).decode().lower()
-
-
-async def queue_render(connection: Connection, version_id: int) -> int:
-    """Queue a render of the version and wake the renderer at commit; the job's id."""
-    cursor = await connection.execute(QUEUE_RENDER, (version_id,))
-    job_id = int((await cursor.fetchone() or (0,))[0])
-    await connection.execute("SELECT pg_notify(%s, %s)", (RENDER_CHANNEL, str(job_id)))
-    return job_id
-
-
-@contextlib.asynccontextmanager
-async def transaction(pool: AsyncConnectionPool[Any]) -> AsyncIterator[Connection]:
-    """A pooled connection in a transaction; an unreachable or locked database is Busy (503)."""
-    try:
-        async with pool.connection() as connection, connection.transaction():
-            yield connection
-    except LockNotAvailable:
-        raise Busy("the publication is busy with another change; try again in a moment.") from None
-    except (PoolTimeout, psycopg.OperationalError) as exc:
-        raise Busy(f"the gallery's database is not answering ({type(exc).__name__}); try again in a moment.") from None
 
 
 class Publisher:

@@ -20,14 +20,12 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.routing import Route
 
 from appliance.audit import Record, no_record
-from appliance.db.pool import async_pool
 from appliance.gallery.api import Authenticate, GalleryAPI
 from appliance.gallery.errors import Unauthorized
 from appliance.gallery.moderation import Moderation
 from appliance.gallery.publish import MemberLookup, Publisher
 from appliance.gallery.settings import GallerySettings
-
-LOCK_TIMEOUT_MS = 5000  # a publish waiting on another change of the same publication gives up (503)
+from appliance.gallery.transactions import gallery_pool
 
 
 async def _no_members(username: str) -> None:
@@ -46,9 +44,10 @@ class Gallery:
                  record: Record = no_record):
         """``members``: identity's accounts by username (groups, admin and disabled flags);
         ``authenticate``: the storage API's bearer-token check, which names the calling member.
-        Tools that only moderate (the CLI) pass neither. ``record``: the audit log's, for moderation."""
+        Tools that only moderate (the CLI) use moderation.Moderation on a gallery_pool instead.
+        ``record``: the audit log's, for moderation."""
         self.settings = settings
-        self.pool: AsyncConnectionPool[Any] = async_pool(database_url, pool_size, f"-c lock_timeout={LOCK_TIMEOUT_MS}")
+        self.pool: AsyncConnectionPool[Any] = gallery_pool(database_url, pool_size)
         self.publisher = Publisher(self.pool, members or _no_members)
         self.moderation = Moderation(self.pool, record)
         self.api = GalleryAPI(self.publisher, authenticate or _no_tokens, settings, portal_origin)
@@ -56,9 +55,8 @@ class Gallery:
     def routes(self) -> list[Route]:
         return self.api.routes()
 
-    async def open(self, wait_s: float | None = None) -> None:
-        """``wait_s``: wait this long for the database (tools: a stopped appliance is said at once)."""
-        await self.pool.open(wait=wait_s is not None, timeout=wait_s or 30.0)
+    async def open(self) -> None:
+        await self.pool.open()
 
     async def close(self) -> None:
         await self.pool.close()
