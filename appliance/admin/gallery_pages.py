@@ -7,7 +7,7 @@ then go back to the page they came from with what happened (``?done=…``).
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -33,8 +33,8 @@ def back_to(form: dict[str, str], done: str) -> str:
     back = urlsplit(form.get("back", ""))
     path = back.path if not back.scheme and not back.netloc and back.path.startswith("/admin/gallery") else \
         "/admin/gallery"
-    query = [part for part in back.query.split("&") if part and not part.startswith(("done=", "error="))]
-    return f"{path}?{'&'.join([*query, urlencode({'done': done})])}"
+    query = [(key, value) for key, value in parse_qsl(back.query) if key not in ("done", "error")]
+    return f"{path}?{urlencode([*query, ('done', done)])}"
 
 
 class GalleryPages:
@@ -58,7 +58,7 @@ class GalleryPages:
         offset = int(params["offset"]) if params.get("offset", "").isdigit() else 0
         listing = await self.moderation.page(state=state if state in STATES else "all", query=params.get("q", ""),
                                              offset=offset, limit=PAGE_SIZE)
-        open_reports = len(await self.moderation.reports(open_only=True, limit=1000))
+        open_reports = await self.moderation.open_reports()
         return render_admin(request, admin, "admin/gallery.html", "gallery", status_code=status_code, error=error,
                             listing=listing, state=state, states=STATE_LABELS, q=params.get("q", ""),
                             open_reports=open_reports, done=DONE.get(params.get("done", "")), here=request.url.path

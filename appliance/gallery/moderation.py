@@ -275,6 +275,12 @@ class Moderation:
                 {"open": open_only, "slug": slug, "id": report_id, "limit": min(max(1, limit), 1000)})
             return [Report(*row) for row in await cursor.fetchall()]
 
+    async def open_reports(self) -> int:
+        """How many reports wait for an admin (the partial index reports_open counts them)."""
+        async with transaction(self.pool) as connection:
+            cursor = await connection.execute("SELECT count(*) FROM gallery.reports WHERE resolved_at IS NULL")
+            return int((await cursor.fetchone() or (0,))[0])
+
     async def dismiss(self, report_id: int, *, by: Actor) -> Report:
         """Close an open report without acting on the publication."""
         async with transaction(self.pool) as connection:
