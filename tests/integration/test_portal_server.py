@@ -161,18 +161,22 @@ async def flood(portal: str, count: int) -> list[httpx.Response]:
 
 def test_200_concurrent_wrong_passwords_leave_the_portal_answering_and_small(flood_target: Appliance) -> None:
     password = add_user(flood_target, "steady")
+    resting_rss = portal_process(flood_target).memory_info().rss
     with Watch(flood_target) as watch:
         began = time.monotonic()
         answers = asyncio.run(flood(flood_target.portal_url, 200))
         took = time.monotonic() - began
     statuses = [answer.status_code for answer in answers]
     busy = [answer for answer in answers if answer.status_code == 503]
-    print(f"flood: {took:.1f} s, {statuses.count(401)} checked, {len(busy)} busy; peak RSS "
-          f"{watch.peak_rss / 2**20:.0f} MB; /healthz worst {max(watch.health_s) * 1000:.0f} ms "
-          f"over {len(watch.health_s) - 1} calls")
+    print(f"flood: {took:.1f} s, {statuses.count(401)} checked, {len(busy)} busy; RSS "
+          f"{resting_rss / 2**20:.0f} MB at rest, peak {watch.peak_rss / 2**20:.0f} MB; "
+          f"/healthz worst {max(watch.health_s) * 1000:.0f} ms over {len(watch.health_s) - 1} calls")
     assert set(statuses) <= {401, 503}, statuses
     assert busy and busy[0].headers["retry-after"] and "busy checking other sign-ins" in busy[0].text
-    assert watch.peak_rss < 300 * 2**20, f"{watch.peak_rss / 2**20:.0f} MB"
+    # two hashing slots of 19 MiB, 200 requests and their threads: well under 100 MB more, on any number
+    # of cores (glibc's per-thread arenas once kept every thread's hash buffer: +235 MB on CI)
+    assert watch.peak_rss - resting_rss < 100 * 2**20, f"{(watch.peak_rss - resting_rss) / 2**20:.0f} MB more"
+    assert portal_process(flood_target).memory_info().rss - resting_rss < 50 * 2**20
     assert watch.failures == 0 and len(watch.health_s) > 3 and max(watch.health_s) < 1.0, watch.health_s
     with httpx.Client() as client:
         assert sign_in(client, flood_target.portal_url, "steady", password).status_code == 303
