@@ -79,7 +79,6 @@ def hub_config(config: Config, hub_id: str, credential: str) -> TraitletsConfig:
     c.JupyterHub.cleanup_servers = False  # a restarted hub resumes its members' servers
     c.JupyterHub.cleanup_proxy = False
     c.JupyterHub.redirect_to_server = False
-    c.JupyterHub.implicit_spawn_seconds = 0.01  # in the Research page's frame: no "Launch server" page
     c.JupyterHub.tornado_settings = tornado_settings
     c.JupyterHub.proxy_class = "appliance.hub.app.SharedProxy"
     c.ConfigurableHTTPProxy.should_start = False
@@ -149,12 +148,14 @@ def update_spawner(c: TraitletsConfig, config: Config, hub_id: str, spawner: str
 
 
 def update_portal_owned(c: TraitletsConfig, portal_public: str) -> None:
-    """People, tokens and sign-out belong to the portal (lockdown.py): members' scopes only, no hub admin,
-    the admin and token pages sending people to the portal, no Token link in the hub's pages, and the
-    hub's logout ending at the portal's signed-out page, which signs the member out of the portal too."""
+    """People, tokens, starting servers and sign-out belong to the portal (lockdown.py): members' scopes
+    only, no hub admin, the admin and token pages sending people to the portal, no Token link in the hub's
+    pages, user-redirect never starting a server, and the hub's logout ending at the portal's signed-out
+    page, which signs the member out of the portal too."""
     c.JupyterHub.load_roles = [*c.JupyterHub.get("load_roles", []), *lockdown.ROLES]
     c.JupyterHub.template_paths = [str(HUB_TEMPLATES)]
     c.JupyterHub.template_vars = {"portal_url": f"{portal_public}/"}
+    c.JupyterHub.user_redirect_hook = lockdown.user_redirect_without_spawning
     c.ApplianceAuthenticator.portal_page_url = f"{portal_public}/"
     c.ApplianceAuthenticator.logout_redirect_url = f"{portal_public}{addresses.SIGNED_OUT_PATH}"
 

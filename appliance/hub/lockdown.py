@@ -14,15 +14,23 @@ The portal is the only place that manages people, so on a hub:
   to shutting the hub down (``shutdown``) and to minting tokens (``tokens``); the admin and token pages,
   which JupyterHub would still render, answer 404 with a link to the portal (``PortalOwnedPage``, served
   ahead of JupyterHub's own handlers).
+
+The portal also starts members' servers (its Research page, which shows the start's progress), so a hub
+starts none by itself: ``/hub/user-redirect/...`` goes straight to the member's server, or to the hub's
+page for a stopped one (``user_redirect_without_spawning``), instead of through ``/hub/spawn``; that page
+is templates/not_running.html, which sends the member to the Research page.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl
 
 from jupyterhub.handlers.base import BaseHandler
+from jupyterhub.utils import url_path_join
 from tornado import web
 from tornado.escape import xhtml_escape
+from tornado.httputil import HTTPServerRequest, url_concat
 
 MEMBER_SCOPES = ["read:users!user", "users:activity!user", "servers!user", "access:servers!user"]
 ROLES: list[dict[str, Any]] = [
@@ -31,6 +39,18 @@ ROLES: list[dict[str, Any]] = [
     {"name": "admin", "users": []},  # its scopes cannot change: it keeps nobody
 ]
 PORTAL_OWNED_PAGES = ["/admin", "/token"]  # under the hub prefix
+
+
+def user_redirect_without_spawning(path: str, request: HTTPServerRequest, user: Any, base_url: str) -> str:
+    """JupyterHub's ``user_redirect_hook``: /hub/user-redirect/<path> to <path> on the member's server when
+    it runs, else to the hub's page for that address (starting or not running). JupyterHub's own way goes
+    through /hub/spawn, which starts it. The hub's page, not the server's own address: with members'
+    origins, a stopped server's host has no route and would meet the proxy's 404."""
+    if user.spawner.ready:
+        url = url_path_join(user.url, path)
+    else:
+        url = url_path_join(base_url, "hub/user", user.escaped_name, path)
+    return url_concat(url, parse_qsl(request.query)) if request.query else url
 
 
 class PortalOwnedPage(BaseHandler):  # type: ignore[misc]

@@ -143,6 +143,15 @@ def test_research_shows_the_hubs_progress_then_only_jupyterlab_with_the_servers_
     expect(status).to_have_text("Your server on hub 1 is stopped", timeout=60_000)
     assert ask(page, SERVER)[1]["state"] == "stopped"
     shoot(page, artifacts, "member-research-stopped")
+    # their JupyterLab's own address, outside the portal: the hub says where to start it, and starts nothing
+    outside = page.context.new_page()
+    outside.goto(f"{page.locator('#research-bar').get_attribute('data-hub-origin')}/hubs/1/hub/user-redirect/lab")
+    expect(outside.get_by_role("heading", name="Your JupyterLab is not running")).to_be_visible()
+    expect(outside.get_by_role("button", name="Open Research")).to_have_attribute("href", re.compile(r"/research$"))
+    shoot(outside, artifacts, "member-hub-not-running")
+    outside.wait_for_timeout(1000)
+    assert ask(page, SERVER)[1]["state"] == "stopped"
+    outside.close()
     page.get_by_role("button", name="Start server").click()
     expect(lab.locator(".jp-Launcher")).to_be_visible(timeout=LAB_TIMEOUT_MS)
     expect(status).to_have_text("JupyterLab on hub 1")
