@@ -129,6 +129,10 @@ class DiscoveryAPI:
         username = await self.session_user(request)
         if username is None:
             return JSONResponse({"ok": False, "error": "sign in first.", "status": 401}, status_code=401)
+        return JSONResponse(await self.placement_of(username))
+
+    async def placement_of(self, username: str) -> dict[str, Any]:
+        """The member's hub as ``/me`` answers it; the Research page also carries it from the start."""
         placement = await self.registry.placement(username)
-        return JSONResponse({"hub": placement.hub_id, "state": placement.hub_state, "moved": placement.moved,
-                             "path": f"/hubs/{placement.hub_id}/"})
+        return {"hub": placement.hub_id, "state": placement.hub_state, "moved": placement.moved,
+                "path": f"/hubs/{placement.hub_id}/"}

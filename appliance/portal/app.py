@@ -83,7 +83,6 @@ def make_app(config: Config) -> Starlette:
     gallery_pages = gallery.GalleryPages.make(engine, storage_service.store, identity_service, rendered.links.url,
                                               gallery_service.publisher, gallery_service.moderation)
     discovery_service = discovery.Discovery(url, config.discovery, config.home)
-    portal_pages = PortalPages(config, engine, identity_service, discovery_service.registry.hubs)
     hub_routes = HubRoutes(config, discovery_service.registry)
     discovery_service.after_reap.append(hub_routes.tend)
 
@@ -92,6 +91,8 @@ def make_app(config: Config) -> Starlette:
         return session.account.username if session is not None else None
 
     discovery_api = discovery.DiscoveryAPI(discovery_service.registry, session_user, identity_service.access)
+    portal_pages = PortalPages(config, engine, identity_service, discovery_service.registry.hubs,
+                               discovery_api.placement_of)
     member_server = MemberServer(config, identity_service.session_of, discovery_service.registry.assignment,
                                  identity_service.csrf)
 

@@ -47,14 +47,17 @@ def _database_status(engine: Engine) -> dict[str, Any]:
 
 
 HubStates = Callable[[], Awaitable[Sequence[Any]]]  # discovery's hubs (id, state, heartbeat_age_s, running)
+PlacementOf = Callable[[str], Awaitable[dict[str, Any]]]  # a member's hub, as discovery's /me answers it
 
 
 class PortalPages:
-    def __init__(self, config: Config, engine: Engine, identity: Identity, hubs: HubStates):
+    def __init__(self, config: Config, engine: Engine, identity: Identity, hubs: HubStates,
+                 placement_of: PlacementOf):
         self.config = config
         self.engine = engine
         self.identity = identity
         self.hubs = hubs
+        self.placement_of = placement_of
         self.started = time.monotonic()
 
     def routes(self) -> list[Route]:
@@ -96,7 +99,10 @@ class PortalPages:
                       hubs=await self._hub_states() if admin else None)
 
     async def research(self, request: Request) -> Response:
-        """The member's JupyterLab, framed in the portal; research.js asks discovery which hub serves it."""
+        """The member's JupyterLab, framed in the portal. The page carries the member's hub, so that
+        research.js sends the frame towards JupyterLab at once, while it asks the hub whether the server
+        runs (a warm visit saves that round trip and the page's own load); research.js asks discovery
+        itself when the page could not say (no hub up, the database down)."""
         session = await self.identity.session_of(request)
         if session is None:
             here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -106,8 +112,12 @@ class PortalPages:
             open_path = normalize(open_path)
         except BadPath:
             open_path, refused = "", open_path
+        try:
+            placement = await self.placement_of(session.account.username)
+        except Exception:  # NoHub, or the database: the page's own /me call says why
+            placement = None
         return render(request, "research.html", session=session, hub_origin=hub_origin(self.config),
-                      open_path=open_path, refused_open=refused)
+                      open_path=open_path, refused_open=refused, placement=placement)
 
     async def signed_out_of_jupyterlab(self, request: Request) -> Response:
         """Where a hub's logout ends (JupyterLab's File > Log Out): the hub session is over, and the portal's

@@ -3,7 +3,9 @@ a hub asks whether a member is its own, and a signed-in member learns where thei
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import time
 from collections.abc import Iterator
 
@@ -85,6 +87,14 @@ def test_a_malformed_heartbeat_is_a_clear_400(running_appliance: Appliance, body
     assert any(why in response.json()["error"] for why in ("JSON object", "integer epoch, running and pending"))
 
 
+def carried_placement(browser: Browser) -> dict[str, object] | None:
+    """The placement the Research page carries for its script (its data-placement), if any."""
+    page = browser.http.get("/research")
+    assert page.status_code == 200, page.status_code
+    found = re.search(r"data-placement='([^']*)'", page.text)
+    return json.loads(html.unescape(found.group(1))) if found else None
+
+
 def test_a_member_learns_their_hub_and_only_that_hub_admits_them(running_appliance: Appliance) -> None:
     for hub_id in ("1", "2"):
         hub_call(running_appliance, hub_id, "register", json={"spawner": "local", "isolation": "none"})
@@ -95,6 +105,7 @@ def test_a_member_learns_their_hub_and_only_that_hub_admits_them(running_applian
     placed = browser.http.get("/api/discovery/v1/me").json()
     assert placed == {"hub": "1", "state": "routable", "moved": True, "path": "/hubs/1/"}
     assert browser.http.get("/api/discovery/v1/me").json()["moved"] is False
+    assert carried_placement(browser) == {**placed, "moved": False}  # the Research page knows it at once
     assert hub_call(running_appliance, "1", "members/dora").json() == {"assigned": True, "hub": "1"}
     assert hub_call(running_appliance, "2", "members/dora").json() == {"assigned": False, "hub": "1"}
     assert hub_call(running_appliance, "2", "members/nobody").json() == {"assigned": False, "hub": None}
@@ -118,3 +129,4 @@ def test_the_portal_releases_a_silent_hubs_members_once_it_is_dead(appliance: Ap
     assert [(h["id"], h["state"], h["assigned"]) for h in listed] == [("1", "dead", 0)]
     answer = browser.http.get("/api/discovery/v1/me")
     assert answer.status_code == 503 and "no hub is up right now" in answer.json()["error"]
+    assert carried_placement(browser) is None  # the page's script asks /me, and says the same

@@ -24,6 +24,12 @@
   let movedFrom = null;  // the hub this member was moved away from, said until they leave the page
   let signingOut = false;  // JupyterLab's Log Out: the page is about to leave
   let events = null;  // the progress stream
+  // The frame leaves for JupyterLab as soon as the member's hub is known, before their server's state is:
+  // when it runs (a warm visit) JupyterLab is on its way meanwhile. When it does not, the frame is called
+  // back and the page goes on as below. `early` says the frame went that way; `frameBusy` that its load
+  // event is still to come.
+  let early = false;
+  let frameBusy = false;
   let generation = 0;  // each start, stop or move begins a new one: answers to an older one are dropped
 
   function say(text, state) {
@@ -64,10 +70,18 @@
     const headers = method === "POST" ? { "X-CSRF-Token": bar.dataset.csrf } : {};
     const response = await fetch(url, { method: method || "GET", headers: headers, credentials: "same-origin",
                                          cache: "no-store" });
-    if (response.status === 401) { window.location.reload(); throw new Error("signed out"); }
+    if (response.status === 401) {  // signed out elsewhere: the reload asks to sign in (not while signing out here)
+      if (!signingOut) window.location.reload();
+      throw new Error("signed out");
+    }
     let body = {};
     try { body = await response.json(); } catch (error) { body = { error: "The portal answered " + response.status }; }
     return { ok: response.ok, body: body };
+  }
+
+  function go(url) {
+    frame.src = url;
+    frameBusy = url !== "about:blank";
   }
 
   function labUrl() {
@@ -91,7 +105,7 @@
 
   function stopped(why) {
     phase = "stopped";
-    frame.src = "about:blank";
+    go("about:blank");
     resetProgress("Your JupyterLab is stopped");
     note(why + " Your files are kept; start it again when you need it.");
     say("Your server on hub " + currentHub + " is stopped", "warn");
@@ -111,6 +125,11 @@
       return;
     }
     const state = answer.body.state;
+    const wentEarly = early;
+    early = false;
+    if (state === "running" && wentEarly) { opening(frameBusy); return; }
+    // not running: stop the early frame before it meets the server starting (JupyterHub's spawn page)
+    if (wentEarly) go("about:blank");
     if (state === "running") openLab(mine);
     else if (state === "starting") follow(mine);
     else if (state === "stopping") stop(true);
@@ -131,7 +150,7 @@
     if (answer.body.sign_in) {  // the hub has never seen this member: sign in to it (OAuth, in the frame)
       phase = "signing-in";
       note("Signing you in to hub " + currentHub + "…");
-      frame.src = hubOrigin + hubPath + "hub/home";
+      go(hubOrigin + hubPath + "hub/home");
       return;
     }
     follow(mine);
@@ -165,13 +184,19 @@
     };
   }
 
-  function openLab(mine) {
-    if (mine !== generation) return;
+  // the server runs: JupyterLab shows when the frame has loaded it (or at once, when it already has)
+  function opening(waitForFrame) {
     phase = "opening";
     meter.value = 100;
     note("Your server is ready; opening JupyterLab…");
     say("Opening JupyterLab on hub " + currentHub + "…", "pending");
-    frame.src = labUrl();
+    if (!waitForFrame) showLab();
+  }
+
+  function openLab(mine) {
+    if (mine !== generation) return;
+    go(labUrl());
+    opening(true);
   }
 
   function showLab() {
@@ -187,7 +212,7 @@
     const mine = ++generation;
     closeEvents();
     phase = "stopping";
-    frame.src = "about:blank";
+    go("about:blank");
     resetProgress(thenStart ? "Restarting your JupyterLab" : "Stopping your JupyterLab");
     say("Stopping your server on hub " + currentHub + "…", "pending");
     offer();
@@ -225,15 +250,18 @@
   }
 
   async function ask() {
-    let placement;
+    let answer;
     try {
-      const answer = await call(bar.dataset.me);
-      if (!answer.ok) { say(answer.body.error || "Discovery did not answer; trying again…", "bad"); return; }
-      placement = answer.body;
+      answer = await call(bar.dataset.me);
     } catch (error) {
       say("The portal is not answering; trying again…", "bad");
       return;
     }
+    if (!answer.ok) say(answer.body.error || "Discovery did not answer; trying again…", "bad");
+    else placed(answer.body);
+  }
+
+  function placed(placement) {
     if (placement.hub === currentHub) {
       if (placement.state === "suspect") say("Your hub (" + currentHub + ") is not answering; waiting…", "pending");
       else if (phase === "lab") settled();
@@ -243,7 +271,8 @@
     if (moved) movedFrom = currentHub;
     currentHub = placement.hub;
     hubPath = placement.path;
-    frame.src = "about:blank";
+    early = !moved && placement.state !== "suspect";
+    go(early ? labUrl() : "about:blank");
     begin();
     if (moved) say("Your hub stopped; you are now on hub " + currentHub + ". Your saved notebooks are all here.", "warn");
     else say("Starting your JupyterLab on hub " + currentHub + "…", "pending");
@@ -267,11 +296,13 @@
   });
 
   frame.addEventListener("load", function () {
+    frameBusy = false;
     if (currentHub === null || frame.src === "about:blank" || signingOut) return;
     if (phase === "signing-in") start();  // signed in to the hub: now it knows the member
     else if (phase === "opening") showLab();
   });
-  ask();
+  if (bar.dataset.placement) placed(JSON.parse(bar.dataset.placement));  // the page knew the member's hub
+  else ask();
   setInterval(ask, 2000);
   setInterval(facts, 5000);
 })();
