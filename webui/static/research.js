@@ -24,12 +24,7 @@
   let movedFrom = null;  // the hub this member was moved away from, said until they leave the page
   let signingOut = false;  // JupyterLab's Log Out: the page is about to leave
   let events = null;  // the progress stream
-  // The frame leaves for JupyterLab as soon as the member's hub is known, before their server's state is:
-  // when it runs (a warm visit) JupyterLab is on its way meanwhile. When it does not, the frame is called
-  // back and the page goes on as below. `early` says the frame went that way; `frameBusy` that its load
-  // event is still to come.
-  let early = false;
-  let frameBusy = false;
+  let frameBusy = false;  // the frame was sent somewhere and its load event is still to come
   let generation = 0;  // each start, stop or move begins a new one: answers to an older one are dropped
 
   function say(text, state) {
@@ -112,8 +107,10 @@
     offer(startButton);
   }
 
-  // what the member's server does now decides what the page does
-  async function begin() {
+  // What the member's server does now decides what the page does. `early`: the frame already left for
+  // JupyterLab, before the server's state was known (placed): when it runs (a warm visit) JupyterLab is on
+  // its way; when it does not, the frame is called back and the page goes on as below.
+  async function begin(early) {
     const mine = ++generation;
     closeEvents();
     let answer;
@@ -121,15 +118,13 @@
     if (mine !== generation) return;
     if (!answer.ok) {
       say(answer.body.error || "The portal is not answering; trying again…", "bad");
-      setTimeout(function () { if (mine === generation) begin(); }, 3000);
+      setTimeout(function () { if (mine === generation) begin(early); }, 3000);
       return;
     }
     const state = answer.body.state;
-    const wentEarly = early;
-    early = false;
-    if (state === "running" && wentEarly) { opening(frameBusy); return; }
+    if (state === "running" && early) { opening(frameBusy); return; }
     // not running: stop the early frame before it meets the server starting (JupyterHub's spawn page)
-    if (wentEarly) go("about:blank");
+    if (early) go("about:blank");
     if (state === "running") openLab(mine);
     else if (state === "starting") follow(mine);
     else if (state === "stopping") stop(true);
@@ -271,9 +266,9 @@
     if (moved) movedFrom = currentHub;
     currentHub = placement.hub;
     hubPath = placement.path;
-    early = !moved && placement.state !== "suspect";
+    const early = !moved && placement.state !== "suspect";
     go(early ? labUrl() : "about:blank");
-    begin();
+    begin(early);
     if (moved) say("Your hub stopped; you are now on hub " + currentHub + ". Your saved notebooks are all here.", "warn");
     else say("Starting your JupyterLab on hub " + currentHub + "…", "pending");
   }
