@@ -45,7 +45,10 @@ def user_redirect_without_spawning(path: str, request: HTTPServerRequest, user: 
     """JupyterHub's ``user_redirect_hook``: /hub/user-redirect/<path> to <path> on the member's server when
     it runs, else to the hub's page for that address (starting or not running). JupyterHub's own way goes
     through /hub/spawn, which starts it. The hub's page, not the server's own address: with members'
-    origins, a stopped server's host has no route and would meet the proxy's 404."""
+    origins, a stopped server's host has no route and would meet the proxy's 404. A path that climbs out
+    (``..``) is refused: a link a colleague sends must not lead the member's browser elsewhere on the hub."""
+    if ".." in path.split("/"):
+        raise web.HTTPError(400, "That address climbs out of your server (..); open your files from JupyterLab.")
     if user.spawner.ready:
         url = url_path_join(user.url, path)
     else:

@@ -119,3 +119,17 @@ def test_nobody_on_a_hub_creates_or_deletes_users_shuts_it_down_or_mints_tokens(
     users = hub_users(lab)
     assert "intruder" not in users and {colleague, me} <= users
     assert httpx.get(f"{hub}/hub/api/", timeout=10).status_code == 200  # the hub is still up
+
+
+def test_user_redirect_leads_only_into_the_members_own_server(lab: Appliance) -> None:
+    password = placed(lab, "ulla")
+    hub = hub_url(lab)
+    with browser_client() as browser:
+        server = str(start_server(lab, hub, "ulla", password, browser).url.copy_with(query=None)).removesuffix("lab")
+        for path, lands in [("lab/tree/a.ipynb", "lab/tree/a.ipynb"), ("/evil.example/x", "evil.example/x"),
+                            ("%2F%2Fevil.example", "evil.example")]:
+            sent = browser.get(f"{hub}/hub/user-redirect/{path}", follow_redirects=False)
+            assert sent.status_code == 302 and sent.headers["location"] == server + lands, sent.headers
+        for climbing in ("..%2F..%2Fuser%2Fgrete%2Flab", "lab/..%2F..%2F..%2Fhub%2Flogout"):
+            refused = browser.get(f"{hub}/hub/user-redirect/{climbing}", follow_redirects=False)
+            assert refused.status_code == 400 and "climbs out of your server" in refused.text, refused.status_code
