@@ -95,7 +95,9 @@ def hub_config(config: Config, hub_id: str, credential: str) -> TraitletsConfig:
     c.ApplianceAuthenticator.oauth_callback_url = addresses.oauth_callback(config, hub_id)
     c.ApplianceAuthenticator.authorize_url = f"{portal_public}/oauth/authorize"
     c.ApplianceAuthenticator.token_url = f"{portal_local}/oauth/token"
-    c.ApplianceAuthenticator.userdata_url = f"{portal_local}/oauth/userinfo"
+    # the claims come in the id_token the token endpoint answers, straight from the portal on loopback
+    # (OIDC Core 3.1.3.7): one call less in every sign-in to a hub
+    c.ApplianceAuthenticator.userdata_from_id_token = True
     c.ApplianceAuthenticator.scope = ["openid", "profile", "email", "groups"]
     c.ApplianceAuthenticator.username_claim = "preferred_username"
     c.ApplianceAuthenticator.auth_state_groups_key = "oauth_user.groups"
