@@ -153,6 +153,11 @@ def base_url(hub_id: str) -> str:
     return f"/hubs/{hub_id}/"
 
 
+def user_redirect(config: Config, hub_id: str, path: str) -> str:
+    """JupyterHub's /hub/user-redirect/<path> on a hub: <path> on the member's own server."""
+    return f"{hub_origin(config)}{base_url(hub_id)}hub/user-redirect/{path}"
+
+
 def hub_routespec(config: Config, hub_id: str) -> str:
     """Hub N's own route when members have hosts of their own: its host and base_url (JupyterHub's
     default, "/", would send every host to one hub)."""

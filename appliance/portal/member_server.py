@@ -49,6 +49,10 @@ def error(message: str, status: int) -> JSONResponse:
                         headers={"Cache-Control": "no-store"})
 
 
+async def _unmeasured() -> tuple[None, None]:
+    return None, None
+
+
 def sse(event: dict[str, Any]) -> str:
     return f"data: {json.dumps(event)}\n\n"
 
@@ -87,13 +91,17 @@ class MemberServer:
         return username, hub_id, self.hubs[hub_id]
 
     async def state(self, request: Request) -> Response:
-        """The member's server: running / starting / stopping / stopped, since when, and its memory."""
+        """The member's server: running / starting / stopping / stopped, since when, and its memory.
+        ``?memory=0`` leaves the memory out (null): measuring it walks the machine's processes, on the hub,
+        while the Research page only asks what to do next."""
         member = await self._member(request)
         if isinstance(member, Response):
             return member
         username, hub_id, hub = member
+        measured = request.query_params.get("memory") != "0"
         try:  # both at once: the Research page waits on this before it shows JupyterLab
-            server, (used, limit) = await asyncio.gather(hub.server(username), hub.memory(username))
+            server, (used, limit) = await asyncio.gather(
+                hub.server(username), hub.memory(username) if measured else _unmeasured())
         except httpx.HTTPError as failure:
             return error(HUB_UNREACHABLE.format(hub=hub_id, error=type(failure).__name__), 502)
         if server.state != "running":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from appliance import __version__
 from appliance.db import installed_at
-from appliance.hub.addresses import SIGNED_OUT_PATH, hub_origin, members_report
+from appliance.hub.addresses import SIGNED_OUT_PATH, hub_origin, members_report, user_redirect
 from appliance.portal.templating import render
 from appliance.storage.errors import BadPath
 from appliance.storage.paths import normalize
@@ -29,6 +29,15 @@ if TYPE_CHECKING:
 # the signed-out page runs only the portal's own script, posts only to the portal and is framed only by it
 SIGNED_OUT_POLICY = ("default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; "
                      "form-action 'self'; frame-ancestors 'self'")
+
+
+def _open_path(request: Request) -> tuple[str, str]:
+    """The ``open`` query's path in the member's files, normalised, and the raw value when it is no path."""
+    raw = request.query_params.get("open", "")
+    try:
+        return normalize(raw), ""
+    except BadPath:
+        return "", raw
 
 
 def _database_status(engine: Engine) -> dict[str, Any]:
@@ -66,6 +75,7 @@ class PortalPages:
             Route("/healthz", self.healthz, name="healthz"),
             Route("/api/status", self.status_json, name="status"),
             Route("/research", self.research, name="research"),
+            Route("/research/lab", self.research_lab, name="research_lab"),
             Route(SIGNED_OUT_PATH, self.signed_out_of_jupyterlab, name="signed_out"),
         ]
 
@@ -99,25 +109,41 @@ class PortalPages:
                       hubs=await self._hub_states() if admin else None)
 
     async def research(self, request: Request) -> Response:
-        """The member's JupyterLab, framed in the portal. The page carries the member's hub, so that
-        research.js sends the frame towards JupyterLab at once, while it asks the hub whether the server
-        runs (a warm visit saves that round trip and the page's own load); research.js asks discovery
-        itself when the page could not say (no hub up, the database down)."""
+        """The member's JupyterLab, framed in the portal. When the page knows the member's hub, its frame
+        leaves for JupyterLab while the page is still parsed, and research.js then asks the hub whether the
+        server runs (a warm visit saves that round trip and the page's own load); research.js asks
+        discovery itself when the page could not say (no hub up, the database down)."""
         session = await self.identity.session_of(request)
         if session is None:
             here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"/login?{urlencode({'next': here})}", status_code=303)
-        open_path, refused = request.query_params.get("open", ""), ""
-        try:
-            open_path = normalize(open_path)
-        except BadPath:
-            open_path, refused = "", open_path
+        open_path, refused = _open_path(request)
         try:
             placement = await self.placement_of(session.account.username)
         except Exception:  # NoHub, or the database: the page's own /me call says why
             placement = None
+        lab = request.url_for("research_lab").path + (f"?{urlencode({'open': open_path})}" if open_path else "")
         return render(request, "research.html", session=session, hub_origin=hub_origin(self.config),
-                      open_path=open_path, refused_open=refused, placement=placement)
+                      refused_open=refused, placement=placement, lab=lab,
+                      framed=placement is not None and placement["state"] != "suspect")
+
+    async def research_lab(self, request: Request) -> Response:
+        """Where the Research page's frame goes for JupyterLab (at ``?open=<path>``): the member's hub's
+        user-redirect, which leads to their server when it runs and else to the hub's page saying it does
+        not (appliance.hub.lockdown). The one place that address is made, for the page's first frame and
+        for research.js after a move to another hub alike."""
+        session = await self.identity.session_of(request)
+        if session is None:
+            return RedirectResponse(f"/login?{urlencode({'next': '/research'})}", status_code=303)
+        open_path, _ = _open_path(request)
+        try:
+            placement = await self.placement_of(session.account.username)
+        except Exception:  # NoHub, or the database: the Research page says why and sends the frame again
+            return PlainTextResponse("Discovery could not place you on a hub just now; the Research page tries "
+                                     "again in a few seconds.", status_code=503, headers={"Cache-Control": "no-store"})
+        target = "lab/tree/" + quote(open_path) if open_path else "lab"
+        return RedirectResponse(user_redirect(self.config, placement["hub"], target), status_code=303,
+                                headers={"Cache-Control": "no-store"})
 
     async def signed_out_of_jupyterlab(self, request: Request) -> Response:
         """Where a hub's logout ends (JupyterLab's File > Log Out): the hub session is over, and the portal's

@@ -8,13 +8,16 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from urllib.parse import urlencode
 
 import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from appliance.config import load_config
 from appliance.discovery.service import hub_credentials
 from appliance.home import Home
+from appliance.hub import addresses
 from tests.harness import Appliance
 from tests.integration.oauth import Browser, add_user
 
@@ -111,6 +114,38 @@ def test_a_member_learns_their_hub_and_only_that_hub_admits_them(running_applian
     assert hub_call(running_appliance, "2", "members/nobody").json() == {"assigned": False, "hub": None}
 
 
+def framed(browser: Browser, query: str = "") -> str:
+    """Where the Research page's frame starts: its iframe's src."""
+    page = browser.http.get("/research" + query)
+    found = re.search(r'<iframe id="lab"[^>]* src="([^"]*)"', page.text)
+    assert found, page.text
+    return html.unescape(found.group(1))
+
+
+def test_the_research_frame_is_sent_to_jupyterlab_on_the_members_own_hub(running_appliance: Appliance) -> None:
+    for hub_id in ("1", "2"):
+        hub_call(running_appliance, hub_id, "register", json={"spawner": "local", "isolation": "none"})
+    browser = Browser(running_appliance)
+    assert browser.http.get("/research/lab").headers["location"] == "/login?next=%2Fresearch"
+    browser.sign_in("flo", add_user(running_appliance, "flo"))
+    hub = browser.http.get("/api/discovery/v1/me").json()["hub"]
+    user_redirect = f"{addresses.hub_origin(load_config(environ=running_appliance.env))}/hubs/{hub}/hub/user-redirect/"
+
+    def lab(query: str = "") -> str:
+        answer = browser.http.get("/research/lab" + query)
+        assert answer.status_code == 303 and answer.headers["cache-control"] == "no-store"
+        location: str = answer.headers["location"]
+        assert location.startswith(user_redirect), location
+        return location.removeprefix(user_redirect)
+
+    assert lab() == "lab"
+    assert lab("?" + urlencode({"open": "papers/draft 1.ipynb"})) == "lab/tree/papers/draft%201.ipynb"
+    assert lab("?" + urlencode({"open": "../../hub/logout"})) == "lab"  # only ever a path in their own files
+    # the page sends its frame there while it is parsed, the opened path with it
+    assert framed(browser) == "/research/lab"
+    assert framed(browser, "?open=papers%2Fdraft.ipynb") == "/research/lab?open=papers%2Fdraft.ipynb"
+
+
 def test_the_portal_releases_a_silent_hubs_members_once_it_is_dead(appliance: Appliance) -> None:
     appliance.env.update(APPLIANCE_DISCOVERY_HEARTBEAT_INTERVAL_S="0.2", APPLIANCE_DISCOVERY_SUSPECT_AFTER_S="0.5",
                          APPLIANCE_DISCOVERY_DEAD_AFTER_S="1.5", APPLIANCE_DISCOVERY_FENCE_AFTER="2")
@@ -130,3 +165,6 @@ def test_the_portal_releases_a_silent_hubs_members_once_it_is_dead(appliance: Ap
     answer = browser.http.get("/api/discovery/v1/me")
     assert answer.status_code == 503 and "no hub is up right now" in answer.json()["error"]
     assert carried_placement(browser) is None  # the page's script asks /me, and says the same
+    assert framed(browser) == "about:blank"  # and sends the frame once a hub takes them
+    refused = browser.http.get("/research/lab")
+    assert refused.status_code == 503 and "tries again" in refused.text

@@ -16,15 +16,18 @@
   const stopButton = document.getElementById("server-stop");
   const restartButton = document.getElementById("server-restart");
   const hubOrigin = bar.dataset.hubOrigin;
-  const openPath = bar.dataset.open;
+  const labPath = bar.dataset.lab;  // the portal sends the frame on to JupyterLab on the member's hub
   const STOP_TIMEOUT_MS = 90000;
+  const stateOnly = bar.dataset.server + "?memory=0";  // what runs, without measuring its memory
+  const FRAME_WAIT_MS = 15000;  // the frame is shown even when its load event never comes
+  const FACTS_AFTER_MS = 2000;  // its memory once JupyterLab has loaded: measuring it competes with the load
   let currentHub = null;
   let hubPath = null;  // the hub's path on the hub origin, /hubs/<id>/
   let phase = "finding";  // signing-in, starting, opening, lab, stopping, stopped, failed
   let movedFrom = null;  // the hub this member was moved away from, said until they leave the page
   let signingOut = false;  // JupyterLab's Log Out: the page is about to leave
   let events = null;  // the progress stream
-  let frameBusy = false;  // the frame was sent somewhere and its load event is still to come
+  let frameBusy = false;  // the frame was sent somewhere and its load event is still to come (or may be)
   let generation = 0;  // each start, stop or move begins a new one: answers to an older one are dropped
 
   function say(text, state) {
@@ -79,11 +82,6 @@
     frameBusy = url !== "about:blank";
   }
 
-  function labUrl() {
-    const target = openPath ? "lab/tree/" + openPath.split("/").map(encodeURIComponent).join("/") : "lab";
-    return hubOrigin + hubPath + "hub/user-redirect/" + target;
-  }
-
   function settled() {
     say("JupyterLab on hub " + currentHub + (movedFrom === null ? "" : " (moved here from hub " + movedFrom +
         ", which stopped answering; everything you saved is here)"), movedFrom === null ? "ok" : "warn");
@@ -108,13 +106,13 @@
   }
 
   // What the member's server does now decides what the page does. `early`: the frame already left for
-  // JupyterLab, before the server's state was known (placed): when it runs (a warm visit) JupyterLab is on
-  // its way; when it does not, the frame is called back and the page goes on as below.
+  // JupyterLab, before the server's state was known (the page or placed() sent it): when it runs (a warm
+  // visit) JupyterLab is on its way; when it does not, the frame is called back and the page goes on below.
   async function begin(early) {
     const mine = ++generation;
     closeEvents();
     let answer;
-    try { answer = await call(bar.dataset.server); } catch (error) { answer = { ok: false, body: {} }; }
+    try { answer = await call(stateOnly); } catch (error) { answer = { ok: false, body: {} }; }
     if (mine !== generation) return;
     if (!answer.ok) {
       say(answer.body.error || "The portal is not answering; trying again…", "bad");
@@ -122,7 +120,8 @@
       return;
     }
     const state = answer.body.state;
-    if (state === "running" && early) { opening(frameBusy); return; }
+    // the frame's load event may have come before this script ran: a document it cannot read is JupyterLab's
+    if (state === "running" && early) { opening(frameBusy && frame.contentDocument !== null); return; }
     // not running: stop the early frame before it meets the server starting (JupyterHub's spawn page)
     if (early) go("about:blank");
     if (state === "running") openLab(mine);
@@ -186,11 +185,12 @@
     note("Your server is ready; opening JupyterLab…");
     say("Opening JupyterLab on hub " + currentHub + "…", "pending");
     if (!waitForFrame) showLab();
+    else setTimeout(function () { if (phase === "opening") showLab(); }, FRAME_WAIT_MS);  // its own page says why
   }
 
   function openLab(mine) {
     if (mine !== generation) return;
-    go(labUrl());
+    go(labPath);
     opening(true);
   }
 
@@ -200,7 +200,7 @@
     frame.classList.remove("loading");
     settled();
     offer(stopButton, restartButton);
-    facts();
+    setTimeout(facts, FACTS_AFTER_MS);
   }
 
   async function stop(thenStart) {
@@ -217,7 +217,7 @@
     if (!answer.ok) { failed(answer.body.error || "The portal is not answering."); return; }
     const deadline = Date.now() + STOP_TIMEOUT_MS;
     while (Date.now() < deadline) {
-      const state = await call(bar.dataset.server).catch(function () { return { ok: false, body: {} }; });
+      const state = await call(stateOnly).catch(function () { return { ok: false, body: {} }; });
       if (mine !== generation) return;
       if (state.ok && state.body.state === "stopped") {
         if (thenStart) start();
@@ -267,7 +267,7 @@
     currentHub = placement.hub;
     hubPath = placement.path;
     const early = !moved && placement.state !== "suspect";
-    go(early ? labUrl() : "about:blank");
+    if (!(early && frameBusy)) go(early ? labPath : "about:blank");  // the page may have sent it already
     begin(early);
     if (moved) say("Your hub stopped; you are now on hub " + currentHub + ". Your saved notebooks are all here.", "warn");
     else say("Starting your JupyterLab on hub " + currentHub + "…", "pending");
@@ -296,7 +296,8 @@
     if (phase === "signing-in") start();  // signed in to the hub: now it knows the member
     else if (phase === "opening") showLab();
   });
-  if (bar.dataset.placement) placed(JSON.parse(bar.dataset.placement));  // the page knew the member's hub
+  frameBusy = frame.getAttribute("src") !== "about:blank";  // the page knew the member's hub and sent the frame
+  if (bar.dataset.placement) placed(JSON.parse(bar.dataset.placement));
   else ask();
   setInterval(ask, 2000);
   setInterval(facts, 5000);

@@ -83,6 +83,11 @@ async def test_the_state_is_the_members_own_on_their_hub_with_the_service_token(
     assert [str(r.url) for r in seen] == ["http://127.0.0.1:8010/hubs/1/hub/api/users/ada",
                                           "http://127.0.0.1:8010/hubs/1/hub/api/appliance/memory/ada"]
     assert {r.headers["authorization"] for r in seen} == {f"token {token}"}
+    seen.clear()
+    async with client(portal(tmp_path, seen)) as http:  # the Research page's question: what runs, not how big
+        body = (await http.get("/api/research/v1/server", params={"memory": "0"})).json()
+    assert (body["state"], body["memory_bytes"], body["memory_limit_bytes"]) == ("running", None, None)
+    assert [str(r.url) for r in seen] == ["http://127.0.0.1:8010/hubs/1/hub/api/users/ada"]
 
 
 async def test_nobody_and_a_member_without_a_hub_are_refused_before_any_hub_is_asked(tmp_path: Path) -> None:
