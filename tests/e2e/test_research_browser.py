@@ -58,6 +58,47 @@ def test_a_path_that_is_not_a_file_name_is_refused_with_a_note(running_lab: Appl
     expect(page.get_by_text("is not a path in your files")).to_be_visible()
 
 
+def settled(page: Page, saves: list[str]) -> None:
+    """JupyterLab has ended its routing: it waits for its first workspace save (a PUT), then the file
+    browser opens a Launcher if the main area is still empty."""
+    deadline = time.monotonic() + 30
+    while not saves:
+        assert time.monotonic() < deadline, "JupyterLab never saved its workspace"
+        page.wait_for_timeout(100)
+    page.wait_for_timeout(500)
+
+
+def test_jupyterlab_opens_one_launcher_at_once_and_an_opened_notebook_alone(running_lab: Appliance,
+                                                                            chromium: Browser) -> None:
+    notebook = {"cells": [{"cell_type": "markdown", "id": "m", "metadata": {}, "source": "# Plot"}],
+                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
+    def first_visit(name: str, opened: str) -> None:
+        StorageCaller(running_lab, mint(running_lab, name)).write("plot.ipynb", json.dumps(notebook).encode())
+        context = chromium.new_context(viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        saves: list[str] = []
+        page.on("requestfinished", lambda request: saves.append(request.url) if request.method == "PUT"
+                and "/lab/api/workspaces/" in request.url else None)
+        sign_in_new(page, running_lab, name, next_path="/research" + (f"?open={opened}" if opened else ""),
+                    lands_on="")
+        lab = page.frame_locator("#lab")
+        if opened:  # the notebook, and no Launcher beside it
+            expect(lab.locator(".jp-NotebookPanel")).to_be_visible(timeout=90_000)
+            settled(page, saves)
+            expect(lab.locator(".jp-Launcher")).to_have_count(0)
+        else:  # shown before JupyterLab's own routing ends (launcher.ts), and not a second time after it
+            expect(lab.locator(".jp-Launcher")).to_be_visible(timeout=90_000)
+            assert saves == []
+            settled(page, saves)
+            expect(lab.locator(".jp-Launcher")).to_have_count(1)
+        expect(lab.locator("#jp-main-dock-panel .lm-TabBar-tab")).to_have_count(1)
+        context.close()
+
+    first_visit("lena", "")
+    first_visit("mona", "plot.ipynb")
+
+
 def test_jupyterlabs_download_gives_the_stored_file(running_lab: Appliance, page: Page) -> None:
     sign_in_new(page, running_lab, "rosa", next_path="/research", lands_on="")
     lab = page.frame_locator("#lab")

@@ -2,7 +2,8 @@
  * @appliance/gallery: the lab's gallery inside JupyterLab. A showcase toggle in each cell's toolbar,
  * "Publish to gallery…" in the notebook toolbar, the File menu and the command palette, and "Open in
  * gallery" on a notebook already published. The member's server does the publishing
- * (appliance/singleuser): it reads the saved notebook and sends it to the portal.
+ * (appliance/singleuser): it reads the saved notebook and sends it to the portal. And the Launcher as soon
+ * as the lab is restored (launcher.ts).
  */
 import {
   JupyterFrontEnd,
@@ -21,6 +22,7 @@ import { Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
 import * as api from './api';
+import { earlyLauncher } from './launcher';
 import { defaultTitle, PublishForm, PublishProgress } from './dialog';
 import { isShowcase, markShowcases, toggleShowcase } from './showcase';
 
@@ -245,4 +247,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default plugin;
+export default [plugin, earlyLauncher];
