@@ -129,7 +129,10 @@ def update_spawner(c: TraitletsConfig, config: Config, hub_id: str, spawner: str
     c.Spawner.default_url = "/lab"
     c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]
     # traitlets reads a dict on the command line as a Python literal (JSON's true would not parse)
-    c.Spawner.args = [f"--ServerApp.tornado_settings={tornado_settings!r}",
+    # no "Build" check on each JupyterLab load: it runs npm (0.4-0.6 s of CPU beside the lab's own start) for
+    # source extensions, and members' labs carry only prebuilt ones (the installer's)
+    server_settings = {**tornado_settings, "page_config_data": {"buildCheck": False, "buildAvailable": False}}
+    c.Spawner.args = [f"--ServerApp.tornado_settings={server_settings!r}",
                       "--ServerApp.contents_manager_class=appliance.storage.contents_manager.RemoteContentsManager",
                       f"--ServerApp.jpserver_extensions={SERVER_EXTENSIONS!r}",
                       f"--LabApp.app_settings_dir={LAB_SETTINGS}",
