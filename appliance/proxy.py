@@ -17,6 +17,7 @@ import httpx
 
 from appliance.errors import ApplianceError, ConfigError
 from appliance.knobs import knob
+from appliance.supervisor.checks import kept_client
 from appliance.supervisor.spec import Check, CheckFailed, ChildSpec, Port
 from appliance.webui import PROXY_ERROR_PAGES
 
@@ -138,15 +139,14 @@ def keeping_routes(api: str, token: str, routes: Sequence[tuple[str, str]]) -> C
     """Pass when the proxy's API answers and has every route in ``routes`` (spec, target), which this check
     adds when one is missing: a started or restarted proxy knows no routes, and the portal's host names
     must answer as soon as the proxy does."""
+    client = kept_client(timeout=2.0, headers={"Authorization": f"token {token}"})
 
     async def check() -> None:
         try:
-            async with httpx.AsyncClient(timeout=2.0, trust_env=False,
-                                         headers={"Authorization": f"token {token}"}) as client:
-                known = (await client.get(f"{api}/api/routes")).raise_for_status().json()
-                for spec, target in routes:
-                    if spec not in known:
-                        (await client.post(f"{api}/api/routes{spec}", json={"target": target})).raise_for_status()
+            known = (await client().get(f"{api}/api/routes")).raise_for_status().json()
+            for spec, target in routes:
+                if spec not in known:
+                    (await client().post(f"{api}/api/routes{spec}", json={"target": target})).raise_for_status()
         except httpx.HTTPError as exc:
             raise CheckFailed(f"the front proxy's API at {api}: {type(exc).__name__} {exc}".strip()) from None
 
