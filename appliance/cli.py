@@ -76,7 +76,7 @@ def main(ctx: click.Context, home: Path | None, config_file: Path | None, debug:
 @click.pass_obj
 def up(options: Options, detach: bool, public: bool, background: bool) -> None:
     """Start the appliance and supervise it until stopped (Ctrl-C or `appliance stop`)."""
-    from appliance.supervisor.run import preflight, run_foreground, start_detached
+    from appliance.application.run import preflight, run_foreground, start_detached
 
     config = options.load(**({"portal.host": "0.0.0.0", "proxy.host": "0.0.0.0"} if public else {}))
     first_start = read_initial_admin(config.home) is None

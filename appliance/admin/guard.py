@@ -29,11 +29,10 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from appliance.api_errors import error_status, json_error
 from appliance.audit import Actor, FloodGate, Record, client_address, no_record
 from appliance.errors import ApplianceError
 from appliance.identity.csrf import CsrfSigner, same_origin
-from appliance.portal.templating import render
+from appliance.web import error_status, json_error, render
 
 if TYPE_CHECKING:
     from appliance.identity.accounts import Account

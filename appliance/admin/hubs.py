@@ -15,7 +15,7 @@ from typing import Any
 from appliance.audit import Actor, Record
 from appliance.discovery import History, Hub, HubRegistry, HubSamples
 from appliance.errors import ApplianceError
-from appliance.supervisor.children import hub_component
+from appliance.hub import addresses
 from appliance.supervisor.control import SupervisorClient
 
 PROCESS_FIELDS = ("state", "pid", "uptime_s", "restarts", "last_error")
@@ -61,7 +61,7 @@ class HubsConsole:
         found = await self.registry.hubs()
         status = await self.supervisor.status()
         processes = {c["name"]: c for c in status["components"]} if status else {}
-        return [HubView(hub, self._process(processes.get(hub_component(hub.id)))) for hub in found]
+        return [HubView(hub, self._process(processes.get(addresses.hub_component(hub.id)))) for hub in found]
 
     @staticmethod
     def _process(component: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -87,7 +87,7 @@ class HubsConsole:
             raise NoSupervisor(f"hub {hub_id} cannot be restarted from here: no supervisor answers on "
                                f"{self.supervisor.path}.", hint="Is the appliance running? See `appliance status`.")
         await self.registry.hold_for_restart(hub_id, RESTART_GRACE_S)
-        await self.supervisor.restart(hub_component(hub_id))
+        await self.supervisor.restart(addresses.hub_component(hub_id))
         self.record(actor, "hub.restarted", target=f"hub {hub_id}", detail={"epoch": hub.epoch})
         return hub
 

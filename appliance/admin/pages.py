@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from appliance.admin.guard import Admin, AdminGuard
-from appliance.portal.templating import render
+from appliance.web import render
 
 SECTIONS = (("people", "People", "/admin/people"), ("hubs", "Hubs", "/admin/hubs"),
             ("gallery", "Gallery", "/admin/gallery"), ("system", "System", "/admin/system"),

@@ -32,9 +32,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from appliance.api_errors import json_error
 from appliance.discovery.errors import BadRequest, DiscoveryError, UnknownHub
 from appliance.discovery.registry import HubRegistry
+from appliance.web import json_error
 
 PREFIX = "/api/discovery/v1"
 SessionUser = Callable[[Request], Awaitable[str | None]]

@@ -27,12 +27,12 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from appliance.api_errors import json_error
 from appliance.errors import ApplianceError
 from appliance.gallery.errors import BadRequest
 from appliance.gallery.publish import Publisher, Status
 from appliance.gallery.settings import GallerySettings
 from appliance.gallery.submission import body_limit, parse_submission, too_large
+from appliance.web import json_error
 
 PREFIX = "/api/gallery/v1"
 IN_THREAD_BYTES = 256 * 1024  # bodies above this are parsed and checked off the event loop,

@@ -31,8 +31,8 @@ from appliance.gallery.tables import REPORT_REASONS
 from appliance.gallery.threads import Comment, CommentRefused, Threads
 from appliance.gallery.visibility import Viewer
 from appliance.identity.csrf import same_origin
-from appliance.portal.templating import render
 from appliance.storage import StorageError
+from appliance.web import render
 
 if TYPE_CHECKING:
     from appliance.identity import Identity

@@ -168,6 +168,11 @@ def api_port(config: Config, hub_id: str) -> int:
     return config.hubs.first_port + int(hub_id) - 1
 
 
+def hub_component(hub_id: str) -> str:
+    """The supervisor's name for hub ``hub_id`` (`appliance status`, `appliance restart hub-1`)."""
+    return f"hub-{hub_id}"
+
+
 def oauth_client_id(hub_id: str) -> str:
     return f"hub-{hub_id}"
 

@@ -19,7 +19,7 @@ from appliance.postgres import database_url
 from appliance.proxy import STRICT_TRANSPORT_SECURITY
 from appliance.proxy import TOKEN_SECRET as PROXY_TOKEN_SECRET
 from appliance.storage.service import TOKEN_SECRET
-from appliance.supervisor.run import MARKER
+from appliance.supervisor import MARKER
 from appliance.webui import LABEXTENSIONS
 
 SYSTEMD_RUNNING = Path("/run/systemd/system")

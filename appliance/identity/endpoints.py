@@ -19,8 +19,7 @@ from appliance.identity.keys import public_jwks
 from appliance.identity.oauth import PortalOAuthRequest, user_claims
 from appliance.identity.pages import IdentityPages
 from appliance.identity.service import Identity
-from appliance.portal.headers import allow_form_target
-from appliance.portal.templating import render
+from appliance.web import allow_form_target, render
 
 MAX_FORM_FIELDS = 50
 REFUSALS_PER_MINUTE = 30  # refused tokens recorded per address and minute; the rest are counted (audit FloodGate)

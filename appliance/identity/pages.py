@@ -18,8 +18,7 @@ from appliance.identity.first_admin import forget_initial_admin
 from appliance.identity.invitations import SPENT
 from appliance.identity.service import Identity, secure_context
 from appliance.identity.sessions import Session
-from appliance.portal.headers import allow_form_target
-from appliance.portal.templating import render
+from appliance.web import allow_form_target, render
 
 MAX_FIELD = 1024  # longer usernames and passwords are refused before any hashing
 

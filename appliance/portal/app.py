@@ -25,9 +25,9 @@ from appliance.portal.guards import AllowedHosts, HeaderLimits, portal_hosts
 from appliance.portal.headers import SecurityHeaders
 from appliance.portal.member_server import MemberServer
 from appliance.portal.pages import PortalPages
-from appliance.portal.templating import portal_templates
 from appliance.postgres import database_url
 from appliance.supervisor import SupervisorClient
+from appliance.web import portal_templates
 from appliance.webui import STATIC, TEMPLATES
 
 if TYPE_CHECKING:

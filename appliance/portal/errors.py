@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from appliance.portal.templating import render
+from appliance.web import render
 
 log = logging.getLogger("appliance.portal")
 

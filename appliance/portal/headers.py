@@ -6,20 +6,17 @@ hub sign-in passes through /oauth/authorize), be framed by nobody, and send
 forms only to the portal itself and the hub origin: in Chromium form-action also covers the
 redirects that follow a form's POST, and signing in for a hub ends in a redirect to the hub's OAuth
 callback. A page whose form leads elsewhere (the consent page of a third-party client) names that
-origin with ``allow_form_target``.
+origin with ``appliance.web.allow_form_target``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from urllib.parse import urlsplit
 
-from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from appliance.proxy import STRICT_TRANSPORT_SECURITY
-
-FORM_TARGETS = "csp_form_targets"  # request.state: origins this response's forms may lead to
+from appliance.web import FORM_TARGETS
 
 OTHER_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -28,11 +25,6 @@ OTHER_HEADERS = [
 ]
 CSP = b"content-security-policy"
 HSTS = (b"strict-transport-security", STRICT_TRANSPORT_SECURITY.encode())
-
-
-def origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 def content_security_policy(hub_origin: str, member_origins: str | None, form_targets: Iterable[str] = ()) -> str:
@@ -50,15 +42,6 @@ def content_security_policy(hub_origin: str, member_origins: str | None, form_ta
         "frame-ancestors": ["'none'"],
     }
     return "; ".join(f"{name} {' '.join(sources)}" for name, sources in directives.items())
-
-
-def allow_form_target(request: Request, url: str) -> None:
-    """Let this response's forms lead to ``url``'s origin (directly or by a redirect after the POST)."""
-    targets: list[str] | None = getattr(request.state, FORM_TARGETS, None)
-    if targets is None:
-        targets = []
-        setattr(request.state, FORM_TARGETS, targets)
-    targets.append(origin_of(url))
 
 
 class SecurityHeaders:

@@ -17,9 +17,9 @@ from starlette.routing import Route
 from appliance import __version__
 from appliance.db import installed_at
 from appliance.hub.addresses import SIGNED_OUT_PATH, hub_origin, members_report, user_redirect
-from appliance.portal.templating import render
 from appliance.storage.errors import BadPath
 from appliance.storage.paths import normalize
+from appliance.web import render
 
 if TYPE_CHECKING:
     from appliance.config import Config

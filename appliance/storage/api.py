@@ -30,11 +30,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from appliance.api_errors import json_error
 from appliance.audit import Actor, FloodGate, Record, no_record
 from appliance.storage.errors import BadPath, StorageError, Unauthorized
 from appliance.storage.store import FileStore
 from appliance.storage.tokens import StandingCheck, StorageTokens
+from appliance.web import json_error
 
 PREFIX = "/api/storage/v1"
 Handler = Callable[[Request, str, str], Awaitable[Response]]

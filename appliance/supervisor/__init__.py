@@ -2,8 +2,9 @@
 
 from appliance.supervisor.control import ControlServer, SupervisorClient, send_command
 from appliance.supervisor.core import Supervisor
+from appliance.supervisor.process import MARKER
 from appliance.supervisor.settings import SupervisorSettings
 from appliance.supervisor.spec import CheckFailed, ChildSpec, StartFailed
 
-__all__ = ["CheckFailed", "ChildSpec", "ControlServer", "StartFailed", "Supervisor", "SupervisorClient",
+__all__ = ["MARKER", "CheckFailed", "ChildSpec", "ControlServer", "StartFailed", "Supervisor", "SupervisorClient",
            "SupervisorSettings", "send_command"]

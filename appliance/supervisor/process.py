@@ -28,6 +28,9 @@ from appliance.supervisor.spec import ChildSpec
 
 log = logging.getLogger("appliance.supervisor")
 PR_SET_CHILD_SUBREAPER = 36
+# in every child's environment (and passed on by the hubs to members' servers): the home they belong to, by
+# which a later supervisor of that home finds what a dead one left running
+MARKER = "APPLIANCE_SUPERVISED_BY"
 
 
 @dataclass

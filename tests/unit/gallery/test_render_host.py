@@ -1,14 +1,14 @@
 """Where the render host is and how requests reach it: the front proxy's routes, the certificate, the
-supervisor's renderer (supervisor/children.py, hub/addresses.py)."""
+supervisor's renderer (application/children.py, hub/addresses.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from appliance.application.children import portal_routes, renderer_spec
 from appliance.config import load_config
 from appliance.hub import addresses
 from appliance.proxy import ProxySettings, check_certificate_names
-from appliance.supervisor.children import portal_routes, renderer_spec
 from tests.tls import make_certificates
 
 DOMAIN = {"APPLIANCE_PORTAL_PUBLIC_URL": "https://lab.example.org",

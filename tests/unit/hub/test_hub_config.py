@@ -21,7 +21,7 @@ from appliance.errors import ConfigError
 from appliance.hub import addresses, hubconfig, lockdown
 from appliance.hub.app import ApplianceSystemdSpawner, LocalSpawner
 from appliance.storage.tokens import StorageTokens
-from appliance.supervisor.run import MARKER
+from appliance.supervisor import MARKER
 
 CULLER_SCOPES = ["list:users", "read:users:activity", "read:servers", "delete:servers"]
 

@@ -13,7 +13,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from appliance.portal.headers import SecurityHeaders, allow_form_target, content_security_policy
+from appliance.portal.headers import SecurityHeaders, content_security_policy
+from appliance.web import allow_form_target
 
 
 def directives(policy: str) -> dict[str, list[str]]:

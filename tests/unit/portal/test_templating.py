@@ -14,7 +14,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from appliance.portal.templating import portal_templates
+from appliance.web import portal_templates
 
 PAGE = "{{ url_for('static', path='/app.css') }} {{ url_for('person', name='ada lovelace') }}"
 

@@ -18,21 +18,20 @@ from typing import Any
 import psutil
 
 from appliance import __version__
+from appliance.application.children import build_children
 from appliance.config import Config, all_knobs, tighten_file_mode
 from appliance.errors import ApplianceError
 from appliance.hub.addresses import hub_origin, portal_origin
 from appliance.postgres import EmbeddedCluster
 from appliance.proxy import check_node, find_proxy_command
-from appliance.supervisor.children import build_children
 from appliance.supervisor.control import ControlServer, send_command
 from appliance.supervisor.core import HEALTHY, Supervisor
 from appliance.supervisor.logs import open_private, tail
 from appliance.supervisor.ports import check_port_free
-from appliance.supervisor.process import ProcessLauncher
+from appliance.supervisor.process import MARKER, ProcessLauncher
 from appliance.supervisor.spec import ChildSpec, StartFailed
 
 log = logging.getLogger("appliance.supervisor")
-MARKER = "APPLIANCE_SUPERVISED_BY"  # set in every child's environment to the home it belongs to
 
 
 def child_environment(config: Config) -> dict[str, str]:

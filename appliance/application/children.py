@@ -66,17 +66,12 @@ def renderer_spec(config: Config) -> ChildSpec:
     )
 
 
-def hub_component(hub_id: str) -> str:
-    """The supervisor's name for hub ``hub_id`` (`appliance status`, `appliance restart hub-1`)."""
-    return f"hub-{hub_id}"
-
-
 def hub_spec(config: Config, hub_id: str) -> ChildSpec:
     port, base = addresses.api_port(config, hub_id), addresses.base_url(hub_id)
     state = config.home.root / "hubs" / hub_id
     state.mkdir(parents=True, exist_ok=True)
     return ChildSpec(
-        name=hub_component(hub_id),
+        name=addresses.hub_component(hub_id),
         description=f"hub {hub_id}",
         argv=[sys.executable, "-m", "appliance.hub", hub_id],
         env={"APPLIANCE_HUB_CREDENTIAL": hub_credentials(config.home).for_hub(hub_id)},
