@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, func, literal, or_, select, tuple_
+from sqlalchemy import Connection, Engine, Select, any_, func, literal, or_, select, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
 from appliance.db.like import contains_pattern
@@ -179,7 +179,7 @@ class AccountDirectory:
         elif query.state == "admins":
             found.append(accounts.c.is_admin)
         if query.group:
-            found.append(accounts.c.groups.any(query.group))
+            found.append(literal(query.group) == any_(accounts.c.groups))  # ARRAY.any() is deprecated (2.1)
         return found
 
     def existing(self, usernames: Iterable[str]) -> set[str]:
