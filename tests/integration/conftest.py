@@ -4,22 +4,16 @@
   ``.status()``, ``.wait_healthy()``; on teardown it is stopped and its processes are killed.
 - ``running_appliance``: one appliance started once for the module, for tests that only poke it.
 - ``running_lab``: like ``running_appliance``, with two hubs.
-- ``contents_managers``: makes RemoteContentsManagers (as a user server would hold) for a member of
-  an appliance, and closes their connections after the test.
 """
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
-from appliance.storage.contents_manager import RemoteContentsManager
-from tests.harness import Appliance, make_home, mint_storage_token, reserve_ports
-
-ManagerFactory = Callable[..., RemoteContentsManager]
+from tests.harness import Appliance, make_home, reserve_ports
 
 
 @pytest.fixture
@@ -55,18 +49,3 @@ def running_appliance() -> Iterator[Appliance]:
 @pytest.fixture(scope="module")
 def running_lab() -> Iterator[Appliance]:
     yield from running(hubs=2)
-
-
-@pytest.fixture
-async def contents_managers() -> AsyncIterator[ManagerFactory]:
-    opened: list[RemoteContentsManager] = []
-
-    def make(appliance: Appliance, member: str, **traits: Any) -> RemoteContentsManager:
-        manager = RemoteContentsManager(storage_url=f"{appliance.portal_url}/api/storage/v1", username=member,
-                                        storage_token=mint_storage_token(appliance, member), **traits)
-        opened.append(manager)
-        return manager
-
-    yield make
-    for manager in opened:
-        await manager.aclose()

@@ -42,8 +42,8 @@ class Admin:
 
 
 @pytest.fixture(scope="module")
-def engine(running_appliance: Appliance) -> Iterator[Engine]:
-    made = create_engine(running_appliance.database_url())
+def engine(portal_in_process: Appliance) -> Iterator[Engine]:
+    made = create_engine(portal_in_process.database_url())
     yield made
     made.dispose()
 
@@ -56,9 +56,9 @@ def signed_in(appliance: Appliance, name: str, password: str) -> httpx.Client:
 
 
 @pytest.fixture(scope="module")
-def admin(running_appliance: Appliance) -> Iterator[Admin]:
+def admin(portal_in_process: Appliance) -> Iterator[Admin]:
     name = f"boss{uuid.uuid4().hex[:6]}"
-    client = signed_in(running_appliance, name, add_user(running_appliance, name, "--admin"))
+    client = signed_in(portal_in_process, name, add_user(portal_in_process, name, "--admin"))
     yield Admin(name, client, form_value(client.get("/account/password").text, "csrf_token"))
     client.close()
 
@@ -86,22 +86,22 @@ def audited(engine: Engine, action: str, target: str) -> list[Any]:
 
 
 def test_a_new_person_gets_a_password_shown_once_or_a_one_time_sign_up_link(
-        running_appliance: Appliance, admin: Admin, engine: Engine) -> None:
+        portal_in_process: Appliance, admin: Admin, engine: Engine) -> None:
     first = unique("ann")
     made = admin.api("POST", "/people", username=first, name="Ann Example", groups=["physics"])
     assert made.status_code == 201, made.text
     password = made.json()["password"]
     assert made.json()["link"] is None and made.json()["person"]["groups"] == ["physics"]
-    signed_in(running_appliance, first, password).close()
+    signed_in(portal_in_process, first, password).close()
     assert audited(engine, "person.created", first)[0].actor == admin.name
 
     second = unique("ben")
     link = admin.api("POST", "/people", username=second, how="link").json()["link"]
-    assert link.startswith(f"{running_appliance.public_portal_url}/welcome/")
-    path = link.removeprefix(running_appliance.public_portal_url)
-    with browser_client(base_url=running_appliance.public_portal_url,
-                        headers={"Origin": running_appliance.public_portal_url}) as visitor:
-        choose_a_password(running_appliance, visitor, path, second)
+    assert link.startswith(f"{portal_in_process.public_portal_url}/welcome/")
+    path = link.removeprefix(portal_in_process.public_portal_url)
+    with browser_client(base_url=portal_in_process.public_portal_url,
+                        headers={"Origin": portal_in_process.public_portal_url}) as visitor:
+        choose_a_password(portal_in_process, visitor, path, second)
     duplicate = admin.api("POST", "/people", username=second.upper())
     assert duplicate.status_code == 400 and "already exists" in duplicate.json()["error"]
 
@@ -135,33 +135,33 @@ def test_csv_import_previews_every_row_reports_the_bad_one_and_creates_the_rest(
 
 
 def test_disable_ends_their_sessions_and_tokens_and_enable_lets_them_back(
-        running_appliance: Appliance, admin: Admin, engine: Engine) -> None:
+        portal_in_process: Appliance, admin: Admin, engine: Engine) -> None:
     name = unique("dora")
     password = admin.api("POST", "/people", username=name).json()["password"]
-    member = signed_in(running_appliance, name, password)
-    storage_token = mint_storage_token(running_appliance, name)
+    member = signed_in(portal_in_process, name, password)
+    storage_token = mint_storage_token(portal_in_process, name)
     disabled = admin.form(f"/admin/people/{name}", f"/admin/people/{name}/disable")
     assert disabled.status_code == 303 and disabled.headers["location"] == f"/admin/people/{name}?done=disabled"
     assert member.get("/account/password").status_code == 303  # the session ended
     member.close()
-    refused = httpx.get(f"{running_appliance.portal_url}/api/storage/v1/read/x.ipynb",
+    refused = httpx.get(f"{portal_in_process.portal_url}/api/storage/v1/read/x.ipynb",
                         headers={"Authorization": f"Bearer {storage_token}"})
     assert refused.status_code in (401, 403)
-    portal = running_appliance.public_portal_url
+    portal = portal_in_process.public_portal_url
     with browser_client(base_url=portal, headers={"Origin": portal}) as stranger:
         assert sign_in(stranger, portal, name, password).status_code == 401
     assert admin.api("POST", f"/people/{name}/enable").json()["disabled"] is False
-    signed_in(running_appliance, name, password).close()
+    signed_in(portal_in_process, name, password).close()
     audited(engine, "person.disabled", name)
 
 
 def test_the_person_page_shows_storage_and_publications_and_changes_groups_and_admin(
-        running_appliance: Appliance, admin: Admin) -> None:
+        portal_in_process: Appliance, admin: Admin) -> None:
     name = unique("eve")
     admin.api("POST", "/people", username=name)
-    token = mint_storage_token(running_appliance, name)
+    token = mint_storage_token(portal_in_process, name)
     for path, body in (("a.ipynb", b'{"cells": []}'), ("b.csv", b"x,y\n1,2\n")):
-        assert httpx.put(f"{running_appliance.portal_url}/api/storage/v1/write/{quote(path)}", content=body,
+        assert httpx.put(f"{portal_in_process.portal_url}/api/storage/v1/write/{quote(path)}", content=body,
                          headers={"Authorization": f"Bearer {token}"}).status_code in (200, 201)
     view = admin.api("GET", f"/people/{name}").json()
     assert view["storage"] == {"files": 2, "bytes": 13 + 8} and view["publications"] == []
@@ -180,16 +180,16 @@ def test_the_person_page_shows_storage_and_publications_and_changes_groups_and_a
 
 
 def test_admin_tokens_read_or_write_and_stop_with_revocation_or_the_owners_role(
-        running_appliance: Appliance, admin: Admin) -> None:
+        portal_in_process: Appliance, admin: Admin) -> None:
     owner = unique("ops")
-    add_user(running_appliance, owner, "--admin")
+    add_user(portal_in_process, owner, "--admin")
     tokens = {}
     for scope in ("read", "write"):
-        made = running_appliance.cli("users", "admin-token", "create", owner, "--name", f"nightly-{scope}",
+        made = portal_in_process.cli("users", "admin-token", "create", owner, "--name", f"nightly-{scope}",
                                      "--scope", scope, "--json")
         assert made.returncode == 0, made.stderr
         tokens[scope] = json.loads(made.stdout)
-    portal = running_appliance.portal_url
+    portal = portal_in_process.portal_url
 
     def call(scope: str, method: str, path: str, **body: Any) -> httpx.Response:
         return httpx.request(method, portal + API + path, json=body or None,
@@ -199,11 +199,11 @@ def test_admin_tokens_read_or_write_and_stop_with_revocation_or_the_owners_role(
     refused = call("read", "POST", "/people", username=unique("x"))
     assert refused.status_code == 403 and "scope write" in refused.json()["error"]
     assert call("write", "POST", "/people", username=unique("scripted")).status_code == 201  # no CSRF needed
-    listed = running_appliance.cli("users", "admin-token", "list")
+    listed = portal_in_process.cli("users", "admin-token", "list")
     assert "nightly-read" in listed.stdout and tokens["read"]["token"] not in listed.stdout
-    assert running_appliance.cli("users", "admin-token", "revoke", str(tokens["read"]["id"])).returncode == 0
+    assert portal_in_process.cli("users", "admin-token", "revoke", str(tokens["read"]["id"])).returncode == 0
     assert call("read", "GET", "/people?limit=1").status_code == 401
-    assert running_appliance.cli("users", "make-admin", owner, "--revoke").returncode == 0
+    assert portal_in_process.cli("users", "make-admin", owner, "--revoke").returncode == 0
     gone = call("write", "GET", "/people?limit=1")
     assert gone.status_code == 401 and "no longer an administrator" in gone.json()["error"]
 
@@ -240,7 +240,7 @@ def test_keyset_pages_visit_everyone_once_in_order_with_the_never_signed_in_at_o
     assert broken.status_code == 400 and "start from the first page" in broken.json()["error"]
 
 
-def test_group_counts_are_exact_at_once_whoever_changes_them(running_appliance: Appliance, admin: Admin,
+def test_group_counts_are_exact_at_once_whoever_changes_them(portal_in_process: Appliance, admin: Admin,
                                                              engine: Engine) -> None:
     """The group filter's counts come from identity.group_members, kept by triggers on every change to
     accounts: the command line's change shows at once (a count kept 30 s by the portal did not)."""
@@ -254,8 +254,8 @@ def test_group_counts_are_exact_at_once_whoever_changes_them(running_appliance: 
     first, second = unique("gm"), unique("gm")
     assert admin.api("POST", "/people", username=first, groups=[group]).status_code == 201
     assert counts()[group] == 1
-    assert running_appliance.cli("users", "add", second).returncode == 0
-    changed = running_appliance.cli("users", "groups", second, "--add", group, "--add", other)
+    assert portal_in_process.cli("users", "add", second).returncode == 0
+    changed = portal_in_process.cli("users", "groups", second, "--add", group, "--add", other)
     assert changed.returncode == 0, changed.stderr
     assert (counts()[group], counts()[other]) == (2, 1)  # the other process's change, at once
     page = admin.http.get("/admin/people")
@@ -301,7 +301,7 @@ def test_a_search_matching_few_is_sorted_from_its_matches_and_one_matching_many_
             assert len(expected) == count and found == expected, (typed, sort, order)
 
 
-def test_people_pages_and_search_at_100000_accounts(running_appliance: Appliance, admin: Admin,
+def test_people_pages_and_search_at_100000_accounts(portal_in_process: Appliance, admin: Admin,
                                                     engine: Engine) -> None:
     """At 100,000 accounts search uses the trigram indexes and keyset pages walk on; how fast they are is
     bench/admin.py's to measure (tests assert behaviour, not figures)."""

@@ -49,22 +49,22 @@ class Member:
 
 
 @pytest.fixture(scope="module")
-def engine(running_appliance: Appliance) -> Iterator[Engine]:
-    made = create_engine(running_appliance.database_url())
+def engine(portal_in_process: Appliance) -> Iterator[Engine]:
+    made = create_engine(portal_in_process.database_url())
     yield made
     made.dispose()
 
 
 @pytest.fixture(scope="module")
-def members(running_appliance: Appliance) -> Iterator[dict[str, Member]]:
+def members(portal_in_process: Appliance) -> Iterator[dict[str, Member]]:
     """alice and bob are in group quant, carol is not, root is an admin (names made unique)."""
     made: dict[str, Member] = {}
-    portal = running_appliance.public_portal_url
+    portal = portal_in_process.public_portal_url
     suffix = uuid.uuid4().hex[:6]
     for role, args in {"alice": ("--group", "quant"), "bob": ("--group", "quant"), "carol": (),
                        "root": ("--admin",)}.items():
         name = f"{role}{suffix}"
-        password = add_user(running_appliance, name, *args)
+        password = add_user(portal_in_process, name, *args)
         client = browser_client(base_url=portal, headers={"Origin": portal})
         assert sign_in(client, portal, name, password).status_code == 303
         made[role] = Member(name, client)
@@ -86,8 +86,8 @@ def write_file(appliance: Appliance, member: str, path: str, body: bytes) -> Non
     assert reply.status_code in (200, 201), reply.text
 
 
-def test_signed_out_visitors_are_sent_to_sign_in(running_appliance: Appliance) -> None:
-    with browser_client(base_url=running_appliance.public_portal_url) as anonymous:
+def test_signed_out_visitors_are_sent_to_sign_in(portal_in_process: Appliance) -> None:
+    with browser_client(base_url=portal_in_process.public_portal_url) as anonymous:
         reply = anonymous.get("/gallery")
     assert reply.status_code == 303 and reply.headers["location"].startswith("/login?next=%2Fgallery")
 
@@ -205,13 +205,13 @@ def test_views_count_once_per_member_per_day(engine: Engine, members: dict[str, 
 
 
 def test_clone_lands_in_the_viewers_files_without_clobbering_and_records_lineage(
-        running_appliance: Appliance, engine: Engine, members: dict[str, Member]) -> None:
+        portal_in_process: Appliance, engine: Engine, members: dict[str, Member]) -> None:
     first = data.notebook(("markdown", "# Version one"), ("code", "x = 1"))
     second = data.notebook(("markdown", "# Version two"), ("code", "x = 2"))
     slug = data.publication(engine, author=members["alice"].name, title="Clone me", versions=[first, second],
                             source_path="studies/Returns study.ipynb")
     bob = members["bob"]
-    write_file(running_appliance, bob.name, "Returns study.ipynb", b'{"mine": true}')
+    write_file(portal_in_process, bob.name, "Returns study.ipynb", b'{"mine": true}')
     paths = []
     for version in ("1", "2"):
         cloned = bob.post_form(f"/gallery/p/{slug}/v/{version}", f"/gallery/p/{slug}/clone", version=version)
@@ -219,11 +219,11 @@ def test_clone_lands_in_the_viewers_files_without_clobbering_and_records_lineage
         assert cloned.headers["location"].startswith("/research?open=")
         paths.append(httpx.URL(cloned.headers["location"]).params["open"])
     assert paths == ["Returns study (2).ipynb", "Returns study (3).ipynb"]
-    assert read_file(running_appliance, bob.name, "Returns study.ipynb").content == b'{"mine": true}'
-    one = json.loads(read_file(running_appliance, bob.name, paths[0]).content)
+    assert read_file(portal_in_process, bob.name, "Returns study.ipynb").content == b'{"mine": true}'
+    one = json.loads(read_file(portal_in_process, bob.name, paths[0]).content)
     assert one["metadata"]["appliance"]["cloned_from"] == {"publication": slug, "version": 1, "title": "Clone me"}
     assert one["cells"][0]["source"] == "# Version one"
-    assert json.loads(read_file(running_appliance, bob.name, paths[1]).content)["cells"][0]["source"] == "# Version two"
+    assert json.loads(read_file(portal_in_process, bob.name, paths[1]).content)["cells"][0]["source"] == "# Version two"
     assert data.counts(engine, slug)["clones"] == 2
     forged = bob.http.post(f"/gallery/p/{slug}/clone", data={"csrf_token": "forged", "version": "1"})
     assert forged.status_code == 403 and data.counts(engine, slug)["clones"] == 2

@@ -21,13 +21,13 @@ SETTINGS = DiscoverySettings(heartbeat_interval_s=0.1, suspect_after_s=3, dead_a
 
 
 @pytest.fixture
-async def discovery(running_appliance: Appliance) -> AsyncIterator[Discovery]:
-    engine = create_engine(running_appliance.database_url())
+async def discovery(portal_in_process: Appliance) -> AsyncIterator[Discovery]:
+    engine = create_engine(portal_in_process.database_url())
     with engine.begin() as connection:  # each test starts with no hubs
         connection.execute(text("DELETE FROM discovery.hubs"))
     engine.dispose()
     # 20 connections: enough concurrency to show lock-order deadlocks (five rarely did)
-    service = Discovery(running_appliance.database_url(), SETTINGS, Home(running_appliance.home), pool_size=20)
+    service = Discovery(portal_in_process.database_url(), SETTINGS, Home(portal_in_process.home), pool_size=20)
     await service.open(reap=False)
     try:
         yield service
@@ -64,20 +64,20 @@ async def test_new_members_go_to_the_hub_with_fewest_and_stay(discovery: Discove
     assert {hub.id: hub.assigned for hub in await discovery.registry.hubs()} == {"1": 3, "2": 3}
 
 
-async def test_a_silent_hub_is_suspect_then_dead_and_its_members_move(running_appliance: Appliance,
+async def test_a_silent_hub_is_suspect_then_dead_and_its_members_move(portal_in_process: Appliance,
                                                                       discovery: Discovery) -> None:
     for hub_id in ("1", "2"):
         await start_hub(discovery, hub_id)
     alice = await discovery.registry.placement("alice")
     assert alice.hub_id == "1"
 
-    age(running_appliance, "1", 4)  # past suspect_after: keeps alice, gets nobody new
+    age(portal_in_process, "1", 4)  # past suspect_after: keeps alice, gets nobody new
     assert await states(discovery) == {"1": "suspect", "2": "routable"}
     assert (await discovery.registry.placement("alice")).hub_id == "1"
     assert (await discovery.registry.placement("bob")).hub_id == "2"
     assert (await discovery.registry.placement("carol")).hub_id == "2"
 
-    age(running_appliance, "1", 11)  # past dead_after: alice moves at her next visit
+    age(portal_in_process, "1", 11)  # past dead_after: alice moves at her next visit
     assert (await states(discovery))["1"] == "dead"
     moved = await discovery.registry.placement("alice")
     assert (moved.hub_id, moved.moved) == ("2", True)
@@ -86,7 +86,7 @@ async def test_a_silent_hub_is_suspect_then_dead_and_its_members_move(running_ap
 
 
 async def test_the_reaper_releases_a_dead_hubs_members_and_registration_reconciles(
-        running_appliance: Appliance, discovery: Discovery) -> None:
+        portal_in_process: Appliance, discovery: Discovery) -> None:
     for hub_id in ("1", "2"):
         await start_hub(discovery, hub_id)
     for name in ("a", "b", "c", "d"):
@@ -98,7 +98,7 @@ async def test_the_reaper_releases_a_dead_hubs_members_and_registration_reconcil
     with pytest.raises(NotRegistered):  # the previous epoch's heartbeats are over
         await discovery.registry.heartbeat("1", discovery.registry.credentials.for_hub("1"), 1, 0, 0)
 
-    age(running_appliance, "1", 11)
+    age(portal_in_process, "1", 11)
     assert await discovery.registry.release_dead() == 2
     assert [h.assigned for h in await discovery.registry.hubs()] == [0, 2]
     registered_epoch, members = await discovery.registry.register(
@@ -107,10 +107,10 @@ async def test_the_reaper_releases_a_dead_hubs_members_and_registration_reconcil
     assert registered_epoch == 3 and (await states(discovery))["1"] == "routable"
 
 
-async def test_heartbeats_keep_a_hub_routable_and_carry_its_counts(running_appliance: Appliance,
+async def test_heartbeats_keep_a_hub_routable_and_carry_its_counts(portal_in_process: Appliance,
                                                                    discovery: Discovery) -> None:
     epoch = await start_hub(discovery, "1")
-    age(running_appliance, "1", 2.5)
+    age(portal_in_process, "1", 2.5)
     await discovery.registry.heartbeat("1", discovery.registry.credentials.for_hub("1"), epoch, 7, 2)
     hub = await discovery.registry.hub("1")
     assert (hub.state, hub.running, hub.pending) == ("routable", 7, 2)
@@ -128,7 +128,7 @@ async def test_a_drained_hub_keeps_its_members_and_gets_no_new_ones(discovery: D
     assert (await discovery.registry.placement("e")).hub_id == "1"
 
 
-async def test_no_routable_hub_is_a_clear_error(running_appliance: Appliance, discovery: Discovery) -> None:
+async def test_no_routable_hub_is_a_clear_error(portal_in_process: Appliance, discovery: Discovery) -> None:
     with pytest.raises(NoHub, match="no hub is up right now"):
         await discovery.registry.placement("alice")
     await start_hub(discovery, "1")
@@ -155,20 +155,20 @@ async def test_concurrent_first_visits_place_a_member_once(discovery: Discovery)
 
 
 async def test_concurrent_visits_move_a_dead_hubs_member_once_while_the_reaper_runs(
-        running_appliance: Appliance, discovery: Discovery) -> None:
+        portal_in_process: Appliance, discovery: Discovery) -> None:
     """Placements and releases lock the hub row before the assignments (they deadlocked once)."""
     for hub_id in ("1", "2", "3"):
         await start_hub(discovery, hub_id)
     for round_ in range(5):
         name = f"mover{round_}"
         first = (await discovery.registry.placement(name)).hub_id
-        age(running_appliance, first, 60)
+        age(portal_in_process, first, 60)
         visits = [discovery.registry.placement(name) for _ in range(15)]
         reaping = [discovery.registry.release_dead() for _ in range(5)]
         placements = (await asyncio.gather(*visits, *reaping))[:15]
         assert len({p.hub_id for p in placements}) == 1 and placements[0].hub_id != first  # type: ignore[union-attr]
         for hub_id in ("1", "2", "3"):  # all alive again for the next round
-            age(running_appliance, hub_id, 0)
+            age(portal_in_process, hub_id, 0)
     hubs = await discovery.registry.hubs()
     assert sum(hub.assigned for hub in hubs) == 5
 
@@ -182,22 +182,22 @@ def test_settings_refuse_intervals_that_cannot_work() -> None:
         DiscoverySettings(fence_after=20)
 
 
-async def test_hubs_command_lists_drains_and_names_unknown_hubs(running_appliance: Appliance,
+async def test_hubs_command_lists_drains_and_names_unknown_hubs(portal_in_process: Appliance,
                                                                 discovery: Discovery) -> None:
-    empty = await asyncio.to_thread(running_appliance.cli, "hubs", "list")
+    empty = await asyncio.to_thread(portal_in_process.cli, "hubs", "list")
     assert empty.returncode == 0 and "No hub has registered yet" in empty.stdout
     for hub_id in ("1", "2"):
         await start_hub(discovery, hub_id)
     await discovery.registry.placement("alice")
-    listed = await asyncio.to_thread(running_appliance.cli, "hubs", "list", "--json")
+    listed = await asyncio.to_thread(portal_in_process.cli, "hubs", "list", "--json")
     assert [(h["id"], h["state"], h["assigned"]) for h in json.loads(listed.stdout)] == [
         ("1", "routable", 1), ("2", "routable", 0)]
-    drained = await asyncio.to_thread(running_appliance.cli, "hubs", "drain", "1")
+    drained = await asyncio.to_thread(portal_in_process.cli, "hubs", "drain", "1")
     assert drained.returncode == 0 and "1 member(s) stay" in drained.stdout
     assert (await discovery.registry.hub("1")).state == "draining"
-    table = await asyncio.to_thread(running_appliance.cli, "hubs", "list")
+    table = await asyncio.to_thread(portal_in_process.cli, "hubs", "list")
     assert "draining" in table.stdout and "local (isolation: none)" in table.stdout
-    assert (await asyncio.to_thread(running_appliance.cli, "hubs", "undrain", "1")).returncode == 0
+    assert (await asyncio.to_thread(portal_in_process.cli, "hubs", "undrain", "1")).returncode == 0
     assert (await discovery.registry.hub("1")).state == "routable"
-    unknown = await asyncio.to_thread(running_appliance.cli, "hubs", "drain", "9")
+    unknown = await asyncio.to_thread(portal_in_process.cli, "hubs", "drain", "9")
     assert unknown.returncode == 1 and "no hub '9' has registered (hubs: 1, 2)" in unknown.stderr

@@ -18,12 +18,12 @@ from tests.integration.oauth import add_user, form_value, register_client
 
 
 @pytest.fixture
-async def portal(running_appliance: Appliance) -> AsyncIterator[httpx.AsyncClient]:
+async def portal(portal_in_process: Appliance) -> AsyncIterator[httpx.AsyncClient]:
     """A browser-like client of the portal app built here from the appliance's configuration."""
-    app = make_app(load_config(environ=running_appliance.env))
+    app = make_app(load_config(environ=portal_in_process.env))
     async with app.router.lifespan_context(app), httpx.AsyncClient(
-            transport=httpx.ASGITransport(app), base_url=running_appliance.portal_url,
-            headers={"Origin": running_appliance.portal_url}) as client:
+            transport=httpx.ASGITransport(app), base_url=portal_in_process.portal_url,
+            headers={"Origin": portal_in_process.portal_url}) as client:
         yield client
 
 
@@ -44,12 +44,12 @@ def directives(response: httpx.Response) -> dict[str, list[str]]:
 
 # ----- Content-Security-Policy ----------------------------------------------------------------------
 
-async def test_every_page_carries_the_script_policy(running_appliance: Appliance,
+async def test_every_page_carries_the_script_policy(portal_in_process: Appliance,
                                                     portal: httpx.AsyncClient) -> None:
-    hubs = hub_origin(load_config(environ=running_appliance.env))
+    hubs = hub_origin(load_config(environ=portal_in_process.env))
     signed_out = [await portal.get(path) for path in ("/", "/login", "/api/status", "/no-such-page",
                                                       "/static/app.css", "/healthz")]
-    await sign_in(portal, running_appliance)
+    await sign_in(portal, portal_in_process)
     signed_in = [await portal.get(path) for path in ("/", "/research", "/account/password", "/research?open=..")]
     for response in signed_out + signed_in:
         policy = directives(response)
@@ -62,10 +62,10 @@ async def test_every_page_carries_the_script_policy(running_appliance: Appliance
 
 
 async def test_only_the_portal_may_frame_the_signed_out_page_whose_form_signs_out(
-        running_appliance: Appliance, portal: httpx.AsyncClient) -> None:
+        portal_in_process: Appliance, portal: httpx.AsyncClient) -> None:
     alone = await portal.get(SIGNED_OUT_PATH)
     assert alone.status_code == 200 and "signed out of JupyterLab and of the portal" in alone.text
-    await sign_in(portal, running_appliance)
+    await sign_in(portal, portal_in_process)
     page = await portal.get(SIGNED_OUT_PATH)  # where a hub's logout ends, in the Research page's frame
     policy = directives(page)
     assert policy["frame-ancestors"] == ["'self'"] and page.headers["x-frame-options"] == "SAMEORIGIN"
@@ -75,11 +75,11 @@ async def test_only_the_portal_may_frame_the_signed_out_page_whose_form_signs_ou
     assert signed_out.status_code == 303 and "Signed in as" not in (await portal.get("/")).text
 
 
-async def test_the_consent_form_may_lead_to_its_clients_callback_only(running_appliance: Appliance,
+async def test_the_consent_form_may_lead_to_its_clients_callback_only(portal_in_process: Appliance,
                                                                       portal: httpx.AsyncClient) -> None:
     callback = "https://plots.example.com/oauth/callback"
-    client = register_client(running_appliance, f"plots-{uuid.uuid4().hex[:6]}", callback, "--name", "Plots")
-    await sign_in(portal, running_appliance)
+    client = register_client(portal_in_process, f"plots-{uuid.uuid4().hex[:6]}", callback, "--name", "Plots")
+    await sign_in(portal, portal_in_process)
     consent = await portal.get("/oauth/authorize", params={
         "client_id": client.client_id, "redirect_uri": callback, "response_type": "code", "scope": "openid",
         "state": "s", "code_challenge": "x" * 43, "code_challenge_method": "S256"})
@@ -88,10 +88,10 @@ async def test_the_consent_form_may_lead_to_its_clients_callback_only(running_ap
     assert "https://plots.example.com" not in directives(await portal.get("/"))["form-action"]
 
 
-async def test_signing_in_for_a_first_party_client_may_lead_to_its_callback(running_appliance: Appliance,
+async def test_signing_in_for_a_first_party_client_may_lead_to_its_callback(portal_in_process: Appliance,
                                                                             portal: httpx.AsyncClient) -> None:
     callback = "http://grafana.lab.example.org/login/generic_oauth"
-    client = register_client(running_appliance, f"grafana-{uuid.uuid4().hex[:6]}", callback, "--first-party")
+    client = register_client(portal_in_process, f"grafana-{uuid.uuid4().hex[:6]}", callback, "--first-party")
     authorize = httpx.URL("/oauth/authorize", params={"client_id": client.client_id, "redirect_uri": callback})
     login = await portal.get("/login", params={"next": str(authorize)})
     assert directives(login)["form-action"][-1] == "http://grafana.lab.example.org"
@@ -103,9 +103,9 @@ async def test_signing_in_for_a_first_party_client_may_lead_to_its_callback(runn
 
 # ----- sign-out -------------------------------------------------------------------------------------
 
-async def test_sign_out_without_its_csrf_token_changes_nothing(running_appliance: Appliance,
+async def test_sign_out_without_its_csrf_token_changes_nothing(portal_in_process: Appliance,
                                                                portal: httpx.AsyncClient) -> None:
-    username = await sign_in(portal, running_appliance)
+    username = await sign_in(portal, portal_in_process)
     home = await portal.get("/")
     assert f"Signed in as <strong>{username}" in home.text
     cookie = dict(portal.cookies)
@@ -116,8 +116,8 @@ async def test_sign_out_without_its_csrf_token_changes_nothing(running_appliance
     portal.cookies.update(cookie)
     assert cross_site.status_code == 303 and "set-cookie" not in cross_site.headers
     # the cookie, with a missing or foreign token, or from another origin
-    for data, origin in (({}, running_appliance.portal_url),
-                         ({"csrf_token": "forged"}, running_appliance.portal_url),
+    for data, origin in (({}, portal_in_process.portal_url),
+                         ({"csrf_token": "forged"}, portal_in_process.portal_url),
                          ({"csrf_token": form_value(home.text, "csrf_token")}, "http://evil.example")):
         refused = await portal.post("/logout", data=data, headers={"Origin": origin})
         assert refused.status_code == 403 and "set-cookie" not in refused.headers
@@ -132,15 +132,15 @@ async def test_sign_out_without_its_csrf_token_changes_nothing(running_appliance
 
 # ----- host names -----------------------------------------------------------------------------------
 
-async def test_a_foreign_host_gets_400_and_no_page(running_appliance: Appliance, portal: httpx.AsyncClient) -> None:
+async def test_a_foreign_host_gets_400_and_no_page(portal_in_process: Appliance, portal: httpx.AsyncClient) -> None:
     for path in ("/", "/login", "/research", "/.well-known/openid-configuration"):
         refused = await portal.get(path, headers={"Host": "evil.example"})
         assert refused.status_code == 400, path
         assert "evil.example" not in refused.text and "csrf_token" not in refused.text, path
         assert "portal.public_url" in refused.text
-    status = await portal.get("/api/status", headers={"Host": f"evil.example:{running_appliance.portal_port}"})
+    status = await portal.get("/api/status", headers={"Host": f"evil.example:{portal_in_process.portal_port}"})
     assert status.status_code == 400 and status.json()["ok"] is False
 
-    for host in (f"127.0.0.1:{running_appliance.portal_port}", f"localhost:{running_appliance.portal_port}"):
+    for host in (f"127.0.0.1:{portal_in_process.portal_port}", f"localhost:{portal_in_process.portal_port}"):
         answered = await portal.get("/api/status", headers={"Host": host})
         assert answered.status_code == 200 and "evil" not in answered.text, host

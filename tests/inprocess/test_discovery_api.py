@@ -7,7 +7,7 @@ import html
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import urlencode
 
 import httpx
@@ -23,8 +23,8 @@ from tests.integration.oauth import Browser, add_user
 
 
 @pytest.fixture(autouse=True)
-def no_hubs(running_appliance: Appliance) -> Iterator[None]:
-    engine = create_engine(running_appliance.database_url())
+def no_hubs(portal_in_process: Appliance) -> Iterator[None]:
+    engine = create_engine(portal_in_process.database_url())
     with engine.begin() as connection:
         connection.execute(text("DELETE FROM discovery.hubs"))
     engine.dispose()
@@ -42,50 +42,50 @@ def hub_call(appliance: Appliance, hub_id: str, verb: str, credential: str | Non
                          headers=headers, timeout=10, **kwargs)  # type: ignore[arg-type]
 
 
-def test_a_hub_registers_heartbeats_and_learns_when_its_epoch_is_over(running_appliance: Appliance) -> None:
-    registered = hub_call(running_appliance, "1", "register", json={"spawner": "local", "isolation": "none"})
+def test_a_hub_registers_heartbeats_and_learns_when_its_epoch_is_over(portal_in_process: Appliance) -> None:
+    registered = hub_call(portal_in_process, "1", "register", json={"spawner": "local", "isolation": "none"})
     assert registered.status_code == 200, registered.text
     assert registered.json() == {"epoch": 1, "members": [], "heartbeat_interval_s": 1.0, "fence_after": 5,
                                  "access_cursor": 0}
-    beat = hub_call(running_appliance, "1", "heartbeat", json={"epoch": 1, "running": 2, "pending": 0})
+    beat = hub_call(portal_in_process, "1", "heartbeat", json={"epoch": 1, "running": 2, "pending": 0})
     assert beat.status_code == 200 and beat.json() == {"ok": True, "access_endings": [], "access_cursor": 0}
-    hub_call(running_appliance, "1", "register", json={})
-    stale = hub_call(running_appliance, "1", "heartbeat", json={"epoch": 1, "running": 2, "pending": 0})
+    hub_call(portal_in_process, "1", "register", json={})
+    stale = hub_call(portal_in_process, "1", "heartbeat", json={"epoch": 1, "running": 2, "pending": 0})
     assert stale.status_code == 410 and "register again" in stale.json()["error"]
 
 
-def test_a_heartbeat_hands_the_hub_the_access_endings_since_its_cursor(running_appliance: Appliance) -> None:
-    cursor = hub_call(running_appliance, "1", "register", json={}).json()["access_cursor"]
-    add_user(running_appliance, "erin")
+def test_a_heartbeat_hands_the_hub_the_access_endings_since_its_cursor(portal_in_process: Appliance) -> None:
+    cursor = hub_call(portal_in_process, "1", "register", json={}).json()["access_cursor"]
+    add_user(portal_in_process, "erin")
     for change in (("set-password", "erin"), ("disable", "erin")):
-        assert running_appliance.cli("users", *change).returncode == 0
+        assert portal_in_process.cli("users", *change).returncode == 0
     # the hub was silent meanwhile (the commands take seconds): registering again, it reads on from before
     # its last heartbeat, so it misses nothing
-    registered = hub_call(running_appliance, "1", "register", json={}).json()
+    registered = hub_call(portal_in_process, "1", "register", json={}).json()
     assert registered["access_cursor"] <= cursor
-    beat = hub_call(running_appliance, "1", "heartbeat", json={
+    beat = hub_call(portal_in_process, "1", "heartbeat", json={
         "epoch": registered["epoch"], "running": 0, "pending": 0, "access_cursor": registered["access_cursor"]}).json()
     assert [(ending["username"], ending["reason"]) for ending in beat["access_endings"]
             if ending["username"] == "erin"] == [("erin", "password"), ("erin", "disabled")]
     assert beat["access_cursor"] == beat["access_endings"][-1]["id"] > cursor
-    again = hub_call(running_appliance, "1", "heartbeat", json={
+    again = hub_call(portal_in_process, "1", "heartbeat", json={
         "epoch": registered["epoch"], "running": 0, "pending": 0, "access_cursor": beat["access_cursor"]}).json()
     assert again["access_endings"] == [] and again["access_cursor"] == beat["access_cursor"]
 
 
 @pytest.mark.parametrize("credential", ["", "forged", "hub-2's"])
-def test_a_wrong_or_missing_credential_is_refused(running_appliance: Appliance, credential: str) -> None:
+def test_a_wrong_or_missing_credential_is_refused(portal_in_process: Appliance, credential: str) -> None:
     if credential == "hub-2's":
-        credential = hub_credentials(Home(running_appliance.home)).for_hub("2")
+        credential = hub_credentials(Home(portal_in_process.home)).for_hub("2")
     for verb in ("register", "heartbeat", "members/alice"):
-        response = hub_call(running_appliance, "1", verb, credential, json={"epoch": 1, "running": 0, "pending": 0})
+        response = hub_call(portal_in_process, "1", verb, credential, json={"epoch": 1, "running": 0, "pending": 0})
         assert response.status_code == 401 and response.json()["ok"] is False, (verb, response.text)
 
 
 @pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'{"epoch": "one", "running": 0, "pending": 0}', b"{}"])
-def test_a_malformed_heartbeat_is_a_clear_400(running_appliance: Appliance, body: bytes) -> None:
-    hub_call(running_appliance, "1", "register", json={})
-    response = hub_call(running_appliance, "1", "heartbeat", content=body)
+def test_a_malformed_heartbeat_is_a_clear_400(portal_in_process: Appliance, body: bytes) -> None:
+    hub_call(portal_in_process, "1", "register", json={})
+    response = hub_call(portal_in_process, "1", "heartbeat", content=body)
     assert response.status_code == 400
     assert any(why in response.json()["error"] for why in ("JSON object", "integer epoch, running and pending"))
 
@@ -98,20 +98,20 @@ def carried_placement(browser: Browser) -> dict[str, object] | None:
     return json.loads(html.unescape(found.group(1))) if found else None
 
 
-def test_a_member_learns_their_hub_and_only_that_hub_admits_them(running_appliance: Appliance) -> None:
+def test_a_member_learns_their_hub_and_only_that_hub_admits_them(portal_in_process: Appliance) -> None:
     for hub_id in ("1", "2"):
-        hub_call(running_appliance, hub_id, "register", json={"spawner": "local", "isolation": "none"})
-    browser = Browser(running_appliance)
+        hub_call(portal_in_process, hub_id, "register", json={"spawner": "local", "isolation": "none"})
+    browser = Browser(portal_in_process)
     assert browser.http.get("/api/discovery/v1/me").status_code == 401
-    password = add_user(running_appliance, "dora")
+    password = add_user(portal_in_process, "dora")
     assert browser.sign_in("dora", password).status_code == 303
     placed = browser.http.get("/api/discovery/v1/me").json()
     assert placed == {"hub": "1", "state": "routable", "moved": True, "path": "/hubs/1/"}
     assert browser.http.get("/api/discovery/v1/me").json()["moved"] is False
     assert carried_placement(browser) == {**placed, "moved": False}  # the Research page knows it at once
-    assert hub_call(running_appliance, "1", "members/dora").json() == {"assigned": True, "hub": "1"}
-    assert hub_call(running_appliance, "2", "members/dora").json() == {"assigned": False, "hub": "1"}
-    assert hub_call(running_appliance, "2", "members/nobody").json() == {"assigned": False, "hub": None}
+    assert hub_call(portal_in_process, "1", "members/dora").json() == {"assigned": True, "hub": "1"}
+    assert hub_call(portal_in_process, "2", "members/dora").json() == {"assigned": False, "hub": "1"}
+    assert hub_call(portal_in_process, "2", "members/nobody").json() == {"assigned": False, "hub": None}
 
 
 def framed(browser: Browser, query: str = "") -> str:
@@ -122,14 +122,14 @@ def framed(browser: Browser, query: str = "") -> str:
     return html.unescape(found.group(1))
 
 
-def test_the_research_frame_is_sent_to_jupyterlab_on_the_members_own_hub(running_appliance: Appliance) -> None:
+def test_the_research_frame_is_sent_to_jupyterlab_on_the_members_own_hub(portal_in_process: Appliance) -> None:
     for hub_id in ("1", "2"):
-        hub_call(running_appliance, hub_id, "register", json={"spawner": "local", "isolation": "none"})
-    browser = Browser(running_appliance)
+        hub_call(portal_in_process, hub_id, "register", json={"spawner": "local", "isolation": "none"})
+    browser = Browser(portal_in_process)
     assert browser.http.get("/research/lab").headers["location"] == "/login?next=%2Fresearch"
-    browser.sign_in("flo", add_user(running_appliance, "flo"))
+    browser.sign_in("flo", add_user(portal_in_process, "flo"))
     hub = browser.http.get("/api/discovery/v1/me").json()["hub"]
-    user_redirect = f"{addresses.hub_origin(load_config(environ=running_appliance.env))}/hubs/{hub}/hub/user-redirect/"
+    user_redirect = f"{addresses.hub_origin(load_config(environ=portal_in_process.env))}/hubs/{hub}/hub/user-redirect/"
 
     def lab(query: str = "") -> str:
         answer = browser.http.get("/research/lab" + query)
@@ -146,10 +146,9 @@ def test_the_research_frame_is_sent_to_jupyterlab_on_the_members_own_hub(running
     assert framed(browser, "?open=papers%2Fdraft.ipynb") == "/research/lab?open=papers%2Fdraft.ipynb"
 
 
-def test_the_portal_releases_a_silent_hubs_members_once_it_is_dead(appliance: Appliance) -> None:
-    appliance.env.update(APPLIANCE_DISCOVERY_HEARTBEAT_INTERVAL_S="0.2", APPLIANCE_DISCOVERY_SUSPECT_AFTER_S="0.5",
-                         APPLIANCE_DISCOVERY_DEAD_AFTER_S="1.5", APPLIANCE_DISCOVERY_FENCE_AFTER="2")
-    appliance.up()
+def test_the_portal_releases_a_silent_hubs_members_once_it_is_dead(new_portal: Callable[..., Appliance]) -> None:
+    appliance = new_portal(APPLIANCE_DISCOVERY_HEARTBEAT_INTERVAL_S="0.2", APPLIANCE_DISCOVERY_SUSPECT_AFTER_S="0.5",
+                           APPLIANCE_DISCOVERY_DEAD_AFTER_S="1.5", APPLIANCE_DISCOVERY_FENCE_AFTER="2")
     browser = Browser(appliance)
     browser.sign_in("eve", add_user(appliance, "eve"))
     hub_call(appliance, "1", "register", json={})  # and then not one heartbeat

@@ -9,8 +9,8 @@ import pytest
 from tornado.web import HTTPError
 
 from appliance.storage.contents_manager import RemoteContentsManager
+from tests.conftest import ManagerFactory
 from tests.harness import Appliance
-from tests.integration.conftest import ManagerFactory
 from tests.integration.storage_client import new_member
 
 Make = Callable[[Appliance, str], RemoteContentsManager]
@@ -26,9 +26,9 @@ def manager(contents_managers: ManagerFactory, tmp_path: Path) -> Make:
     return lambda appliance, username: contents_managers(appliance, username, mounts=mounts)
 
 
-async def test_mounted_folders_stand_beside_stored_files(running_appliance: Appliance, manager: Make) -> None:
+async def test_mounted_folders_stand_beside_stored_files(portal_in_process: Appliance, manager: Make) -> None:
     name = new_member()
-    cm = manager(running_appliance, name)
+    cm = manager(portal_in_process, name)
     await cm.save({"type": "file", "format": "text", "content": "in the database"}, "notes.txt")
     root = await cm.get("")
     assert sorted(m["name"] for m in root["content"]) == ["datasets", "notes.txt", "scratch"]
@@ -39,9 +39,9 @@ async def test_mounted_folders_stand_beside_stored_files(running_appliance: Appl
     assert csv["content"] == "day,temp\n1,3\n" and csv["path"] == "datasets/weather/2026.csv"
 
 
-async def test_read_only_folder_refuses_every_change(running_appliance: Appliance, tmp_path: Path,
+async def test_read_only_folder_refuses_every_change(portal_in_process: Appliance, tmp_path: Path,
                                                      manager: Make) -> None:
-    cm = manager(running_appliance, new_member())
+    cm = manager(portal_in_process, new_member())
     attempts = [
         cm.save({"type": "file", "format": "text", "content": "x"}, "datasets/new.txt"),
         cm.delete("datasets/weather/2026.csv"),
@@ -59,20 +59,20 @@ async def test_read_only_folder_refuses_every_change(running_appliance: Applianc
         assert refused.value.status_code == 400 and "mounted folder" in refused.value.log_message
 
 
-async def test_scratch_is_per_member_and_writable(running_appliance: Appliance, tmp_path: Path, manager: Make) -> None:
+async def test_scratch_is_per_member_and_writable(portal_in_process: Appliance, tmp_path: Path, manager: Make) -> None:
     name = new_member()
-    cm = manager(running_appliance, name)
+    cm = manager(portal_in_process, name)
     model = await cm.new_untitled("scratch", type="notebook")
     assert model["path"] == "scratch/Untitled.ipynb"
     assert (tmp_path / "scratch" / name / "Untitled.ipynb").is_file()  # on this machine's disk
     checkpoint = await cm.create_checkpoint("scratch/Untitled.ipynb")
     assert [c["id"] for c in await cm.list_checkpoints("scratch/Untitled.ipynb")] == [checkpoint["id"]]
-    other = manager(running_appliance, new_member())
+    other = manager(portal_in_process, new_member())
     assert (await other.get("scratch"))["content"] == []  # another member's scratch is their own
 
 
-async def test_crossing_between_database_and_folders(running_appliance: Appliance, manager: Make) -> None:
-    cm = manager(running_appliance, new_member())
+async def test_crossing_between_database_and_folders(portal_in_process: Appliance, manager: Make) -> None:
+    cm = manager(portal_in_process, new_member())
     copied = await cm.copy("datasets/weather/2026.csv", "")
     assert copied["path"] == "2026.csv" and (await cm.get("2026.csv"))["content"] == "day,temp\n1,3\n"
     back = await cm.copy("2026.csv", "scratch")

@@ -21,20 +21,20 @@ def make_tree(root: Path) -> dict[str, bytes]:
     return files
 
 
-def test_import_then_export_round_trips(running_appliance: Appliance, tmp_path: Path) -> None:
+def test_import_then_export_round_trips(portal_in_process: Appliance, tmp_path: Path) -> None:
     name = new_member()
     files = make_tree(tmp_path / "home")
-    imported = running_appliance.cli("storage", "import", name, str(tmp_path / "home"))
+    imported = portal_in_process.cli("storage", "import", name, str(tmp_path / "home"))
     assert imported.returncode == 0, imported.stderr
     assert "imported 5 file(s) and 5 folder(s)" in imported.stdout
     assert "skipped link-out: not a regular file" in imported.stderr  # a symlink is never followed out
-    member = StorageCaller(running_appliance, mint(running_appliance, name))
+    member = StorageCaller(portal_in_process, mint(portal_in_process, name))
     assert member.read("data/deep/er/x.bin").content == files["data/deep/er/x.bin"]
     assert member.call("GET", "stat", "empty-dir").json()["type"] == "directory"
 
-    refused = running_appliance.cli("storage", "export", name, str(tmp_path / "home"))
+    refused = portal_in_process.cli("storage", "export", name, str(tmp_path / "home"))
     assert refused.returncode == 1 and "is not empty" in refused.stderr
-    exported = running_appliance.cli("storage", "export", name, str(tmp_path / "out"))
+    exported = portal_in_process.cli("storage", "export", name, str(tmp_path / "out"))
     assert exported.returncode == 0, exported.stderr
     for path, data in files.items():
         assert (tmp_path / "out" / path).read_bytes() == data

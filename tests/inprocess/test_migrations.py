@@ -18,8 +18,8 @@ from tests.harness import Appliance
 @pytest.mark.parametrize(("schema", "metadata"), [("identity", identity_metadata), ("storage", storage_metadata),
                                                   ("discovery", discovery_metadata), ("gallery", gallery_metadata),
                                                   ("audit", audit_metadata)])
-def test_migrations_match_the_declared_tables(running_appliance: Appliance, schema: str, metadata: MetaData) -> None:
-    engine = create_engine(running_appliance.database_url())
+def test_migrations_match_the_declared_tables(portal_in_process: Appliance, schema: str, metadata: MetaData) -> None:
+    engine = create_engine(portal_in_process.database_url())
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={
             "include_schemas": True,

@@ -38,12 +38,12 @@ class Walked:
 
 
 @pytest.fixture(scope="module")
-def people(running_appliance: Appliance) -> Iterator[dict[str, Person]]:
-    portal, suffix = running_appliance.public_portal_url, uuid.uuid4().hex[:6]
+def people(portal_in_process: Appliance) -> Iterator[dict[str, Person]]:
+    portal, suffix = portal_in_process.public_portal_url, uuid.uuid4().hex[:6]
     made: dict[str, Person] = {}
     for role, args in {"admin": ("--admin",), "member": ()}.items():
         name = f"walk-{role}{suffix}"
-        password = add_user(running_appliance, name, *args)
+        password = add_user(portal_in_process, name, *args)
         client = browser_client(base_url=portal, headers={"Origin": portal})
         assert sign_in(client, portal, name, password).status_code == 303
         made[role] = Person(name, client, form_value(client.get("/account/password").text, "csrf_token"))
@@ -60,7 +60,7 @@ def fill(path: str, member: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def api_routes(running_appliance: Appliance, people: dict[str, Person]) -> list[Walked]:
+def api_routes(portal_in_process: Appliance, people: dict[str, Person]) -> list[Walked]:
     document = people["admin"].http.get("/api/admin/v1/openapi.json")
     assert document.status_code == 200, document.text
     walked = [Walked(method.upper(), fill(path, people["member"].name))
@@ -70,11 +70,11 @@ def api_routes(running_appliance: Appliance, people: dict[str, Person]) -> list[
 
 
 @pytest.fixture(scope="module")
-def page_routes(running_appliance: Appliance, people: dict[str, Person]) -> list[Walked]:
+def page_routes(portal_in_process: Appliance, people: dict[str, Person]) -> list[Walked]:
     from appliance.config import load_config
     from appliance.portal.app import make_app
 
-    app = make_app(load_config(environ=running_appliance.env))  # its route table only: never started
+    app = make_app(load_config(environ=portal_in_process.env))  # its route table only: never started
     walked = [Walked(method, fill(route.path, people["member"].name)) for route in app.routes
               if isinstance(route, Route) and route.path.startswith("/admin")
               for method in sorted(route.methods or ()) if method != "HEAD"]
@@ -105,7 +105,7 @@ def test_every_api_route_answers_a_member_403_and_nobody_401(api_routes: list[Wa
 
 
 def test_every_unsafe_api_route_refuses_an_admin_without_the_csrf_token_or_from_another_site(
-        api_routes: list[Walked], people: dict[str, Person], running_appliance: Appliance) -> None:
+        api_routes: list[Walked], people: dict[str, Person], portal_in_process: Appliance) -> None:
     admin = people["admin"]
     unsafe = [route for route in api_routes if route.method in UNSAFE]
     assert unsafe
@@ -116,7 +116,7 @@ def test_every_unsafe_api_route_refuses_an_admin_without_the_csrf_token_or_from_
         assert forged.status_code == 403, route
         elsewhere = ask(admin, route, admin.csrf, Origin="http://evil.localhost")
         assert elsewhere.status_code == 403, route
-    assert running_appliance.cli("users", "list", "--state", "disabled").stdout.count(people["member"].name) == 0
+    assert portal_in_process.cli("users", "list", "--state", "disabled").stdout.count(people["member"].name) == 0
 
 
 def test_every_admin_page_answers_a_member_403_and_sends_nobody_to_sign_in(page_routes: list[Walked],
@@ -131,7 +131,7 @@ def test_every_admin_page_answers_a_member_403_and_sends_nobody_to_sign_in(page_
 
 def test_every_admin_form_refuses_an_admin_without_the_csrf_token(page_routes: list[Walked],
                                                                   people: dict[str, Person],
-                                                                  running_appliance: Appliance) -> None:
+                                                                  portal_in_process: Appliance) -> None:
     forms = [route for route in page_routes if route.method in UNSAFE]
     assert len(forms) >= 3
     for route in forms:

@@ -19,9 +19,9 @@ NOTEBOOK = {"type": "notebook", "content": {"cells": [], "metadata": {}, "nbform
 
 
 @pytest.fixture(scope="module")
-def member_server(running_appliance: Appliance) -> Iterator[tuple[UserServer, str]]:
+def member_server(portal_in_process: Appliance) -> Iterator[tuple[UserServer, str]]:
     name = new_member()
-    server = UserServer(f"{running_appliance.portal_url}/api/storage/v1", mint(running_appliance, name))
+    server = UserServer(f"{portal_in_process.portal_url}/api/storage/v1", mint(portal_in_process, name))
     try:
         server.start()
         yield server, name
@@ -45,13 +45,13 @@ def in_background(call: Callable[[], httpx.Response]) -> tuple[threading.Thread,
     return thread, result
 
 
-def test_a_table_lock_stalls_saves_but_not_the_server_or_readers(running_appliance: Appliance,
+def test_a_table_lock_stalls_saves_but_not_the_server_or_readers(portal_in_process: Appliance,
                                                                  member_server: tuple[UserServer, str]) -> None:
     server, _ = member_server
     assert server.request("PUT", "/api/contents/locked.ipynb", json=NOTEBOOK).status_code in (200, 201)
-    reader = StorageCaller(running_appliance, mint(running_appliance, new_member()))
+    reader = StorageCaller(portal_in_process, mint(portal_in_process, new_member()))
     reader.write("mine.txt", b"readable while locked")
-    engine = create_engine(running_appliance.database_url())
+    engine = create_engine(portal_in_process.database_url())
     with engine.connect() as locker:
         locker.execute(text("LOCK TABLE storage.files IN EXCLUSIVE MODE"))  # writers wait; plain reads do not
         save, saved = in_background(lambda: server.request("PUT", "/api/contents/locked.ipynb", json=NOTEBOOK))
@@ -68,12 +68,12 @@ def test_a_table_lock_stalls_saves_but_not_the_server_or_readers(running_applian
         assert statistics.median(found) < 100 and max(found) < 1000, (name, found)
 
 
-def test_a_lock_on_one_members_rows_does_not_touch_another(running_appliance: Appliance) -> None:
+def test_a_lock_on_one_members_rows_does_not_touch_another(portal_in_process: Appliance) -> None:
     locked_name = new_member()
-    locked, free = (StorageCaller(running_appliance, mint(running_appliance, name)) for name in (locked_name,
+    locked, free = (StorageCaller(portal_in_process, mint(portal_in_process, name)) for name in (locked_name,
                                                                                                new_member()))
     locked.write("a.txt", b"a")
-    engine = create_engine(running_appliance.database_url())
+    engine = create_engine(portal_in_process.database_url())
     with engine.connect() as locker:
         locker.execute(text("SELECT 1 FROM storage.files WHERE namespace_id = (SELECT id FROM storage.namespaces "
                             "WHERE username = :u) FOR UPDATE"), {"u": locked_name})
@@ -90,9 +90,8 @@ def test_a_lock_on_one_members_rows_does_not_touch_another(running_appliance: Ap
     assert statistics.median(writes) < 100 and statistics.median(renames) < 100, (writes, renames)
 
 
-def test_a_lock_held_too_long_fails_the_save_with_503_not_a_hang(appliance: Appliance) -> None:
-    appliance.env["APPLIANCE_STORAGE_LOCK_TIMEOUT_S"] = "1"
-    appliance.up()
+def test_a_lock_held_too_long_fails_the_save_with_503_not_a_hang(new_portal: Callable[..., Appliance]) -> None:
+    appliance = new_portal(APPLIANCE_STORAGE_LOCK_TIMEOUT_S="1")
     member = StorageCaller(appliance, mint(appliance, new_member()))
     member.write("a.txt", b"first")
     engine = create_engine(appliance.database_url())

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tests.conftest import ManagerFactory
 from tests.harness import Appliance
-from tests.integration.conftest import ManagerFactory
 from tests.integration.storage_client import StorageCaller, mint, new_member
 
 NOTEBOOK: dict[str, Any] = {
@@ -22,25 +22,25 @@ def trusted_cells(model: dict[str, Any]) -> list[bool]:
     return [cell["metadata"].get("trusted") for cell in model["content"]["cells"]]
 
 
-async def test_trust_outlives_the_server_and_follows_the_bytes(running_appliance: Appliance,
+async def test_trust_outlives_the_server_and_follows_the_bytes(portal_in_process: Appliance,
                                                                contents_managers: ManagerFactory) -> None:
     manager = contents_managers
     name = new_member()
-    first = manager(running_appliance, name)
+    first = manager(portal_in_process, name)
     await first.save({"type": "notebook", "content": NOTEBOOK}, "received.ipynb")  # not run here: untrusted
-    assert trusted_cells(await manager(running_appliance, name).get("received.ipynb")) == [False]
+    assert trusted_cells(await manager(portal_in_process, name).get("received.ipynb")) == [False]
 
     await first.trust_notebook("received.ipynb")
-    assert trusted_cells(await manager(running_appliance, name).get("received.ipynb")) == [True]
+    assert trusted_cells(await manager(portal_in_process, name).get("received.ipynb")) == [True]
 
     # a notebook whose outputs this server produced (its cells are marked trusted) is saved trusted
     ran = await first.get("received.ipynb")
     await first.save({"type": "notebook", "content": ran["content"]}, "mine.ipynb")
-    assert trusted_cells(await manager(running_appliance, name).get("mine.ipynb")) == [True]
+    assert trusted_cells(await manager(portal_in_process, name).get("mine.ipynb")) == [True]
 
     # bytes written by anyone else (a clone from the gallery, an import) are not trusted
-    StorageCaller(running_appliance, mint(running_appliance, name)).write("mine.ipynb", json.dumps(NOTEBOOK).encode())
-    assert trusted_cells(await manager(running_appliance, name).get("mine.ipynb")) == [False]
+    StorageCaller(portal_in_process, mint(portal_in_process, name)).write("mine.ipynb", json.dumps(NOTEBOOK).encode())
+    assert trusted_cells(await manager(portal_in_process, name).get("mine.ipynb")) == [False]
 
     # a checkpoint keeps the trust its bytes had
     await first.save({"type": "notebook", "content": ran["content"]}, "mine.ipynb")
@@ -48,13 +48,13 @@ async def test_trust_outlives_the_server_and_follows_the_bytes(running_appliance
     await first.save({"type": "notebook", "content": NOTEBOOK}, "mine.ipynb")
     assert trusted_cells(await first.get("mine.ipynb")) == [False]
     await first.restore_checkpoint(checkpoint["id"], "mine.ipynb")
-    assert trusted_cells(await manager(running_appliance, name).get("mine.ipynb")) == [True]
+    assert trusted_cells(await manager(portal_in_process, name).get("mine.ipynb")) == [True]
 
 
 
-async def test_new_untitled_names_come_from_one_listing(running_appliance: Appliance,
+async def test_new_untitled_names_come_from_one_listing(portal_in_process: Appliance,
                                                         contents_managers: ManagerFactory) -> None:
-    manager = contents_managers(running_appliance, new_member())
+    manager = contents_managers(portal_in_process, new_member())
     for folder in ("work", "Untitled Folder"):
         await manager.save({"type": "directory"}, folder)
     for taken in ("Untitled.ipynb", "Untitled1.ipynb", "Untitled3.ipynb", "work/Untitled.ipynb"):

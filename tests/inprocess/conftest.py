@@ -1,0 +1,149 @@
+"""The in-process tier: the real portal (make_app, served by uvicorn on a loopback socket in a thread of
+the test process) against one real PostgreSQL started once for the whole session, a fresh database for
+each module. What only separate processes show (supervision, kill -9, hubs, the front proxy, the browser)
+stays in tests/integration and tests/e2e.
+
+- ``portal_in_process`` (module): an ``InProcessPortal``, an ``Appliance`` handle (tests/harness.py) whose portal
+  runs here: ``.cli(...)``, ``.public_portal_url``, ``.portal_url``, ``.database_url()`` work as they do
+  for a started appliance; what needs the supervisor (``.status()``) does not.
+- ``new_portal`` (function): starts a portal for one test, with settings of its own.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from urllib.parse import quote
+
+import psycopg
+import pytest
+import uvicorn
+
+from appliance.config import load_config
+from appliance.portal.app import make_app
+from appliance.portal.guards import MAX_HEADER_BYTES
+from appliance.postgres import SUPERUSER, EmbeddedCluster
+from tests.harness import Appliance, make_home, reserve_ports, stop_process
+
+START_TIMEOUT_S = 60  # initdb and the first start on a loaded 2-core machine
+
+
+class SessionCluster:
+    """One embedded PostgreSQL cluster for the session; each module gets a database of its own."""
+
+    def __init__(self) -> None:
+        self.home = make_home()
+        self.port = reserve_ports(1)[0]
+        config = load_config(home=self.home, environ={"APPLIANCE_POSTGRES_PORT": str(self.port)})
+        self.cluster = EmbeddedCluster(config.home, config.postgres)
+        self.cluster.ensure_initialized()
+        spec = self.cluster.child_spec()
+        self.process = subprocess.Popen(spec.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        **self.cluster.user_kwargs())
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            try:
+                psycopg.connect(self._dsn("postgres"), connect_timeout=2).close()
+                return
+            except psycopg.OperationalError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def _dsn(self, database: str) -> str:
+        return (f"postgresql://{SUPERUSER}:{quote(self.cluster.password, safe='')}@/{database}"
+                f"?host={quote(str(self.cluster.socket_dir))}&port={self.port}")
+
+    def new_database(self) -> str:
+        """A new, empty database: its URL, as `postgres.url` takes it."""
+        name = f"m{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self._dsn("postgres"), autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        return self._dsn(name)
+
+    def stop(self) -> None:
+        stop_process(self.process)
+        shutil.rmtree(self.home.parent, ignore_errors=True)
+
+
+class InProcessPortal(Appliance):
+    """The portal of a home whose database is a fresh one in the session's cluster, served in this process
+    on its trial name (lab.localhost on one loopback port, the front proxy's and the portal's alike: no
+    proxy stands between)."""
+
+    def __init__(self, cluster: SessionCluster):
+        port = reserve_ports(1)[0]
+        super().__init__(make_home(), [port, port, port, cluster.port])
+        self.env["APPLIANCE_POSTGRES_URL"] = cluster.new_database()
+        self._listener = socket.socket()
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", port))  # bound here, handed to uvicorn: never probed and released
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def up(self, wait: bool = True) -> None:
+        self.cli("db", "upgrade").check_returncode()  # as `appliance up` does: the schema, the first admin
+        app = make_app(load_config(environ=self.env))
+        self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", http="h11", lifespan="on",
+                                                     h11_max_incomplete_event_size=MAX_HEADER_BYTES))
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._listener]},
+                                        name="portal", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the in-process portal did not start")
+            time.sleep(0.02)
+
+    def terminate(self) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(30)
+        self._listener.close()
+        shutil.rmtree(self.home.parent, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[SessionCluster]:
+    cluster = SessionCluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def portal_in_process(postgres_cluster: SessionCluster) -> Iterator[InProcessPortal]:
+    handle = InProcessPortal(postgres_cluster)
+    try:
+        handle.up()
+        yield handle
+    finally:
+        handle.terminate()
+
+
+@pytest.fixture
+def new_portal(postgres_cluster: SessionCluster) -> Iterator[Callable[..., InProcessPortal]]:
+    """Starts a portal of its own for one test, with ``env`` (APPLIANCE_* settings) added."""
+    started: list[InProcessPortal] = []
+
+    def start(**env: str) -> InProcessPortal:
+        handle = InProcessPortal(postgres_cluster)
+        handle.env.update(env)
+        started.append(handle)
+        handle.up()
+        return handle
+
+    try:
+        yield start
+    finally:
+        for handle in started:
+            handle.terminate()
