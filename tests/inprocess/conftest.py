@@ -6,11 +6,13 @@ stays in tests/integration and tests/e2e.
 - ``portal_in_process`` (module): an ``InProcessPortal``, an ``Appliance`` handle (tests/harness.py) whose portal
   runs here: ``.cli(...)``, ``.public_portal_url``, ``.portal_url``, ``.database_url()`` work as they do
   for a started appliance; what needs the supervisor (``.status()``) does not.
-- ``new_portal`` (function): starts a portal for one test, with settings of its own.
+- ``new_portal`` (function): starts a portal for one test, with settings of its own; ``serving(cluster,
+  **env)`` does the same for a block (a module's fixture).
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
@@ -91,10 +93,24 @@ class InProcessPortal(Appliance):
 
     def up(self, wait: bool = True) -> None:
         self.cli("db", "upgrade").check_returncode()  # as `appliance up` does: the schema, the first admin
+        self._serve()
+
+    def restart(self) -> None:
+        """What `appliance restart portal` does to it: stopped, then a new app started on the same socket."""
+        self._stop()
+        self._serve()
+
+    def terminate(self) -> None:
+        self._stop()
+        self._listener.close()
+        shutil.rmtree(self.home.parent, ignore_errors=True)
+
+    def _serve(self) -> None:
         app = make_app(load_config(environ=self.env))
         self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", http="h11", lifespan="on",
                                                      h11_max_incomplete_event_size=MAX_HEADER_BYTES))
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._listener]},
+        # a duplicate, which uvicorn closes when it stops: the listening socket itself stays ours
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._listener.dup()]},
                                         name="portal", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -103,12 +119,23 @@ class InProcessPortal(Appliance):
                 raise RuntimeError("the in-process portal did not start")
             time.sleep(0.02)
 
-    def terminate(self) -> None:
+    def _stop(self) -> None:
         if self._server is not None and self._thread is not None:
             self._server.should_exit = True
             self._thread.join(30)
-        self._listener.close()
-        shutil.rmtree(self.home.parent, ignore_errors=True)
+        self._server = self._thread = None
+
+
+@contextlib.contextmanager
+def serving(cluster: SessionCluster, **env: str) -> Iterator[InProcessPortal]:
+    """A portal on a fresh database of ``cluster``, with ``env`` (APPLIANCE_* settings) added, for the block."""
+    handle = InProcessPortal(cluster)
+    handle.env.update(env)
+    try:
+        handle.up()
+        yield handle
+    finally:
+        handle.terminate()
 
 
 @pytest.fixture(scope="session")
@@ -122,28 +149,12 @@ def postgres_cluster() -> Iterator[SessionCluster]:
 
 @pytest.fixture(scope="module")
 def portal_in_process(postgres_cluster: SessionCluster) -> Iterator[InProcessPortal]:
-    handle = InProcessPortal(postgres_cluster)
-    try:
-        handle.up()
+    with serving(postgres_cluster) as handle:
         yield handle
-    finally:
-        handle.terminate()
 
 
 @pytest.fixture
 def new_portal(postgres_cluster: SessionCluster) -> Iterator[Callable[..., InProcessPortal]]:
     """Starts a portal of its own for one test, with ``env`` (APPLIANCE_* settings) added."""
-    started: list[InProcessPortal] = []
-
-    def start(**env: str) -> InProcessPortal:
-        handle = InProcessPortal(postgres_cluster)
-        handle.env.update(env)
-        started.append(handle)
-        handle.up()
-        return handle
-
-    try:
-        yield start
-    finally:
-        for handle in started:
-            handle.terminate()
+    with contextlib.ExitStack() as started:
+        yield lambda **env: started.enter_context(serving(postgres_cluster, **env))

@@ -75,6 +75,12 @@ def test_bad_environment_value_is_refused(appliance: Appliance) -> None:
     assert "environment variable APPLIANCE_PORTAL_PORT='eighty' is not an integer" in result.stderr
 
 
+def test_commands_say_when_the_database_is_not_running(appliance: Appliance) -> None:
+    result = appliance.cli("users", "list")
+    assert result.returncode == 1
+    assert "cannot reach the appliance's database" in result.stderr and "appliance up" in result.stderr
+
+
 def test_status_when_not_running_exits_3(appliance: Appliance) -> None:
     result = appliance.cli("status")
     assert result.returncode == 3

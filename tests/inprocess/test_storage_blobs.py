@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 
 from sqlalchemy import create_engine, text
 
 from tests.harness import Appliance
+from tests.inprocess.conftest import InProcessPortal
 from tests.integration.storage_client import StorageCaller, mint, new_member
 
 
@@ -38,36 +40,35 @@ def _blob_counts(appliance: Appliance, username: str) -> dict[str, int]:
     return dict(row._mapping)
 
 
-def test_checkpoints_share_the_files_bytes_and_nothing_is_left_behind(running_appliance: Appliance) -> None:
+def test_checkpoints_share_the_files_bytes_and_nothing_is_left_behind(portal_in_process: Appliance) -> None:
     name = new_member()
-    member = StorageCaller(running_appliance, mint(running_appliance, name))
+    member = StorageCaller(portal_in_process, mint(portal_in_process, name))
     member.mkdir("d")
     assert member.write("d/a.txt", b"one").status_code == 200
     first = member.call("POST", "checkpoints", "d/a.txt").json()["id"]
     member.call("POST", "checkpoints", "d/a.txt")
-    assert blob_counts(running_appliance, name) == {"blobs": 1, "orphans": 0, "files": 1, "checkpoints": 2}
+    assert blob_counts(portal_in_process, name) == {"blobs": 1, "orphans": 0, "files": 1, "checkpoints": 2}
 
     member.write("d/a.txt", b"two")  # the old bytes stay, held by the checkpoints
-    assert blob_counts(running_appliance, name) == {"blobs": 2, "orphans": 0, "files": 1, "checkpoints": 2}
+    assert blob_counts(portal_in_process, name) == {"blobs": 2, "orphans": 0, "files": 1, "checkpoints": 2}
     member.write("d/a.txt", b"three")  # "two" was held by nothing else: gone
-    assert blob_counts(running_appliance, name)["blobs"] == 2
+    assert blob_counts(portal_in_process, name)["blobs"] == 2
 
     assert member.call("POST", "restore", "d/a.txt", params={"checkpoint": first}).json()["size"] == 3
     assert member.read("d/a.txt").content == b"one"
-    assert blob_counts(running_appliance, name) == {"blobs": 1, "orphans": 0, "files": 1, "checkpoints": 2}
+    assert blob_counts(portal_in_process, name) == {"blobs": 1, "orphans": 0, "files": 1, "checkpoints": 2}
 
     member.call("POST", "copy", "d/a.txt", params={"to": "b.txt"})  # a copy owns its own blob
     member.call("DELETE", "checkpoints", "d/a.txt", params={"checkpoint": "all"})
-    assert blob_counts(running_appliance, name) == {"blobs": 2, "orphans": 0, "files": 2, "checkpoints": 0}
+    assert blob_counts(portal_in_process, name) == {"blobs": 2, "orphans": 0, "files": 2, "checkpoints": 0}
     member.call("POST", "checkpoints", "d/a.txt")
     assert member.call("DELETE", "delete", "d").status_code == 204  # the directory, its file and checkpoint
-    assert blob_counts(running_appliance, name) == {"blobs": 1, "orphans": 0, "files": 1, "checkpoints": 0}
+    assert blob_counts(portal_in_process, name) == {"blobs": 1, "orphans": 0, "files": 1, "checkpoints": 0}
     assert member.read("b.txt").content == b"one"
 
 
-def test_retention_drops_the_oldest_checkpoints_and_their_bytes(appliance: Appliance) -> None:
-    appliance.env["APPLIANCE_STORAGE_CHECKPOINTS_KEPT"] = "2"
-    appliance.up()
+def test_retention_drops_the_oldest_checkpoints_and_their_bytes(new_portal: Callable[..., InProcessPortal]) -> None:
+    appliance = new_portal(APPLIANCE_STORAGE_CHECKPOINTS_KEPT="2")
     name = new_member()
     member = StorageCaller(appliance, mint(appliance, name))
     for version in range(5):
@@ -80,15 +81,15 @@ def test_retention_drops_the_oldest_checkpoints_and_their_bytes(appliance: Appli
     assert blob_counts(appliance, name) == {"blobs": 2, "orphans": 0, "files": 1, "checkpoints": 2}
 
 
-def test_compressible_files_are_stored_deflated_and_read_back_whole(running_appliance: Appliance) -> None:
+def test_compressible_files_are_stored_deflated_and_read_back_whole(portal_in_process: Appliance) -> None:
     name = new_member()
-    member = StorageCaller(running_appliance, mint(running_appliance, name))
+    member = StorageCaller(portal_in_process, mint(portal_in_process, name))
     cell = {"cell_type": "code", "execution_count": 1, "metadata": {}, "source": "print(1)", "outputs": []}
     notebook = json.dumps({"cells": [cell] * 2000, "metadata": {}, "nbformat": 4, "nbformat_minor": 4}).encode()
     noise = os.urandom(200_000)
     member.write("big.ipynb", notebook)
     member.write("noise.bin", noise)
-    engine = create_engine(running_appliance.database_url())
+    engine = create_engine(portal_in_process.database_url())
     with engine.connect() as connection:
         stored = {row.path: (row.encoding, row.length) for row in connection.execute(text(
             "SELECT f.path, b.encoding, length(b.content) FROM storage.files f JOIN storage.blobs b "
@@ -106,8 +107,9 @@ def test_compressible_files_are_stored_deflated_and_read_back_whole(running_appl
     assert member.read("copy.ipynb").content == notebook
 
 
-def test_blobs_left_behind_by_a_stopped_portal_are_swept_at_its_next_start(appliance: Appliance) -> None:
-    appliance.up()
+def test_blobs_left_behind_by_a_stopped_portal_are_swept_at_its_next_start(
+        new_portal: Callable[..., InProcessPortal]) -> None:
+    appliance = new_portal()
     name = new_member()
     StorageCaller(appliance, mint(appliance, name)).write("a.txt", b"kept")
     engine = create_engine(appliance.database_url())
@@ -116,6 +118,6 @@ def test_blobs_left_behind_by_a_stopped_portal_are_swept_at_its_next_start(appli
                                 "FROM storage.namespaces WHERE username = :u"), {"u": name})
     engine.dispose()
     assert _blob_counts(appliance, name)["orphans"] == 1
-    assert appliance.cli("restart", "portal").returncode == 0
+    appliance.restart()
     assert blob_counts(appliance, name) == {"blobs": 1, "orphans": 0, "files": 1, "checkpoints": 0}
     assert StorageCaller(appliance, mint(appliance, name)).read("a.txt").content == b"kept"

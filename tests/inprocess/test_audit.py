@@ -20,8 +20,8 @@ from sqlalchemy import create_engine, text
 
 from appliance.audit import Actor, Audit, AuditSettings
 from tests.harness import Appliance, mint_storage_token
+from tests.inprocess.conftest import SessionCluster, serving
 from tests.integration import gallery_data
-from tests.integration.conftest import running
 from tests.integration.oauth import Browser, add_user, form_value, register_client
 
 Event = dict[str, Any]
@@ -29,10 +29,11 @@ MAX_FAILURES = 3  # identity.login_max_failures_per_account for this module
 
 
 @pytest.fixture(scope="module")
-def lab() -> Iterator[Appliance]:
+def lab(postgres_cluster: SessionCluster) -> Iterator[Appliance]:
     # pruning every second, so that the retention test sees it happen
-    yield from running(hubs=0, APPLIANCE_AUDIT_KEEP_DAYS="30", APPLIANCE_AUDIT_PRUNE_INTERVAL_S="1",
-                       APPLIANCE_IDENTITY_LOGIN_MAX_FAILURES_PER_ACCOUNT=str(MAX_FAILURES))
+    with serving(postgres_cluster, APPLIANCE_AUDIT_KEEP_DAYS="30", APPLIANCE_AUDIT_PRUNE_INTERVAL_S="1",
+                 APPLIANCE_IDENTITY_LOGIN_MAX_FAILURES_PER_ACCOUNT=str(MAX_FAILURES)) as handle:
+        yield handle
 
 
 @pytest.fixture(autouse=True)

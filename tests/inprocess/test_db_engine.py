@@ -31,15 +31,15 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def engine(running_appliance: Appliance, clock: Clock) -> Iterator[Engine]:
-    made = make_engine(running_appliance.database_url(), pool_size=1, clock=clock)
+def engine(portal_in_process: Appliance, clock: Clock) -> Iterator[Engine]:
+    made = make_engine(portal_in_process.database_url(), pool_size=1, clock=clock)
     yield made
     made.dispose()
 
 
 @pytest.fixture
-def admin_engine(running_appliance: Appliance) -> Iterator[Engine]:
-    made = create_engine(running_appliance.database_url())
+def admin_engine(portal_in_process: Appliance) -> Iterator[Engine]:
+    made = create_engine(portal_in_process.database_url())
     yield made
     made.dispose()
 

@@ -10,21 +10,21 @@ from tests.harness import Appliance
 from tests.integration.oauth import Browser, register_client
 
 
-def test_users_lifecycle(running_appliance: Appliance) -> None:
-    cli = running_appliance.cli
+def test_users_lifecycle(portal_in_process: Appliance) -> None:
+    cli = portal_in_process.cli
     added = subprocess.run([sys.executable, "-m", "appliance", "users", "add", "Hopper", "--password-stdin",
                             "--email", "grace@lab.org", "--group", "navy"], input="given-password-1\n",
-                           env=running_appliance.env, capture_output=True, text=True, check=False)
+                           env=portal_in_process.env, capture_output=True, text=True, check=False)
     assert added.returncode == 0 and added.stdout.strip() == "created hopper"  # case-folded; no password echoed
     listed = {u["username"]: u for u in json.loads(cli("users", "list", "--json").stdout)}
     assert listed["hopper"]["email"] == "grace@lab.org" and listed["hopper"]["groups"] == ["navy"]
     assert listed["admin"]["admin"] is True
-    assert Browser(running_appliance).sign_in("hopper", "given-password-1").status_code == 303
+    assert Browser(portal_in_process).sign_in("hopper", "given-password-1").status_code == 303
 
     reset = cli("users", "set-password", "hopper")
     new_password = reset.stdout.strip().rsplit(" ", 1)[-1]
-    assert Browser(running_appliance).sign_in("hopper", "given-password-1").status_code == 401
-    assert Browser(running_appliance).sign_in("hopper", new_password).status_code == 303
+    assert Browser(portal_in_process).sign_in("hopper", "given-password-1").status_code == 401
+    assert Browser(portal_in_process).sign_in("hopper", new_password).status_code == 303
     Browser.close_all()
 
     assert cli("users", "groups", "hopper", "--add", "cs").stdout.strip() == "cs, navy"
@@ -36,18 +36,18 @@ def test_users_lifecycle(running_appliance: Appliance) -> None:
     assert missing.returncode == 1 and "there is no account named 'nobody-here'" in missing.stderr
 
 
-def test_the_last_administrator_cannot_be_demoted(running_appliance: Appliance) -> None:
-    admins = [u for u in json.loads(running_appliance.cli("users", "list", "--json").stdout) if u["admin"]]
+def test_the_last_administrator_cannot_be_demoted(portal_in_process: Appliance) -> None:
+    admins = [u for u in json.loads(portal_in_process.cli("users", "list", "--json").stdout) if u["admin"]]
     if len(admins) == 1:
-        refused = running_appliance.cli("users", "make-admin", admins[0]["username"], "--revoke")
+        refused = portal_in_process.cli("users", "make-admin", admins[0]["username"], "--revoke")
         assert refused.returncode == 1 and "is the last administrator" in refused.stderr
-    assert running_appliance.cli("users", "add", "second-admin", "--admin").returncode == 0
-    assert running_appliance.cli("users", "make-admin", "second-admin", "--revoke").returncode == 0
+    assert portal_in_process.cli("users", "add", "second-admin", "--admin").returncode == 0
+    assert portal_in_process.cli("users", "make-admin", "second-admin", "--revoke").returncode == 0
 
 
-def test_clients_lifecycle(running_appliance: Appliance) -> None:
-    cli = running_appliance.cli
-    client = register_client(running_appliance, "viewer", "https://viewer.lab.org/cb", "--name", "Viewer")
+def test_clients_lifecycle(portal_in_process: Appliance) -> None:
+    cli = portal_in_process.cli
+    client = register_client(portal_in_process, "viewer", "https://viewer.lab.org/cb", "--name", "Viewer")
     assert cli("clients", "add", "viewer", "--redirect-uri", "https://x/cb").returncode == 1
     bad_uri = cli("clients", "add", "other", "--redirect-uri", "/relative")
     assert bad_uri.returncode == 1 and "must be an absolute http(s) URL" in bad_uri.stderr
@@ -57,9 +57,3 @@ def test_clients_lifecycle(running_appliance: Appliance) -> None:
     assert "viewer" in shown and client.secret not in shown and rotated not in shown
     assert cli("clients", "remove", "viewer").returncode == 0
     assert "viewer" not in cli("clients", "list").stdout
-
-
-def test_commands_say_when_the_database_is_not_running(appliance: Appliance) -> None:
-    result = appliance.cli("users", "list")
-    assert result.returncode == 1
-    assert "cannot reach the appliance's database" in result.stderr and "appliance up" in result.stderr
