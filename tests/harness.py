@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -213,6 +214,16 @@ class Appliance:
         for process in self.processes():  # never leave a test's processes behind
             with contextlib.suppress(psutil.Error):
                 process.kill()
+
+
+@contextlib.contextmanager
+def started(handle: Appliance) -> Iterator[Appliance]:
+    """``handle`` up for the block, and terminated after it (whatever happened in it)."""
+    try:
+        handle.up()
+        yield handle
+    finally:
+        handle.terminate()
 
 
 def make_home() -> Path:

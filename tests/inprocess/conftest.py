@@ -30,7 +30,7 @@ from appliance.config import load_config
 from appliance.portal.app import make_app
 from appliance.portal.guards import MAX_HEADER_BYTES
 from appliance.postgres import SUPERUSER, EmbeddedCluster
-from tests.harness import Appliance, make_home, reserve_ports, stop_process
+from tests.harness import Appliance, make_home, reserve_ports, started, stop_process
 
 START_TIMEOUT_S = 60  # initdb and the first start on a loaded 2-core machine
 
@@ -131,11 +131,8 @@ def serving(cluster: SessionCluster, **env: str) -> Iterator[InProcessPortal]:
     """A portal on a fresh database of ``cluster``, with ``env`` (APPLIANCE_* settings) added, for the block."""
     handle = InProcessPortal(cluster)
     handle.env.update(env)
-    try:
-        handle.up()
+    with started(handle):
         yield handle
-    finally:
-        handle.terminate()
 
 
 @pytest.fixture(scope="session")

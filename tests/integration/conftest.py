@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.harness import Appliance, make_home, reserve_ports
+from tests.harness import Appliance, make_home, reserve_ports, started
 
 
 @pytest.fixture
@@ -34,10 +34,9 @@ def running(hubs: int, bare_address: bool = False, **env: str) -> Iterator[Appli
         handle.on_bare_address()
     handle.env.update(env)
     try:
-        handle.up()
-        yield handle
+        with started(handle):
+            yield handle
     finally:
-        handle.terminate()
         shutil.rmtree(handle.home.parent, ignore_errors=True)
 
 
