@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, create_engine, text
 
 from tests.harness import Appliance
 from tests.integration.storage_client import StorageCaller, mint, new_member
@@ -45,6 +45,16 @@ def in_background(call: Callable[[], httpx.Response]) -> tuple[threading.Thread,
     return thread, result
 
 
+def wait_until_waiting_for_a_lock(locker: Connection, timeout_s: float = 10) -> None:
+    """Until a session of this database waits for a lock (pg_stat_activity says so): the call sent in the
+    background has reached the lock, and is held there."""
+    deadline = time.monotonic() + timeout_s
+    while not locker.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                  "AND datname = current_database()")).scalar_one():
+        assert time.monotonic() < deadline, "nothing waited for the lock"
+        time.sleep(0.02)
+
+
 def test_a_table_lock_stalls_saves_but_not_the_server_or_readers(portal_in_process: Appliance,
                                                                  member_server: tuple[UserServer, str]) -> None:
     server, _ = member_server
@@ -55,7 +65,7 @@ def test_a_table_lock_stalls_saves_but_not_the_server_or_readers(portal_in_proce
     with engine.connect() as locker:
         locker.execute(text("LOCK TABLE storage.files IN EXCLUSIVE MODE"))  # writers wait; plain reads do not
         save, saved = in_background(lambda: server.request("PUT", "/api/contents/locked.ipynb", json=NOTEBOOK))
-        time.sleep(0.3)
+        wait_until_waiting_for_a_lock(locker)
         assert save.is_alive()  # the save is waiting for the lock …
         status = timings_ms(lambda: server.get("/api/status"))  # … and the user server still answers
         listing = timings_ms(lambda: server.get("/api/contents"))
@@ -81,7 +91,7 @@ def test_a_lock_on_one_members_rows_does_not_touch_another(portal_in_process: Ap
         renames = timings_ms(lambda: free.call("POST", "copy", "b.txt", params={"to": f"c{time.time_ns()}.txt"}),
                              times=3)
         blocked, result = in_background(lambda: locked.write("a.txt", b"new"))
-        time.sleep(0.2)
+        wait_until_waiting_for_a_lock(locker)
         assert blocked.is_alive()
         locker.rollback()
     blocked.join(30)
