@@ -29,7 +29,6 @@ from oauthenticator.oauth2 import OAuthCallbackHandler
 from systemdspawner import SystemdSpawner
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
-from tornado.ioloop import PeriodicCallback
 from traitlets import Float, Int, Unicode, default
 from traitlets.config import Configurable
 
@@ -181,12 +180,9 @@ class ApplianceHub(JupyterHub):
         self.discovery = DiscoveryClient(self.portal_url, self.hub_id, self.discovery_credential)
         await self._register()
         await self._measure_load()
-        for callback, interval_s in ((self._heartbeat, self.heartbeat_interval_s),
-                                     (self._check_routes, self.route_check_interval_s),
-                                     (self._measure_load, LOAD_INTERVAL_S)):
-            periodic = PeriodicCallback(callback, 1000 * interval_s)
-            periodic.start()
-            self._periodic_callbacks[callback.__name__] = periodic
+        upstream.every(self, self.heartbeat_interval_s, self._heartbeat)
+        upstream.every(self, self.route_check_interval_s, self._check_routes)
+        upstream.every(self, LOAD_INTERVAL_S, self._measure_load)
 
     async def _register(self) -> None:
         answer = await self.discovery.call("POST", "register", {"spawner": self.spawner_name,
@@ -246,8 +242,7 @@ class ApplianceHub(JupyterHub):
         """Stop every user server and exit: this hub cannot know whether its members moved elsewhere.
         The supervisor starts it again, and it registers anew."""
         self.log.error("fencing hub %s (%s): stopping its user servers and exiting", self.hub_id, why)
-        for periodic in self._periodic_callbacks.values():
-            periodic.stop()
+        upstream.stop_periodic(self)
         for user in list(self.users.values()):
             await self._stop_servers(user)
         self.stop()
@@ -259,7 +254,7 @@ class ApplianceHub(JupyterHub):
 
     async def _check_routes(self) -> None:
         try:
-            await self.proxy.check_routes(self.users, self._service_map)
+            await upstream.check_routes(self)
         except Exception as error:  # the proxy is restarting: next time
             self.log.warning("could not check the proxy's routes: %s", error)
 
@@ -405,7 +400,8 @@ class LocalSpawner(StorageEnvMixin, LocalProcessSpawner):
 
     async def _listening(self, ip: str, port: int) -> None:
         """Wait for the server's port every 50 ms: JupyterHub's own checks back off and notice a started
-        server seconds late."""
+        server seconds late. Past start_timeout, or once the process has ended, it returns and leaves the
+        verdict to JupyterHub's own wait (which reports the failure to the member and in the log)."""
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline and self.proc is not None and self.proc.poll() is None:
             try:

@@ -11,15 +11,23 @@ tests/unit/hub/test_upstream.py fails when a JupyterHub upgrade changes any of t
   note is then the way to know it: "Server at <the server's base_url>").
 - ``JupyterHub.db``, ``JupyterHub.users`` (looked up with an ``orm.User``), ``JupyterHub.hub_prefix`` and
   ``JupyterHub.handlers`` (tornado's list, with the catch-all ``api/(.*)`` 404 last).
+- ``JupyterHub._periodic_callbacks`` (name → tornado PeriodicCallback, all stopped by JupyterHub.stop) and
+  ``JupyterHub._service_map`` (what ``Proxy.check_routes`` takes with the users).
+
+Overridden in hub/app.py, and checked by the same test: ``ConfigurableHTTPProxy._routespec_to_chp_path``
+and ``_routespec_from_chp_path`` (routespec ↔ the proxy API's path), ``SystemdSpawner._expand_user_vars``
+(the {USERNAME} templates of a unit's directories).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from jupyterhub import orm
 from jupyterhub.utils import new_token, url_path_join
 from sqlalchemy.orm import Session
+from tornado.ioloop import PeriodicCallback
 
 
 def find_user(hub: Any, name: str) -> Any | None:
@@ -62,3 +70,21 @@ def sign_out_everywhere(db: Session, user: Any, keep: list[orm.APIToken]) -> int
 def add_api_handler(hub: Any, path: str, handler: type, kwargs: dict[str, Any]) -> None:
     """Serve ``handler`` at <hub prefix>/api/<path>, ahead of the API's catch-all 404."""
     hub.handlers.insert(0, (url_path_join(hub.hub_prefix, "api", path), handler, kwargs))
+
+
+def every(hub: Any, interval_s: float, callback: Callable[[], Awaitable[None]]) -> None:
+    """Run ``callback`` every ``interval_s`` among the hub's own periodic callbacks: JupyterHub stops them
+    all when it stops, and ``stop_periodic`` stops them at once."""
+    periodic = PeriodicCallback(callback, 1000 * interval_s)
+    periodic.start()
+    hub._periodic_callbacks[callback.__name__] = periodic
+
+
+def stop_periodic(hub: Any) -> None:
+    for periodic in hub._periodic_callbacks.values():
+        periodic.stop()
+
+
+async def check_routes(hub: Any) -> None:
+    """JupyterHub's own route check: every running server and service has its route in the proxy."""
+    await hub.proxy.check_routes(hub.users, hub._service_map)

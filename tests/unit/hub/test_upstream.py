@@ -12,9 +12,11 @@ import pytest
 from jupyterhub import orm
 from jupyterhub.app import JupyterHub
 from jupyterhub.handlers.base import BaseHandler
+from jupyterhub.proxy import ConfigurableHTTPProxy, Proxy
 from jupyterhub.spawner import Spawner
 from jupyterhub.user import User
 from sqlalchemy.orm import Session
+from systemdspawner import SystemdSpawner
 
 from appliance.hub import upstream
 
@@ -78,5 +80,17 @@ def test_the_jupyterhub_internals_upstream_py_relies_on_are_still_there() -> Non
     assert "api_token" in Spawner.class_traits() and isinstance(Spawner.active, property)
     # the hub's session, users, prefix and handler list, and the catch-all API 404 that ours go before
     assert {"hub_prefix", "handlers", "users"} <= set(JupyterHub.class_traits())
+    # the hub's periodic callbacks, all stopped when it stops, and the services the route check takes
+    assert {"_periodic_callbacks", "_service_map"} <= set(JupyterHub.class_traits())
+    assert "for pc in self._periodic_callbacks.values():" in inspect.getsource(JupyterHub.stop)
+    assert list(inspect.signature(Proxy.check_routes).parameters)[:3] == ["self", "user_dict", "service_dict"]
+
+
+def test_the_methods_hub_app_overrides_still_do_what_it_builds_on() -> None:
+    proxy = ConfigurableHTTPProxy(public_url="http://127.0.0.1:8000", auth_token="x")
+    assert proxy._routespec_to_chp_path("/hubs/1/user/ada/") == "/hubs/1/user/ada"
+    assert proxy._routespec_from_chp_path("/hubs/1/user/ada") == "/hubs/1/user/ada/"
+    spawner = SimpleNamespace(user=SimpleNamespace(name="ada", id=7))
+    assert SystemdSpawner._expand_user_vars(spawner, "/var/lib/{USERNAME}") == "/var/lib/ada"
     assert "apihandlers.base.API404" in inspect.getsource(JupyterHub.init_handlers)
     assert "self.db = self.session_factory()" in inspect.getsource(JupyterHub.init_db)
