@@ -6,7 +6,6 @@ import contextlib
 import json
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,26 +14,16 @@ import psutil
 
 from appliance import __version__, identity
 from appliance.cli_audit import audit
+from appliance.cli_common import Options
 from appliance.cli_gallery import gallery
 from appliance.cli_hubs import hubs
 from appliance.cli_identity import clients
 from appliance.cli_people import users
 from appliance.cli_storage import storage
-from appliance.config import CONFIG_FILE_NAME, Config, load_config, render_defaults, render_effective, set_values
+from appliance.config import CONFIG_FILE_NAME, Config, render_defaults, render_effective, set_values
 from appliance.errors import ApplianceError
 from appliance.identity import read_initial_admin
 from appliance.logview import follow_logs, known_logs, print_tail
-
-
-@dataclass
-class Options:
-    home: Path | None
-    config_file: Path | None
-    debug: bool
-
-    def load(self, **overrides: Any) -> Config:
-        return load_config(home=self.home, file=self.config_file,
-                           overrides={k: v for k, v in overrides.items() if v is not None})
 
 
 class CommandError(click.ClickException):

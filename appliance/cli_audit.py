@@ -1,45 +1,22 @@
-"""`appliance audit`: the audit log on the command line (thin over appliance.audit), and the recorder
-every other command records its changes with (``cli_recorder``)."""
+"""`appliance audit`: the audit log on the command line (thin over appliance.audit). The recorder every
+other command records its changes with is ``cli_common.cli_recorder``."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 import click
 
+from appliance.cli_common import audit_log
+
 if TYPE_CHECKING:
-    from appliance.audit import Audit, Event, Record
-    from appliance.cli import Options
+    from appliance.audit import Event
+    from appliance.cli_common import Options
 
 DETAIL_WIDTH = 60
-
-
-@contextlib.contextmanager
-def audit_log(options: Options) -> Iterator[Audit]:
-    """The audit log of the appliance's database; what was recorded is written before it closes."""
-    from appliance.audit import Audit
-    from appliance.cli_identity import database
-
-    config = options.load()
-    with database(options) as engine:
-        audit = Audit(engine, config.audit)
-        try:
-            yield audit
-        finally:
-            audit.recorder.close()
-
-
-@contextlib.contextmanager
-def cli_recorder(options: Options) -> Iterator[Record]:
-    """``record`` for a command's changes, by ``cli:<system user>`` from ``local``: call it as
-    ``record(actor, action, target, detail)`` with ``appliance.audit.cli_actor()``."""
-    with audit_log(options) as audit:
-        yield audit.record
 
 
 def event_line(event: Event) -> str:

@@ -11,7 +11,7 @@ import click
 from appliance.audit import cli_actor
 
 if TYPE_CHECKING:
-    from appliance.cli import Options
+    from appliance.cli_common import Options
     from appliance.gallery.moderation import Moderation, PublicationSummary, Report
 
 T = TypeVar("T")
@@ -20,8 +20,7 @@ DATABASE_WAIT_S = 5.0  # a command gives up on an unreachable database after thi
 
 def with_moderation(options: Options, work: Callable[[Moderation], Awaitable[T]]) -> T:
     """Run ``work`` on the gallery's moderation, with an unreachable database turned into what to do."""
-    from appliance.cli_audit import cli_recorder
-    from appliance.cli_hubs import run_on_database
+    from appliance.cli_common import cli_recorder, run_on_database
     from appliance.gallery.moderation import Moderation
     from appliance.gallery.transactions import gallery_pool
     from appliance.postgres import database_url
@@ -73,7 +72,7 @@ def gallery() -> None:
 @click.pass_obj
 def gallery_list(options: Options, author: str | None, state: str, include_unpublished: bool, as_json: bool) -> None:
     """List publications (hidden ones too), newest change first."""
-    from appliance.cli_identity import echo_json
+    from appliance.cli_common import echo_json
 
     wanted = "any" if include_unpublished and state == "all" else state
     found = with_moderation(options, lambda moderation: moderation.page(state=wanted, author=author,
@@ -92,7 +91,7 @@ def gallery_list(options: Options, author: str | None, state: str, include_unpub
 @click.pass_obj
 def gallery_show(options: Options, slug: str, as_json: bool) -> None:
     """Show SLUG's publication and its versions with the state of their renders."""
-    from appliance.cli_identity import echo_json
+    from appliance.cli_common import echo_json
 
     found, versions = with_moderation(options, lambda moderation: moderation.show(slug))
     if as_json:
@@ -175,7 +174,7 @@ def gallery_unfeature(options: Options, slug: str) -> None:
 @click.pass_obj
 def gallery_reports(options: Options, everything: bool, slug: str | None, as_json: bool) -> None:
     """What members reported, newest first (open ones unless --all)."""
-    from appliance.cli_identity import echo_json
+    from appliance.cli_common import echo_json
 
     found = with_moderation(options, lambda moderation: moderation.reports(open_only=not everything, slug=slug))
     if as_json:

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
+from appliance.cli_common import run_on_database
 from appliance.errors import ApplianceError
 
 if TYPE_CHECKING:
     from appliance.admin.hubs import HubsConsole, HubView
     from appliance.audit import Actor, Record
-    from appliance.cli import Options
+    from appliance.cli_common import Options
     from appliance.discovery import Hub, HubRegistry
 
 T = TypeVar("T")
@@ -28,7 +28,7 @@ def with_console(options: Options, work: Callable[[HubsConsole], Awaitable[T]]) 
     """Run ``work`` on the hubs as the admin console steers them (the same functions), its changes audited
     as the operator's at the command line."""
     from appliance.admin.hubs import HubsConsole
-    from appliance.cli_audit import cli_recorder
+    from appliance.cli_common import cli_recorder
     from appliance.discovery import Discovery
     from appliance.postgres import database_url
     from appliance.supervisor.control import SupervisorClient
@@ -48,21 +48,6 @@ def with_console(options: Options, work: Callable[[HubsConsole], Awaitable[T]]) 
 
     with cli_recorder(options) as record:
         return run_on_database(lambda: run(record))
-
-
-def run_on_database(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run ``work`` (which opens pools on the appliance's database) in an event loop, with an unreachable
-    or unmigrated database turned into what to do."""
-    import psycopg
-
-    try:
-        return asyncio.run(work())
-    except psycopg.errors.UndefinedTable:
-        raise ApplianceError("the database has not been migrated to this version of appliance yet.",
-                             hint="Run `appliance db upgrade` (or restart the appliance, which migrates).") from None
-    except (psycopg.OperationalError, TimeoutError) as exc:
-        raise ApplianceError(f"cannot reach the appliance's database ({type(exc).__name__}).",
-                             hint="Is the appliance running? Start it with `appliance up`.") from None
 
 
 def hub_rows(views: list[HubView]) -> list[str]:
@@ -89,7 +74,7 @@ def hubs() -> None:
 @click.pass_obj
 def hubs_list(options: Options, as_json: bool) -> None:
     """List the hubs discovery knows, with their state and counts."""
-    from appliance.cli_identity import echo_json
+    from appliance.cli_common import echo_json
 
     found = with_console(options, lambda console: console.hubs())
     if as_json:

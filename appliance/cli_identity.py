@@ -3,48 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-import json
-import sys
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from appliance.audit import cli_actor
-from appliance.cli_audit import cli_recorder
-from appliance.errors import ApplianceError
+from appliance.cli_common import cli_recorder, database, echo_json
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
-    from appliance.cli import Options
+    from appliance.cli_common import Options
     from appliance.identity import AccountTable, ClientTable
-
-
-@contextlib.contextmanager
-def database(options: Options) -> Iterator[Engine]:
-    """The appliance's database, with an unreachable one turned into a message saying what to do."""
-    from psycopg.errors import UndefinedTable
-    from sqlalchemy.exc import OperationalError, ProgrammingError
-
-    from appliance.db import make_engine
-    from appliance.postgres import database_url
-
-    config = options.load()
-    engine = make_engine(database_url(config.home, config.postgres), pool_size=1)
-    try:
-        yield engine
-    except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise ApplianceError(f"cannot reach the appliance's database ({reason}).",
-                             hint="Is the appliance running? Start it with `appliance up`.") from None
-    except ProgrammingError as exc:
-        if not isinstance(exc.orig, UndefinedTable):
-            raise
-        raise ApplianceError("the database has not been migrated to this version of appliance yet.",
-                             hint="Run `appliance db upgrade` (or restart the appliance, which migrates).") from None
-    finally:
-        engine.dispose()
 
 
 @contextlib.contextmanager
@@ -62,19 +31,6 @@ def client_table(options: Options) -> Iterator[ClientTable]:
 
     with database(options) as engine:
         yield ClientTable(engine)
-
-
-def read_password(from_stdin: bool) -> str | None:
-    if not from_stdin:
-        return None
-    password = sys.stdin.readline().rstrip("\n")
-    if not password:
-        raise ApplianceError("no password on standard input.")
-    return password
-
-
-def echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2))
 
 
 # ----- clients ---------------------------------------------------------------------------------------

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from appliance.cli_identity import database, echo_json, read_password
+from appliance.cli_common import database, echo_json, read_password
 
 if TYPE_CHECKING:
     from appliance.admin.people import People
-    from appliance.cli import Options
+    from appliance.cli_common import Options
     from appliance.identity import Account
 
 HOW_HELP = "Give a one-time sign-up link (valid 7 days) instead of a password."
@@ -26,7 +26,7 @@ def people_of(options: Options) -> Iterator[tuple[People, Any]]:
     """The People functions on the appliance's database, and the command line's audit actor."""
     from appliance.admin.people import People
     from appliance.audit import cli_actor
-    from appliance.cli_audit import cli_recorder
+    from appliance.cli_common import cli_recorder
     from appliance.hub import addresses
 
     config = options.load()

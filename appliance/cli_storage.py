@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from appliance.cli import Options
+    from appliance.cli_common import Options
 
 
 @click.group()
@@ -37,8 +37,7 @@ def storage_token(options: Options, username: str, lifetime_s: int | None) -> No
 def storage_rotate_master_key(options: Options, retire_old: bool) -> None:
     """Add a new master key and re-wrap every member's data key with it (files are not re-encrypted)."""
     from appliance.audit import cli_actor
-    from appliance.cli_audit import cli_recorder
-    from appliance.cli_identity import database
+    from appliance.cli_common import cli_recorder, database
     from appliance.storage.crypto import MasterKeyFile
     from appliance.storage.keys import rotate_master_key
 
@@ -56,7 +55,7 @@ def storage_rotate_master_key(options: Options, retire_old: bool) -> None:
 @click.pass_obj
 def storage_reencrypt(options: Options, username: str) -> None:
     """Give USERNAME a new data key and re-encrypt all their files and checkpoints."""
-    from appliance.cli_identity import database
+    from appliance.cli_common import database
     from appliance.identity.accounts import normalize_username
     from appliance.storage.crypto import MasterKeyFile
     from appliance.storage.keys import reencrypt
