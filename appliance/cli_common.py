@@ -85,11 +85,14 @@ def cli_recorder(options: Options) -> Iterator[Record]:
         yield audit.record
 
 
-def run_on_database(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+def run_on_database(options: Options, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run ``work`` (which opens pools on the appliance's database) in an event loop, with an unreachable
-    or unmigrated database turned into what to do."""
+    or unmigrated database turned into what to do. A database that is not there is said at once: a pool
+    would retry it for its whole timeout (10 s), logging each attempt."""
     import psycopg
 
+    with database(options) as engine, engine.connect():
+        pass
     try:
         return asyncio.run(work())
     except psycopg.errors.UndefinedTable:
