@@ -312,8 +312,13 @@ class Moderation:
                                      "WHERE slug = %s", (slug,))
 
     async def delete(self, slug: str, *, by: Actor) -> None:
-        """Remove the publication and everything that belongs to it, for good."""
+        """Remove the publication and everything that belongs to it, for good. Its render jobs are locked
+        first, in the renderer's order (a job, then its version): the cascade alone locks the versions
+        first and deadlocked with a render in flight."""
         async with transaction(self.pool) as connection:
+            await connection.execute(
+                "SELECT j.id FROM gallery.render_jobs j JOIN gallery.versions v ON v.id = j.version_id "
+                "JOIN gallery.publications p ON p.id = v.publication_id WHERE p.slug = %s FOR UPDATE OF j", (slug,))
             cursor = await connection.execute(
                 "DELETE FROM gallery.publications WHERE slug = %s RETURNING author, title", (slug,))
             row = await cursor.fetchone()
