@@ -17,6 +17,7 @@ import contextlib
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import traceback
@@ -94,6 +95,7 @@ class InProcessPortal(Appliance):
         self._listener.bind(("127.0.0.1", port))  # bound here, handed to uvicorn: never probed and released
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
+        self._renderer: subprocess.Popen[bytes] | None = None
 
     def cli(self, *args: str, timeout: float = 120,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -109,7 +111,8 @@ class InProcessPortal(Appliance):
         return subprocess.CompletedProcess(["appliance", *args], result.exit_code, result.stdout, stderr)
 
     def up(self, wait: bool = True) -> None:
-        self.cli("db", "upgrade").check_returncode()  # as `appliance up` does: the schema, the first admin
+        load_config(environ=self.env).home.ensure()  # as `appliance up` does: its folders (run/, logs/, …)
+        self.cli("db", "upgrade").check_returncode()  # the schema, the first admin
         self._serve()
 
     def restart(self) -> None:
@@ -117,7 +120,15 @@ class InProcessPortal(Appliance):
         self._stop()
         self._serve()
 
+    def start_renderer(self) -> None:
+        """The gallery's renderer, a process of its own as the supervisor runs it (its log: renderer.log)."""
+        log = open(self.home.parent / "renderer.log", "ab")  # noqa: SIM115 - the child keeps it
+        self._renderer = subprocess.Popen([sys.executable, "-m", "appliance.gallery.renderer"], env=self.env,
+                                          stdout=log, stderr=log, start_new_session=True)
+        log.close()
+
     def terminate(self) -> None:
+        stop_process(self._renderer)
         self._stop()
         self._listener.close()
         shutil.rmtree(self.home.parent, ignore_errors=True)
@@ -144,11 +155,14 @@ class InProcessPortal(Appliance):
 
 
 @contextlib.contextmanager
-def serving(cluster: SessionCluster, **env: str) -> Iterator[InProcessPortal]:
-    """A portal on a fresh database of ``cluster``, with ``env`` (APPLIANCE_* settings) added, for the block."""
+def serving(cluster: SessionCluster, renderer: bool = False, **env: str) -> Iterator[InProcessPortal]:
+    """A portal on a fresh database of ``cluster``, with ``env`` (APPLIANCE_* settings) added, and with
+    ``renderer`` the gallery's renderer, for the block."""
     handle = InProcessPortal(cluster)
     handle.env.update(env)
     with started(handle):
+        if renderer:
+            handle.start_renderer()
         yield handle
 
 

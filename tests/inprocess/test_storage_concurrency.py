@@ -49,8 +49,11 @@ def wait_until_waiting_for_a_lock(locker: Connection, timeout_s: float = 10) -> 
     """Until a session of this database waits for a lock (pg_stat_activity says so): the call sent in the
     background has reached the lock, and is held there."""
     deadline = time.monotonic() + timeout_s
-    while not locker.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                                  "AND datname = current_database()")).scalar_one():
+    while True:
+        locker.execute(text("SELECT pg_stat_clear_snapshot()"))  # else the transaction sees its first look
+        if locker.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                               "AND datname = current_database()")).scalar_one():
+            return
         assert time.monotonic() < deadline, "nothing waited for the lock"
         time.sleep(0.02)
 
