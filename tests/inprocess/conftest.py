@@ -7,7 +7,8 @@ stays in tests/integration and tests/e2e.
   runs here: ``.cli(...)``, ``.public_portal_url``, ``.portal_url``, ``.database_url()`` work as they do
   for a started appliance; what needs the supervisor (``.status()``) does not.
 - ``new_portal`` (function): starts a portal for one test, with settings of its own; ``serving(cluster,
-  **env)`` does the same for a block (a module's fixture).
+  renderer=False, **env)`` does the same for a block (a module's fixture), with the gallery's renderer
+  as a process of its own when asked.
 """
 
 from __future__ import annotations
@@ -184,5 +185,5 @@ def portal_in_process(postgres_cluster: SessionCluster) -> Iterator[InProcessPor
 @pytest.fixture
 def new_portal(postgres_cluster: SessionCluster) -> Iterator[Callable[..., InProcessPortal]]:
     """Starts a portal of its own for one test, with ``env`` (APPLIANCE_* settings) added."""
-    with contextlib.ExitStack() as started:
-        yield lambda **env: started.enter_context(serving(postgres_cluster, **env))
+    with contextlib.ExitStack() as portals:
+        yield lambda **env: portals.enter_context(serving(postgres_cluster, **env))
