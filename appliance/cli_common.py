@@ -37,9 +37,21 @@ class Options:
                            overrides={k: v for k, v in overrides.items() if v is not None})
 
 
+def unreachable(reason: str) -> ApplianceError:
+    return ApplianceError(f"cannot reach the appliance's database ({reason}).",
+                          hint="Is the appliance running? Start it with `appliance up`.")
+
+
+def not_migrated() -> ApplianceError:
+    return ApplianceError("the database has not been migrated to this version of appliance yet.",
+                          hint="Run `appliance db upgrade` (or restart the appliance, which migrates).")
+
+
 @contextlib.contextmanager
 def database(options: Options) -> Iterator[Engine]:
-    """The appliance's database, with an unreachable one turned into a message saying what to do."""
+    """The appliance's database, with an unreachable one turned into a message saying what to do. It is
+    reached once before the command's work starts: a pool opened later (run_on_database) would retry a
+    database that is not there for its whole timeout (10 s), logging each attempt."""
     from psycopg.errors import UndefinedTable
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
@@ -49,16 +61,14 @@ def database(options: Options) -> Iterator[Engine]:
     config = options.load()
     engine = make_engine(database_url(config.home, config.postgres), pool_size=1)
     try:
+        engine.connect().close()  # back to the engine's pool, for the command's first statement
         yield engine
     except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise ApplianceError(f"cannot reach the appliance's database ({reason}).",
-                             hint="Is the appliance running? Start it with `appliance up`.") from None
+        raise unreachable(str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)) from None
     except ProgrammingError as exc:
         if not isinstance(exc.orig, UndefinedTable):
             raise
-        raise ApplianceError("the database has not been migrated to this version of appliance yet.",
-                             hint="Run `appliance db upgrade` (or restart the appliance, which migrates).") from None
+        raise not_migrated() from None
     finally:
         engine.dispose()
 
@@ -85,22 +95,18 @@ def cli_recorder(options: Options) -> Iterator[Record]:
         yield audit.record
 
 
-def run_on_database(options: Options, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+def run_on_database(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run ``work`` (which opens pools on the appliance's database) in an event loop, with an unreachable
-    or unmigrated database turned into what to do. A database that is not there is said at once: a pool
-    would retry it for its whole timeout (10 s), logging each attempt."""
+    or unmigrated database turned into what to do. Call it inside ``database`` (``cli_recorder`` is), which
+    has found the database there."""
     import psycopg
 
-    with database(options) as engine, engine.connect():
-        pass
     try:
         return asyncio.run(work())
     except psycopg.errors.UndefinedTable:
-        raise ApplianceError("the database has not been migrated to this version of appliance yet.",
-                             hint="Run `appliance db upgrade` (or restart the appliance, which migrates).") from None
+        raise not_migrated() from None
     except (psycopg.OperationalError, TimeoutError) as exc:
-        raise ApplianceError(f"cannot reach the appliance's database ({type(exc).__name__}).",
-                             hint="Is the appliance running? Start it with `appliance up`.") from None
+        raise unreachable(type(exc).__name__) from None
 
 
 def read_password(from_stdin: bool) -> str | None:

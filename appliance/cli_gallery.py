@@ -35,7 +35,7 @@ def with_moderation(options: Options, work: Callable[[Moderation], Awaitable[T]]
             finally:
                 await pool.close()
 
-        return run_on_database(options, run)
+        return run_on_database(run)
 
 
 def publication_rows(found: list[PublicationSummary]) -> list[str]:

@@ -47,7 +47,7 @@ def with_console(options: Options, work: Callable[[HubsConsole], Awaitable[T]]) 
             await discovery.close()
 
     with cli_recorder(options) as record:
-        return run_on_database(options, lambda: run(record))
+        return run_on_database(lambda: run(record))
 
 
 def hub_rows(views: list[HubView]) -> list[str]:

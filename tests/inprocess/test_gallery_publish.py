@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from sqlalchemy import Connection, Engine, create_engine, make_url, text
+from sqlalchemy import Engine, create_engine, make_url, text
 from starlette.concurrency import run_in_threadpool
 
 from appliance.config import load_config
@@ -27,6 +27,7 @@ from appliance.gallery.visibility import ANONYMOUS, Audience, Viewer, may_see, v
 from appliance.identity import Account, AccountTable
 from tests.harness import Appliance, mint_storage_token
 from tests.inprocess.conftest import SessionCluster, serving
+from tests.inprocess.locks import wait_until_waiting_for_a_lock
 
 MAX_SIZE = 300_000  # gallery.max_size_bytes for this module: big enough for the test notebooks, small to exceed
 API = "/api/gallery/v1"
@@ -402,14 +403,6 @@ def test_admins_moderate_with_the_gallery_commands(lab: Appliance, db: Engine) -
                                   {"s": slug}).scalar_one() == 0
 
 
-def waiting_for_a_lock(connection: Connection) -> int:
-    """Sessions of this database waiting for a lock. A transaction sees pg_stat_activity as it was at its
-    first look unless the snapshot is cleared."""
-    connection.execute(text("SELECT pg_stat_clear_snapshot()"))
-    return int(connection.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                                       "AND datname = current_database()")).scalar_one())
-
-
 def test_deleting_a_publication_while_it_renders_waits_for_the_render_and_does_not_deadlock(
         lab: Appliance, db: Engine) -> None:
     slug = publish(lab, add_member(lab), title="Deleted mid-render").json()["slug"]
@@ -421,10 +414,7 @@ def test_deleting_a_publication_while_it_renders_waits_for_the_render_and_does_n
             {"s": slug}).one()
         deleting = threading.Thread(target=lambda: deleted.append(lab.cli("gallery", "delete", slug, "--yes")))
         deleting.start()
-        deadline = time.monotonic() + 10
-        while not waiting_for_a_lock(render):
-            assert time.monotonic() < deadline, "the delete never waited for the render"
-            time.sleep(0.02)
+        wait_until_waiting_for_a_lock(render, "the delete never waited for the render")
         render.execute(text("UPDATE gallery.versions SET rendered_at = now() WHERE id = :v"), {"v": job.version_id})
         render.commit()  # the render is stored, as the renderer would
     deleting.join(30)

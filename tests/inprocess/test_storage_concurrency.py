@@ -9,9 +9,10 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import create_engine, text
 
 from tests.harness import Appliance
+from tests.inprocess.locks import wait_until_waiting_for_a_lock
 from tests.integration.storage_client import StorageCaller, mint, new_member
 from tests.integration.user_server import UserServer
 
@@ -43,19 +44,6 @@ def in_background(call: Callable[[], httpx.Response]) -> tuple[threading.Thread,
     thread = threading.Thread(target=lambda: result.append(call()))
     thread.start()
     return thread, result
-
-
-def wait_until_waiting_for_a_lock(locker: Connection, timeout_s: float = 10) -> None:
-    """Until a session of this database waits for a lock (pg_stat_activity says so): the call sent in the
-    background has reached the lock, and is held there."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        locker.execute(text("SELECT pg_stat_clear_snapshot()"))  # else the transaction sees its first look
-        if locker.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                               "AND datname = current_database()")).scalar_one():
-            return
-        assert time.monotonic() < deadline, "nothing waited for the lock"
-        time.sleep(0.02)
 
 
 def test_a_table_lock_stalls_saves_but_not_the_server_or_readers(portal_in_process: Appliance,
