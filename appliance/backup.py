@@ -21,14 +21,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 
 from appliance import __version__
-from appliance.config import Config
 from appliance.errors import ApplianceError
-from appliance.postgres import SUPERUSER, EmbeddedCluster, find_bin_dir
+from appliance.home import Home
+from appliance.postgres import SUPERUSER, EmbeddedCluster, PostgresSettings, find_bin_dir
+from appliance.supervisor.polling import poll
 
 FORMAT = 1
 # The cluster's own superuser password: a restored cluster keeps the one it was made with.
@@ -53,7 +54,18 @@ class BackupError(ApplianceError):
     """A backup cannot be made or restored."""
 
 
-def backup(config: Config, target: Path, say: Say) -> list[str]:
+class BackupSources(Protocol):
+    """What a backup holds, of the appliance's configuration (appliance.config.Config)."""
+
+    @property
+    def home(self) -> Home: ...
+    @property
+    def postgres(self) -> PostgresSettings: ...
+    @property
+    def file(self) -> Path | None: ...  # the configuration file, if there is one
+
+
+def backup(config: BackupSources, target: Path, say: Say) -> list[str]:
     """Write the backup to ``target``; the databases it holds."""
     cluster = _embedded(config)
     if not config.home.is_locked():
@@ -103,7 +115,7 @@ def last_backup(home: Path) -> dict[str, Any] | None:
     return found if isinstance(found, dict) else None
 
 
-def restore(config: Config, source: Path, say: Say) -> list[str]:
+def restore(config: BackupSources, source: Path, say: Say) -> list[str]:
     """Put the backup in ``source`` in place of this appliance's databases and secrets."""
     cluster = _embedded(config)
     if config.home.is_locked():
@@ -134,7 +146,7 @@ def restore(config: Config, source: Path, say: Say) -> list[str]:
     return manifest.databases
 
 
-def _embedded(config: Config) -> EmbeddedCluster:
+def _embedded(config: BackupSources) -> EmbeddedCluster:
     if config.postgres.url:
         raise BackupError("postgres.url points at an external PostgreSQL; back it up with its own tools "
                           "(pg_dump) and keep the appliance's secrets folder with it.")
@@ -216,18 +228,19 @@ def _running(cluster: EmbeddedCluster, timeout_s: float = 60) -> Iterator[None]:
     spec = cluster.child_spec()
     process = subprocess.Popen(list(spec.argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, **cluster.user_kwargs())
+
+    def refused() -> BackupError | None:
+        """Why the cluster cannot be reached yet (None once it can)."""
+        try:
+            _connect(cluster, "postgres").close()
+        except BackupError as error:
+            return error
+        return None
+
     try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                _connect(cluster, "postgres").close()
-                break
-            except BackupError as error:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    output = process.stdout.read().decode(errors="replace") if process.stdout else ""
-                    raise BackupError(f"the embedded PostgreSQL did not start for the restore:\n{output[-2000:]}") \
-                        from error
-                time.sleep(0.2)
+        if error := poll(refused, lambda error: error is None or process.poll() is not None, timeout_s):
+            output = process.stdout.read().decode(errors="replace") if process.stdout else ""
+            raise BackupError(f"the embedded PostgreSQL did not start for the restore:\n{output[-2000:]}") from error
         yield
     finally:
         process.send_signal(spec.stop_signal)

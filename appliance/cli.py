@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -87,16 +86,14 @@ def up(options: Options, detach: bool, public: bool, background: bool) -> None:
 def stop(options: Options, timeout: float) -> None:
     """Stop the running appliance and every process it started."""
     from appliance.supervisor.control import send_command
+    from appliance.supervisor.polling import poll
 
     home = options.load().home
     pid = home.read_pid()
     send_command(home.control_socket, {"command": "stop"})
-    deadline = time.monotonic() + timeout
-    while home.is_locked() or (pid is not None and _alive(pid)):
-        if time.monotonic() > deadline:
-            raise ApplianceError(f"the supervisor (pid {pid}) is still stopping after {timeout:.0f} s; "
-                                 "see `appliance logs supervisor`.")
-        time.sleep(0.1)
+    if poll(lambda: home.is_locked() or (pid is not None and _alive(pid)), lambda running: not running, timeout, 0.1):
+        raise ApplianceError(f"the supervisor (pid {pid}) is still stopping after {timeout:.0f} s; "
+                             "see `appliance logs supervisor`.")
     click.echo("appliance stopped.")
 
 
@@ -119,18 +116,18 @@ def hubs_report(options: Options) -> list[dict[str, Any]] | str | None:
 def restart(options: Options, component: str | None, timeout: float) -> None:
     """Restart one COMPONENT (postgres, portal, proxy), or all of them in order."""
     from appliance.supervisor.control import send_command
+    from appliance.supervisor.polling import poll
 
     home = options.load().home
     restarted = send_command(home.control_socket, {"command": "restart", "component": component})["restarted"]
-    deadline = time.monotonic() + timeout
-    while True:
-        components = send_command(home.control_socket, {"command": "status"})["components"]
-        if all(c["state"] == "healthy" for c in components if c["name"] in restarted):
-            break
-        if time.monotonic() > deadline:
-            raise ApplianceError(f"{', '.join(restarted)} not healthy {timeout:.0f} s after the restart; "
-                                 "see `appliance status`.")
-        time.sleep(0.2)
+
+    def all_healthy(components: list[dict[str, Any]]) -> bool:
+        return all(c["state"] == "healthy" for c in components if c["name"] in restarted)
+
+    if not all_healthy(poll(lambda: send_command(home.control_socket, {"command": "status"})["components"],
+                            all_healthy, timeout)):
+        raise ApplianceError(f"{', '.join(restarted)} not healthy {timeout:.0f} s after the restart; "
+                             "see `appliance status`.")
     click.echo(f"restarted {', '.join(restarted)}; healthy.")
 
 
@@ -144,21 +141,23 @@ def restart(options: Options, component: str | None, timeout: float) -> None:
 def status(options: Options, as_json: bool, wait_s: float, welcome: bool) -> None:
     """Show every component's health. Exit 0 if all are healthy, 1 if not, 3 if not running."""
     from appliance.errors import NotRunning
-    from appliance.hub.addresses import members_report
     from appliance.statusview import render_status
     from appliance.supervisor.control import send_command
+    from appliance.supervisor.polling import poll
 
     config = options.load()
-    deadline = time.monotonic() + wait_s
-    while True:
+
+    def report_if_running() -> dict[str, Any] | None:
         try:
-            report = send_command(config.home.control_socket, {"command": "status"}, timeout_s=10)
+            return send_command(config.home.control_socket, {"command": "status"}, timeout_s=10)
         except NotRunning:
-            report = None
-        healthy = report is not None and all(c["state"] == "healthy" for c in report["components"])
-        if healthy or time.monotonic() >= deadline:
-            break
-        time.sleep(0.5)
+            return None
+
+    def all_healthy(report: dict[str, Any] | None) -> bool:
+        return report is not None and all(c["state"] == "healthy" for c in report["components"])
+
+    report = poll(report_if_running, all_healthy, wait_s, 0.5)
+    healthy = all_healthy(report)
     if report is None:
         if as_json:
             click.echo(json.dumps({"running": False, "components": []}))
@@ -167,7 +166,7 @@ def status(options: Options, as_json: bool, wait_s: float, welcome: bool) -> Non
         sys.exit(3)
     report.pop("ok", None)
     report["hubs"] = hubs_report(options)
-    report["members"] = members_report(config)
+    report["members"] = config.addresses.members_report()
     if welcome and healthy and not as_json:
         _print_welcome(config, first_start=True)
     click.echo(json.dumps(report, indent=2) if as_json else render_status(report, color=sys.stdout.isatty()))
@@ -314,13 +313,12 @@ def _log_to_console() -> None:
 
 def _print_welcome(config: Config, first_start: bool) -> None:
     """The URLs, and on the start that created it, the first admin's login (never written to a log)."""
-    from appliance.hub.addresses import hub_origin, members_report, portal_origin
 
     click.echo("")
     click.echo("Appliance is up.")
-    click.echo(f"  Portal:      {portal_origin(config)}/")
-    click.echo(f"  Hub origin:  {hub_origin(config)}/")
-    click.echo(click.wrap_text("Members are " + str(members_report(config)["note"]), width=100,
+    click.echo(f"  Portal:      {config.addresses.portal_origin}/")
+    click.echo(f"  Hub origin:  {config.addresses.hub_origin}/")
+    click.echo(click.wrap_text("Members are " + str(config.addresses.members_report()["note"]), width=100,
                                initial_indent="  Members:     ", subsequent_indent=" " * 15))
     admin = read_initial_admin(config.home)
     if admin and first_start:

@@ -27,11 +27,10 @@ def people_of(options: Options) -> Iterator[tuple[People, Any]]:
     from appliance.admin.people import People
     from appliance.audit import cli_actor
     from appliance.cli_common import cli_recorder
-    from appliance.hub import addresses
 
     config = options.load()
     with database(options) as engine, cli_recorder(options) as record:
-        yield People.make(engine, config.identity.min_password_length, addresses.portal_origin(config),
+        yield People.make(engine, config.identity.min_password_length, config.addresses.portal_origin,
                           record), cli_actor()
 
 

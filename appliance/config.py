@@ -13,6 +13,7 @@ import sys
 import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from appliance.discovery.settings import DiscoverySettings
 from appliance.errors import ConfigError
 from appliance.gallery.settings import GallerySettings
 from appliance.home import SYSTEM_HOME, Home, default_home
+from appliance.hub.addresses import Addresses
 from appliance.hub.settings import HubSettings
 from appliance.identity.settings import IdentitySettings
 from appliance.knobs import KnobInfo, describe
@@ -52,6 +54,7 @@ SECTIONS: dict[str, type] = {
 CONFIG_FILE_NAME = "appliance.toml"
 FILE_MODE = 0o600  # the configuration file is the appliance's alone
 SYSTEM_CONFIG = Path("/etc/appliance/appliance.toml")  # the installed service's (the installer writes it)
+MASK = "********"  # a secret knob's value, shown
 _TYPE_WORDS = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
 
 
@@ -74,6 +77,25 @@ class Config:
 
     def value(self, info: KnobInfo) -> Any:
         return getattr(getattr(self, info.section), info.name)
+
+    def shown_knobs(self) -> list[dict[str, Any]]:
+        """Every knob's effective value and where it came from, a secret knob's value masked (as `appliance
+        config show` masks it)."""
+        return [{"section": info.section, "key": info.name, "secret": info.secret,
+                 "value": MASK if info.secret and self.value(info) else self.value(info),
+                 "source": self.sources[f"{info.section}.{info.name}"]} for info in all_knobs()]
+
+    def secret_values(self) -> list[str]:
+        """The values of the secret knobs that are set."""
+        return [str(self.value(info)) for info in all_knobs() if info.secret and self.value(info)]
+
+    @cached_property
+    def addresses(self) -> Addresses:
+        portal, hubs, proxy = self.portal, self.hubs, self.proxy
+        return Addresses(portal_public_url=portal.public_url, portal_host=portal.host, portal_port=portal.port,
+                         hubs_public_url=hubs.public_url, hub_count=hubs.count, hubs_first_port=hubs.first_port,
+                         proxy_host=proxy.host, proxy_port=proxy.port, proxy_api_port=proxy.api_port,
+                         proxy_tls=bool(proxy.tls_cert))
 
 
 def all_knobs() -> list[KnobInfo]:
@@ -145,8 +167,6 @@ def set_values(file: Path, assignments: Mapping[str, str]) -> None:
         else:
             table[info.name] = value
             text = tomlkit.dumps(document)
-    from appliance.hub.addresses import certificate_hosts  # it reads a Config: imported on use
-
     candidate = file.with_name(f".{file.name}.new")
     mode = file.stat().st_mode & FILE_MODE if file.is_file() else FILE_MODE  # never wider than 0600
     candidate.unlink(missing_ok=True)
@@ -156,7 +176,7 @@ def set_values(file: Path, assignments: Mapping[str, str]) -> None:
         loaded = load_config(home=Path("/nonexistent"), file=candidate, environ={})
         if loaded.proxy.tls_cert and any(key.startswith("proxy.tls_") for key in assignments):
             check_tls_files(loaded.proxy)  # a certificate is checked when it is set, not at the next start
-            check_certificate_names(loaded.proxy, certificate_hosts(loaded))
+            check_certificate_names(loaded.proxy, loaded.addresses.certificate_hosts)
     except ConfigError as error:
         candidate.unlink()
         raise ConfigError(f"{file} was left as it was: {error}", hint=error.hint) from None
@@ -261,7 +281,7 @@ def render_effective(config: Config) -> str:
         lines.append(f"\n[{section}]")
         for info in describe(section, cls):
             value = config.value(info)
-            shown = '"********"' if info.secret and value else _toml_literal(value)
+            shown = f'"{MASK}"' if info.secret and value else _toml_literal(value)
             lines.append(f"{info.name} = {shown}  # {config.sources[f'{section}.{info.name}']}")
     return "\n".join(lines) + "\n"
 

@@ -82,7 +82,7 @@ def time_by_hand(env: dict[str, str], home: Path, ports: dict[str, int]) -> floa
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, **user))  # type: ignore[call-overload]
         wait(lambda: __import__("psycopg").connect(host=str(cluster.socket_dir), port=ports["pg"], user="appliance",
                                                    password=cluster.password, dbname="postgres").close() is None)
-        started.append(subprocess.Popen([sys.executable, "-m", "appliance.portal"], env=env,
+        started.append(subprocess.Popen([sys.executable, "-m", "appliance.application.portal"], env=env,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
         wait(lambda: httpx.get(f"http://127.0.0.1:{ports['portal']}/healthz").status_code == 200)
         started.append(subprocess.Popen(

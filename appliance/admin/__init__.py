@@ -33,13 +33,14 @@ if TYPE_CHECKING:
     from appliance.admin.person import PersonFacts as PersonFacts
     from appliance.admin.person import Publication as Publication
     from appliance.admin.person import Usage as Usage
+    from appliance.admin.system import Installation as Installation
     from appliance.admin.system import SystemConsole as SystemConsole
 
 _EXPORTS = {"Admin": "guard", "AdminGuard": "guard", "AdminRefused": "guard", "AdminAPI": "api", "ApiRoute": "api",
             "Param": "api", "AdminError": "errors", "ConsolePages": "pages", "render_admin": "pages",
             "People": "people", "PeopleAPI": "people_api", "PeoplePages": "people_pages", "HubServers": "person",
             "PersonFacts": "person", "Publication": "person", "Usage": "person", "HubsConsole": "hubs",
-            "HubsAPI": "hubs_api", "HubsPages": "hubs_pages", "SystemConsole": "system",
+            "HubsAPI": "hubs_api", "HubsPages": "hubs_pages", "SystemConsole": "system", "Installation": "system",
             "AuditAPI": "audit_api", "AuditPages": "audit_pages", "GalleryAPI": "gallery_api",
             "GalleryPages": "gallery_pages"}
 

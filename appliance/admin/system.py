@@ -18,23 +18,22 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterable
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Engine, text
 
 from appliance import __version__
 from appliance.backup import last_backup
 from appliance.discovery import HubRegistry, hub_credentials
-from appliance.hub import addresses
+from appliance.home import Home
+from appliance.hub.addresses import Addresses
 from appliance.logscrub import scrub
+from appliance.proxy import ProxySettings
 from appliance.supervisor.control import SupervisorClient
 
-if TYPE_CHECKING:
-    from appliance.config import Config
-
-MASK = "********"
 HIDDEN = "[secret]"
 MIN_SECRET_CHARS = 6  # shorter "secrets" (an empty line, a port) would blank out ordinary text
 PACKAGES = ("jupyterhub", "jupyterlab", "jupyter_server", "oauthenticator", "nbconvert", "starlette", "uvicorn",
@@ -71,16 +70,29 @@ class Redactor:
         return value
 
 
-def home_secrets(config: Config) -> list[str]:
+@dataclass(frozen=True)
+class Installation:
+    """What the System page reads of this installation besides the database and the supervisor, handed over
+    by the application, which reads the whole configuration."""
+
+    home: Home
+    addresses: Addresses
+    proxy: ProxySettings
+    external_postgres: bool
+    config_file: Path | None
+    knobs: list[dict[str, Any]]  # every knob: section, key, secret, value (a secret's masked), source
+    secret_values: list[str]  # the secret knobs' values
+
+
+def home_secrets(installation: Installation) -> list[str]:
     """Every secret the configuration and the home hold: each line of each file in the secrets folder, the
     hubs' cookie secrets, the hubs' discovery credentials (derived), the secret knobs' values."""
-    from appliance.config import all_knobs
-
-    files = [*config.home.secrets_dir.glob("*"), *(config.home.root / "hubs").glob("*/*secret*")]
+    home = installation.home
+    files = [*home.secrets_dir.glob("*"), *(home.root / "hubs").glob("*/*secret*")]
     found = [line.strip() for path in files if path.is_file() for line in _read(path).splitlines()]
-    credentials = hub_credentials(config.home)
-    found += [credentials.for_hub(hub_id) for hub_id in addresses.hub_ids(config)]
-    found += [str(config.value(info)) for info in all_knobs() if info.secret and config.value(info)]
+    credentials = hub_credentials(home)
+    found += [credentials.for_hub(hub_id) for hub_id in installation.addresses.hub_ids]
+    found += installation.secret_values
     return [secret for secret in found if secret]
 
 
@@ -89,16 +101,6 @@ def _read(path: Path) -> str:
         return path.read_text(errors="replace")
     except OSError:
         return ""
-
-
-def effective_configuration(config: Config) -> list[dict[str, Any]]:
-    """Every knob's effective value and where it came from; a secret knob's value masked (as `appliance
-    config show` does)."""
-    from appliance.config import all_knobs
-
-    return [{"section": info.section, "key": info.name, "secret": info.secret,
-             "value": MASK if info.secret and config.value(info) else config.value(info),
-             "source": config.sources[f"{info.section}.{info.name}"]} for info in all_knobs()]
 
 
 def recent_errors(logs_dir: Path, per_log: int = ERRORS_PER_LOG) -> list[dict[str, Any]]:
@@ -140,31 +142,32 @@ def _program_version(argv: list[str]) -> str:
 
 
 class SystemConsole:
-    """The System page's report. It reads the whole configuration (it shows it) and the home."""
+    """The System page's report."""
 
-    def __init__(self, config: Config, engine: Engine, supervisor: SupervisorClient, registry: HubRegistry):
-        self.config = config
+    def __init__(self, installation: Installation, engine: Engine, supervisor: SupervisorClient,
+                 registry: HubRegistry):
+        self.installation = installation
         self.engine = engine
         self.supervisor = supervisor
         self.registry = registry
         self._programs: dict[str, str] | None = None  # versions of programs outside Python, asked once
 
     async def report(self) -> dict[str, Any]:
-        redactor = Redactor(await asyncio.to_thread(home_secrets, self.config))
+        redactor = Redactor(await asyncio.to_thread(home_secrets, self.installation))
         status, hubs, database, programs = await asyncio.gather(
             self.supervisor.status(), self._hubs(), asyncio.to_thread(self._database), self._program_versions())
         report = {
             "supervisor": status["supervisor"] if status else None,
             "components": status["components"] if status else [],
             "hubs": hubs,
-            "members": addresses.members_report(self.config),
+            "members": self.installation.addresses.members_report(),
             "versions": {"appliance": __version__, "python": platform.python_version(),
                          "postgresql": database["version"], **programs, **_package_versions()},
             "databases": database["sizes"],
             "disk": disk(self._disk_paths()),
-            "last_backup": last_backup(self.config.home.root),
-            "configuration": {"file": str(self.config.file or ""), "knobs": effective_configuration(self.config)},
-            "errors": await asyncio.to_thread(recent_errors, self.config.home.logs_dir),
+            "last_backup": last_backup(self.installation.home.root),
+            "configuration": {"file": str(self.installation.config_file or ""), "knobs": self.installation.knobs},
+            "errors": await asyncio.to_thread(recent_errors, self.installation.home.logs_dir),
         }
         return dict(redactor.deep(report))
 
@@ -183,9 +186,10 @@ class SystemConsole:
         return {"version": str(version), "sizes": [{"name": name, "bytes": size} for name, size in rows]}
 
     def _disk_paths(self) -> dict[str, Path]:
-        paths = {"home": self.config.home.root, "logs": self.config.home.logs_dir}
-        if not self.config.postgres.url:
-            paths["database"] = self.config.home.root / "postgres"
+        home = self.installation.home
+        paths = {"home": home.root, "logs": home.logs_dir}
+        if not self.installation.external_postgres:
+            paths["database"] = home.root / "postgres"
         return paths
 
     async def _program_versions(self) -> dict[str, str]:
@@ -193,7 +197,7 @@ class SystemConsole:
             from appliance.proxy import find_proxy_command
 
             try:
-                proxy = [str(find_proxy_command(self.config.proxy)), "--version"]
+                proxy = [str(find_proxy_command(self.installation.proxy)), "--version"]
             except Exception:
                 proxy = ["configurable-http-proxy", "--version"]
             node, chp = await asyncio.gather(asyncio.to_thread(_program_version, ["node", "--version"]),

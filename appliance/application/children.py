@@ -29,12 +29,12 @@ def build_children(config: Config) -> list[ChildSpec]:
             oneshot=True,
         )
     )
-    portal, portal_local = config.portal, addresses.portal_local(config)
+    portal, portal_local = config.portal, config.addresses.portal_local
     specs.append(
         ChildSpec(
             name="portal",
             description="portal",
-            argv=[sys.executable, "-m", "appliance.portal"],
+            argv=[sys.executable, "-m", "appliance.application.portal"],
             ready=http_ok(f"{portal_local}/healthz"),
             health=http_ok(f"{portal_local}/healthz"),
             address=f"{portal.host}:{portal.port}",
@@ -42,7 +42,7 @@ def build_children(config: Config) -> list[ChildSpec]:
         )
     )
     specs.append(proxy_spec(config.proxy, config.home.secret(PROXY_TOKEN_SECRET), portal_routes(config)))
-    specs += [hub_spec(config, hub_id) for hub_id in addresses.hub_ids(config)]
+    specs += [hub_spec(config, hub_id) for hub_id in config.addresses.hub_ids]
     specs.append(renderer_spec(config))
     return specs
 
@@ -50,8 +50,8 @@ def build_children(config: Config) -> list[ChildSpec]:
 def portal_routes(config: Config) -> list[tuple[str, str]]:
     """The front proxy's routes to the portal under host routing: its host name, and the gallery's render host
     (served by the portal too, which answers only the render paths there: gallery/rendered.py)."""
-    hosts = [addresses.portal_route(config), addresses.render_route(config)]
-    return [(route, addresses.portal_local(config)) for route in hosts if route]
+    hosts = [config.addresses.portal_route, config.addresses.render_route]
+    return [(route, config.addresses.portal_local) for route in hosts if route]
 
 
 def renderer_spec(config: Config) -> ChildSpec:
@@ -60,20 +60,20 @@ def renderer_spec(config: Config) -> ChildSpec:
     return ChildSpec(
         name="renderer",
         description="gallery renderer",
-        argv=[sys.executable, "-m", "appliance.gallery.renderer"],
+        argv=[sys.executable, "-m", "appliance.application.renderer"],
         ready=beats,
         health=beats,
     )
 
 
 def hub_spec(config: Config, hub_id: str) -> ChildSpec:
-    port, base = addresses.api_port(config, hub_id), addresses.base_url(hub_id)
+    port, base = config.addresses.api_port(hub_id), addresses.base_url(hub_id)
     state = config.home.root / "hubs" / hub_id
     state.mkdir(parents=True, exist_ok=True)
     return ChildSpec(
         name=addresses.hub_component(hub_id),
         description=f"hub {hub_id}",
-        argv=[sys.executable, "-m", "appliance.hub", hub_id],
+        argv=[sys.executable, "-m", "appliance.application.hub", hub_id],
         env={"APPLIANCE_HUB_CREDENTIAL": hub_credentials(config.home).for_hub(hub_id)},
         cwd=state,  # JupyterHub reads a jupyterhub_config.py in its working directory: there is none here
         ready=http_ok(f"http://127.0.0.1:{port}{base}hub/api/"),

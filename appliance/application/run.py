@@ -21,12 +21,12 @@ from appliance import __version__
 from appliance.application.children import build_children
 from appliance.config import Config, all_knobs, tighten_file_mode
 from appliance.errors import ApplianceError
-from appliance.hub.addresses import hub_origin, portal_origin
 from appliance.postgres import EmbeddedCluster
 from appliance.proxy import check_node, find_proxy_command
 from appliance.supervisor.control import ControlServer, send_command
 from appliance.supervisor.core import HEALTHY, Supervisor
 from appliance.supervisor.logs import open_private, tail
+from appliance.supervisor.polling import poll
 from appliance.supervisor.ports import check_port_free
 from appliance.supervisor.process import MARKER, ProcessLauncher
 from appliance.supervisor.spec import ChildSpec, StartFailed
@@ -185,7 +185,7 @@ async def _serve(config: Config, specs: list[ChildSpec], on_ready: Callable[[], 
 
 
 def _announce(config: Config) -> None:
-    log.info("appliance is up: portal %s, hub origin %s", portal_origin(config), hub_origin(config))
+    log.info("appliance is up: portal %s, hub origin %s", config.addresses.portal_origin, config.addresses.hub_origin)
 
 
 class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
@@ -220,24 +220,30 @@ def start_detached(config: Config, timeout_s: float = 180.0, progress: Any = pri
         process = subprocess.Popen([sys.executable, "-m", "appliance", "up", "--background"], stdin=subprocess.DEVNULL,
                                    stdout=console_file, stderr=console_file, env=env, start_new_session=True,
                                    cwd=config.home.root)
-    deadline = time.monotonic() + timeout_s
     reported: set[str] = set()
-    while time.monotonic() < deadline:
+
+    def status_so_far() -> dict[str, Any] | None:
+        """The supervisor's status once it answers, each component's first healthy report shown."""
         if process.poll() is not None:
             output = "".join(_read_from(path, offset) for path, offset in zip(watched, offsets, strict=False))
             raise StartFailed("appliance stopped during start-up:\n" + output.strip()[-4000:])
         try:
-            status = send_command(config.home.control_socket, {"command": "status"}, timeout_s=5)
+            status: dict[str, Any] = send_command(config.home.control_socket, {"command": "status"}, timeout_s=5)
         except ApplianceError:
-            time.sleep(0.2)
-            continue
+            return None
         for component in status["components"]:
             if component["state"] == HEALTHY and component["name"] not in reported:
                 reported.add(component["name"])
                 progress(f"  ✓ {component['name']:<9} {component['address']}")
-        if status["components"] and all(c["state"] == HEALTHY for c in status["components"]):
-            return status
-        time.sleep(0.2)
+        return status
+
+    def all_healthy(status: dict[str, Any] | None) -> bool:
+        components = status["components"] if status else []
+        return bool(components) and all(c["state"] == HEALTHY for c in components)
+
+    status = poll(status_so_far, all_healthy, timeout_s)
+    if status is not None and all_healthy(status):
+        return status
     raise StartFailed(f"appliance did not become healthy within {timeout_s:.0f} s; "
                       "see `appliance status` and `appliance logs`.")
 

@@ -1,4 +1,4 @@
-"""The gallery's renderer: a supervised process (`python -m appliance.gallery.renderer`) that works the
+"""The gallery's renderer: a supervised process (`python -m appliance.application.renderer`) that works the
 render queue off the portal's request path.
 
 The queue is ``gallery.render_jobs``. A worker takes the oldest queued job in two steps:
@@ -284,23 +284,15 @@ def lower_priority() -> None:
         psutil.Process().ionice(psutil.IOPRIO_CLASS_BE, 7)
 
 
-def main() -> None:
-    from appliance.config import load_config
-    from appliance.postgres import database_url
-
+def serve(database_url: str, settings: GallerySettings, run_dir: Path) -> None:
+    """Render until SIGTERM or SIGINT, as the appliance's renderer process."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config = load_config()
     if missing := missing_render_assets():
         log.warning("the render assets %s are missing from %s: rendered pages will show their LaTeX as source. "
                     "They are built with the wheel (or installer/install.sh --dev) from webui/render-assets.json.",
                     ", ".join(missing), GALLERY_ASSETS)
     lower_priority()
-    renderer = Renderer(database_url(config.home, config.postgres), config.gallery,
-                        renderer_heartbeat(config.home.run_dir)[0])
+    renderer = Renderer(database_url, settings, renderer_heartbeat(run_dir)[0])
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: renderer.stop())
     renderer.run()
-
-
-if __name__ == "__main__":
-    main()

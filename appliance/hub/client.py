@@ -15,8 +15,8 @@ from urllib.parse import quote
 
 import httpx
 
-from appliance.config import Config
-from appliance.hub import addresses
+from appliance.home import Home
+from appliance.hub.addresses import PORTAL_SERVICE_TOKEN_SECRET, Addresses
 
 TIMEOUT_S = 10.0  # a hub answers its API in milliseconds; stopping a server may take a few seconds
 START_TIMEOUT_S = 300.0  # a start is answered when the server is up, or after the hub's slow_spawn_timeout (10 s)
@@ -49,9 +49,9 @@ def server_state(model: dict[str, Any] | None) -> ServerState:
 class HubAPI:
     """One hub's REST API, for the portal."""
 
-    def __init__(self, config: Config, hub_id: str, http: httpx.AsyncClient | None = None):
-        self.base = addresses.hub_api_url(config, hub_id)
-        self.headers = {"Authorization": f"token {config.home.secret(addresses.PORTAL_SERVICE_TOKEN_SECRET)}"}
+    def __init__(self, addresses: Addresses, home: Home, hub_id: str, http: httpx.AsyncClient | None = None):
+        self.base = addresses.hub_api_url(hub_id)
+        self.headers = {"Authorization": f"token {home.secret(PORTAL_SERVICE_TOKEN_SECRET)}"}
         self.http = http or httpx.AsyncClient(timeout=TIMEOUT_S)
 
     def _user(self, username: str, tail: str = "") -> str:

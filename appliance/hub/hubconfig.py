@@ -5,21 +5,25 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.engine import make_url
 from traitlets.config import Config as TraitletsConfig
 
-from appliance.config import Config
 from appliance.db import ensure_database
+from appliance.discovery.settings import DiscoverySettings
 from appliance.errors import ConfigError
+from appliance.home import Home
 from appliance.hub import addresses, lockdown
 from appliance.hub.access import SERVER_AUTH_CACHE_S
-from appliance.postgres import database_url
-from appliance.proxy import STRICT_TRANSPORT_SECURITY
+from appliance.hub.addresses import Addresses
+from appliance.hub.settings import HubSettings
+from appliance.postgres import PostgresSettings, database_url
+from appliance.proxy import STRICT_TRANSPORT_SECURITY, ProxySettings
 from appliance.proxy import TOKEN_SECRET as PROXY_TOKEN_SECRET
 from appliance.storage.service import TOKEN_SECRET
-from appliance.supervisor import MARKER
+from appliance.storage.settings import StorageSettings
+from appliance.supervisor import MARKER, SupervisorSettings
 from appliance.webui import LABEXTENSIONS
 
 SYSTEMD_RUNNING = Path("/run/systemd/system")
@@ -32,10 +36,31 @@ SERVER_EXTENSIONS = {"appliance.singleuser": True, "jupyter_resource_usage": Tru
 IDLE_CULLER = "idle-culler"  # the managed service's name, and its role's
 
 
-def spawner_choice(config: Config) -> tuple[str, str]:
+class HubSources(Protocol):
+    """The parts of the appliance's configuration (appliance.config.Config) a hub's is derived from."""
+
+    @property
+    def home(self) -> Home: ...
+    @property
+    def addresses(self) -> Addresses: ...
+    @property
+    def hubs(self) -> HubSettings: ...
+    @property
+    def discovery(self) -> DiscoverySettings: ...
+    @property
+    def proxy(self) -> ProxySettings: ...
+    @property
+    def storage(self) -> StorageSettings: ...
+    @property
+    def supervisor(self) -> SupervisorSettings: ...
+    @property
+    def postgres(self) -> PostgresSettings: ...
+
+
+def spawner_choice(hubs: HubSettings) -> tuple[str, str]:
     """(spawner, isolation) for this machine; asking for systemd where it cannot work fails now, not
     at the first spawn's time-out."""
-    wanted = config.hubs.spawner
+    wanted = hubs.spawner
     systemd = SYSTEMD_RUNNING.is_dir()
     if wanted == "systemd" and not systemd:
         raise ConfigError("hubs.spawner = 'systemd', but systemd is not running on this machine (no "
@@ -45,18 +70,18 @@ def spawner_choice(config: Config) -> tuple[str, str]:
     return "local", "none"
 
 
-def hub_config(config: Config, hub_id: str, credential: str) -> TraitletsConfig:
+def hub_config(config: HubSources, hub_id: str, credential: str) -> TraitletsConfig:
     home, state = config.home, config.home.root / "hubs" / hub_id
     state.mkdir(parents=True, exist_ok=True)
     hub_database = make_url(database_url(home, config.postgres)).set(database=addresses.database_name(hub_id))
     ensure_database(hub_database.render_as_string(hide_password=False))
-    spawner, isolation = spawner_choice(config)
-    portal_public = addresses.portal_origin(config)
-    portal_local = addresses.portal_local(config)
+    spawner, isolation = spawner_choice(config.hubs)
+    portal_public = config.addresses.portal_origin
+    portal_local = config.addresses.portal_local
     # for the hub and user servers alike: framed by the portal only; over HTTPS, HSTS and no cookie in clear
     headers = {"Content-Security-Policy": f"frame-ancestors 'self' {portal_public}"}
     tornado_settings: dict[str, Any] = {"headers": headers}
-    if addresses.hub_origin(config).startswith("https:"):
+    if config.addresses.hub_origin.startswith("https:"):
         headers["Strict-Transport-Security"] = STRICT_TRANSPORT_SECURITY
         tornado_settings["xsrf_cookie_kwargs"] = {"secure": True}
 
@@ -70,7 +95,7 @@ def hub_config(config: Config, hub_id: str, credential: str) -> TraitletsConfig:
     c.ApplianceHub.fence_after = config.discovery.fence_after
     c.JupyterHub.base_url = addresses.base_url(hub_id)
     c.JupyterHub.hub_ip = "127.0.0.1"
-    c.JupyterHub.hub_port = addresses.api_port(config, hub_id)
+    c.JupyterHub.hub_port = config.addresses.api_port(hub_id)
     c.JupyterHub.ip = config.proxy.host
     c.JupyterHub.port = config.proxy.port
     c.JupyterHub.db_url = hub_database.render_as_string(hide_password=False)
@@ -82,17 +107,17 @@ def hub_config(config: Config, hub_id: str, credential: str) -> TraitletsConfig:
     c.JupyterHub.tornado_settings = tornado_settings
     c.JupyterHub.proxy_class = "appliance.hub.app.SharedProxy"
     c.ConfigurableHTTPProxy.should_start = False
-    c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{config.proxy.api_port}"
+    c.ConfigurableHTTPProxy.api_url = config.addresses.proxy_api
     c.ConfigurableHTTPProxy.auth_token = home.secret(PROXY_TOKEN_SECRET)
-    if addresses.members_isolated(config):  # every member's server on a host of its own: <name>.<hub host>
-        c.JupyterHub.subdomain_host = addresses.hub_origin(config)
-        c.JupyterHub.hub_routespec = addresses.hub_routespec(config, hub_id)
+    if config.addresses.members_isolated:  # every member's server on a host of its own: <name>.<hub host>
+        c.JupyterHub.subdomain_host = config.addresses.hub_origin
+        c.JupyterHub.hub_routespec = config.addresses.hub_routespec(hub_id)
     else:
-        c.SharedProxy.route_host = addresses.route_host(config)
+        c.SharedProxy.route_host = config.addresses.route_host
     c.JupyterHub.authenticator_class = "appliance.hub.app.ApplianceAuthenticator"
     c.ApplianceAuthenticator.client_id = addresses.oauth_client_id(hub_id)
     c.ApplianceAuthenticator.client_secret = home.secret(addresses.oauth_secret_name(hub_id))
-    c.ApplianceAuthenticator.oauth_callback_url = addresses.oauth_callback(config, hub_id)
+    c.ApplianceAuthenticator.oauth_callback_url = config.addresses.oauth_callback(hub_id)
     c.ApplianceAuthenticator.authorize_url = f"{portal_public}/oauth/authorize"
     c.ApplianceAuthenticator.token_url = f"{portal_local}/oauth/token"
     # the claims come in the id_token the token endpoint answers, straight from the portal on loopback
@@ -120,7 +145,7 @@ def hub_config(config: Config, hub_id: str, credential: str) -> TraitletsConfig:
     return c
 
 
-def update_spawner(c: TraitletsConfig, config: Config, hub_id: str, spawner: str, portal_local: str,
+def update_spawner(c: TraitletsConfig, config: HubSources, hub_id: str, spawner: str, portal_local: str,
                    tornado_settings: dict[str, Any]) -> None:
     """User servers: JupyterLab on the portal's storage, framed by the portal, with the hubs' limits (only
     the systemd spawner enforces them)."""

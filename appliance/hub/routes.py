@@ -10,9 +10,9 @@ import re
 
 import httpx
 
-from appliance.config import Config
 from appliance.discovery.registry import HubRegistry
-from appliance.hub import addresses
+from appliance.home import Home
+from appliance.hub.addresses import Addresses
 from appliance.proxy import TOKEN_SECRET
 
 HUB_ROUTE = r"/hubs/([^/]+)(?:/|$)"  # after the host prefix; the proxy keeps a hub's own route without its "/"
@@ -20,16 +20,16 @@ log = logging.getLogger(__name__)
 
 
 class HubRoutes:
-    def __init__(self, config: Config, registry: HubRegistry):
+    def __init__(self, addresses: Addresses, home: Home, registry: HubRegistry):
         self.registry = registry
-        self.configured = set(addresses.hub_ids(config))
-        prefix = re.escape(addresses.route_prefix(config))
-        if addresses.members_isolated(config):  # members' own hosts too: /alice.hub.lab.example.org/hubs/1/…
-            prefix = r"/(?:[^/]+\.)?" + re.escape(addresses.route_host(config))
+        self.configured = set(addresses.hub_ids)
+        prefix = re.escape(addresses.route_prefix)
+        if addresses.members_isolated:  # members' own hosts too: /alice.hub.lab.example.org/hubs/1/…
+            prefix = r"/(?:[^/]+\.)?" + re.escape(addresses.route_host)
         self.hub_route = re.compile("^" + prefix + HUB_ROUTE)
-        self.api = f"http://127.0.0.1:{config.proxy.api_port}/api/routes"
+        self.api = f"{addresses.proxy_api}/api/routes"
         self.http = httpx.AsyncClient(
-            trust_env=False, timeout=5, headers={"Authorization": f"token {config.home.secret(TOKEN_SECRET)}"})
+            trust_env=False, timeout=5, headers={"Authorization": f"token {home.secret(TOKEN_SECRET)}"})
         self._swept_retired = False
 
     async def retire_unconfigured(self) -> None:

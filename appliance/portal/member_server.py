@@ -23,12 +23,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from appliance.hub import addresses
+from appliance.home import Home
+from appliance.hub.addresses import Addresses
 from appliance.hub.client import HubAPI
 from appliance.identity.csrf import CsrfSigner, same_origin
 
 if TYPE_CHECKING:
-    from appliance.config import Config
     from appliance.identity.sessions import Session
 
 log = logging.getLogger("appliance.portal")
@@ -58,13 +58,13 @@ def sse(event: dict[str, Any]) -> str:
 
 
 class MemberServer:
-    def __init__(self, config: Config, session_of: SessionOf, assignment_of: AssignmentOf, csrf: CsrfSigner,
-                 http: httpx.AsyncClient | None = None):
+    def __init__(self, addresses: Addresses, home: Home, session_of: SessionOf, assignment_of: AssignmentOf,
+                 csrf: CsrfSigner, http: httpx.AsyncClient | None = None):
         self.session_of = session_of
         self.assignment_of = assignment_of
         self.csrf = csrf
         self.http = http or httpx.AsyncClient()
-        self.hubs = {hub_id: HubAPI(config, hub_id, self.http) for hub_id in addresses.hub_ids(config)}
+        self.hubs = {hub_id: HubAPI(addresses, home, hub_id, self.http) for hub_id in addresses.hub_ids}
         self.streams: Counter[str] = Counter()
         self.starting: set[asyncio.Task[bool]] = set()  # starts the hub has not answered (held: asyncio holds weakly)
 

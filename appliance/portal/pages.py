@@ -16,13 +16,12 @@ from starlette.routing import Route
 
 from appliance import __version__
 from appliance.db import installed_at
-from appliance.hub.addresses import SIGNED_OUT_PATH, hub_origin, members_report, user_redirect
+from appliance.hub.addresses import SIGNED_OUT_PATH, Addresses
 from appliance.storage.errors import BadPath
 from appliance.storage.paths import normalize
 from appliance.web import render
 
 if TYPE_CHECKING:
-    from appliance.config import Config
     from appliance.identity import Identity
 
 
@@ -60,9 +59,9 @@ PlacementOf = Callable[[str], Awaitable[dict[str, Any]]]  # a member's hub, as d
 
 
 class PortalPages:
-    def __init__(self, config: Config, engine: Engine, identity: Identity, hubs: HubStates,
+    def __init__(self, addresses: Addresses, engine: Engine, identity: Identity, hubs: HubStates,
                  placement_of: PlacementOf):
-        self.config = config
+        self.addresses = addresses
         self.engine = engine
         self.identity = identity
         self.hubs = hubs
@@ -86,8 +85,8 @@ class PortalPages:
             "version": __version__,
             "uptime_s": round(time.monotonic() - self.started, 1),
             "database": database,
-            "hub_origin": hub_origin(self.config),  # from the configuration only, never the request's Host
-            "members": members_report(self.config),
+            "hub_origin": self.addresses.hub_origin,  # from the configuration only, never the request's Host
+            "members": self.addresses.members_report(),
         }
 
     async def _hub_states(self) -> list[Any] | str:
@@ -123,7 +122,7 @@ class PortalPages:
         except Exception:  # NoHub, or the database: the page's own /me call says why
             placement = None
         lab = request.url_for("research_lab").path + (f"?{urlencode({'open': open_path})}" if open_path else "")
-        return render(request, "research.html", session=session, hub_origin=hub_origin(self.config),
+        return render(request, "research.html", session=session, hub_origin=self.addresses.hub_origin,
                       refused_open=refused, placement=placement, lab=lab,
                       framed=placement is not None and placement["state"] != "suspect")
 
@@ -142,7 +141,7 @@ class PortalPages:
             return PlainTextResponse("Discovery could not place you on a hub just now; the Research page tries "
                                      "again in a few seconds.", status_code=503, headers={"Cache-Control": "no-store"})
         target = "lab/tree/" + quote(open_path) if open_path else "lab"
-        return RedirectResponse(user_redirect(self.config, placement["hub"], target), status_code=303,
+        return RedirectResponse(self.addresses.user_redirect(placement["hub"], target), status_code=303,
                                 headers={"Cache-Control": "no-store"})
 
     async def signed_out_of_jupyterlab(self, request: Request) -> Response:

@@ -31,9 +31,9 @@ import pytest
 import uvicorn
 from click.testing import CliRunner
 
+from appliance.application.portal import make_app
 from appliance.cli import main
 from appliance.config import load_config
-from appliance.portal.app import make_app
 from appliance.portal.guards import MAX_HEADER_BYTES
 from appliance.postgres import SUPERUSER, EmbeddedCluster
 from tests.harness import Appliance, make_home, reserve_ports, started, stop_process
@@ -124,7 +124,7 @@ class InProcessPortal(Appliance):
     def start_renderer(self) -> None:
         """The gallery's renderer, a process of its own as the supervisor runs it (its log: renderer.log)."""
         log = open(self.home.parent / "renderer.log", "ab")  # noqa: SIM115 - the child keeps it
-        self._renderer = subprocess.Popen([sys.executable, "-m", "appliance.gallery.renderer"], env=self.env,
+        self._renderer = subprocess.Popen([sys.executable, "-m", "appliance.application.renderer"], env=self.env,
                                           stdout=log, stderr=log, start_new_session=True)
         log.close()
 

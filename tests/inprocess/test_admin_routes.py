@@ -71,8 +71,8 @@ def api_routes(portal_in_process: Appliance, people: dict[str, Person]) -> list[
 
 @pytest.fixture(scope="module")
 def page_routes(portal_in_process: Appliance, people: dict[str, Person]) -> list[Walked]:
+    from appliance.application.portal import make_app
     from appliance.config import load_config
-    from appliance.portal.app import make_app
 
     app = make_app(load_config(environ=portal_in_process.env))  # its route table only: never started
     walked = [Walked(method, fill(route.path, people["member"].name)) for route in app.routes

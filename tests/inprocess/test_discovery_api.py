@@ -17,7 +17,6 @@ from sqlalchemy import create_engine, text
 from appliance.config import load_config
 from appliance.discovery.service import hub_credentials
 from appliance.home import Home
-from appliance.hub import addresses
 from tests.harness import Appliance
 from tests.integration.oauth import Browser, add_user
 
@@ -129,7 +128,7 @@ def test_the_research_frame_is_sent_to_jupyterlab_on_the_members_own_hub(portal_
     assert browser.http.get("/research/lab").headers["location"] == "/login?next=%2Fresearch"
     browser.sign_in("flo", add_user(portal_in_process, "flo"))
     hub = browser.http.get("/api/discovery/v1/me").json()["hub"]
-    user_redirect = f"{addresses.hub_origin(load_config(environ=portal_in_process.env))}/hubs/{hub}/hub/user-redirect/"
+    user_redirect = f"{load_config(environ=portal_in_process.env).addresses.hub_origin}/hubs/{hub}/hub/user-redirect/"
 
     def lab(query: str = "") -> str:
         answer = browser.http.get("/research/lab" + query)

@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from appliance.application.portal import make_app
 from appliance.config import load_config
-from appliance.hub.addresses import SIGNED_OUT_PATH, hub_origin
-from appliance.portal.app import make_app
+from appliance.hub.addresses import SIGNED_OUT_PATH
 from tests.harness import Appliance
 from tests.integration.oauth import add_user, form_value, register_client
 
@@ -46,7 +46,7 @@ def directives(response: httpx.Response) -> dict[str, list[str]]:
 
 async def test_every_page_carries_the_script_policy(portal_in_process: Appliance,
                                                     portal: httpx.AsyncClient) -> None:
-    hubs = hub_origin(load_config(environ=portal_in_process.env))
+    hubs = load_config(environ=portal_in_process.env).addresses.hub_origin
     signed_out = [await portal.get(path) for path in ("/", "/login", "/api/status", "/no-such-page",
                                                       "/static/app.css", "/healthz")]
     await sign_in(portal, portal_in_process)

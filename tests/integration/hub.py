@@ -14,7 +14,6 @@ from pathlib import Path
 import httpx
 
 from appliance.config import load_config
-from appliance.hub import addresses
 from tests.harness import Appliance, reserve_ports, stop_process
 from tests.integration.oauth import register_client
 
@@ -77,7 +76,7 @@ class Hub:
             proxy_token=(self.appliance.home / "secrets" / "proxy-token").read_text().strip(),
             client_id=client.client_id, client_secret=client.secret, callback=callback,
             portal=self.appliance.portal_url, portal_public=self.appliance.public_portal_url,
-            api_token=self.api_token, route_host=addresses.route_host(load_config(environ=self.appliance.env)),
+            api_token=self.api_token, route_host=load_config(environ=self.appliance.env).addresses.route_host,
         ))
         log = open(self.workdir / "hub.log", "ab")  # noqa: SIM115 - lives as long as the hub
         self.process = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "jupyterhub"), "-f",

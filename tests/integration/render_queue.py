@@ -20,7 +20,6 @@ from sqlalchemy.engine import make_url
 
 from appliance.config import load_config
 from appliance.gallery.rendered import RENDER_LINK_SECRET, RenderLinks
-from appliance.hub import addresses
 from tests.harness import Appliance, mint_storage_token
 
 RENDER_WAIT_S = 60
@@ -120,4 +119,4 @@ def renderer_log(appliance: Appliance, lines: int = 40) -> str:
 def render_links(appliance: Appliance) -> RenderLinks:
     """The portal's signed links to renders (it signs with the home's secret)."""
     config = load_config(environ=appliance.env)
-    return RenderLinks(config.home.secret(RENDER_LINK_SECRET), addresses.render_origin(config))
+    return RenderLinks(config.home.secret(RENDER_LINK_SECRET), config.addresses.render_origin)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from appliance.admin.system import home_secrets
+from appliance.application.portal import installation
 from appliance.config import load_config
 from tests.harness import Appliance
 from tests.integration.conftest import running
@@ -106,5 +107,5 @@ def test_the_last_backup_appears_once_made(lab: Appliance, tmp_path: Path) -> No
 def test_the_redactor_knows_every_secret_the_test_finds(lab: Appliance) -> None:
     """The code's list of the home's secrets covers what this test finds on its own (a new secret file
     would be shown otherwise)."""
-    known = set(home_secrets(load_config(environ=lab.env)))
+    known = set(home_secrets(installation(load_config(environ=lab.env))))
     assert set(every_secret(lab)) <= known

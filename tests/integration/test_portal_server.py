@@ -117,7 +117,7 @@ def flood_target() -> Iterator[Appliance]:
 
 
 def portal_process(appliance: Appliance) -> psutil.Process:
-    return next(process for process in appliance.processes() if "appliance.portal" in process.cmdline())
+    return next(process for process in appliance.processes() if "appliance.application.portal" in process.cmdline())
 
 
 class Watch:

@@ -10,7 +10,6 @@ import pytest
 
 from appliance.config import load_config
 from appliance.errors import ConfigError
-from appliance.hub import addresses
 from appliance.hub.app import SharedProxy
 from appliance.proxy import ProxySettings, check_certificate_names, proxy_spec
 from tests.tls import make_certificates
@@ -21,13 +20,13 @@ DOMAIN = {"APPLIANCE_PORTAL_PUBLIC_URL": "https://lab.example.org",
 
 def test_by_default_the_portal_hubs_and_members_have_trial_names_on_the_proxys_port(tmp_path: Path) -> None:
     config = load_config(home=tmp_path, environ={})
-    assert addresses.trial_names(config) and addresses.host_routing(config) and addresses.members_isolated(config)
-    assert addresses.portal_origin(config) == "http://lab.localhost:8001"
-    assert addresses.hub_origin(config) == "http://hub.lab.localhost:8001"
-    assert addresses.portal_route(config) == "/lab.localhost"
-    assert addresses.hub_routespec(config, "2") == "hub.lab.localhost/hubs/2/"
-    assert addresses.portal_local(config) == "http://127.0.0.1:8000"  # the hubs' own way in
-    report = addresses.members_report(config)
+    assert config.addresses.trial_names and config.addresses.host_routing and config.addresses.members_isolated
+    assert config.addresses.portal_origin == "http://lab.localhost:8001"
+    assert config.addresses.hub_origin == "http://hub.lab.localhost:8001"
+    assert config.addresses.portal_route == "/lab.localhost"
+    assert config.addresses.hub_routespec("2") == "hub.lab.localhost/hubs/2/"
+    assert config.addresses.portal_local == "http://127.0.0.1:8000"  # the hubs' own way in
+    report = config.addresses.members_report()
     assert report["isolated"] and "a browser running on it" in str(report["note"])
 
 
@@ -35,23 +34,23 @@ def test_a_bare_address_routes_by_path_and_says_members_are_not_isolated(tmp_pat
     for environ in ({"APPLIANCE_PORTAL_HOST": "0.0.0.0", "APPLIANCE_PROXY_HOST": "0.0.0.0"},
                     {"APPLIANCE_PORTAL_PUBLIC_URL": "http://192.0.2.7:8000"}):
         config = load_config(home=tmp_path, environ=environ)
-        assert not addresses.trial_names(config) and not addresses.host_routing(config)
-        assert not addresses.members_isolated(config)
-        assert addresses.route_prefix(config) == "" and addresses.portal_route(config) is None
-        assert "NOT isolated" in str(addresses.members_report(config)["note"])
-    assert addresses.hub_origin(config) == "http://192.0.2.7:8001"
+        assert not config.addresses.trial_names and not config.addresses.host_routing
+        assert not config.addresses.members_isolated
+        assert config.addresses.route_prefix == "" and config.addresses.portal_route is None
+        assert "NOT isolated" in str(config.addresses.members_report()["note"])
+    assert config.addresses.hub_origin == "http://192.0.2.7:8001"
     # hubs on an address of their own: still one origin for every member
     config = load_config(home=tmp_path, environ={**DOMAIN, "APPLIANCE_HUBS_PUBLIC_URL": "https://192.0.2.8"})
-    assert addresses.host_routing(config) and not addresses.members_isolated(config)
+    assert config.addresses.host_routing and not config.addresses.members_isolated
 
 
 def test_the_certificate_must_name_the_portal_the_hubs_and_every_member(tmp_path: Path) -> None:
     config = load_config(home=tmp_path, environ=DOMAIN)
-    assert addresses.certificate_hosts(config) == ["lab.example.org", "hub.lab.example.org", "*.hub.lab.example.org"]
+    assert config.addresses.certificate_hosts == ["lab.example.org", "hub.lab.example.org", "*.hub.lab.example.org"]
     cert, key = make_certificates(tmp_path, ["lab.example.org", "hub.lab.example.org"])[1:]
     settings = ProxySettings(tls_cert=str(cert), tls_key=str(key))
     with pytest.raises(ConfigError, match=r"does not name \*\.hub\.lab\.example\.org "):
-        check_certificate_names(settings, addresses.certificate_hosts(config))
+        check_certificate_names(settings, config.addresses.certificate_hosts)
     check_certificate_names(settings, ["hub.lab.example.org"])
     wildcard = make_certificates(tmp_path, ["*.lab.example.org"])[1]
     check_certificate_names(ProxySettings(tls_cert=str(wildcard), tls_key=str(key)), ["hub.lab.example.org"])
@@ -59,19 +58,19 @@ def test_the_certificate_must_name_the_portal_the_hubs_and_every_member(tmp_path
 
 def test_own_host_names_route_by_host_and_the_proxy_serves_the_portal(tmp_path: Path) -> None:
     config = load_config(home=tmp_path, environ=DOMAIN)
-    assert addresses.host_routing(config)
-    assert addresses.route_prefix(config) == "/hub.lab.example.org"
-    assert addresses.portal_route(config) == "/lab.example.org"
-    assert addresses.portal_local(config) == "http://127.0.0.1:8000"
-    assert addresses.oauth_callback(config, "2") == "https://hub.lab.example.org/hubs/2/hub/oauth_callback"
+    assert config.addresses.host_routing
+    assert config.addresses.route_prefix == "/hub.lab.example.org"
+    assert config.addresses.portal_route == "/lab.example.org"
+    assert config.addresses.portal_local == "http://127.0.0.1:8000"
+    assert config.addresses.oauth_callback("2") == "https://hub.lab.example.org/hubs/2/hub/oauth_callback"
 
 
 def test_a_certificate_makes_the_default_hub_origin_https(tmp_path: Path) -> None:
     cert, key = make_certificates(tmp_path, ["localhost"])[1:]
     config = load_config(home=tmp_path, environ={"APPLIANCE_PROXY_TLS_CERT": str(cert),
                                                  "APPLIANCE_PROXY_TLS_KEY": str(key)})
-    assert not addresses.trial_names(config)  # the trial names are plain HTTP
-    assert addresses.hub_origin(config) == "https://127.0.0.1:8001"
+    assert not config.addresses.trial_names  # the trial names are plain HTTP
+    assert config.addresses.hub_origin == "https://127.0.0.1:8001"
 
 
 @pytest.mark.parametrize(("env", "message"), [
@@ -85,7 +84,7 @@ def test_half_a_tls_setup_is_refused(tmp_path: Path, env: dict[str, str], messag
 
 
 def test_the_proxy_gets_host_routing_tls_and_the_redirect(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("appliance.proxy.find_proxy_command", lambda settings: Path("/usr/bin/chp"))
+    monkeypatch.setattr("appliance.proxy.child.find_proxy_command", lambda settings: Path("/usr/bin/chp"))
     cert, key = make_certificates(tmp_path, ["lab.example.org", "hub.lab.example.org"])[1:]
     settings = ProxySettings(host="0.0.0.0", port=443, tls_cert=str(cert), tls_key=str(key), http_redirect_port=80)
     spec = proxy_spec(settings, "token", [("/lab.example.org", "http://127.0.0.1:8000")])
@@ -101,7 +100,7 @@ def test_the_proxy_gets_host_routing_tls_and_the_redirect(tmp_path: Path, monkey
 
 def test_certificate_files_that_cannot_serve_are_refused_by_name(tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("appliance.proxy.find_proxy_command", lambda settings: Path("/usr/bin/chp"))
+    monkeypatch.setattr("appliance.proxy.child.find_proxy_command", lambda settings: Path("/usr/bin/chp"))
     cert, key = make_certificates(tmp_path, ["lab.example.org"])[1:]
     other = tmp_path / "other"
     other.mkdir()

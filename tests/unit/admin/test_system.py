@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from appliance.admin.system import HIDDEN, MASK, Redactor, effective_configuration, home_secrets, recent_errors
-from appliance.config import load_config
+from appliance.admin.system import HIDDEN, Redactor, home_secrets, recent_errors
+from appliance.application.portal import installation
+from appliance.config import MASK, load_config
 
 
 def test_the_redactor_hides_secrets_url_passwords_and_secret_parameters_anywhere_in_a_report() -> None:
@@ -31,12 +32,12 @@ def test_every_secret_of_the_home_and_the_configuration_is_known_to_the_redactor
     (home / "hubs" / "1" / "jupyterhub_cookie_secret").write_text("cafebabe" * 8 + "\n")
     url = "postgresql://app:external-db-password@db.example.org/appliance"
     config = load_config(home=home, environ={"APPLIANCE_POSTGRES_URL": url, "APPLIANCE_HUBS_COUNT": "2"})
-    found = home_secrets(config)
+    found = home_secrets(installation(config))
     assert {"discovery-key-value", "first-password-xyz", "cafebabe" * 8, url} <= set(found)
     from appliance.discovery import hub_credentials
 
     assert hub_credentials(config.home).for_hub("2") in found
-    knobs = {f"{knob['section']}.{knob['key']}": knob for knob in effective_configuration(config)}
+    knobs = {f"{knob['section']}.{knob['key']}": knob for knob in installation(config).knobs}
     assert knobs["postgres.url"]["value"] == MASK and knobs["postgres.url"]["source"] == "env APPLIANCE_POSTGRES_URL"
     assert knobs["hubs.count"]["value"] == 2
 

@@ -62,7 +62,8 @@ def portal(tmp_path: Path, seen: list[httpx.Request], signed_in: bool = True, hu
     async def assignment_of(username: str) -> str | None:
         return hub_id
 
-    server = MemberServer(config, session_of, assignment_of, CSRF, httpx.AsyncClient(transport=hub_api or hub(seen)))
+    http = httpx.AsyncClient(transport=hub_api or hub(seen))
+    server = MemberServer(config.addresses, config.home, session_of, assignment_of, CSRF, http)
     app = Starlette(routes=server.routes())
     app.state.starts_in_progress = lambda: asyncio.gather(*server.starting)
     return app

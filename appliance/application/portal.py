@@ -1,11 +1,11 @@
-"""The one place that wires the portal's components into a Starlette app."""
+"""The portal process (the supervisor starts it as `python -m appliance.application.portal`): the one place
+that wires the components into the portal's Starlette app."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from appliance import __version__, admin, audit, discovery, gallery, identity, storage
+from appliance.config import Config, load_config
 from appliance.db import make_engine
 from appliance.hub import addresses
 from appliance.hub.routes import HubRoutes
@@ -25,20 +26,25 @@ from appliance.portal.guards import AllowedHosts, HeaderLimits, portal_hosts
 from appliance.portal.headers import SecurityHeaders
 from appliance.portal.member_server import MemberServer
 from appliance.portal.pages import PortalPages
+from appliance.portal.serve import serve
 from appliance.postgres import database_url
 from appliance.supervisor import SupervisorClient
 from appliance.web import portal_templates
 from appliance.webui import STATIC, TEMPLATES
 
-if TYPE_CHECKING:
-    from appliance.config import Config
 
 def ensure_hub_clients(config: Config, identity_service: identity.Identity) -> None:
     """Every configured hub is a first-party OAuth client of the portal, with a secret the appliance keeps."""
-    for hub_id in addresses.hub_ids(config):
+    for hub_id in config.addresses.hub_ids:
         identity_service.clients.ensure(
             addresses.oauth_client_id(hub_id), config.home.secret(addresses.oauth_secret_name(hub_id)),
-            [addresses.oauth_callback(config, hub_id)], name=f"Hub {hub_id}", first_party=True)
+            [config.addresses.oauth_callback(hub_id)], name=f"Hub {hub_id}", first_party=True)
+
+
+def installation(config: Config) -> admin.Installation:
+    return admin.Installation(home=config.home, addresses=config.addresses, proxy=config.proxy,
+                              external_postgres=bool(config.postgres.url), config_file=config.file,
+                              knobs=config.shown_knobs(), secret_values=config.secret_values())
 
 
 def console_routes(identity_service: identity.Identity, audit_service: audit.Audit, portal_origin: str,
@@ -62,7 +68,7 @@ def console_routes(identity_service: identity.Identity, audit_service: audit.Aud
 def make_app(config: Config) -> Starlette:
     url = database_url(config.home, config.postgres)
     engine = make_engine(url)
-    portal_origin = addresses.portal_origin(config)
+    portal_origin = config.addresses.portal_origin
     if portal_origin.startswith("http:"):  # plain HTTP is this configuration's choice (the trial names or a bare
         os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"  # address): authlib allows OAuth over it on localhost only
     audit_service = audit.Audit(engine, config.audit)  # everyone records through audit_service.record
@@ -79,11 +85,11 @@ def make_app(config: Config) -> Starlette:
                                       record=audit_service.record)
     identity_pages = identity.IdentityPages(identity_service)
     rendered = gallery.make_rendered(engine, config.home.secret(gallery.RENDER_LINK_SECRET),
-                                     addresses.render_origin(config), portal_origin)
+                                     config.addresses.render_origin, portal_origin)
     gallery_pages = gallery.GalleryPages.make(engine, storage_service.store, identity_service, rendered.links.url,
                                               gallery_service.publisher, gallery_service.moderation)
     discovery_service = discovery.Discovery(url, config.discovery, config.home)
-    hub_routes = HubRoutes(config, discovery_service.registry)
+    hub_routes = HubRoutes(config.addresses, config.home, discovery_service.registry)
     discovery_service.after_reap.append(hub_routes.tend)
 
     async def session_user(request: Request) -> str | None:
@@ -91,10 +97,10 @@ def make_app(config: Config) -> Starlette:
         return session.account.username if session is not None else None
 
     discovery_api = discovery.DiscoveryAPI(discovery_service.registry, session_user, identity_service.access)
-    portal_pages = PortalPages(config, engine, identity_service, discovery_service.registry.hubs,
+    portal_pages = PortalPages(config.addresses, engine, identity_service, discovery_service.registry.hubs,
                                discovery_api.placement_of)
-    member_server = MemberServer(config, identity_service.session_of, discovery_service.registry.assignment,
-                                 identity_service.csrf)
+    member_server = MemberServer(config.addresses, config.home, identity_service.session_of,
+                                 discovery_service.registry.assignment, identity_service.csrf)
 
     async def usage_of(username: str) -> admin.Usage:
         return admin.Usage(*await storage_service.store.usage(username))
@@ -109,7 +115,7 @@ def make_app(config: Config) -> Starlette:
     supervisor_client = SupervisorClient(config.home.control_socket)
     hubs_console = admin.HubsConsole(discovery_service.registry, discovery_service.samples, supervisor_client,
                                      audit_service.record)
-    system_console = admin.SystemConsole(config, engine, supervisor_client, discovery_service.registry)
+    system_console = admin.SystemConsole(installation(config), engine, supervisor_client, discovery_service.registry)
 
     templates = portal_templates(str(TEMPLATES))
     templates.env.globals.update(version=__version__, csrf_for=identity_pages.csrf_token)
@@ -152,8 +158,8 @@ def make_app(config: Config) -> Starlette:
             Middleware(TrustedProxyHeaders),
             # the render host's requests go to its own small app: only the render paths answer there
             Middleware(gallery.RenderHost, hosts=rendered.hosts, render_app=rendered.host_app()),
-            Middleware(SecurityHeaders, hub_origin=addresses.hub_origin(config),
-                       member_origins=addresses.member_origins(config)),
+            Middleware(SecurityHeaders, hub_origin=config.addresses.hub_origin,
+                       member_origins=config.addresses.member_origins),
             Middleware(AllowedHosts, hosts=portal_hosts(portal_origin, config.portal), public_url=portal_origin),
         ],
         exception_handlers={HTTPException: http_exception, Exception: server_error},
@@ -162,3 +168,12 @@ def make_app(config: Config) -> Starlette:
     app.state.templates = templates
     app.state.session_of = identity_service.session_of  # error pages show the signed-in member's menu
     return app
+
+
+def main() -> None:
+    config = load_config()
+    serve(make_app(config), config.portal)
+
+
+if __name__ == "__main__":
+    main()

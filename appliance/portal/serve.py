@@ -1,15 +1,15 @@
-"""Run the portal (the supervisor starts it as `python -m appliance.portal`)."""
+"""Serve the portal's app with uvicorn, its access log kept readable."""
 
 from __future__ import annotations
 
 import logging
 
 import uvicorn
+from starlette.types import ASGIApp
 
-from appliance.config import load_config
 from appliance.logscrub import scrub_handlers
-from appliance.portal.app import make_app
 from appliance.portal.guards import MAX_HEADER_BYTES
+from appliance.portal.settings import PortalSettings
 from appliance.storage.api import PREFIX as STORAGE_API
 
 
@@ -26,12 +26,11 @@ class QuietStorageCalls(logging.Filter):
         return True
 
 
-def main() -> None:
-    config = load_config()
+def serve(app: ASGIApp, settings: PortalSettings) -> None:
     server_config = uvicorn.Config(
-        make_app(config),
-        host=config.portal.host,
-        port=config.portal.port,
+        app,
+        host=settings.host,
+        port=settings.port,
         proxy_headers=False,  # forwarded headers: only the front proxy's (portal/forwarded.py)
         http="h11",  # h11 bounds an incomplete request head; httptools buffers headers of any size
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
@@ -41,7 +40,3 @@ def main() -> None:
     logging.getLogger("uvicorn.access").addFilter(QuietStorageCalls())  # after uvicorn set up logging
     scrub_handlers(logging.getLogger(name) for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access"))
     uvicorn.Server(server_config).run()
-
-
-if __name__ == "__main__":
-    main()

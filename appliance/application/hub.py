@@ -1,4 +1,5 @@
-"""Run hub N (the supervisor starts it as `python -m appliance.hub N`)."""
+"""Hub N's process (the supervisor starts it as `python -m appliance.application.hub N`): JupyterHub configured
+from the appliance's configuration."""
 
 from __future__ import annotations
 
@@ -11,11 +12,10 @@ from appliance.hub.hubconfig import hub_config
 
 def main() -> None:
     if len(sys.argv) != 2 or not sys.argv[1].isdigit():
-        sys.exit("usage: python -m appliance.hub HUB_ID")
+        sys.exit("usage: python -m appliance.application.hub HUB_ID")
     from appliance.hub.app import ApplianceHub
 
-    config = load_config()
-    traitlets_config = hub_config(config, sys.argv[1], os.environ.get("APPLIANCE_HUB_CREDENTIAL", ""))
+    traitlets_config = hub_config(load_config(), sys.argv[1], os.environ.get("APPLIANCE_HUB_CREDENTIAL", ""))
     ApplianceHub.instance(config=traitlets_config)  # launch_instance() picks up this instance
     ApplianceHub.launch_instance([])
 

@@ -14,14 +14,13 @@ import re
 import shutil
 import signal
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from appliance.errors import ApplianceError
 from appliance.home import Home, check_reachable_by
-from appliance.knobs import knob
+from appliance.postgres.settings import PostgresSettings
 from appliance.supervisor.spec import Check, CheckFailed, ChildSpec, Port
 
 SUPERUSER = "appliance"
@@ -30,28 +29,6 @@ INSTALL_HINT = (
     "Install the server with `apt-get install postgresql` (Debian/Ubuntu), set postgres.bin_dir to the "
     "directory holding initdb and postgres, or use an external server with postgres.url."
 )
-
-
-@dataclass(frozen=True)
-class PostgresSettings:
-    """[postgres] The database: an embedded cluster in the home, or an external server."""
-
-    url: str = knob(
-        "",
-        "URL of an external PostgreSQL database (postgresql://user:password@host:5432/dbname). Empty "
-        "runs an embedded cluster in $APPLIANCE_HOME/postgres. Applies at the next `appliance up`.",
-        secret=True,
-    )
-    port: int = knob(8003, "Loopback TCP port of the embedded cluster (it also listens on a Unix socket).")
-    bin_dir: str = knob(
-        "",
-        "Directory holding initdb and postgres. Empty looks in pg_config's bindir, then the newest "
-        "/usr/lib/postgresql/<version>/bin, then PATH.",
-    )
-    system_user: str = knob(
-        "postgres",
-        "System user that owns and runs the embedded cluster when appliance runs as root.",
-    )
 
 
 class PostgresError(ApplianceError):

@@ -1,0 +1,63 @@
+"""The front proxy as the supervisor runs it: its command line and the check that keeps the portal's routes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import httpx
+
+from appliance.proxy.command import find_proxy_command
+from appliance.proxy.settings import ProxySettings
+from appliance.proxy.tls import check_tls_files
+from appliance.supervisor.checks import kept_client
+from appliance.supervisor.spec import Check, CheckFailed, ChildSpec, Port
+from appliance.webui import PROXY_ERROR_PAGES
+
+TOKEN_SECRET = "proxy-token"  # the proxy's REST API token, shared by the supervisor, the hubs and the portal
+
+
+def keeping_routes(api: str, token: str, routes: Sequence[tuple[str, str]]) -> Check:
+    """Pass when the proxy's API answers and has every route in ``routes`` (spec, target), which this check
+    adds when one is missing: a started or restarted proxy knows no routes, and the portal's host names
+    must answer as soon as the proxy does."""
+    client = kept_client(timeout=2.0, headers={"Authorization": f"token {token}"})
+
+    async def check() -> None:
+        try:
+            known = (await client().get(f"{api}/api/routes")).raise_for_status().json()
+            for spec, target in routes:
+                if spec not in known:
+                    (await client().post(f"{api}/api/routes{spec}", json={"target": target})).raise_for_status()
+        except httpx.HTTPError as exc:
+            raise CheckFailed(f"the front proxy's API at {api}: {type(exc).__name__} {exc}".strip()) from None
+
+    return check
+
+
+def proxy_spec(settings: ProxySettings, token: str, portal_routes: Sequence[tuple[str, str]] = ()) -> ChildSpec:
+    """The front proxy. With ``portal_routes`` (the portal's host names, as routes, and its loopback address)
+    the proxy routes by host name: the first segment of every route is a host (see
+    hub.addresses.route_prefix), and the proxy serves the portal's host names too, routes its checks keep."""
+    api = f"http://127.0.0.1:{settings.api_port}"
+    argv = [str(find_proxy_command(settings)), "--ip", settings.host, "--port", str(settings.port),
+            "--api-ip", "127.0.0.1", "--api-port", str(settings.api_port),
+            "--error-path", str(PROXY_ERROR_PAGES), "--log-level", "info"]
+    ports = [Port(settings.host, settings.port, "proxy.port"), Port("127.0.0.1", settings.api_port, "proxy.api_port")]
+    if portal_routes:
+        argv.append("--host-routing")
+    if settings.tls_cert:
+        check_tls_files(settings)
+        argv += ["--ssl-cert", settings.tls_cert, "--ssl-key", settings.tls_key]
+    if settings.http_redirect_port:
+        argv += ["--redirect-port", str(settings.http_redirect_port), "--redirect-to", str(settings.port)]
+        ports.append(Port("0.0.0.0", settings.http_redirect_port, "proxy.http_redirect_port"))
+    return ChildSpec(
+        name="proxy",
+        description="front proxy",
+        argv=argv,
+        env={"CONFIGPROXY_AUTH_TOKEN": token},
+        ready=keeping_routes(api, token, portal_routes),
+        health=keeping_routes(api, token, portal_routes),
+        address=f"{settings.host}:{settings.port} (api 127.0.0.1:{settings.api_port})",
+        ports=tuple(ports),
+    )
