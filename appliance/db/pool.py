@@ -6,6 +6,7 @@ import time
 import weakref
 from typing import Any
 
+from psycopg.rows import namedtuple_row
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.engine import make_url
 
@@ -31,9 +32,12 @@ class IdleCheck:
 
 def async_pool(database_url: str, max_size: int, options: str = "") -> AsyncConnectionPool[Any]:
     """A pool of autocommit connections to the SQLAlchemy URL ``database_url``; open it with ``await
-    pool.open()`` inside the event loop that uses it. ``options`` are PostgreSQL settings (``-c …``)."""
+    pool.open()`` inside the event loop that uses it. ``options`` are PostgreSQL settings (``-c …``).
+    Rows are named tuples: read a column by its name (``row.wrapped_key``), a computed one by its alias."""
     conninfo = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
     idle = IdleCheck()
-    kwargs: dict[str, Any] = {"autocommit": True, **({"options": options} if options else {})}
+    kwargs: dict[str, Any] = {"autocommit": True, "row_factory": namedtuple_row}
+    if options:
+        kwargs["options"] = options
     return AsyncConnectionPool(conninfo, min_size=min(2, max_size), max_size=max_size, timeout=10, open=False,
                                kwargs=kwargs, check=idle.check, reset=idle.reset)

@@ -24,15 +24,16 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from appliance.discovery.errors import DiscoveryError, NoHub, NoSuchHub, NotRegistered, Unavailable, UnknownHub
 from appliance.discovery.settings import DiscoverySettings
 
-Connection = psycopg.AsyncConnection[tuple[Any, ...]]
+Connection = psycopg.AsyncConnection[Any]  # rows are named tuples (db.pool)
 # a hub's state from the age of its heartbeat (the database's clock) and the admin's drain flag
 STATE = """CASE WHEN h.heartbeat_at IS NULL THEN 'unregistered'
                 WHEN h.restarting_until > now() THEN 'restarting'
                 WHEN now() - h.heartbeat_at > make_interval(secs => %(dead_after)s) THEN 'dead'
                 WHEN now() - h.heartbeat_at > make_interval(secs => %(suspect_after)s) THEN 'suspect'
                 WHEN h.draining THEN 'draining' ELSE 'routable' END"""
-HUB_COLUMNS = (f"h.id, {STATE}, extract(epoch FROM now() - h.heartbeat_at)::float8, h.assigned, h.running, "
-               "h.pending, h.spawner, h.isolation, h.draining, h.epoch, h.active, h.memory_bytes")
+HUB_COLUMNS = (f"h.id, {STATE} AS state, extract(epoch FROM now() - h.heartbeat_at)::float8 AS heartbeat_age_s, "
+               "h.assigned, h.running, h.pending, h.spawner, h.isolation, h.draining, h.epoch, h.active, "
+               "h.memory_bytes")  # Hub's fields
 
 
 @contextlib.asynccontextmanager
@@ -119,7 +120,7 @@ class HubRegistry:
             members = await (await connection.execute(
                 "SELECT username FROM discovery.assignments WHERE hub_id = %s ORDER BY username", (hub_id,))).fetchall()
         assert row is not None
-        return row[0], [name for name, in members]
+        return row.epoch, [name for name, in members]
 
     async def heartbeat(self, hub_id: str, credential: str, epoch: int, running: int, pending: int,
                         active: int = 0, memory_bytes: int | None = None) -> None:
@@ -142,7 +143,7 @@ class HubRegistry:
         async with self._connection() as connection:
             rows = await (await connection.execute(
                 f"SELECT {HUB_COLUMNS} FROM discovery.hubs h ORDER BY length(h.id), h.id", self._ages)).fetchall()
-        return [Hub(*row) for row in rows]
+        return [Hub(**row._asdict()) for row in rows]
 
     async def hub(self, hub_id: str) -> Hub:
         found = await self.hubs()
@@ -185,9 +186,9 @@ class HubRegistry:
     async def _release_if_dead(self, connection: Connection, hub_id: str) -> None:
         row = await (await connection.execute(
             "SELECT now() - heartbeat_at > make_interval(secs => %(dead_after)s) "
-            "AND NOT coalesce(restarting_until > now(), false) FROM discovery.hubs "
+            "AND NOT coalesce(restarting_until > now(), false) AS dead FROM discovery.hubs "
             "WHERE id = %(hub)s FOR UPDATE", {"hub": hub_id, **self._ages})).fetchone()
-        if row is not None and row[0]:
+        if row is not None and row.dead:
             await self._release(connection, hub_id)
 
     @staticmethod
@@ -203,10 +204,10 @@ class HubRegistry:
         with the fewest members. NoHub when no hub is routable."""
         async with self._connection() as connection:
             row = await (await connection.execute(
-                f"SELECT h.id, {STATE} FROM discovery.assignments a JOIN discovery.hubs h ON h.id = a.hub_id "
+                f"SELECT h.id, {STATE} AS state FROM discovery.assignments a JOIN discovery.hubs h ON h.id = a.hub_id "
                 "WHERE a.username = %(user)s", {"user": username, **self._ages})).fetchone()
-            if row is not None and row[1] != "dead":
-                return Placement(row[0], row[1], moved=False)
+            if row is not None and row.state != "dead":
+                return Placement(row.id, row.state, moved=False)
             async with connection.transaction():
                 return await self._assign(connection, username)
 
@@ -244,22 +245,23 @@ class HubRegistry:
         async with self._connection() as connection, connection.transaction():
             previous = await (await connection.execute(
                 "SELECT hub_id FROM discovery.assignments WHERE username = %s", (username,))).fetchone()
-            hubs = sorted({hub_id, *([previous[0]] if previous else [])})
+            hubs = sorted({hub_id, *([previous.hub_id] if previous else [])})
             rows = await (await connection.execute(
-                f"SELECT h.id, {STATE} FROM discovery.hubs h WHERE h.id = ANY(%(hubs)s) ORDER BY h.id FOR UPDATE",
+                f"SELECT h.id, {STATE} AS state FROM discovery.hubs h WHERE h.id = ANY(%(hubs)s) "
+                "ORDER BY h.id FOR UPDATE",
                 {"hubs": hubs, **self._ages})).fetchall()
-            state = {row[0]: row[1] for row in rows}.get(hub_id)
+            state = {row.id: row.state for row in rows}.get(hub_id)
             if state is None:
                 raise NoSuchHub(f"there is no hub {hub_id!r}; see `appliance hubs list`.")
             if state != "routable":
                 raise DiscoveryError(f"hub {hub_id} is {state}: move people only to a routable hub.")
             if previous is not None:
                 gone = await connection.execute("DELETE FROM discovery.assignments WHERE username = %s AND hub_id = %s",
-                                                (username, previous[0]))
+                                                (username, previous.hub_id))
                 if gone.rowcount != 1:
                     raise DiscoveryError(f"{username} was being placed by another request; try again.")
                 await connection.execute("UPDATE discovery.hubs SET assigned = greatest(assigned - 1, 0) WHERE id = %s",
-                                         (previous[0],))
+                                         (previous.hub_id,))
             await connection.execute("INSERT INTO discovery.assignments (username, hub_id) VALUES (%s, %s)",
                                      (username, hub_id))
             await connection.execute("UPDATE discovery.hubs SET assigned = assigned + 1 WHERE id = %s", (hub_id,))
@@ -269,9 +271,9 @@ class HubRegistry:
         """The hub the member is assigned to, if it is not dead; nobody is placed by asking."""
         async with self._connection() as connection:
             row = await (await connection.execute(
-                f"SELECT h.id, {STATE} FROM discovery.assignments a JOIN discovery.hubs h ON h.id = a.hub_id "
+                f"SELECT h.id, {STATE} AS state FROM discovery.assignments a JOIN discovery.hubs h ON h.id = a.hub_id "
                 "WHERE a.username = %(user)s", {"user": username, **self._ages})).fetchone()
-        return row[0] if row is not None and row[1] != "dead" else None
+        return row.id if row is not None and row.state != "dead" else None
 
     async def members(self, hub_id: str) -> list[str]:
         async with self._connection() as connection:

@@ -21,7 +21,7 @@ from appliance.discovery.errors import BadRequest
 from appliance.discovery.registry import STATE, pooled
 from appliance.discovery.settings import DiscoverySettings
 
-Connection = psycopg.AsyncConnection[tuple[Any, ...]]
+Connection = psycopg.AsyncConnection[Any]  # rows are named tuples (db.pool)
 ORIGIN = "TIMESTAMPTZ '2000-01-01 00:00:00+00'"  # where the intervals and buckets are counted from
 # the chart's windows: seconds shown and the most points drawn per hub
 WINDOWS = {"24h": (86_400, 288), "7d": (7 * 86_400, 336)}
@@ -38,7 +38,8 @@ ON CONFLICT (at, hub_id) DO NOTHING"""
 
 HISTORY = f"""
 SELECT hub_id, extract(epoch FROM date_bin(make_interval(secs => %(bucket)s), at, {ORIGIN}))::float8 AS bucket,
-       max(members), max(active), max(running), max(pending), max(memory_bytes)
+       max(members) AS members, max(active) AS active, max(running) AS running, max(pending) AS pending,
+       max(memory_bytes) AS memory_bytes
 FROM discovery.hub_samples WHERE at >= now() - make_interval(secs => %(span)s)
 GROUP BY hub_id, bucket ORDER BY length(hub_id), hub_id, bucket"""
 
@@ -111,7 +112,8 @@ class HubSamples:
         bucket = bucket_seconds(window, self.settings.sample_interval_s)
         async with self._connection() as connection:
             latest = await (await connection.execute(
-                "SELECT max(at), extract(epoch FROM now())::float8 FROM discovery.hub_samples")).fetchone()
+                "SELECT max(at) AS newest, extract(epoch FROM now())::float8 AS now "
+                "FROM discovery.hub_samples")).fetchone()
             newest, until = latest if latest is not None else (None, 0.0)
             kept = self._kept.get(window)
             if kept is not None and kept[0] == newest and newest is not None:

@@ -177,7 +177,8 @@ class Moderation:
     async def show(self, slug: str) -> tuple[PublicationSummary, list[VersionSummary]]:
         """The publication (whatever its state) and its versions with their renders' state."""
         async with transaction(self.pool) as connection:
-            cursor = await connection.execute(f"SELECT {SUMMARY}, p.id FROM gallery.publications p WHERE p.slug = %s",
+            cursor = await connection.execute(f"SELECT {SUMMARY}, p.id AS publication_id FROM gallery.publications p "
+                                              "WHERE p.slug = %s",
                                               (slug,))
             row = await cursor.fetchone()
             if row is None:
@@ -186,7 +187,7 @@ class Moderation:
                 "SELECT v.number, v.size, v.outputs_stripped, v.created_at, j.state, j.error, coalesce(j.attempts, 0) "
                 "FROM gallery.versions v LEFT JOIN LATERAL (SELECT state, error, attempts FROM gallery.render_jobs "
                 "WHERE version_id = v.id ORDER BY id DESC LIMIT 1) j ON true "
-                "WHERE v.publication_id = %s ORDER BY v.number", (row[-1],))
+                "WHERE v.publication_id = %s ORDER BY v.number", (row.publication_id,))
             versions = [VersionSummary(*version) for version in await cursor.fetchall()]
         return PublicationSummary.from_row(row[:-1]), versions
 
@@ -216,18 +217,17 @@ class Moderation:
         MAX_FEATURED at once."""
         async with transaction(self.pool) as connection:
             cursor = await connection.execute(
-                "SELECT unpublished_at IS NOT NULL, featured_at IS NOT NULL, "
+                "SELECT unpublished_at IS NOT NULL AS unpublished, featured_at IS NOT NULL AS featured, "
                 "(SELECT count(*) FROM gallery.publications WHERE featured_at IS NOT NULL AND unpublished_at IS NULL) "
-                "FROM gallery.publications WHERE slug = %s FOR UPDATE", (slug,))
+                "AS featured_count FROM gallery.publications WHERE slug = %s FOR UPDATE", (slug,))
             row = await cursor.fetchone()
             if row is None:
                 raise self._missing(slug)
-            unpublished, featured, count = row
-            if unpublished:
+            if row.unpublished:
                 raise Gone(f"the publication {slug!r} was unpublished by its author: it cannot be featured.")
-            if not featured and count >= MAX_FEATURED:
-                raise Conflict(f"{count} publications are featured already, the most the gallery pins at once: "
-                               "unfeature one first.")
+            if not row.featured and row.featured_count >= MAX_FEATURED:
+                raise Conflict(f"{row.featured_count} publications are featured already, the most the gallery pins "
+                               "at once: unfeature one first.")
             await connection.execute("UPDATE gallery.publications SET featured_at = coalesce(featured_at, now()) "
                                      "WHERE slug = %s", (slug,))
         self.record(by, "gallery.featured", slug)
@@ -253,13 +253,13 @@ class Moderation:
                 "WHERE id = %(id)s AND author <> %(reporter)s "
                 "ON CONFLICT (publication_id, reporter) WHERE resolved_at IS NULL "
                 "DO UPDATE SET reason = excluded.reason, detail = excluded.detail, created_at = now() "
-                "RETURNING id, (SELECT slug FROM gallery.publications WHERE id = %(id)s)",
+                "RETURNING id, (SELECT slug FROM gallery.publications WHERE id = %(id)s) AS slug",
                 {"id": publication_id, "reporter": by.name, "reason": reason, "detail": detail})
             row = await cursor.fetchone()
         if row is None:
             raise Forbidden("you cannot report your own publication: edit or unpublish it from My publications.")
-        self.record(by, "gallery.reported", row[1], {"reason": reason, "report": row[0]})
-        return int(row[0])
+        self.record(by, "gallery.reported", row.slug, {"reason": reason, "report": row.id})
+        return int(row.id)
 
     async def reports(self, *, open_only: bool = True, slug: str | None = None, report_id: int | None = None,
                       limit: int = 200) -> list[Report]:
@@ -299,14 +299,15 @@ class Moderation:
         """The author takes their publication down: gone from the gallery, its URLs answer 410."""
         async with transaction(self.pool) as connection:
             cursor = await connection.execute(
-                "SELECT author, unpublished_at IS NOT NULL FROM gallery.publications WHERE slug = %s FOR UPDATE",
+                "SELECT author, unpublished_at IS NOT NULL AS unpublished FROM gallery.publications WHERE slug = %s "
+                "FOR UPDATE",
                 (slug,))
             row = await cursor.fetchone()
             if row is None:
                 raise self._missing(slug)
-            if row[0] != username:
+            if row.author != username:
                 raise Forbidden(f"the publication {slug!r} is not yours to unpublish.")
-            if row[1]:
+            if row.unpublished:
                 raise Gone(f"the publication {slug!r} is already unpublished.")
             await connection.execute("UPDATE gallery.publications SET unpublished_at = now(), updated_at = now() "
                                      "WHERE slug = %s", (slug,))
@@ -324,7 +325,7 @@ class Moderation:
             row = await cursor.fetchone()
             if row is None:
                 raise self._missing(slug)
-        self.record(by, "gallery.deleted", slug, {"author": row[0], "title": row[1]})
+        self.record(by, "gallery.deleted", slug, {"author": row.author, "title": row.title})
 
     async def rerender(self, slug: str, version: int | None = None, *, by: Actor) -> tuple[int, int]:
         """Queue the version (default: the current one) to be rendered again; (version, job id). A version
@@ -332,7 +333,7 @@ class Moderation:
         async with transaction(self.pool) as connection:
             cursor = await connection.execute(
                 "SELECT v.id, v.number, (SELECT j.id FROM gallery.render_jobs j WHERE j.version_id = v.id "
-                "AND j.state = 'queued' ORDER BY j.id LIMIT 1) FROM gallery.publications p "
+                "AND j.state = 'queued' ORDER BY j.id LIMIT 1) AS waiting_job FROM gallery.publications p "
                 "JOIN gallery.versions v ON v.publication_id = p.id "
                 "AND v.number = coalesce(%(version)s::int, p.current_version) WHERE p.slug = %(slug)s",
                 {"slug": slug, "version": version})

@@ -57,8 +57,8 @@ UPDATE gallery.publications SET title = %(title)s, summary = %(summary)s, tags =
 WHERE id = %(id)s"""
 # the author's view of their publications: the current version's newest render job, and its place in the queue
 STATUS = """
-SELECT p.slug, p.title, p.current_version, p.visibility, p.visible_group, p.hidden_at IS NOT NULL, p.source_path,
-       j.state, j.attempts, j.error,
+SELECT p.slug, p.title, p.current_version, p.visibility, p.visible_group, p.hidden_at IS NOT NULL AS hidden,
+       p.source_path, j.state, j.attempts, j.error,
        CASE WHEN j.state = 'queued' THEN (SELECT count(*) FROM gallery.render_jobs q
                                           WHERE q.state = 'queued' AND q.id < j.id) END
 FROM gallery.publications p
@@ -202,7 +202,8 @@ class Publisher:
     async def _own(connection: Connection, username: str, slug: str) -> int:
         """The id of the member's own publication ``slug``, locked for this transaction."""
         cursor = await connection.execute(
-            "SELECT id, author, unpublished_at IS NOT NULL FROM gallery.publications WHERE slug = %s FOR UPDATE",
+            "SELECT id, author, unpublished_at IS NOT NULL AS unpublished FROM gallery.publications "
+            "WHERE slug = %s FOR UPDATE",
             (slug,))
         row = await cursor.fetchone()
         if row is None:

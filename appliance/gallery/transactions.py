@@ -17,7 +17,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from appliance.db.pool import async_pool
 from appliance.gallery.errors import Busy
 
-Connection = psycopg.AsyncConnection[tuple[Any, ...]]
+Connection = psycopg.AsyncConnection[Any]  # rows are named tuples (db.pool)
 RENDER_CHANNEL = "gallery_render"  # NOTIFY'd with the new job's id when a render is queued
 QUEUE_RENDER = "INSERT INTO gallery.render_jobs (version_id) VALUES (%s) RETURNING id"
 LOCK_TIMEOUT_MS = 5000  # a change waiting on another change of the same publication gives up (503)

@@ -18,7 +18,7 @@ import contextlib
 import hashlib
 import logging
 import zlib
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -33,7 +33,7 @@ from appliance.storage.paths import human_size, is_within, name_of, normalize, p
 from appliance.storage.settings import StorageSettings
 
 log = logging.getLogger(__name__)
-Connection = psycopg.AsyncConnection[tuple[Any, ...]]
+Connection = psycopg.AsyncConnection[Any]  # rows are named tuples (db.pool)
 T = TypeVar("T")
 ENTRY = "f.id, f.path, f.kind, f.size, f.sha256, f.trusted, f.created_at, f.modified_at"
 # a path and everything below it: one range on the (namespace_id, path) index, thanks to the C collation
@@ -53,7 +53,8 @@ f AS (UPDATE storage.files f SET ({VERSION}) = (blob.id, %(size)s, %(sha256)s, %
       FROM previous, blob WHERE f.id = previous.id RETURNING f.*),
 checkpoint AS (INSERT INTO storage.checkpoints (file_id, {VERSION}) SELECT f.id, {VERSION}
                FROM f WHERE %(first)s AND NOT EXISTS (SELECT FROM storage.checkpoints c WHERE c.file_id = f.id))
-SELECT EXISTS (SELECT FROM key), (SELECT blob_id FROM previous), {ENTRY} FROM (VALUES (1)) one LEFT JOIN f ON true
+SELECT EXISTS (SELECT FROM key) AS key_current, (SELECT blob_id FROM previous) AS previous_blob, {ENTRY}
+FROM (VALUES (1)) one LEFT JOIN f ON true
 """
 SUBTREE = "f.namespace_id = %(ns)s AND (f.path = %(path)s OR (f.path >= %(below)s AND f.path < %(after)s))"
 # Hashing, compressing and sealing release the GIL: above this size they run in a worker thread, so
@@ -122,8 +123,9 @@ def _digest_and_compress(data: bytes) -> tuple[bytes, Content]:
     return digest, Content(data, False)
 
 
-def _entry(row: Sequence[Any]) -> Entry:
-    return Entry(*row[:8])
+def _entry(row: Any) -> Entry:
+    """The Entry in a row that holds the ENTRY columns."""
+    return Entry(row.id, row.path, row.kind, row.size, row.sha256, row.trusted, row.created_at, row.modified_at)
 
 
 def _subtree(namespace_id: int, path: str) -> dict[str, Any]:
@@ -188,7 +190,8 @@ class FileStore:
                     "ON CONFLICT (username) DO NOTHING", (username, self.master_keys.current().wrap(new_data_key())))
                 row = await (await connection.execute(query, (username,))).fetchone()
         assert row is not None
-        namespace = Namespace(row[0], username, bytes(row[1]), Sealer(self.master_keys.current().unwrap(row[1])))
+        wrapped = bytes(row.wrapped_key)
+        namespace = Namespace(row.id, username, wrapped, Sealer(self.master_keys.current().unwrap(wrapped)))
         if len(self._namespaces) > 10_000:
             self._namespaces.clear()
         self._namespaces[username] = namespace
@@ -200,7 +203,7 @@ class FileStore:
         row = await (await connection.execute(
             "SELECT wrapped_key FROM storage.namespaces WHERE id = %s FOR SHARE", (namespace.id,))).fetchone()
         assert row is not None
-        wrapped = bytes(row[0])
+        wrapped = bytes(row.wrapped_key)
         if namespace.wrapped == wrapped:
             return namespace
         fresh = Namespace(namespace.id, namespace.username, wrapped, Sealer(self.master_keys.current().unwrap(wrapped)))
@@ -217,10 +220,10 @@ class FileStore:
         a member who never stored anything. Checkpoints are not counted."""
         async with self._connection() as connection:
             row = await (await connection.execute(
-                "SELECT count(*), coalesce(sum(f.size), 0) FROM storage.files f "
+                "SELECT count(*) AS files, coalesce(sum(f.size), 0) AS bytes FROM storage.files f "
                 "JOIN storage.namespaces n ON n.id = f.namespace_id WHERE n.username = %s AND f.kind = 'file'",
                 (username,))).fetchone()
-        return (int(row[0]), int(row[1])) if row else (0, 0)
+        return (int(row.files), int(row.bytes)) if row else (0, 0)
 
     async def stat(self, username: str, raw_path: str) -> Entry:
         namespace, path = await self.namespace(username), normalize(raw_path)
@@ -266,10 +269,10 @@ class FileStore:
                 "WHERE f.namespace_id = %s AND f.path = %s", (namespace.id, path), binary=True)).fetchone()
             if row is None:
                 raise NotFound(f"No such file or directory: {path}")
-            if row[2] == "directory":  # the entry is in hand: only its children are left to read
+            if row.kind == "directory":  # the entry is in hand: only its children are left to read
                 return _entry(row), None, await self._children(connection, namespace, path)
-        opened = await _cpu(namespace.sealer.open, row[8], namespace.context)
-        return _entry(row), Content(opened, row[9] == "deflate"), None
+        opened = await _cpu(namespace.sealer.open, row.content, namespace.context)
+        return _entry(row), Content(opened, row.encoding == "deflate"), None
 
     # ----- writing ---------------------------------------------------------------------------------------
 
@@ -312,7 +315,7 @@ class FileStore:
                 f"INSERT INTO storage.files AS f (namespace_id, path, parent, kind, {VERSION}) VALUES (%(ns)s, "
                 "%(path)s, %(parent)s, 'file', %(blob)s, %(size)s, %(sha256)s, %(trusted)s) "
                 f"ON CONFLICT ON CONSTRAINT files_namespace_path DO NOTHING RETURNING {ENTRY}",
-                {**values, "blob": blob[0]})).fetchone()
+                {**values, "blob": blob.id})).fetchone()
             if inserted is None:
                 found = await self._find(connection, current, path)
                 if exclusive and found is not None:
@@ -321,7 +324,7 @@ class FileStore:
                        "directory" else Busy(f"{path} was created by another call meanwhile; try again."))
             if first_checkpoint:
                 await connection.execute(f"INSERT INTO storage.checkpoints (file_id, {VERSION}) "
-                                         f"SELECT id, {VERSION} FROM storage.files WHERE id = %s", (inserted[0],))
+                                         f"SELECT id, {VERSION} FROM storage.files WHERE id = %s", (inserted.id,))
         return _entry(inserted)
 
     async def _replace(self, username: str, namespace: Namespace, content: Content,
@@ -333,15 +336,15 @@ class FileStore:
                           content=await _cpu(namespace.sealer.seal, content.data, namespace.context))
             async with self._connection() as connection:
                 row = await self._one(connection, REPLACE_FILE, values)
-            if row[0]:
+            if row.key_current:
                 break
             namespace = await self._load_namespace(username)  # a new data key (reencrypt): seal again
         else:
             raise Busy("the member's data key is being replaced; try again in a moment.")
-        if row[2] is None:
+        if row.id is None:
             return None, namespace
-        self._release_later(row[1])  # replaced: the previous bytes go once nothing else holds them
-        return _entry(row[2:]), namespace
+        self._release_later(row.previous_blob)  # replaced: the previous bytes go once nothing else holds them
+        return _entry(row), namespace
 
     def _release_later(self, blob: int) -> None:
         """Drop a file's previous blob after the save has answered, unless a checkpoint holds it.
@@ -484,7 +487,7 @@ class FileStore:
                     "  SELECT id FROM storage.checkpoints WHERE file_id = %(file)s ORDER BY id DESC LIMIT %(kept)s) k) "
                     "RETURNING blob_id", {"file": entry.id, "kept": self.settings.checkpoints_kept})).fetchall()
                 await self._release(connection, [blob for blob, in pruned])
-        return {"id": str(row[0]), "last_modified": row[1].isoformat()}
+        return {"id": str(row.id), "last_modified": row.created_at.isoformat()}
 
     async def trust(self, username: str, raw_path: str) -> Entry:
         """The member vouches for the file as it is now (jupyter's "trust notebook")."""
@@ -516,12 +519,12 @@ class FileStore:
                 f"UPDATE storage.files f SET ({VERSION}) = (c.blob_id, c.size, c.sha256, c.trusted), "
                 "modified_at = now() "
                 f"FROM storage.checkpoints c WHERE f.id = %(file)s AND c.file_id = %(file)s AND c.id = {wanted} "
-                f"RETURNING {ENTRY}, (SELECT blob_id FROM previous)",
+                f"RETURNING {ENTRY}, (SELECT blob_id FROM previous) AS previous_blob",
                 {"file": entry.id, "checkpoint": None if checkpoint_id == "latest" else _checkpoint_id(checkpoint_id)},
             )).fetchone()
             if row is None:
                 raise NotFound(f"checkpoint {checkpoint_id} does not exist for {path}")
-            await self._release(connection, [row[8]])
+            await self._release(connection, [row.previous_blob])
         return _entry(row)
 
     async def delete_checkpoint(self, username: str, raw_path: str, checkpoint_id: str) -> None:
@@ -543,7 +546,7 @@ class FileStore:
     # ----- helpers ---------------------------------------------------------------------------------------
 
     @staticmethod
-    async def _one(connection: Connection, query: str, params: Any) -> tuple[Any, ...]:
+    async def _one(connection: Connection, query: str, params: Any) -> Any:
         row = await (await connection.execute(query, params)).fetchone()
         assert row is not None
         return row
@@ -596,7 +599,7 @@ class FileStore:
             (namespace.id, path))).fetchone()
         if row is None:
             raise NotFound(f"No such file or directory: {path}")
-        if row[2] != "file":
+        if row.kind != "file":
             raise WrongKind(f"{path} is a directory, not a file.")
         return _entry(row)
 
