@@ -158,7 +158,7 @@ def update_spawner(c: TraitletsConfig, config: HubSources, hub_id: str, spawner:
     # source extensions, and members' labs carry only prebuilt ones (the installer's)
     server_settings = {**tornado_settings, "page_config_data": {"buildCheck": False, "buildAvailable": False}}
     c.Spawner.args = [f"--ServerApp.tornado_settings={server_settings!r}",
-                      "--ServerApp.contents_manager_class=appliance.storage.contents_manager.RemoteContentsManager",
+                      "--ServerApp.contents_manager_class=appliance.storage.routing.RoutingContentsManager",
                       f"--ServerApp.jpserver_extensions={SERVER_EXTENSIONS!r}",
                       f"--LabApp.app_settings_dir={LAB_SETTINGS}",
                       f"--LabApp.extra_labextensions_path={LABEXTENSIONS}",  # one item (a list literal is not parsed)

@@ -15,7 +15,9 @@ from tornado import web
 
 from appliance.singleuser.portal import Answer, PortalGallery, PortalUnconfigured, error_body
 from appliance.singleuser.request import BadRequest, parse_publish
+from appliance.storage.api_client import StorageClient
 from appliance.storage.contents_manager import RemoteContentsManager
+from appliance.storage.routing import RoutingContentsManager
 
 SLUG = r"[A-Za-z0-9][A-Za-z0-9_-]{0,199}"
 
@@ -24,11 +26,7 @@ class GalleryHandler(APIHandler):
     auth_resource = "contents"  # publishing reads the member's files
 
     def gallery(self) -> PortalGallery:
-        manager = self.contents_manager
-        if not isinstance(manager, RemoteContentsManager):
-            raise PortalUnconfigured("Publishing needs the appliance's storage (ServerApp.contents_manager_class = "
-                                     f"RemoteContentsManager); this server uses {type(manager).__name__}.")
-        return PortalGallery(manager.storage)
+        return PortalGallery(storage_of(self.contents_manager))
 
     def answer(self, answer: Answer) -> None:
         self.set_status(answer.status)
@@ -88,6 +86,17 @@ class MeHandler(GalleryHandler):
     @authorized
     async def get(self) -> None:
         await self.forward(lambda gallery: gallery.me())
+
+
+def storage_of(manager: object) -> StorageClient:
+    """The storage client of the server's contents manager: the routing manager's storage, or a
+    RemoteContentsManager's when a server runs one alone."""
+    if isinstance(manager, RoutingContentsManager):
+        manager = manager.remote
+    if not isinstance(manager, RemoteContentsManager):
+        raise PortalUnconfigured("Publishing needs the appliance's storage (ServerApp.contents_manager_class = "
+                                 f"RoutingContentsManager); this server uses {type(manager).__name__}.")
+    return manager.storage
 
 
 def routes(base_url: str) -> list[tuple[str, type[GalleryHandler]]]:

@@ -13,7 +13,7 @@ from urllib.parse import quote
 import aiohttp
 from yarl import URL
 
-from appliance.storage.contents_manager import StorageClient
+from appliance.storage.api_client import StorageClient
 
 STORAGE_API = "/api/storage/v1"
 GALLERY_API = "/api/gallery/v1"

@@ -1,7 +1,8 @@
 """Storage: every member's notebooks and files in PostgreSQL, encrypted, with checkpoints.
 
 The settings are imported eagerly (config.py reads them); the rest on first use. The contents
-manager that runs inside user servers is ``appliance.storage.contents_manager``.
+manager that runs inside user servers is ``appliance.storage.routing`` (the member's storage,
+``contents_manager``, and the mounted folders).
 """
 
 from __future__ import annotations

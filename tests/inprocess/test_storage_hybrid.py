@@ -2,28 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 from tornado.web import HTTPError
 
 from appliance.storage.contents_manager import RemoteContentsManager
-from tests.conftest import ManagerFactory
-from tests.harness import Appliance
+from appliance.storage.routing import RoutingContentsManager
+from tests.harness import Appliance, mint_storage_token
 from tests.integration.storage_client import new_member
 
-Make = Callable[[Appliance, str], RemoteContentsManager]
+Make = Callable[[Appliance, str], RoutingContentsManager]
 
 
 @pytest.fixture
-def manager(contents_managers: ManagerFactory, tmp_path: Path) -> Make:
-    """A member's manager with two mounted folders: shared read-only datasets, and a scratch area each."""
+async def manager(tmp_path: Path) -> AsyncIterator[Make]:
+    """Makes a member's manager as their server holds it, with two mounted folders: shared read-only
+    datasets, and a scratch area each. Their connections are closed after the test."""
     datasets = tmp_path / "datasets"
     (datasets / "weather").mkdir(parents=True)
     (datasets / "weather" / "2026.csv").write_text("day,temp\n1,3\n")
     mounts = f"datasets={datasets}:ro, scratch={tmp_path}/scratch/{{username}}"
-    return lambda appliance, username: contents_managers(appliance, username, mounts=mounts)
+    opened: list[RoutingContentsManager] = []
+
+    def make(appliance: Appliance, username: str) -> RoutingContentsManager:
+        remote = RemoteContentsManager(storage_url=f"{appliance.portal_url}/api/storage/v1",
+                                       storage_token=mint_storage_token(appliance, username))
+        opened.append(RoutingContentsManager(remote=remote, username=username, mounts=mounts))
+        return opened[-1]
+
+    yield make
+    for made in opened:
+        await made.aclose()
 
 
 async def test_mounted_folders_stand_beside_stored_files(portal_in_process: Appliance, manager: Make) -> None:
@@ -32,6 +43,7 @@ async def test_mounted_folders_stand_beside_stored_files(portal_in_process: Appl
     await cm.save({"type": "file", "format": "text", "content": "in the database"}, "notes.txt")
     root = await cm.get("")
     assert sorted(m["name"] for m in root["content"]) == ["datasets", "notes.txt", "scratch"]
+    assert await cm.increment_filename("scratch", "") == "scratch1"  # a stored file never takes a folder's name
     datasets = await cm.get("datasets")
     assert datasets["type"] == "directory" and datasets["writable"] is False
     assert [m["path"] for m in datasets["content"]] == ["datasets/weather"]

@@ -4,11 +4,16 @@ hub, with a home that did not outlive the last one) still trusts their notebooks
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from tests.conftest import ManagerFactory
-from tests.harness import Appliance
+import pytest
+
+from appliance.storage.contents_manager import RemoteContentsManager
+from tests.harness import Appliance, mint_storage_token
 from tests.integration.storage_client import StorageCaller, mint, new_member
+
+Make = Callable[[Appliance, str], RemoteContentsManager]
 
 NOTEBOOK: dict[str, Any] = {
     "cells": [{"cell_type": "code", "execution_count": 1, "id": "c1", "metadata": {}, "source": "display(html)",
@@ -18,13 +23,29 @@ NOTEBOOK: dict[str, Any] = {
 }
 
 
+@pytest.fixture
+async def storage_managers() -> AsyncIterator[Make]:
+    """Makes a member's RemoteContentsManager (the storage behind their server's routing manager); their
+    connections are closed after the test."""
+    opened: list[RemoteContentsManager] = []
+
+    def make(appliance: Appliance, member: str) -> RemoteContentsManager:
+        opened.append(RemoteContentsManager(storage_url=f"{appliance.portal_url}/api/storage/v1",
+                                            storage_token=mint_storage_token(appliance, member)))
+        return opened[-1]
+
+    yield make
+    for made in opened:
+        await made.aclose()
+
+
 def trusted_cells(model: dict[str, Any]) -> list[bool]:
     return [cell["metadata"].get("trusted") for cell in model["content"]["cells"]]
 
 
 async def test_trust_outlives_the_server_and_follows_the_bytes(portal_in_process: Appliance,
-                                                               contents_managers: ManagerFactory) -> None:
-    manager = contents_managers
+                                                               storage_managers: Make) -> None:
+    manager = storage_managers
     name = new_member()
     first = manager(portal_in_process, name)
     await first.save({"type": "notebook", "content": NOTEBOOK}, "received.ipynb")  # not run here: untrusted
@@ -53,8 +74,8 @@ async def test_trust_outlives_the_server_and_follows_the_bytes(portal_in_process
 
 
 async def test_new_untitled_names_come_from_one_listing(portal_in_process: Appliance,
-                                                        contents_managers: ManagerFactory) -> None:
-    manager = contents_managers(portal_in_process, new_member())
+                                                        storage_managers: Make) -> None:
+    manager = storage_managers(portal_in_process, new_member())
     for folder in ("work", "Untitled Folder"):
         await manager.save({"type": "directory"}, folder)
     for taken in ("Untitled.ipynb", "Untitled1.ipynb", "Untitled3.ipynb", "work/Untitled.ipynb"):

@@ -14,7 +14,7 @@ import httpx
 
 from tests.harness import reserve_ports, stop_process
 
-CONTENTS_MANAGER = "appliance.storage.contents_manager.RemoteContentsManager"
+CONTENTS_MANAGER = "appliance.storage.routing.RoutingContentsManager"  # what hubs give members' servers
 
 
 class UserServer:

@@ -1,5 +1,6 @@
 """jupyter_server's own contents tests (test_manager, test_api, test_checkpoints), run unchanged
-against RemoteContentsManager on a real appliance (PostgreSQL + portal), through fixture wrappers.
+against RemoteContentsManager on a real appliance (PostgreSQL + portal), through fixture wrappers;
+test_api's server runs it as members' servers do, behind RoutingContentsManager.
 
 Run by tests/upstream/run in its own pytest process: the upstream tests are a package named
 ``tests`` (as ours are), they need the sdist of the installed jupyter_server (the runner downloads

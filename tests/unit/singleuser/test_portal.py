@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 
 from appliance.singleuser.portal import PortalGallery
-from appliance.storage.contents_manager import StorageClient
+from appliance.storage.api_client import StorageClient
 from appliance.storage.renewal import StorageToken
 
 seen: list[tuple[str, str, str, bytes]] = []

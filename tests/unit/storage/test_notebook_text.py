@@ -10,7 +10,7 @@ import nbformat
 import pytest
 from nbformat import NotebookNode
 
-from appliance.storage.contents_manager import notebook_from_text, notebook_text
+from appliance.storage.notebook_text import notebook_from_text, notebook_text
 
 
 def rich_notebook() -> dict[str, Any]:

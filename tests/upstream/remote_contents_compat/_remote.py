@@ -23,12 +23,13 @@ from pathlib import PurePosixPath
 
 from appliance.storage.contents_manager import RemoteContentsManager
 
-REMOTE_CM = "appliance.storage.contents_manager.RemoteContentsManager"
+SERVER_CM = "appliance.storage.routing.RoutingContentsManager"  # what members' servers are configured with
 
 
 def creds(cm) -> tuple[str, str]:
-    """(storage_url, storage_token) of a RemoteContentsManager."""
-    return (cm.storage_url, cm.storage_token)
+    """(storage_url, storage_token) of a RemoteContentsManager, or of the one behind a RoutingContentsManager."""
+    storage = getattr(cm, "remote", cm)
+    return (storage.storage_url, storage.storage_token)
 
 
 def call(creds_: tuple[str, str], fn):

@@ -1,4 +1,5 @@
-"""jupyter_server 2.21.1 tests/services/contents/test_api.py, run against RemoteContentsManager.
+"""jupyter_server 2.21.1 tests/services/contents/test_api.py, run against the server members run: its
+contents manager is RoutingContentsManager (no mounted folders here) with RemoteContentsManager behind it.
 
 Only fixtures are replaced; every test body is upstream's. The upstream conftest fixtures
 `contents` and `folders` are imported and run unchanged: `contents` writes through
@@ -23,7 +24,7 @@ from ._remote import RemotePath
 @pytest.fixture
 def jp_argv():
     """Upstream: parametrized over FileContentsManager / AsyncFileContentsManager."""
-    return ["--ServerApp.contents_manager_class=" + _remote.REMOTE_CM]
+    return ["--ServerApp.contents_manager_class=" + _remote.SERVER_CM]
 
 
 @pytest.fixture
