@@ -67,14 +67,16 @@ class MasterKeyFile:
     def __init__(self, secrets_dir: Path):
         self.secrets_dir = secrets_dir
         self.path = secrets_dir / MASTER_KEYS_FILE
-        self._loaded: tuple[float, MasterKeys] | None = None
+        self._loaded: tuple[tuple[int, int, int], MasterKeys] | None = None
 
     def current(self) -> MasterKeys:
         if not self.path.exists():
             MasterKeys.load(self.secrets_dir)
-        mtime = self.path.stat().st_mtime
-        if self._loaded is None or self._loaded[0] != mtime:
-            self._loaded = (mtime, MasterKeys.load(self.secrets_dir))
+        stat = self.path.stat()
+        # each write is a new file (os.replace) of another size: a change within one tick of the clock is seen too
+        version = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        if self._loaded is None or self._loaded[0] != version:
+            self._loaded = (version, MasterKeys.load(self.secrets_dir))
         return self._loaded[1]
 
     def add_new_key(self) -> None:

@@ -120,7 +120,8 @@ def test_a_hub_stopped_past_the_fence_count_fences_itself(appliance: Appliance) 
     appliance.up()
     pid = appliance.component("hub-1")["pid"]
     os.kill(pid, signal.SIGSTOP)
-    time.sleep(1.5)  # past 3 heartbeats of 0.3 s, short of dead_after
+    # silent past 3 heartbeats of 0.3 s (discovery's clock says so), short of dead_after
+    wait_for(lambda: float(hubs(appliance)["1"]["heartbeat_age_s"] or 0) >= 1.0, 10, "the stopped hub's silence")
     os.kill(pid, signal.SIGCONT)
     log = appliance.home / "logs" / "hub-1.log"
     wait_for(lambda: "fencing hub 1" in log.read_text(), 10, "fencing")
