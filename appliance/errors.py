@@ -34,3 +34,9 @@ class NotRunning(ApplianceError):
     """The supervisor of this home is not running (exit code 3 for ``status``)."""
 
     exit_code = 3
+
+
+def error_body(message: str, status: int) -> dict[str, object]:
+    """The one JSON error shape of the appliance's HTTP APIs (the portal's, and a member's server's gallery
+    endpoints, which the lab extension reads alike): what happened and what to do, and the HTTP code."""
+    return {"ok": False, "error": message, "status": status}

@@ -34,7 +34,7 @@ from starlette.routing import Route
 
 from appliance.discovery.errors import BadRequest, DiscoveryError, UnknownHub
 from appliance.discovery.registry import HubRegistry
-from appliance.web import json_error
+from appliance.web import json_error, json_message
 
 PREFIX = "/api/discovery/v1"
 SessionUser = Callable[[Request], Awaitable[str | None]]
@@ -128,7 +128,7 @@ class DiscoveryAPI:
     async def me(self, request: Request) -> Response:
         username = await self.session_user(request)
         if username is None:
-            return JSONResponse({"ok": False, "error": "sign in first.", "status": 401}, status_code=401)
+            return json_message("sign in first.", 401)
         return JSONResponse(await self.placement_of(username))
 
     async def placement_of(self, username: str) -> dict[str, Any]:

@@ -9,9 +9,9 @@ import logging
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
-from appliance.web import render
+from appliance.web import json_message, render
 
 log = logging.getLogger("appliance.portal")
 
@@ -35,7 +35,7 @@ async def session_of(request: Request) -> object | None:
 
 def error_response(request: Request, status: int, message: str, session: object | None = None) -> Response:
     if wants_json(request):
-        return JSONResponse({"ok": False, "error": message, "status": status}, status_code=status)
+        return json_message(message, status)
     return render(request, "error.html", status_code=status, status=status, message=message, session=session)
 
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from appliance.portal.settings import PortalSettings
+from appliance.web import json_message
 
 MAX_HEADER_BYTES = 32 * 1024  # the request line and headers together; browsers send 1-4 KB, Node's limit is 16 KB
 MAX_HEADER_COUNT = 100  # browsers send about 20; Apache's LimitRequestFields default
@@ -42,7 +43,7 @@ def portal_hosts(public_url: str, settings: PortalSettings) -> frozenset[str]:
 def plain_refusal(scope: Scope, status: int, message: str) -> Response:
     """A refusal without a page: JSON for the API, text for the rest (nothing rendered from the request)."""
     if scope["path"].startswith("/api/"):
-        return JSONResponse({"ok": False, "error": message, "status": status}, status_code=status)
+        return json_message(message, status)
     return PlainTextResponse(message, status_code=status)
 
 

@@ -27,6 +27,7 @@ from appliance.home import Home
 from appliance.hub.addresses import Addresses
 from appliance.hub.client import HubAPI
 from appliance.identity.csrf import CsrfSigner, same_origin
+from appliance.web import json_message
 
 if TYPE_CHECKING:
     from appliance.identity.sessions import Session
@@ -45,8 +46,7 @@ NO_CSRF = "The request did not carry this page's CSRF token or came from another
 
 
 def error(message: str, status: int) -> JSONResponse:
-    return JSONResponse({"ok": False, "error": message, "status": status}, status_code=status,
-                        headers={"Cache-Control": "no-store"})
+    return json_message(message, status, {"Cache-Control": "no-store"})
 
 
 async def _unmeasured() -> tuple[None, None]:

@@ -13,7 +13,8 @@ from jupyter_server.utils import url_path_join
 from nbformat.v4.rwbase import strip_transient
 from tornado import web
 
-from appliance.singleuser.portal import Answer, PortalGallery, PortalUnconfigured, error_body
+from appliance.errors import error_body
+from appliance.singleuser.portal import Answer, PortalGallery, PortalUnconfigured
 from appliance.singleuser.request import BadRequest, parse_publish
 from appliance.storage.api_client import StorageClient
 from appliance.storage.contents_manager import RemoteContentsManager

@@ -13,15 +13,11 @@ from urllib.parse import quote
 import aiohttp
 from yarl import URL
 
+from appliance.errors import error_body
 from appliance.storage.api_client import StorageClient
 
 STORAGE_API = "/api/storage/v1"
 GALLERY_API = "/api/gallery/v1"
-
-
-def error_body(message: str, status: int) -> dict[str, Any]:
-    """The portal's JSON error shape, which the lab extension reads from either side."""
-    return {"ok": False, "error": message, "status": status}
 
 
 @dataclass(frozen=True)
