@@ -33,7 +33,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import httpx
 import psutil
@@ -123,17 +122,9 @@ class Kernel:
             self.browser.delete(self.url, headers={"X-XSRFToken": self.xsrf})
 
 
-class Member(Protocol):
-    name: str
-    visit: Visit
-
-    def arrive(self) -> None: ...  # sign-in → kernel ready, every step timed in visit
-    def work(self) -> None: ...  # run code and save, once
-    def leave(self) -> None: ...  # stop the server
-
-
-class Working:
-    """What an active member does once their kernel is up, on either side: run code, save the notebook."""
+class Member:
+    """A simulated member: ``arrive`` (sign-in → kernel ready, every step timed in ``visit``), ``work`` (run code
+    and save, once; the same on either side), ``leave`` (stop the server)."""
 
     name: str
     visit: Visit
@@ -151,6 +142,12 @@ class Working:
         with self.visit.step("execute"):
             self.kernel.execute()
 
+    def arrive(self) -> None:
+        raise NotImplementedError
+
+    def leave(self) -> None:
+        raise NotImplementedError
+
     def work(self) -> None:
         assert self.kernel is not None
         with self.visit.step("work-execute"):
@@ -159,7 +156,7 @@ class Working:
             self.kernel.save(f"load-{self.name}.ipynb")
 
 
-class ApplianceMember(Working):
+class ApplianceMember(Member):
     def __init__(self, appliance: Appliance, name: str, password: str):
         self.appliance, self.name, self.password = appliance, name, password
         self.visit = Visit(name)
@@ -198,7 +195,7 @@ class ApplianceMember(Working):
         self.browser.close()
 
 
-class PlainMember(Working):
+class PlainMember(Member):
     def __init__(self, url: str, name: str):
         self.url, self.name = url, name
         self.visit = Visit(name)

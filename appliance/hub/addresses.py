@@ -7,6 +7,8 @@ import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from appliance.proxy import api_url
+
 SIGNED_OUT_PATH = "/research/signed-out"  # the portal's page a hub's logout ends on (it signs out of the portal)
 TRIAL_DOMAIN = "lab.localhost"  # browsers resolve every *.localhost name to loopback, without DNS
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -152,7 +154,7 @@ class Addresses:
     @property
     def proxy_api(self) -> str:
         """The front proxy's REST API (configurable-http-proxy's), on loopback."""
-        return f"http://127.0.0.1:{self.proxy_api_port}"
+        return api_url(self.proxy_api_port)
 
     def user_redirect(self, hub_id: str, path: str) -> str:
         """JupyterHub's /hub/user-redirect/<path> on a hub: <path> on the member's own server."""

@@ -13,6 +13,12 @@ from appliance.supervisor.checks import kept_client
 from appliance.supervisor.spec import Check, CheckFailed, ChildSpec, Port
 from appliance.webui import PROXY_ERROR_PAGES
 
+
+def api_url(port: int) -> str:
+    """The proxy's REST API, on loopback: for its checks, the portal and the hubs alike."""
+    return f"http://127.0.0.1:{port}"
+
+
 TOKEN_SECRET = "proxy-token"  # the proxy's REST API token, shared by the supervisor, the hubs and the portal
 
 
@@ -38,7 +44,7 @@ def proxy_spec(settings: ProxySettings, token: str, portal_routes: Sequence[tupl
     """The front proxy. With ``portal_routes`` (the portal's host names, as routes, and its loopback address)
     the proxy routes by host name: the first segment of every route is a host (see
     hub.addresses.route_prefix), and the proxy serves the portal's host names too, routes its checks keep."""
-    api = f"http://127.0.0.1:{settings.api_port}"
+    api = api_url(settings.api_port)
     argv = [str(find_proxy_command(settings)), "--ip", settings.host, "--port", str(settings.port),
             "--api-ip", "127.0.0.1", "--api-port", str(settings.api_port),
             "--error-path", str(PROXY_ERROR_PAGES), "--log-level", "info"]

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import httpx
 import pytest
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from tests.harness import Appliance
 from tests.integration.oauth import add_user, browser_client, sign_in
@@ -27,7 +27,7 @@ def api_routes(portal: Appliance) -> list[tuple[str, str]]:
     from appliance.application.portal import make_app
     from appliance.config import load_config
 
-    def walk(routes: list, prefix: str = "") -> Iterator[tuple[str, str]]:  # type: ignore[type-arg]
+    def walk(routes: Sequence[BaseRoute], prefix: str = "") -> Iterator[tuple[str, str]]:
         for route in routes:
             if isinstance(route, Mount) and route.routes:
                 yield from walk(route.routes, prefix + route.path)
