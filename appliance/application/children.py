@@ -1,9 +1,11 @@
-"""The appliance's children, in start order: PostgreSQL → migrations → portal → front proxy → hubs → the
-gallery's renderer."""
+"""The appliance's children and what each needs first: PostgreSQL → migrations → the portal and the gallery's
+renderer; the front proxy needs nothing; the hubs need the portal and the proxy. What does not need another
+starts beside it (the start's time is every operator's wait, and every test's). Stopped in reverse list order."""
 
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 
 from appliance import gallery
 from appliance.config import Config
@@ -20,13 +22,14 @@ def build_children(config: Config) -> list[ChildSpec]:
     """Child specs for ``config``. Runs version probes: call before the launcher is installed."""
     specs: list[ChildSpec] = []
     if not config.postgres.url:
-        specs.append(EmbeddedCluster(config.home, config.postgres).child_spec())
+        specs.append(replace(EmbeddedCluster(config.home, config.postgres).child_spec(), after=()))
     specs.append(
         ChildSpec(
             name="migrate",
             description="database migrations",
             argv=[sys.executable, "-m", "appliance", "db", "upgrade"],
             oneshot=True,
+            after=tuple(spec.name for spec in specs),  # the embedded cluster, if any
         )
     )
     portal, portal_local = config.portal, config.addresses.portal_local
@@ -39,9 +42,11 @@ def build_children(config: Config) -> list[ChildSpec]:
             health=http_ok(f"{portal_local}/healthz"),
             address=f"{portal.host}:{portal.port}",
             ports=(Port(portal.host, portal.port, "portal.port"),),
+            after=("migrate",),
         )
     )
-    specs.append(proxy_spec(config.proxy, config.home.secret(PROXY_TOKEN_SECRET), portal_routes(config)))
+    proxy = proxy_spec(config.proxy, config.home.secret(PROXY_TOKEN_SECRET), portal_routes(config))
+    specs.append(replace(proxy, after=()))
     specs += [hub_spec(config, hub_id) for hub_id in config.addresses.hub_ids]
     specs.append(renderer_spec(config))
     return specs
@@ -63,6 +68,7 @@ def renderer_spec(config: Config) -> ChildSpec:
         argv=[sys.executable, "-m", "appliance.application.renderer"],
         ready=beats,
         health=beats,
+        after=("migrate",),
     )
 
 
@@ -80,4 +86,5 @@ def hub_spec(config: Config, hub_id: str) -> ChildSpec:
         health=http_ok(f"http://127.0.0.1:{port}{base}hub/api/"),
         address=f"127.0.0.1:{port}{base}",
         ports=(Port("127.0.0.1", port, "hubs.first_port"),),
+        after=("portal", "proxy"),
     )

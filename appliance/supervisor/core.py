@@ -1,4 +1,5 @@
-"""The supervisor: start children in order, watch them, restart the dead, stop everything.
+"""The supervisor: start children in the order they need each other, watch them, restart the dead, stop
+everything.
 
 Each service child is watched by one coroutine that runs its life cycle as a flat loop:
 start → wait until ready → health-check until it dies → back off → start again. Operator commands
@@ -64,7 +65,7 @@ class Child:
 
 
 class Supervisor:
-    """Runs ``specs`` in order; see the module docstring for the life cycle of each child."""
+    """Runs ``specs``, stopped in reverse list order; the module docstring tells each child's life cycle."""
 
     def __init__(
         self,
@@ -99,18 +100,37 @@ class Supervisor:
     # ----- public interface -------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start every child in order, each ready before the next; StartFailed if one is not."""
-        for child in self.children:
-            if self.stopping:
-                return
+        """Start every child once the children it comes after are ready, independent ones side by side;
+        StartFailed (the others' starts cancelled) if one is not."""
+        loop = asyncio.get_running_loop()
+        ready: dict[str, asyncio.Future[None]] = {child.spec.name: loop.create_future() for child in self.children}
+        unknown = {name for child in self.children for name in child.spec.after or () if name not in ready}
+        if unknown:
+            raise ValueError(f"children named in `after` are not supervised: {sorted(unknown)}")
+        previous = [None, *self.children[:-1]]
+        starts = [asyncio.create_task(self._start_child(child, before, ready), name=f"start {child.spec.name}")
+                  for child, before in zip(self.children, previous, strict=True)]
+        try:
+            await asyncio.gather(*starts)
+        finally:
+            for start in starts:
+                start.cancel()
+
+    async def _start_child(self, child: Child, before: Child | None,
+                           ready: dict[str, asyncio.Future[None]]) -> None:
+        needs = child.spec.after if child.spec.after is not None else (before.spec.name,) if before else ()
+        for name in needs:
+            await asyncio.shield(ready[name])
+        if not self.stopping:  # else those after it come here too, and the start ends
             began = self.clock()
-            if child.spec.oneshot:
-                await self._run_oneshot(child)
-            else:
-                first_ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-                child.task = asyncio.create_task(self._supervise(child, first_ready), name=child.spec.name)
-                await first_ready
+            await (self._run_oneshot(child) if child.spec.oneshot else self._first_start(child))
             log.info("%s ready in %.1f s", child.spec.description or child.spec.name, self.clock() - began)
+        ready[child.spec.name].set_result(None)
+
+    async def _first_start(self, child: Child) -> None:
+        first_ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        child.task = asyncio.create_task(self._supervise(child, first_ready), name=child.spec.name)
+        await first_ready
 
     async def stop(self) -> None:
         """Stop children in reverse start order, then kill whatever is left. Idempotent."""

@@ -35,8 +35,9 @@ class Port:
 class ChildSpec:
     """One supervised child.
 
-    ``oneshot`` children (initialisation steps such as migrations) run to completion in start
-    order and must exit 0; services run until stopped and are restarted when they die.
+    ``oneshot`` children (initialisation steps such as migrations) run to completion and must exit 0;
+    services run until stopped and are restarted when they die. A child starts once the children named in
+    ``after`` are ready (oneshots: finished); with ``after`` left None, once the child before it in the list is.
     """
 
     name: str
@@ -51,3 +52,4 @@ class ChildSpec:
     oneshot: bool = False
     stop_signal: int = signal.SIGTERM
     description: str = ""  # what the child is, for progress lines ("PostgreSQL 15")
+    after: tuple[str, ...] | None = None  # names of the children this one needs; None: the one before it

@@ -75,6 +75,47 @@ async def test_children_start_in_order_each_ready_before_the_next() -> None:
     await supervisor.stop()
 
 
+async def test_children_named_in_after_are_ready_first_and_independent_ones_start_side_by_side() -> None:
+    launcher = ScriptedLauncher()
+    db_ready = asyncio.Event()
+
+    async def db_check() -> None:
+        if not db_ready.is_set():
+            raise CheckFailed("not yet")
+
+    supervisor = Supervisor([service("db", ready=db_check), service("proxy", after=()),
+                             service("web", after=("db", "proxy"))], FAST, launcher)
+    start = asyncio.create_task(supervisor.start())
+    await wait_until(lambda: [name for name, _ in launcher.spawned] == ["db", "proxy"])  # proxy did not wait for db
+    await asyncio.sleep(0.05)
+    assert "web" not in [name for name, _ in launcher.spawned]
+    db_ready.set()
+    await start
+    assert [name for name, _ in launcher.spawned] == ["db", "proxy", "web"]
+    await supervisor.stop()
+
+
+async def test_a_failed_start_ends_the_start_before_the_children_that_need_it() -> None:
+    launcher = ScriptedLauncher()
+    launcher.die_on_start.add("db")
+
+    async def never_ready() -> None:
+        raise CheckFailed("waiting")
+
+    supervisor = Supervisor([service("db"), service("slow", after=(), ready=never_ready),
+                             service("web", after=("db",))], FAST, launcher)
+    with pytest.raises(StartFailed, match="db failed to start"):
+        await supervisor.start()
+    assert "web" not in [name for name, _ in launcher.spawned]
+    await supervisor.stop()
+
+
+async def test_after_naming_no_child_is_refused() -> None:
+    supervisor = Supervisor([service("web", after=("db",))], FAST, ScriptedLauncher())
+    with pytest.raises(ValueError, match="db"):
+        await supervisor.start()
+
+
 async def test_a_dead_child_is_restarted_and_counted() -> None:
     launcher = ScriptedLauncher()
     supervisor = Supervisor([service("a")], FAST, launcher)
