@@ -209,10 +209,12 @@ class Renderer:
             thread.start()
         log.info("renderer ready: %s worker(s), up to %g s and %s bytes a render", self.settings.renderers,
                  self.settings.render_timeout_s, self.settings.render_max_html_bytes)
-        while not self.stopping.wait(HEARTBEAT_S):
+        while True:  # the first beat at once: it is what the supervisor waits for at the start
             if not all(thread.is_alive() for thread in self.threads):
                 raise RuntimeError("a renderer thread died (its error is logged above)")
             self.beat()
+            if self.stopping.wait(HEARTBEAT_S):
+                break
         for thread in self.threads:
             thread.join(10)
 
