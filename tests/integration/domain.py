@@ -40,7 +40,7 @@ def on_domain() -> Iterator[Domain]:
     """An appliance with one hub on lab.test and hub.lab.test, up until the generator is closed."""
     certificates = Path(tempfile.mkdtemp(prefix="appliance-tls-"))
     ca_file, cert_file, key_file = make_certificates(certificates, [PORTAL_HOST, HUB_HOST, f"*.{HUB_HOST}"])
-    appliance = Appliance(make_home(), reserve_ports(4)).with_hubs(1)
+    appliance = Appliance(make_home(started_once=True), reserve_ports(4)).with_hubs(1)
     port = appliance.proxy_port
     appliance.env.update(APPLIANCE_PORTAL_PUBLIC_URL=f"https://{PORTAL_HOST}:{port}",
                          APPLIANCE_HUBS_PUBLIC_URL=f"https://{HUB_HOST}:{port}",

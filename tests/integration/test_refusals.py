@@ -14,6 +14,12 @@ import pytest
 from tests.harness import Appliance
 
 
+@pytest.fixture
+def appliance(new_appliance: Appliance) -> Appliance:
+    """An empty home: a refused first start must leave it as it was (no cluster initialised)."""
+    return new_appliance
+
+
 def test_port_in_use_names_the_port_and_its_holder(appliance: Appliance) -> None:
     with socket.socket() as holder:
         holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -220,7 +220,8 @@ def test_up_public_listens_on_every_interface(appliance: Appliance) -> None:
     assert ("0.0.0.0", appliance.proxy_port) in listening
     assert ("127.0.0.1", appliance.api_port) in listening  # the proxy's API stays on loopback
     assert ("127.0.0.1", appliance.pg_port) in listening
-    assert appliance.cli("stop").returncode == 0
+    stopped = appliance.cli("stop")
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
 
 
 def test_children_do_not_import_from_the_operators_working_directory(appliance: Appliance, tmp_path: Path) -> None:
