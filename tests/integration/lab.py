@@ -82,7 +82,7 @@ def user_servers(name: str) -> list[psutil.Process]:
     found = []
     for process in psutil.process_iter(["cmdline"]):
         try:
-            if ("jupyterhub.singleuser" in " ".join(process.info["cmdline"] or [])
+            if ("appliance.application.singleuser" in " ".join(process.info["cmdline"] or [])
                     and process.environ().get("JUPYTERHUB_USER") == name and process.status() != psutil.STATUS_ZOMBIE):
                 found.append(process)
         except psutil.Error:

@@ -28,7 +28,7 @@ def server_running(name: str) -> bool:
     """Whether the member's JupyterLab server process is alive."""
     for process in psutil.process_iter(["cmdline"]):
         try:
-            if ("jupyterhub.singleuser" in " ".join(process.info["cmdline"] or [])
+            if ("appliance.application.singleuser" in " ".join(process.info["cmdline"] or [])
                     and process.environ().get("JUPYTERHUB_USER") == name and process.status() != psutil.STATUS_ZOMBIE):
                 return True
         except psutil.Error:
