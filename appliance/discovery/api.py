@@ -75,11 +75,12 @@ class DiscoveryAPI:
         return endpoint
 
     def _hub(self, request: Request) -> tuple[str, str]:
-        """The hub this call comes from, with its credential (checked by the registry)."""
+        """The hub this call comes from, with its credential, checked before anything of the call is read."""
         scheme, _, credential = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not credential:
             raise UnknownHub("a hub credential is required (Authorization: Bearer …).")
         hub_id: str = request.path_params["hub_id"]
+        self.registry.credentials.check(hub_id, credential.strip())
         return hub_id, credential.strip()
 
     @staticmethod
@@ -120,8 +121,7 @@ class DiscoveryAPI:
         return JSONResponse({"ok": True, "access_endings": endings, "access_cursor": cursor})
 
     async def member(self, request: Request) -> Response:
-        hub_id, credential = self._hub(request)
-        self.registry.credentials.check(hub_id, credential)
+        hub_id, _ = self._hub(request)
         placement = await self.registry.assignment(request.path_params["username"])
         return JSONResponse({"assigned": placement == hub_id, "hub": placement})
 

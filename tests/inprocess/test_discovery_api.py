@@ -77,8 +77,9 @@ def test_a_wrong_or_missing_credential_is_refused(portal_in_process: Appliance, 
     if credential == "hub-2's":
         credential = hub_credentials(Home(portal_in_process.home)).for_hub("2")
     for verb in ("register", "heartbeat", "members/alice"):
-        response = hub_call(portal_in_process, "1", verb, credential, json={"epoch": 1, "running": 0, "pending": 0})
-        assert response.status_code == 401 and response.json()["ok"] is False, (verb, response.text)
+        for body in (b'{"epoch": 1, "running": 0, "pending": 0}', b"not json"):  # the credential is checked first
+            response = hub_call(portal_in_process, "1", verb, credential, content=body)
+            assert response.status_code == 401 and response.json()["ok"] is False, (verb, body, response.text)
 
 
 @pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'{"epoch": "one", "running": 0, "pending": 0}', b"{}"])
