@@ -65,7 +65,8 @@ class Child:
 
 
 class Supervisor:
-    """Runs ``specs``, stopped in reverse list order; the module docstring tells each child's life cycle."""
+    """Runs ``specs``: each starts once those it needs are ready and stops once those that need it have stopped
+    (``ChildSpec.after``); the module docstring tells each child's life cycle."""
 
     def __init__(
         self,
@@ -94,32 +95,31 @@ class Supervisor:
             )
             for spec in specs
         ]
+        self.needs = {spec.name: spec.after if spec.after is not None else (before.name,) if before else ()
+                      for spec, before in zip(specs, [None, *specs], strict=False)}
+        unknown = {name for needed in self.needs.values() for name in needed if name not in self.needs}
+        if unknown:
+            raise ValueError(f"children named in `after` are not supervised: {sorted(unknown)}")
         self.stopping = False
         self._stopped = asyncio.Event()
 
     # ----- public interface -------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start every child once the children it comes after are ready, independent ones side by side;
-        StartFailed (the others' starts cancelled) if one is not."""
+        """Start every child once the children it needs are ready, independent ones side by side; StartFailed
+        (the others' starts cancelled) if one is not."""
         loop = asyncio.get_running_loop()
         ready: dict[str, asyncio.Future[None]] = {child.spec.name: loop.create_future() for child in self.children}
-        unknown = {name for child in self.children for name in child.spec.after or () if name not in ready}
-        if unknown:
-            raise ValueError(f"children named in `after` are not supervised: {sorted(unknown)}")
-        previous = [None, *self.children[:-1]]
-        starts = [asyncio.create_task(self._start_child(child, before, ready), name=f"start {child.spec.name}")
-                  for child, before in zip(self.children, previous, strict=True)]
+        starts = [asyncio.create_task(self._start_child(child, ready), name=f"start {child.spec.name}")
+                  for child in self.children]
         try:
             await asyncio.gather(*starts)
         finally:
             for start in starts:
                 start.cancel()
 
-    async def _start_child(self, child: Child, before: Child | None,
-                           ready: dict[str, asyncio.Future[None]]) -> None:
-        needs = child.spec.after if child.spec.after is not None else (before.spec.name,) if before else ()
-        for name in needs:
+    async def _start_child(self, child: Child, ready: dict[str, asyncio.Future[None]]) -> None:
+        for name in self.needs[child.spec.name]:
             await asyncio.shield(ready[name])
         if not self.stopping:  # else those after it come here too, and the start ends
             began = self.clock()
@@ -133,7 +133,7 @@ class Supervisor:
         await first_ready
 
     async def stop(self) -> None:
-        """Stop children in reverse start order, then kill whatever is left. Idempotent."""
+        """Stop each child once the children that need it have stopped, then kill whatever is left. Idempotent."""
         if self.stopping:
             await self._stopped.wait()
             return
@@ -144,10 +144,18 @@ class Supervisor:
                 child.task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await child.task
-        for child in reversed(self.children):
+        stopped = {child.spec.name: asyncio.Event() for child in self.children}
+
+        async def stop_child(child: Child) -> None:
+            for other, needed in self.needs.items():
+                if child.spec.name in needed:
+                    await stopped[other].wait()
             remaining = max(deadline - self.clock(), 0.5)
             await self._stop_process(child, timeout_s=min(remaining, self.settings.stop_timeout_s / 2))
             child.state = STOPPED
+            stopped[child.spec.name].set()
+
+        await asyncio.gather(*(stop_child(child) for child in self.children))
         leftovers = self.launcher.kill_orphans()
         if leftovers:
             log.warning("killed %d leftover process(es): %s", len(leftovers), leftovers)

@@ -110,10 +110,22 @@ async def test_a_failed_start_ends_the_start_before_the_children_that_need_it() 
     await supervisor.stop()
 
 
-async def test_after_naming_no_child_is_refused() -> None:
-    supervisor = Supervisor([service("web", after=("db",))], FAST, ScriptedLauncher())
+def test_after_naming_no_child_is_refused() -> None:
     with pytest.raises(ValueError, match="db"):
-        await supervisor.start()
+        Supervisor([service("web", after=("db",))], FAST, ScriptedLauncher())
+
+
+async def test_a_child_stops_once_those_that_need_it_have_and_independent_ones_stop_side_by_side() -> None:
+    launcher = ScriptedLauncher()
+    launcher.ignore_term.update({"hub-1", "hub-2"})  # each makes the stop wait its timeout, then kills it
+    supervisor = Supervisor([service("portal"), service("hub-1", after=("portal",)),
+                             service("hub-2", after=("portal",))], FAST, launcher)
+    await supervisor.start()
+    await supervisor.stop()
+    order = launcher.signals.index
+    for one, other in (("hub-1", "hub-2"), ("hub-2", "hub-1")):  # both asked before either is killed
+        assert order((one, signal.SIGTERM)) < order((other, signal.SIGKILL))
+    assert order(("portal", signal.SIGTERM)) > max(order(("hub-1", signal.SIGKILL)), order(("hub-2", signal.SIGKILL)))
 
 
 async def test_a_dead_child_is_restarted_and_counted() -> None:
