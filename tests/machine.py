@@ -23,6 +23,9 @@ REPO = Path(__file__).resolve().parents[1]
 CLIENT_FILES = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pip.conf", "/etc/xdg/pip", "/etc/npmrc", "/usr/etc/npmrc",
                 "/root/.npmrc"]
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# What the registries sent, kept between machines as a CI runner's package proxy would keep it: apt's archives,
+# pip's and npm's caches. Each machine still installs everything itself; only the downloads are spared.
+DOWNLOAD_CACHES = {"apt": "/var/cache/apt/archives", "pip": "/root/.cache/pip", "npm": "/root/.npm"}
 
 
 def base_root() -> Path:
@@ -74,6 +77,9 @@ class Machine:
 
     def boot(self, timeout: float = 60) -> Machine:
         binds = [f"--bind-ro={path}" for path in self._wheel_dirs()]
+        for name, inside in DOWNLOAD_CACHES.items():
+            (CACHE / "downloads" / name).mkdir(parents=True, exist_ok=True)
+            binds.append(f"--bind={CACHE / 'downloads' / name}:{inside}")
         log = open(self.dir / "console.log", "ab")  # noqa: SIM115 - lives as long as the machine
         self.nspawn = subprocess.Popen(["systemd-nspawn", "-D", str(self.root), "--register=no", "--keep-unit",
                                         "--boot", *binds], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
