@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -250,15 +251,18 @@ def test_up_after_a_crashed_supervisor_clears_its_leftovers(appliance: Appliance
 
 def test_logs_follow_prints_new_lines(running_appliance: Appliance) -> None:
     command = [sys.executable, "-m", "appliance", "logs", "portal", "-f", "-n", "0"]
-    with subprocess.Popen(command, env=running_appliance.env, stdout=subprocess.PIPE, text=True) as follower:
+    with subprocess.Popen(command, env=running_appliance.env, stdout=subprocess.PIPE) as follower:
         assert follower.stdout is not None
-        os.set_blocking(follower.stdout.fileno(), False)
-        marker = f"/follow-{uuid.uuid4().hex}"
+        marker = f"/follow-{uuid.uuid4().hex}".encode()
         deadline = time.monotonic() + 10
-        seen = ""
+        seen = b""
         while marker not in seen and time.monotonic() < deadline:
-            httpx.get(running_appliance.portal_url + marker)  # uvicorn logs the request line
-            time.sleep(0.3)
-            seen += follower.stdout.read() or ""
+            httpx.get(running_appliance.portal_url + marker.decode())  # uvicorn logs the request line
+            # raw reads of what is there: a non-blocking text stream's read() can fail inside its decoder
+            while select.select([follower.stdout], [], [], 0.3)[0]:
+                chunk = os.read(follower.stdout.fileno(), 65536)
+                seen += chunk
+                if not chunk:
+                    break
         follower.terminate()
     assert marker in seen
