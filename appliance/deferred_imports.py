@@ -27,8 +27,7 @@ def defer_iri_grammar() -> None:
     def is_valid_syntax(*args: Any, **kwargs: Any) -> bool:
         if sys.modules.get(IRI_GRAMMAR) is stand_in:
             del sys.modules[IRI_GRAMMAR]
-        real: bool = importlib.import_module(IRI_GRAMMAR).is_valid_syntax(*args, **kwargs)
-        return real
+        return bool(importlib.import_module(IRI_GRAMMAR).is_valid_syntax(*args, **kwargs))
 
     stand_in.is_valid_syntax = is_valid_syntax  # type: ignore[attr-defined]
     sys.modules[IRI_GRAMMAR] = stand_in

@@ -1,6 +1,6 @@
 """The appliance's children and what each needs first: PostgreSQL → migrations → the portal and the gallery's
 renderer; the front proxy needs nothing; the hubs need the portal and the proxy. What does not need another
-starts beside it (the start's time is every operator's wait, and every test's). Stopped in reverse list order."""
+starts beside it (the start's time is every operator's wait, and every test's); the stop goes the other way."""
 
 from __future__ import annotations
 
