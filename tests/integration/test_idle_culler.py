@@ -8,11 +8,10 @@ import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-import psutil
 import pytest
 
 from tests.harness import Appliance
-from tests.integration.lab import Member, server_url
+from tests.integration.lab import Member, server_url, user_servers
 from tests.integration.oauth import Browser, browser_client, follow, log_in_through_hub
 
 TIMEOUT_S = 5  # the culler checks every 2 s; servers report their activity every second
@@ -26,14 +25,7 @@ def close_browsers() -> Iterator[None]:
 
 def server_running(name: str) -> bool:
     """Whether the member's JupyterLab server process is alive."""
-    for process in psutil.process_iter(["cmdline"]):
-        try:
-            if ("appliance.application.singleuser" in " ".join(process.info["cmdline"] or [])
-                    and process.environ().get("JUPYTERHUB_USER") == name and process.status() != psutil.STATUS_ZOMBIE):
-                return True
-        except psutil.Error:
-            continue
-    return False
+    return bool(user_servers(name))
 
 
 def test_a_server_in_use_is_kept_and_an_idle_one_is_culled_after_the_timeout(appliance: Appliance) -> None:
