@@ -4,15 +4,31 @@ session, the portal served in the test process) in tests/inprocess/conftest.py.
 
 - ``localhost_names`` (session, automatic): every *.localhost name resolves to 127.0.0.1 in the test
   process, as in browsers, so that test clients reach the trial names.
+- ``built_wheel`` (session): the appliance's wheel as pip builds it from this checkout, in pip's isolated
+  build environment; built once per run for the packaging test and the fresh machine's upgrade.
 """
 
 from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from tests.harness import resolve_localhost_names
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 @pytest.fixture(scope="session", autouse=True)
 def localhost_names() -> None:
     resolve_localhost_names()
+
+
+@pytest.fixture(scope="session")
+def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(target), str(ROOT)],
+                   check=True, capture_output=True)
+    return next(target.glob("appliance-*.whl"))

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -128,13 +126,10 @@ def assert_saved(machine: Machine) -> None:
 
 
 def test_the_installer_piped_with_a_newer_wheel_upgrades_in_place_and_keeps_everything(
-        installed: Installed, tmp_path: Path) -> None:
+        installed: Installed, built_wheel: Path) -> None:
     """As `curl -fsSL URL/install.sh | sudo bash -s -- --from WHEEL` would run it: no checkout around."""
-    machine = installed.machine
+    machine, wheel = installed.machine, built_wheel
     config_before = (machine.root / CONFIG.lstrip("/")).read_text()
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(REPO)],
-                   check=True, capture_output=True)
-    wheel = next(tmp_path.glob("appliance-*.whl"))
     shutil.copy(wheel, machine.root / "root" / wheel.name)
     shutil.copy(REPO / "installer" / "install.sh", machine.root / "root" / "install.sh")
     again = machine.run("bash", "-c", f"cd / && bash -s -- --from /root/{wheel.name} < /root/install.sh",
