@@ -30,6 +30,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.context import ForkServerContext
 from pathlib import Path
@@ -147,9 +148,16 @@ class RenderProcesses:
         self.context.set_forkserver_preload(renderjob.PRELOAD)
 
     def start(self) -> None:
-        """Start the fork server now (it loads the converters), not on the first render."""
+        """Start the fork server now (it loads the converters), not on the first render. Called on the main
+        thread before the workers start.
+
+        The fork server, and so every render forked from it, ignores SIGTERM from its start. A stop signals
+        the renderer's whole process group, and a render that died of it before the renderer saw the stop
+        would be recorded failed instead of given back (render_in_child's own ignore comes after the fork).
+        """
         process = self.context.Process(target=renderjob.warm, name="warm-up", daemon=True)
-        process.start()
+        with ignored_by_children(signal.SIGTERM):
+            process.start()
         process.join()
 
     def render(self, notebook_z: bytes, version_id: int) -> Rendered:
@@ -182,6 +190,20 @@ class RenderProcesses:
             if process.is_alive():
                 process.kill()
             process.join(5)
+
+
+@contextlib.contextmanager
+def ignored_by_children(signum: int) -> Iterator[None]:
+    """Processes started inside ignore ``signum`` (an ignored signal is the one disposition exec keeps),
+    while this one keeps its handler: a ``signum`` that arrives meanwhile is blocked, not ignored (Linux keeps
+    a blocked signal pending even while it is ignored), and is handled at the end. Main thread only."""
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signum})
+    handler = signal.signal(signum, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signum, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def describe(exitcode: int | None) -> str:
