@@ -26,7 +26,7 @@ def make_engine(url: str, pool_size: int = 5, clock: Callable[[], float] = time.
     def note_use(dbapi_connection: Any, entry: ConnectionPoolEntry, *_: Any) -> None:
         entry.info[USED_AT] = clock()
 
-    def ping_if_idle(dbapi_connection: Any, entry: ConnectionPoolEntry, proxy: Any) -> None:
+    def ping_if_stale(dbapi_connection: Any, entry: ConnectionPoolEntry, proxy: Any) -> None:
         recently_used = clock() - entry.info.get(USED_AT, float("-inf")) <= PING_AFTER_IDLE_S
         if recently_used and not _server_spoke(dbapi_connection):
             return
@@ -39,7 +39,7 @@ def make_engine(url: str, pool_size: int = 5, clock: Callable[[], float] = time.
 
     event.listen(engine, "connect", note_use)
     event.listen(engine, "checkin", note_use)
-    event.listen(engine, "checkout", ping_if_idle)
+    event.listen(engine, "checkout", ping_if_stale)
     return engine
 
 
