@@ -184,7 +184,7 @@ def test_the_command_lines_changes_are_recorded_as_cli_and_found_by_appliance_au
     found = wait_for(lab, lambda events: len(events) == 3, "--target", client_id)
     assert actions(found) == ["oauth-client.added", "oauth-client.secret-rotated", "oauth-client.removed"]
     assert {(e["actor"], e["address"]) for e in found} == {(f"cli:{getpass.getuser()}", "local")}
-    hidden = cli_events(lab, "--action", "gallery", "--search", "advertising")
+    hidden = wait_for(lab, lambda events: len(events) == 1, "--action", "gallery", "--search", "advertising")
     assert [(e["action"], e["target"], e["detail"]) for e in hidden] == [
         ("gallery.hidden", slug, {"reason": "advertising", "reports_resolved": 0})]
     table = lab.cli("audit", "--target", client_id)
