@@ -20,7 +20,7 @@ from appliance.config import Config, load_config
 from appliance.db import make_engine
 from appliance.hub import addresses
 from appliance.hub.routes import HubRoutes
-from appliance.portal.errors import http_exception, server_error
+from appliance.portal.errors import DATABASE_UNAVAILABLE, database_unavailable, http_exception, server_error
 from appliance.portal.forwarded import TrustedProxyHeaders
 from appliance.portal.guards import AllowedHosts, HeaderLimits, portal_hosts
 from appliance.portal.headers import SecurityHeaders
@@ -162,7 +162,8 @@ def make_app(config: Config) -> Starlette:
                        member_origins=config.addresses.member_origins),
             Middleware(AllowedHosts, hosts=portal_hosts(portal_origin, config.portal), public_url=portal_origin),
         ],
-        exception_handlers={HTTPException: http_exception, Exception: server_error},
+        exception_handlers={HTTPException: http_exception, Exception: server_error,
+                            **{error: database_unavailable for error in DATABASE_UNAVAILABLE}},
         lifespan=lifespan,
     )
     app.state.templates = templates

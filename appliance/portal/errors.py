@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import logging
 
+import psycopg
+import sqlalchemy.exc
+from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -14,6 +17,10 @@ from starlette.responses import Response
 from appliance.web import json_message, render
 
 log = logging.getLogger("appliance.portal")
+# What a request meets while PostgreSQL restarts or is out of connections: a moment's wait, not a fault of ours
+DATABASE_UNAVAILABLE = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.TimeoutError, psycopg.OperationalError,
+                        PoolTimeout)
+RETRY_AFTER_S = 2
 
 
 def wants_json(request: Request) -> bool:
@@ -50,3 +57,12 @@ async def http_exception(request: Request, exc: Exception) -> Response:
 async def server_error(request: Request, exc: Exception) -> Response:
     # Starlette's ServerErrorMiddleware re-raises after this, so the traceback is logged.
     return error_response(request, 500, "Something went wrong on the server; the error has been logged.")
+
+
+async def database_unavailable(request: Request, exc: Exception) -> Response:
+    log.warning("%s %s: the database did not answer (%s)", request.method, request.url.path,
+                str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    response = error_response(request, 503, "The database is not answering just now (it may be restarting); "
+                                            "try again in a moment.")
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response

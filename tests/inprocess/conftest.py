@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import re
 import shutil
 import socket
 import subprocess
@@ -23,13 +24,15 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from urllib.parse import quote
 
 import psycopg
 import pytest
 import uvicorn
 from click.testing import CliRunner
+from sqlalchemy.engine import make_url
+from starlette.routing import BaseRoute, Mount, Route
 
 from appliance.application.portal import make_app
 from appliance.cli import main
@@ -39,6 +42,7 @@ from appliance.postgres import SUPERUSER, EmbeddedCluster
 from tests.harness import Appliance, make_home, reserve_ports, started, stop_process
 
 START_TIMEOUT_S = 60  # initdb and the first start on a loaded 2-core machine
+PARAMETER = re.compile(r"{(\w+)(?::\w+)?}")
 
 
 class SessionCluster:
@@ -76,6 +80,19 @@ class SessionCluster:
         with psycopg.connect(self._dsn("postgres"), autocommit=True) as connection:
             connection.execute(f'CREATE DATABASE "{name}"')
         return self._dsn(name)
+
+    @contextlib.contextmanager
+    def refusing(self, database_url: str) -> Iterator[None]:
+        """The database refuses every connection, and the ones it had are ended, for the block: what its
+        clients meet while PostgreSQL restarts (the other modules' databases carry on)."""
+        name = make_url(database_url).database
+        with psycopg.connect(self._dsn("postgres"), autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            try:
+                admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+                yield
+            finally:
+                admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
 
     def stop(self) -> None:
         stop_process(self.process)
@@ -153,6 +170,21 @@ class InProcessPortal(Appliance):
             self._server.should_exit = True
             self._thread.join(30)
         self._server = self._thread = None
+
+
+def portal_routes(portal: Appliance) -> list[tuple[str, str]]:
+    """(method, path) of every route in the portal's route table, mounts included, parameters filled with
+    "x1"; HEAD left out."""
+    def walk(routes: Sequence[BaseRoute], prefix: str = "") -> Iterator[tuple[str, str]]:
+        for route in routes:
+            if isinstance(route, Mount) and route.routes:
+                yield from walk(route.routes, prefix + route.path)
+            elif isinstance(route, Route):
+                for method in sorted(route.methods or ()):
+                    yield method, prefix + route.path
+
+    app = make_app(load_config(environ=portal.env))  # its route table only: never started
+    return [(method, PARAMETER.sub("x1", path)) for method, path in walk(app.routes) if method != "HEAD"]
 
 
 @contextlib.contextmanager

@@ -7,37 +7,21 @@ and are not under /api/."""
 
 from __future__ import annotations
 
-import re
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import httpx
 import pytest
-from starlette.routing import BaseRoute, Mount, Route
 
 from tests.harness import Appliance
+from tests.inprocess.conftest import portal_routes
 from tests.integration.oauth import add_user, browser_client, sign_in
 
 pytestmark = pytest.mark.integration
-PARAMETER = re.compile(r"{(\w+)(?::\w+)?}")
 
 
 def api_routes(portal: Appliance) -> list[tuple[str, str]]:
-    """(method, path) of every /api/ route in the portal's route table, mounts included, parameters filled."""
-    from appliance.application.portal import make_app
-    from appliance.config import load_config
-
-    def walk(routes: Sequence[BaseRoute], prefix: str = "") -> Iterator[tuple[str, str]]:
-        for route in routes:
-            if isinstance(route, Mount) and route.routes:
-                yield from walk(route.routes, prefix + route.path)
-            elif isinstance(route, Route):
-                for method in sorted(route.methods or ()):
-                    yield method, prefix + route.path
-
-    app = make_app(load_config(environ=portal.env))  # its route table only: never started
-    return [(method, PARAMETER.sub("x1", path)) for method, path in walk(app.routes)
-            if path.startswith("/api/") and method != "HEAD"]
+    return [(method, path) for method, path in portal_routes(portal) if path.startswith("/api/")]
 
 
 @pytest.fixture(scope="module")
