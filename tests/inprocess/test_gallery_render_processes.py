@@ -54,11 +54,12 @@ def test_a_render_outlives_the_stop_signal_until_the_renderer_abandons_it(
 
 
 def render_processes() -> tuple[psutil.Process, psutil.Process]:
-    """The fork server (this process's child) and the render forked from it, once it is there."""
+    """The fork server (this process's child; not the session's PostgreSQL) and the render forked from it, once
+    it is there."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         for fork_server in psutil.Process().children():
-            if renders := fork_server.children():
+            if "multiprocessing.forkserver" in " ".join(fork_server.cmdline()) and (renders := fork_server.children()):
                 return fork_server, renders[0]
         time.sleep(0.02)
     pytest.fail("no render process started within 30 s")
