@@ -99,6 +99,7 @@ def hub_config(config: HubSources, hub_id: str, credential: str) -> TraitletsCon
     c.JupyterHub.ip = config.proxy.host
     c.JupyterHub.port = config.proxy.port
     c.JupyterHub.db_url = hub_database.render_as_string(hide_password=False)
+    c.JupyterHub.db_kwargs = {"pool_pre_ping": True}  # a PostgreSQL restart costs no failed request (or 403)
     c.JupyterHub.cookie_secret_file = str(state / "cookie_secret")
     c.JupyterHub.pid_file = str(state / "jupyterhub.pid")
     c.JupyterHub.cleanup_servers = False  # a restarted hub resumes its members' servers
@@ -163,7 +164,9 @@ def update_spawner(c: TraitletsConfig, config: HubSources, hub_id: str, spawner:
                       f"--LabApp.app_settings_dir={LAB_SETTINGS}",
                       f"--LabApp.extra_labextensions_path={LABEXTENSIONS}",  # one item (a list literal is not parsed)
                       # a token the hub revoked (access ended) is refused within seconds, not 5 minutes
-                      f"--HubAuth.cache_max_age={SERVER_AUTH_CACHE_S}"]
+                      f"--HubAuth.cache_max_age={SERVER_AUTH_CACHE_S}",
+                      # the hub's last answer about a visitor holds while the hub restarts (singleuser/identity.py)
+                      "--ServerApp.identity_provider_class=appliance.singleuser.identity.HubIdentityProvider"]
     c.Spawner.mem_limit = config.hubs.memory_limit or None
     c.Spawner.cpu_limit = config.hubs.cpu_limit_cores or None
     c.StorageEnvMixin.storage_url = f"{portal_local}/api/storage/v1"

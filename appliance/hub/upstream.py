@@ -14,6 +14,9 @@ tests/unit/hub/test_upstream.py fails when a JupyterHub upgrade changes any of t
 - ``JupyterHub._periodic_callbacks`` (name → tornado PeriodicCallback, all stopped by JupyterHub.stop) and
   ``JupyterHub._service_map`` (what ``Proxy.check_routes`` takes with the users).
 
+- ``BaseHandler.prepare`` takes any error of ``get_current_user`` (a database that does not answer, too) for no
+  user: the request is refused 403. ``answer_database_errors`` turns that case into a 503.
+
 Overridden in hub/app.py, and checked by the same test: ``ConfigurableHTTPProxy._routespec_to_chp_path``
 and ``_routespec_from_chp_path`` (routespec ↔ the proxy API's path), ``SystemdSpawner._expand_user_vars``
 (the {USERNAME} templates of a unit's directories).
@@ -25,8 +28,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from jupyterhub import orm
+from jupyterhub.handlers.base import BaseHandler
 from jupyterhub.utils import new_token, url_path_join
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from tornado import web
 from tornado.ioloop import PeriodicCallback
 
 
@@ -88,3 +94,38 @@ def stop_periodic(hub: Any) -> None:
 async def check_routes(hub: Any) -> None:
     """JupyterHub's own route check: every running server and service has its route in the proxy."""
     await hub.proxy.check_routes(hub.users, hub._service_map)
+
+
+class DatabaseErrorsAnswered503:
+    """Mixed into every JupyterHub handler (``answer_database_errors``). A request whose user could not be
+    looked up because the hub's database did not answer (a PostgreSQL restart) is answered 503, not refused
+    403 as nobody's: a member's server takes a 403 from the hub's API for a revoked token and signs them out."""
+
+    _database_error: SQLAlchemyError | None = None
+
+    async def get_current_user(self) -> Any:
+        try:
+            return await super().get_current_user()  # type: ignore[misc]
+        except SQLAlchemyError as error:
+            self._database_error = error
+            raise
+
+    async def prepare(self) -> None:
+        await super().prepare()  # type: ignore[misc]
+        if self._database_error is not None:
+            raise web.HTTPError(503, "The hub's database is not answering (it may be restarting); try again in a "
+                                     "moment.")
+
+
+def answer_database_errors(hub: Any) -> None:
+    """Give every JupyterHub handler in the hub's table DatabaseErrorsAnswered503 (call after init_handlers)."""
+    answered: dict[type, type] = {}
+
+    def with_mixin(handler: Any) -> Any:
+        if not (isinstance(handler, type) and issubclass(handler, BaseHandler)):
+            return handler
+        if handler not in answered:
+            answered[handler] = type(handler.__name__, (DatabaseErrorsAnswered503, handler), {})
+        return answered[handler]
+
+    hub.handlers = [(pattern, with_mixin(handler), *rest) for pattern, handler, *rest in hub.handlers]

@@ -7,16 +7,21 @@ import inspect
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
+from unittest import mock
 
 import pytest
 from jupyterhub import orm
+from jupyterhub.apihandlers.base import APIHandler
 from jupyterhub.app import JupyterHub
 from jupyterhub.handlers.base import BaseHandler
 from jupyterhub.proxy import ConfigurableHTTPProxy, Proxy
 from jupyterhub.spawner import Spawner
 from jupyterhub.user import User
-from sqlalchemy.orm import Session
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session, sessionmaker
 from systemdspawner import SystemdSpawner
+from tornado import web
+from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
 
 from appliance.hub import upstream
 
@@ -94,3 +99,31 @@ def test_the_methods_hub_app_overrides_still_do_what_it_builds_on() -> None:
     assert SystemdSpawner._expand_user_vars(spawner, "/var/lib/{USERNAME}") == "/var/lib/ada"
     assert "apihandlers.base.API404" in inspect.getsource(JupyterHub.init_handlers)
     assert "self.db = self.session_factory()" in inspect.getsource(JupyterHub.init_db)
+
+
+class Who(APIHandler):
+    async def get(self) -> None:
+        self.finish({"name": getattr(self.current_user, "name", None)})
+
+
+async def prepared(handler_class: type[APIHandler]) -> APIHandler:
+    """A request with a token, prepared by ``handler_class`` on a hub whose database cannot be opened."""
+    broken: Session = sessionmaker(create_engine("sqlite:////nonexistent/hub.sqlite"))()
+    app = web.Application([(r"/who", handler_class)], db=broken, hub=SimpleNamespace(base_url="/hub/"))
+    request = HTTPServerRequest(start_line=RequestStartLine("GET", "/who", "HTTP/1.1"), connection=mock.Mock(),
+                                headers=HTTPHeaders({"Host": "127.0.0.1", "Authorization": "token a-token"}))
+    handler = handler_class(app, request)
+    await handler.prepare()
+    return handler
+
+
+async def test_a_database_error_while_looking_up_the_user_is_a_503_not_nobody() -> None:
+    # upstream: the lookup's error is taken for no user (then a 403), which answer_database_errors mends
+    assert (await prepared(Who)).current_user is None
+    hub = SimpleNamespace(handlers=[(r"/who", Who), (r"/static", web.StaticFileHandler, {"path": "/"})])
+    upstream.answer_database_errors(hub)
+    answered = hub.handlers[0][1]
+    assert issubclass(answered, Who) and hub.handlers[1][1] is web.StaticFileHandler
+    with pytest.raises(web.HTTPError) as refused:
+        await prepared(answered)
+    assert refused.value.status_code == 503 and "database is not answering" in str(refused.value.log_message)
