@@ -30,14 +30,15 @@ class IdleCheck:
         self._returned[connection] = time.monotonic()
 
 
-def async_pool(database_url: str, max_size: int, options: str = "") -> AsyncConnectionPool[Any]:
+def async_pool(database_url: str, max_size: int, options: str = "", timeout_s: float = 10) -> AsyncConnectionPool[Any]:
     """A pool of autocommit connections to the SQLAlchemy URL ``database_url``; open it with ``await
-    pool.open()`` inside the event loop that uses it. ``options`` are PostgreSQL settings (``-c …``).
+    pool.open()`` inside the event loop that uses it. ``options`` are PostgreSQL settings (``-c …``);
+    ``timeout_s`` is how long a caller waits for a connection before PoolTimeout.
     Rows are named tuples: read a column by its name (``row.wrapped_key``), a computed one by its alias."""
     conninfo = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
     idle = IdleCheck()
     kwargs: dict[str, Any] = {"autocommit": True, "row_factory": namedtuple_row}
     if options:
         kwargs["options"] = options
-    return AsyncConnectionPool(conninfo, min_size=min(2, max_size), max_size=max_size, timeout=10, open=False,
+    return AsyncConnectionPool(conninfo, min_size=min(2, max_size), max_size=max_size, timeout=timeout_s, open=False,
                                kwargs=kwargs, check=idle.check, reset=idle.reset)

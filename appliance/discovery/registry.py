@@ -4,7 +4,8 @@ A hub registers when it starts (a new epoch) and heartbeats every second with it
 of its last heartbeat it is *routable* (it gets new members), *suspect* (it keeps its members but gets
 no new ones) or *dead* (its members are moved to live hubs when they next come). An administrator may
 *drain* a hub: it keeps its members and gets no new ones. Assignments are sticky; a new member goes
-to the routable hub with the fewest members.
+to the routable hub with the fewest members. While the registry itself cannot record heartbeats
+(PostgreSQL or the portal is down), no hub's silence grows (SILENCE): an outage moves nobody.
 
 Asynchronous on psycopg's pool, like the storage: the Research page asks on every visit and poll.
 """
@@ -25,11 +26,21 @@ from appliance.discovery.errors import DiscoveryError, NoHub, NoSuchHub, NotRegi
 from appliance.discovery.settings import DiscoverySettings
 
 Connection = psycopg.AsyncConnection[Any]  # rows are named tuples (db.pool)
-# a hub's state from the age of its heartbeat (the database's clock) and the admin's drain flag
-STATE = """CASE WHEN h.heartbeat_at IS NULL THEN 'unregistered'
+# Since when the registry listens to heartbeats. Its own heartbeat (the portal's reaper writes it every
+# heartbeat interval) older than suspect_after means it is not listening now, as while PostgreSQL or the
+# portal is down: then from now. Every statement that judges a hub reads it, so a hub's heartbeat that comes
+# in before the reaper's first run after an outage is judged as the reaper will judge it (tables.py, registry).
+LISTENING_SINCE = """CASE WHEN r.alive_at IS NULL OR now() - r.alive_at > make_interval(secs => %(suspect_after)s)
+                          THEN now() ELSE r.listening_since END"""
+# How long a hub has been silent (the database's clock): since its last heartbeat, or since the registry
+# began listening if that is later. The time no heartbeat could be recorded is nobody's silence.
+SILENCE = f"(now() - greatest(h.heartbeat_at, (SELECT {LISTENING_SINCE} FROM discovery.registry r)))"
+DEAD = f"{SILENCE} > make_interval(secs => %(dead_after)s)"
+# a hub's state from its silence and the admin's drain flag
+STATE = f"""CASE WHEN h.heartbeat_at IS NULL THEN 'unregistered'
                 WHEN h.restarting_until > now() THEN 'restarting'
-                WHEN now() - h.heartbeat_at > make_interval(secs => %(dead_after)s) THEN 'dead'
-                WHEN now() - h.heartbeat_at > make_interval(secs => %(suspect_after)s) THEN 'suspect'
+                WHEN {DEAD} THEN 'dead'
+                WHEN {SILENCE} > make_interval(secs => %(suspect_after)s) THEN 'suspect'
                 WHEN h.draining THEN 'draining' ELSE 'routable' END"""
 HUB_COLUMNS = (f"h.id, {STATE} AS state, extract(epoch FROM now() - h.heartbeat_at)::float8 AS heartbeat_age_s, "
                "h.assigned, h.running, h.pending, h.spawner, h.isolation, h.draining, h.epoch, h.active, "
@@ -94,8 +105,9 @@ class HubCredentials:
 
 class HubRegistry:
     def __init__(self, pool: AsyncConnectionPool[Connection], settings: DiscoverySettings,
-                 credentials: HubCredentials):
+                 credentials: HubCredentials, liveness_pool: AsyncConnectionPool[Connection] | None = None):
         self.pool = pool
+        self.liveness_pool = liveness_pool or pool  # heartbeats and the reaper (service.py)
         self.settings = settings
         self.credentials = credentials
         self._ages = {"dead_after": settings.dead_after_s, "suspect_after": settings.suspect_after_s}
@@ -128,11 +140,11 @@ class HubRegistry:
         was declared dead meanwhile: the hub must stop its servers and register again (its members may have
         moved)."""
         self.credentials.check(hub_id, credential)
-        async with self._connection() as connection:
+        async with pooled(self.liveness_pool) as connection:
             row = await (await connection.execute(
                 "UPDATE discovery.hubs h SET heartbeat_at = now(), running = %(running)s, pending = %(pending)s, "
-                "active = %(active)s, memory_bytes = %(memory)s WHERE h.id = %(hub)s AND h.epoch = %(epoch)s "
-                "AND now() - h.heartbeat_at <= make_interval(secs => %(dead_after)s) RETURNING h.id",
+                f"active = %(active)s, memory_bytes = %(memory)s WHERE h.id = %(hub)s AND h.epoch = %(epoch)s "
+                f"AND NOT {DEAD} RETURNING h.id",
                 {"hub": hub_id, "epoch": epoch, "running": running, "pending": pending, "active": active,
                  "memory": memory_bytes, **self._ages})).fetchone()
         if row is None:
@@ -172,11 +184,14 @@ class HubRegistry:
             await connection.execute("DELETE FROM discovery.hubs WHERE id = %s", (hub_id,))
 
     async def release_dead(self) -> int:
-        """Release the members of every dead hub (run every heartbeat interval by the portal)."""
-        async with self._connection() as connection, connection.transaction():
+        """The registry's own heartbeat, then release the members of every dead hub (run every heartbeat
+        interval by the portal). A heartbeat of its own older than suspect_after_s means nobody could record
+        the hubs' meanwhile: the registry listens again from now (SILENCE)."""
+        async with pooled(self.liveness_pool) as connection, connection.transaction():
+            await connection.execute(
+                f"UPDATE discovery.registry r SET listening_since = {LISTENING_SINCE}, alive_at = now()", self._ages)
             dead = await (await connection.execute(
-                "SELECT h.id FROM discovery.hubs h WHERE h.assigned > 0 "
-                "AND now() - h.heartbeat_at > make_interval(secs => %(dead_after)s) "
+                f"SELECT h.id FROM discovery.hubs h WHERE h.assigned > 0 AND {DEAD} "
                 "AND NOT coalesce(h.restarting_until > now(), false) FOR UPDATE", self._ages)).fetchall()
             released = 0
             for hub_id, in dead:
@@ -185,9 +200,8 @@ class HubRegistry:
 
     async def _release_if_dead(self, connection: Connection, hub_id: str) -> None:
         row = await (await connection.execute(
-            "SELECT now() - heartbeat_at > make_interval(secs => %(dead_after)s) "
-            "AND NOT coalesce(restarting_until > now(), false) AS dead FROM discovery.hubs "
-            "WHERE id = %(hub)s FOR UPDATE", {"hub": hub_id, **self._ages})).fetchone()
+            f"SELECT {DEAD} AND NOT coalesce(h.restarting_until > now(), false) AS dead FROM discovery.hubs h "
+            "WHERE h.id = %(hub)s FOR UPDATE", {"hub": hub_id, **self._ages})).fetchone()
         if row is not None and row.dead:
             await self._release(connection, hub_id)
 

@@ -30,14 +30,19 @@ class Discovery:
 
     def __init__(self, database_url: str, settings: DiscoverySettings, home: Home, pool_size: int = 5):
         self.pool = async_pool(database_url, pool_size)
+        # heartbeats and the reaper share connections of their own: members' requests holding every pooled
+        # connection cannot delay a heartbeat, and a heartbeat the registry could not record means the reaper
+        # could not run either (registry.SILENCE); one it cannot record is answered (503) in half the hub's wait
+        self.liveness_pool = async_pool(database_url, 2, timeout_s=settings.heartbeat_interval_s / 2)
         self.settings = settings
-        self.registry = HubRegistry(self.pool, settings, hub_credentials(home))
+        self.registry = HubRegistry(self.pool, settings, hub_credentials(home), self.liveness_pool)
         self.samples = HubSamples(self.pool, settings)
         self._tasks: list[asyncio.Task[None]] = []
         self.after_reap: list[Callable[[], Awaitable[object]]] = []
 
     async def open(self, reap: bool = True) -> None:
         await self.pool.open()
+        await self.liveness_pool.open()
         if reap:
             self._tasks = [asyncio.create_task(self._reap()), asyncio.create_task(self._sample())]
 
@@ -72,4 +77,5 @@ class Discovery:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.liveness_pool.close()
         await self.pool.close()

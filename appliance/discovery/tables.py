@@ -15,6 +15,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     DateTime,
     ForeignKey,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Text,
     false,
     func,
+    true,
 )
 
 metadata = MetaData(schema="discovery")
@@ -68,4 +70,16 @@ hub_samples = Table(
     Column("running", Integer, nullable=False),
     Column("pending", Integer, nullable=False),
     Column("memory_bytes", BigInteger),
+)
+
+# One row: the registry's own heartbeat, written by the portal's reaper every heartbeat interval. When it
+# finds its last one older than a gap, the registry was not listening (PostgreSQL or the portal was down):
+# ``listening_since`` becomes now, and no hub's silence counts from before it (registry.py SILENCE).
+registry = Table(
+    "registry",
+    metadata,
+    Column("id", Boolean, primary_key=True, server_default=true()),
+    Column("alive_at", DateTime(timezone=True)),
+    Column("listening_since", DateTime(timezone=True)),
+    CheckConstraint("id", name="registry_one_row"),
 )

@@ -26,6 +26,7 @@ from jupyterhub.proxy import ConfigurableHTTPProxy
 from jupyterhub.spawner import LocalProcessSpawner
 from oauthenticator.generic import GenericOAuthenticator
 from oauthenticator.oauth2 import OAuthCallbackHandler
+from sqlalchemy.exc import SQLAlchemyError
 from systemdspawner import SystemdSpawner
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
@@ -159,7 +160,10 @@ class ApplianceHub(JupyterHub):
     heartbeat_interval_s = Float(1.0, config=True, help="Seconds between heartbeats.")
 
     epoch = 0
+    # since when this hub cannot have been declared dead: its last heartbeat delivered, or the registry's last
+    # answer that it could not record one (503, or the portal not listening); see discovery/registry.py SILENCE
     _last_delivered = 0.0
+    _last_counts = (0, 0)  # (running, pending), sent again while the hub's database does not answer
     access_cursor = 0  # the last access ending this hub handled (discovery's heartbeat answer)
     load: dict[str, int | None] = {"active": 0, "memory_bytes": None}  # measured every LOAD_INTERVAL_S
 
@@ -168,6 +172,7 @@ class ApplianceHub(JupyterHub):
         upstream.add_api_handler(self, STORAGE_TOKEN_PATH, StorageTokenHandler,
                                  {"tokens": StorageEnvMixin(config=self.config).storage_tokens()})
         upstream.add_api_handler(self, MEMORY_PATH, ServerMemoryHandler, {})
+        upstream.answer_database_errors(self)
 
     def init_logging(self) -> None:
         """JupyterHub's logging, with codes and secrets scrubbed from every record (tornado's warnings
@@ -219,7 +224,12 @@ class ApplianceHub(JupyterHub):
         if silent_s >= self.fence_after * self.heartbeat_interval_s:  # e.g. this process was stopped
             await self._fence(f"no heartbeat delivered for {silent_s:.1f} s")
             return
-        running, pending = self._counts()
+        try:
+            self._last_counts = self._counts()
+        except SQLAlchemyError as error:  # the hub's database is restarting: the last counts will do
+            self.log.warning("heartbeat with the last counts: the hub's database did not answer (%s)", error)
+            self.db.rollback()  # as JupyterHub's handlers do, so that the session works again once it is back
+        running, pending = self._last_counts
         try:
             answer = await self.discovery.call("POST", "heartbeat", {
                 "epoch": self.epoch, "running": running, "pending": pending, "access_cursor": self.access_cursor,
@@ -229,8 +239,13 @@ class ApplianceHub(JupyterHub):
             if error.code == 410:  # declared dead, or restarted: members may have moved
                 await self._fence("discovery says this hub's epoch is over")
                 return
+            if error.code == 503:  # the registry cannot record heartbeats now: nor declare a hub dead
+                self._last_delivered = time.monotonic()
             self.log.warning("heartbeat refused: %s", error)
-        except Exception as error:  # the portal is unreachable: fencing starts after fence_after of these
+        except ConnectionRefusedError:  # the portal is down (restarting): nobody can declare a hub dead
+            self._last_delivered = time.monotonic()
+            self.log.warning("heartbeat not delivered: the portal is not listening")
+        except Exception as error:  # no answer in time: fencing starts after fence_after of these
             self.log.warning("heartbeat not delivered: %s", error)
         else:
             self._last_delivered = time.monotonic()
@@ -243,9 +258,14 @@ class ApplianceHub(JupyterHub):
         The supervisor starts it again, and it registers anew."""
         self.log.error("fencing hub %s (%s): stopping its user servers and exiting", self.hub_id, why)
         upstream.stop_periodic(self)
-        for user in list(self.users.values()):
-            await self._stop_servers(user)
-        self.stop()
+        try:
+            for user in list(self.users.values()):
+                try:
+                    await self._stop_servers(user)
+                except Exception:  # e.g. the hub's database is down: the next start stops what is left
+                    self.log.exception("could not stop %s's server while fencing", user.name)
+        finally:
+            self.stop()  # whatever happened: a fenced hub that stays up is registered nowhere
 
     async def _stop_servers(self, user: Any) -> None:
         for name, spawner in list(user.spawners.items()):

@@ -17,7 +17,7 @@ from appliance.discovery.settings import DiscoverySettings
 from appliance.home import Home
 from tests.harness import Appliance
 
-SETTINGS = DiscoverySettings(heartbeat_interval_s=0.1, suspect_after_s=3, dead_after_s=10, fence_after=5)
+SETTINGS = DiscoverySettings(heartbeat_interval_s=1, suspect_after_s=3, dead_after_s=10, fence_after=5)
 
 
 @pytest.fixture
@@ -36,11 +36,22 @@ async def discovery(portal_in_process: Appliance) -> AsyncIterator[Discovery]:
 
 
 def age(appliance: Appliance, hub_id: str, seconds: float) -> None:
-    """Make the hub's last heartbeat ``seconds`` old."""
+    """Make the hub's last heartbeat ``seconds`` old, in a registry that has been listening all along."""
     engine = create_engine(appliance.database_url())
     with engine.begin() as connection:
         connection.execute(text("UPDATE discovery.hubs SET heartbeat_at = now() - make_interval(secs => :s) "
                                 "WHERE id = :id"), {"s": seconds, "id": hub_id})
+        connection.execute(text("UPDATE discovery.registry SET alive_at = now(), listening_since = NULL"))
+    engine.dispose()
+
+
+def registry_ages(appliance: Appliance, alive_s: float, listening_s: float | None = None) -> None:
+    """Make the registry's own last heartbeat ``alive_s`` old, and its listening begin ``listening_s`` ago."""
+    engine = create_engine(appliance.database_url())
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE discovery.registry SET alive_at = now() - make_interval(secs => :alive), "
+                                "listening_since = now() - make_interval(secs => :listening)"),
+                           {"alive": alive_s, "listening": alive_s if listening_s is None else listening_s})
     engine.dispose()
 
 
@@ -105,6 +116,26 @@ async def test_the_reaper_releases_a_dead_hubs_members_and_registration_reconcil
         "1", discovery.registry.credentials.for_hub("1"), "local", "none")
     assert members == []  # back from the dead: whatever servers it still runs, it stops
     assert registered_epoch == 3 and (await states(discovery))["1"] == "routable"
+
+
+async def test_silence_while_the_registry_could_not_listen_is_nobodys(portal_in_process: Appliance,
+                                                                      discovery: Discovery) -> None:
+    """As after PostgreSQL or the portal was down for longer than dead_after: no hub could deliver a
+    heartbeat meanwhile, so none is dead for it. The first reap after it listens again from then on."""
+    epoch = await start_hub(discovery, "1")
+    await start_hub(discovery, "2")
+    assert (await discovery.registry.placement("alice")).hub_id == "1"
+    for hub_id in ("1", "2"):
+        age(portal_in_process, hub_id, 11)
+    registry_ages(portal_in_process, alive_s=11)  # its own heartbeat as old: the reaper could not run either
+    assert await states(discovery) == {"1": "routable", "2": "routable"}
+    # a heartbeat that comes in before the reaper's first run is accepted: the hub need not fence
+    await discovery.registry.heartbeat("1", discovery.registry.credentials.for_hub("1"), epoch, 0, 0)
+    assert await discovery.registry.release_dead() == 0
+    stays = await discovery.registry.placement("alice")
+    assert (stays.hub_id, stays.moved) == ("1", False)
+    registry_ages(portal_in_process, alive_s=0, listening_s=11)  # listening since; hub 2 silent all along
+    assert await states(discovery) == {"1": "routable", "2": "dead"}
 
 
 async def test_heartbeats_keep_a_hub_routable_and_carry_its_counts(portal_in_process: Appliance,
