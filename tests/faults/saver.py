@@ -1,0 +1,127 @@
+"""A member saving notebooks through their hub-spawned JupyterLab all along, as JupyterLab's autosave does,
+and what they were told: the fault suite's witness. Saves cycle over a few paths; each carries a token of
+its own in its one cell, so what the storage returns afterwards says which save it holds."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+import httpx
+
+from tests.integration.lab import MemberServer
+from tests.integration.storage_client import StorageCaller
+
+PATHS = 6
+PAUSE_S = 0.05
+SAVE_TIMEOUT_S = 30  # a save that takes longer is a hang
+
+
+@dataclass
+class Save:
+    path: str
+    token: str
+    began: float
+    took_s: float
+    status: int  # 0: no answer (the connection failed, or SAVE_TIMEOUT_S passed)
+    message: str
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.status in (200, 201)
+
+
+class Saver:
+    def __init__(self, server: MemberServer):
+        self.server = server
+        self.saves: list[Save] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="saver", daemon=True)
+
+    def __enter__(self) -> Saver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(SAVE_TIMEOUT_S + 5)
+
+    def _run(self) -> None:
+        number = 0
+        while not self._stop.is_set():
+            path, token = f"journal-{number % PATHS}.ipynb", uuid.uuid4().hex
+            began = time.monotonic()
+            try:
+                answer = self.server.browser.put(
+                    f"{self.server.url}/api/contents/{path}", headers={"X-XSRFToken": self.server.xsrf},
+                    json={"type": "notebook", "content": notebook(token)}, timeout=SAVE_TIMEOUT_S)
+                status, message = answer.status_code, message_of(answer)
+            except httpx.HTTPError as error:
+                status, message = 0, f"{type(error).__name__}: {error}"
+            self.saves.append(Save(path, token, began, time.monotonic() - began, status, message))
+            number += 1
+            self._stop.wait(PAUSE_S)
+
+    def wait_for_saves(self, count: int, timeout: float = 30) -> None:
+        """Until ``count`` more saves in a row were acknowledged (the member's saves work)."""
+        deadline = time.monotonic() + timeout
+        start = len(self.saves)
+        while True:
+            recent = self.saves[start:]
+            if len(recent) >= count and all(save.acknowledged for save in recent[-count:]):
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"saves not working after {timeout} s: {[s.status for s in recent[-10:]]}, "
+                                     f"{recent[-1].message if recent else 'no save answered'}")
+            time.sleep(0.05)
+
+    def report(self, fault: str) -> None:
+        """The figures the closing notes quote (pytest -s shows them)."""
+        failed = self.failures()
+        print(f"\n{fault}: {len(failed)} of {len(self.saves)} saves failed, for {self.error_window_s():.2f} s; "
+              f"slowest answer {max(save.took_s for save in self.saves):.2f} s; "
+              f"answers while it lasted: {sorted({(save.status, save.message[:80]) for save in failed})}")
+
+    def failures(self) -> list[Save]:
+        return [save for save in self.saves if not save.acknowledged]
+
+    def error_window_s(self) -> float:
+        """From the first failed save's start to the last failed one's answer."""
+        failed = self.failures()
+        return failed[-1].began + failed[-1].took_s - failed[0].began if failed else 0.0
+
+    def lost_and_corrupted(self, storage: StorageCaller) -> tuple[list[str], list[str]]:
+        """Paths whose stored notebook is not the last acknowledged save of it (nor a later save the member
+        was not told succeeded), and paths whose stored notebook does not parse."""
+        lost, corrupted = [], []
+        for path in sorted({save.path for save in self.saves}):
+            attempts = [save for save in self.saves if save.path == path]
+            acked = [n for n, save in enumerate(attempts) if save.acknowledged]
+            may_hold = {save.token for save in attempts[acked[-1]:]} if acked else {s.token for s in attempts}
+            stored = storage.read(path)
+            if stored.status_code == 404 and not acked:
+                continue
+            try:
+                token = "".join(json.loads(stored.content)["cells"][0]["source"])
+            except (ValueError, KeyError, IndexError, TypeError):
+                corrupted.append(f"{path}: {stored.status_code} {stored.content[:200]!r}")
+                continue
+            if token not in may_hold:
+                lost.append(f"{path}: holds {token}, not its last acknowledged save")
+        return lost, corrupted
+
+
+def notebook(token: str) -> dict[str, object]:
+    return {"nbformat": 4, "nbformat_minor": 5, "metadata": {},
+            "cells": [{"cell_type": "code", "id": token[:8], "source": token, "metadata": {}, "outputs": [],
+                       "execution_count": None}]}
+
+
+def message_of(answer: httpx.Response) -> str:
+    try:
+        return str(answer.json().get("message", ""))
+    except ValueError:
+        return answer.text[:200]

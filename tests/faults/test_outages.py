@@ -1,0 +1,115 @@
+"""Outages longer than discovery's dead_after of what every save goes through, while a member saves all along:
+the appliance's databases refusing connections (what its clients meet while PostgreSQL restarts), and the
+portal killed. Nobody is moved and no hub fences (the time the registry could not listen is nobody's
+silence), the member's saves fail with a clear 503 while it lasts and work again after, and nothing the member
+was told was saved is lost or corrupted."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.faults.conftest import running
+from tests.faults.saver import Saver
+from tests.harness import Appliance
+from tests.integration.lab import MemberServer, server_hub, user_servers
+from tests.integration.oauth import Browser
+from tests.integration.storage_client import StorageCaller, mint
+
+# short intervals, so that an outage of a few seconds is well past dead_after
+DISCOVERY = {"APPLIANCE_DISCOVERY_HEARTBEAT_INTERVAL_S": "0.3", "APPLIANCE_DISCOVERY_SUSPECT_AFTER_S": "1",
+             "APPLIANCE_DISCOVERY_DEAD_AFTER_S": "3", "APPLIANCE_DISCOVERY_FENCE_AFTER": "3"}
+OUTAGE_S = 5.0
+BACK_WITHIN_S = 20  # after the outage ends: the supervisor's heal, the pools' reconnects, on a loaded box
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Appliance]:
+    yield from running(hubs=2, **DISCOVERY)
+
+
+@pytest.fixture(scope="module")
+def member(lab: Appliance) -> Iterator[MemberServer]:
+    server = MemberServer(lab, f"s{uuid.uuid4().hex[:8]}")
+    yield server
+    server.browser.close()
+    Browser.close_all()
+
+
+@contextlib.contextmanager
+def databases_refused(lab: Appliance) -> Iterator[None]:
+    """Every database of the appliance (the portal's, each hub's) refuses connections and loses the ones it had,
+    for the block. The supervisor's health check uses the `postgres` database, so it sees nothing to heal."""
+    admin_url = make_url(lab.database_url()).set(drivername="postgresql", database="postgres")
+    with psycopg.connect(admin_url.render_as_string(hide_password=False), autocommit=True) as admin:
+        names = [name for name, in admin.execute(
+            "SELECT datname FROM pg_database WHERE datallowconn AND datname NOT IN ('postgres', 'template1')")]
+        for name in names:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        try:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ANY(%s)", (names,))
+            yield
+        finally:
+            for name in names:
+                admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+
+
+def where_served(member: MemberServer) -> list[tuple[str, int]]:
+    return [(server_hub(process), process.pid) for process in user_servers(member.name)]
+
+
+def assert_nobody_moved_and_nothing_lost(lab: Appliance, member: MemberServer, saver: Saver,
+                                         before: list[tuple[str, int]]) -> None:
+    assert where_served(member) == before, "the member's server was stopped or moved"
+    for hub in ("1", "2"):
+        log = (lab.home / "logs" / f"hub-{hub}.log").read_text()
+        assert "fencing hub" not in log, f"hub {hub} fenced itself:\n{log[-3000:]}"
+    listed = {hub["id"]: hub for hub in json.loads(lab.cli("hubs", "list", "--json").stdout)}
+    assert listed[before[0][0]]["assigned"] == 1, listed
+    lost, corrupted = saver.lost_and_corrupted(StorageCaller(lab, mint(lab, member.name)))
+    assert (lost, corrupted) == ([], [])
+
+
+def assert_clear_failures(saver: Saver) -> None:
+    failures = saver.failures()
+    assert failures, "no save failed: the outage was not seen"
+    unclear = [(f.status, f.message) for f in failures if f.status != 503 or "try again" not in f.message]
+    assert unclear == [], unclear
+
+
+def test_databases_refusing_connections_past_dead_after_move_nobody_and_lose_no_save(
+        lab: Appliance, member: MemberServer) -> None:
+    before = where_served(member)
+    assert len(before) == 1
+    with Saver(member) as saver:
+        saver.wait_for_saves(5)
+        with databases_refused(lab):
+            time.sleep(OUTAGE_S)  # the outage itself
+        saver.wait_for_saves(5, timeout=BACK_WITHIN_S)
+    saver.report(f"databases refusing connections for {OUTAGE_S:g} s")
+    assert_clear_failures(saver)
+    assert_nobody_moved_and_nothing_lost(lab, member, saver, before)
+
+
+def test_the_portal_killed_moves_nobody_and_loses_no_save(
+        lab: Appliance, member: MemberServer) -> None:
+    before = where_served(member)
+    with Saver(member) as saver:
+        saver.wait_for_saves(5)
+        portal = lab.component("portal")
+        os.kill(portal["pid"], signal.SIGKILL)
+        lab.wait_healthy(timeout=60, restarted=lambda report: next(
+            c for c in report["components"] if c["name"] == "portal")["restarts"] > portal["restarts"])
+        saver.wait_for_saves(5, timeout=BACK_WITHIN_S)
+    saver.report("the portal killed -9 (and restarted by the supervisor)")
+    assert_clear_failures(saver)
+    assert_nobody_moved_and_nothing_lost(lab, member, saver, before)
