@@ -180,14 +180,17 @@ class Supervisor:
 
     async def _supervise(self, child: Child, first_ready: asyncio.Future[None]) -> None:
         while not self.stopping:
-            failure = await self._start_service(child)
-            if failure is None:
+            failed_start = await self._start_service(child)
+            was_running = failed_start is None
+            if failed_start is None:
                 if not first_ready.done():
                     first_ready.set_result(None)
                 failure = await self._watch(child)
             elif not first_ready.done():
-                first_ready.set_exception(self._start_failed(child, failure))
+                first_ready.set_exception(self._start_failed(child, failed_start))
                 return
+            else:
+                failure = failed_start
             if self.stopping:
                 return
             child.restarts += 1
@@ -195,12 +198,22 @@ class Supervisor:
                 child.restart_requested = False
                 log.info("%s restarted by request", child.spec.name)
                 continue
+            if was_running and child.state != CRASHLOOP:
+                await self._on_crash(child)
             child.policy.record_exit(self.clock() - child.started_at)
             delay = child.policy.next_delay()
             child.state = CRASHLOOP if child.policy.crashlooping else UNHEALTHY
             child.last_error = f"{failure} at {time.strftime('%H:%M:%S')}"
             log.warning("%s %s; restart %d in %.1f s", child.spec.name, failure, child.restarts, delay)
             await self.sleep(delay)
+
+    async def _on_crash(self, child: Child) -> None:
+        if child.spec.on_crash is None:
+            return
+        try:
+            await asyncio.wait_for(child.spec.on_crash(), CHECK_TIMEOUT_S)
+        except Exception as exc:  # the restart matters more
+            log.warning("%s: what its crash should do first failed (%s)", child.spec.name, exc)
 
     async def _start_service(self, child: Child) -> str | None:
         """Spawn and wait for readiness. Returns None when ready, else why it failed (process gone)."""

@@ -53,3 +53,5 @@ class ChildSpec:
     stop_signal: int = signal.SIGTERM
     description: str = ""  # what the child is, for progress lines ("PostgreSQL 15")
     after: tuple[str, ...] | None = None  # names of the children this one needs; None: the one before it
+    # awaited when the running child died (or was killed for staying unhealthy), before it is started again
+    on_crash: Callable[[], Awaitable[None]] | None = None

@@ -141,6 +141,26 @@ async def test_a_dead_child_is_restarted_and_counted() -> None:
     await supervisor.stop()
 
 
+async def test_a_running_child_that_died_has_its_crash_hook_run_before_the_restart_and_a_failed_start_not() -> None:
+    launcher, crashes = ScriptedLauncher(), []
+
+    async def on_crash() -> None:
+        crashes.append(len(launcher.spawned))  # how many starts there were when it ran
+
+    supervisor = Supervisor([service("hub", on_crash=on_crash, ready=lambda: asyncio.sleep(0))], FAST, launcher)
+    await supervisor.start()
+    launcher.current("hub").exited.set_result(9)  # killed by SIGKILL while running
+    await wait_until(lambda: len(launcher.spawned) == 2 and supervisor.status()[0]["state"] == "healthy")
+    assert crashes == [1]  # before the second start
+    assert await supervisor.restart("hub") == ["hub"]  # asked for: no crash
+    await wait_until(lambda: len(launcher.spawned) == 3 and supervisor.status()[0]["state"] == "healthy")
+    launcher.die_on_start.add("hub")  # dies again, then fails its starts: one crash, then failed starts
+    launcher.current("hub").exited.set_result(9)
+    await wait_until(lambda: len(launcher.spawned) >= 6)
+    assert crashes == [1, 3]
+    await supervisor.stop()
+
+
 async def test_repeated_failures_are_reported_as_crashloop() -> None:
     launcher = ScriptedLauncher()
     supervisor = Supervisor([service("a", ready=lambda: asyncio.sleep(0))], FAST, launcher)
