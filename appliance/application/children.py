@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import sys
 from dataclasses import replace
+from functools import partial
 
 from appliance import gallery
 from appliance.config import Config
-from appliance.discovery.service import hub_credentials
+from appliance.discovery.service import hold_crashed_hub, hub_credentials
 from appliance.hub import addresses
-from appliance.postgres import EmbeddedCluster
+from appliance.postgres import EmbeddedCluster, database_url
 from appliance.proxy import TOKEN_SECRET as PROXY_TOKEN_SECRET
 from appliance.proxy import proxy_spec
 from appliance.supervisor.checks import heartbeat, http_ok
@@ -87,4 +88,5 @@ def hub_spec(config: Config, hub_id: str) -> ChildSpec:
         address=f"127.0.0.1:{port}{base}",
         ports=(Port("127.0.0.1", port, "hubs.first_port"),),
         after=("portal", "proxy"),
+        on_crash=partial(hold_crashed_hub, database_url(config.home, config.postgres), config.discovery, hub_id),
     )

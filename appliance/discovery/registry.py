@@ -170,13 +170,15 @@ class HubRegistry:
             await connection.execute("UPDATE discovery.hubs SET draining = %s WHERE id = %s", (draining, hub_id))
         return await self.hub(hub_id)
 
-    async def hold_for_restart(self, hub_id: str, grace_s: float) -> None:
+    async def hold_for_restart(self, hub_id: str, grace_s: float, unless_dead: bool = False) -> None:
         """The hub is being restarted: for up to ``grace_s`` (or until it registers again) it is 'restarting',
-        which gets no new members and is never declared dead, so its members and their servers stay."""
+        which gets no new members and is never declared dead, so its members and their servers stay. With
+        ``unless_dead``, a hub dead already stays dead (its members may be moving)."""
         async with self._connection() as connection:
             await connection.execute(
-                "UPDATE discovery.hubs SET restarting_until = now() + make_interval(secs => %s) WHERE id = %s",
-                (grace_s, hub_id))
+                "UPDATE discovery.hubs h SET restarting_until = now() + make_interval(secs => %(grace)s) "
+                f"WHERE h.id = %(hub)s AND NOT (%(unless_dead)s AND coalesce({DEAD}, false))",
+                {"grace": grace_s, "hub": hub_id, "unless_dead": unless_dead, **self._ages})
 
     async def retire(self, hub_id: str) -> None:
         """Forget a hub (``hubs.count`` lowered): its members are placed again at their next visit."""

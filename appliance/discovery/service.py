@@ -22,6 +22,19 @@ def hub_credentials(home: Home) -> HubCredentials:
     return HubCredentials(home.secret(CREDENTIAL_KEY_SECRET))
 
 
+async def hold_crashed_hub(database_url: str, settings: DiscoverySettings, hub_id: str) -> None:
+    """What the supervisor does when a running hub died, before it starts it again: the hub is 'restarting' for
+    up to discovery.restart_grace_s, so its members keep their servers and are not moved meanwhile (a hub dead
+    already stays dead). A hub that is not back by then is dead at once."""
+    pool = async_pool(database_url, 1)
+    await pool.open()
+    try:
+        await HubRegistry(pool, settings, HubCredentials("")).hold_for_restart(hub_id, settings.restart_grace_s,
+                                                                               unless_dead=True)
+    finally:
+        await pool.close()
+
+
 class Discovery:
     """Call ``await open()`` inside the event loop that will use it, and ``await close()`` at the end.
     While open, the members of dead hubs are released every heartbeat interval, and then each of

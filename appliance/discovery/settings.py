@@ -19,6 +19,9 @@ class DiscoverySettings:
     dead_after_s: float = knob(
         10.0, "Seconds of silence after which a hub is declared dead and its members are moved to live hubs "
               "at their next visit. Must be more than suspect_after_s.")
+    restart_grace_s: float = knob(
+        30.0, "Seconds a hub that died keeps its members (shown as restarting) while the supervisor starts it again: "
+              "their servers go on meanwhile. A hub not registered again by then is dead, and its members move.")
     fence_after: int = knob(
         5, "Heartbeats in a row a hub may fail to deliver before it stops its user servers and exits (it "
            "cannot know whether the portal declared it dead). fence_after × heartbeat_interval_s must be less "
@@ -40,6 +43,8 @@ class DiscoverySettings:
             raise ConfigError(f"discovery.fence_after = {self.fence_after}: must be at least 1, and fence_after × "
                               f"heartbeat_interval_s ({self.fence_after * self.heartbeat_interval_s:g} s) less than "
                               f"dead_after_s ({self.dead_after_s:g} s).")
+        if self.restart_grace_s <= 0:
+            raise ConfigError(f"discovery.restart_grace_s = {self.restart_grace_s:g}: must be more than 0.")
         if self.sample_interval_s < 1 or self.samples_keep_days < 0:
             raise ConfigError(f"discovery.sample_interval_s = {self.sample_interval_s:g}, samples_keep_days = "
                               f"{self.samples_keep_days}: the interval must be at least 1 s and the days 0 or more.")

@@ -183,13 +183,18 @@ class ApplianceHub(JupyterHub):
     async def start(self) -> None:
         await super().start()
         self.discovery = DiscoveryClient(self.portal_url, self.hub_id, self.discovery_credential)
-        await self._register()
+        strangers = await self._register()
         await self._measure_load()
         upstream.every(self, self.heartbeat_interval_s, self._heartbeat)
         upstream.every(self, self.route_check_interval_s, self._check_routes)
         upstream.every(self, LOAD_INTERVAL_S, self._measure_load)
+        for user in strangers:  # after the heartbeats start: stopping servers takes seconds
+            self.log.warning("stopping %s's server: discovery assigned them to another hub", user.name)
+            await self._stop_servers(user)
 
-    async def _register(self) -> None:
+    async def _register(self) -> list[Any]:
+        """Register with discovery; the users whose servers run here but who were moved elsewhere while this
+        hub was away (one server per member: they are to be stopped)."""
         answer = await self.discovery.call("POST", "register", {"spawner": self.spawner_name,
                                                                  "isolation": self.isolation}, timeout_s=30)
         self.epoch = answer["epoch"]
@@ -198,12 +203,9 @@ class ApplianceHub(JupyterHub):
         self.access_cursor = answer["access_cursor"]
         self._last_delivered = time.monotonic()
         members = set(answer["members"])
-        strangers = [user for user in self.users.values() if user.name not in members and user.active]
-        for user in strangers:  # moved elsewhere while this hub was away: one server per member
-            self.log.warning("stopping %s's server: discovery assigned them to another hub", user.name)
-            await self._stop_servers(user)
         self.log.info("registered with discovery as hub %s, epoch %d, %d member(s)", self.hub_id, self.epoch,
                       len(members))
+        return [user for user in self.users.values() if user.name not in members and user.active]
 
     def _counts(self) -> tuple[int, int]:
         spawners = [spawner for user in self.users.values() for spawner in user.spawners.values()]

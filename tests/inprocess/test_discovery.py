@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from appliance.discovery.errors import NoHub, NotRegistered, UnknownHub
-from appliance.discovery.service import Discovery
+from appliance.discovery.service import Discovery, hold_crashed_hub
 from appliance.discovery.settings import DiscoverySettings
 from appliance.home import Home
 from tests.harness import Appliance
@@ -136,6 +136,23 @@ async def test_silence_while_the_registry_could_not_listen_is_nobodys(portal_in_
     assert (stays.hub_id, stays.moved) == ("1", False)
     registry_ages(portal_in_process, alive_s=0, listening_s=11)  # listening since; hub 2 silent all along
     assert await states(discovery) == {"1": "routable", "2": "dead"}
+
+
+async def test_a_crashed_hub_held_by_the_supervisor_keeps_its_members_and_a_dead_one_stays_dead(
+        portal_in_process: Appliance, discovery: Discovery) -> None:
+    for hub_id in ("1", "2"):
+        await start_hub(discovery, hub_id)
+    assert (await discovery.registry.placement("alice")).hub_id == "1"
+    await hold_crashed_hub(portal_in_process.database_url(), SETTINGS, "1")
+    age(portal_in_process, "1", 11)  # its restart takes longer than dead_after
+    assert (await states(discovery))["1"] == "restarting"
+    assert await discovery.registry.release_dead() == 0
+    stays = await discovery.registry.placement("alice")
+    assert (stays.hub_id, stays.moved) == ("1", False)
+    assert (await discovery.registry.placement("bob")).hub_id == "2"  # nobody new meanwhile
+    age(portal_in_process, "2", 11)  # dead already when it crashed: not held
+    await hold_crashed_hub(portal_in_process.database_url(), SETTINGS, "2")
+    assert (await states(discovery))["2"] == "dead"
 
 
 async def test_heartbeats_keep_a_hub_routable_and_carry_its_counts(portal_in_process: Appliance,
