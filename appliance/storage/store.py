@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import psycopg
-from psycopg.errors import LockNotAvailable
+from psycopg.errors import DiskFull, LockNotAvailable
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from appliance.storage.crypto import MasterKeyFile, Sealer, SealError, new_data_key
@@ -163,6 +163,9 @@ class FileStore:
                 yield connection
         except LockNotAvailable:
             raise Busy("the file is busy with another change; try again in a moment.") from None
+        except DiskFull:
+            raise Busy("the notebook database's disk is full, so this was not saved: keep the notebook open and "
+                       "tell an administrator (the admin console's System page shows the disks).") from None
         except (PoolTimeout, psycopg.OperationalError) as exc:
             raise Busy(f"the notebook database is not answering ({type(exc).__name__}); "
                        "try again in a moment.") from None

@@ -78,6 +78,18 @@ class Saver:
                                      f"{recent[-1].message if recent else 'no save answered'}")
             time.sleep(0.05)
 
+    def wait_for_failures(self, count: int, timeout: float = 30) -> None:
+        """Until ``count`` more saves in a row failed (the fault is felt)."""
+        deadline = time.monotonic() + timeout
+        start = len(self.saves)
+        while True:
+            recent = self.saves[start:]
+            if len(recent) >= count and not any(save.acknowledged for save in recent[-count:]):
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"saves did not fail within {timeout} s: {[s.status for s in recent[-10:]]}")
+            time.sleep(0.05)
+
     def report(self, fault: str) -> None:
         """The figures the closing notes quote (pytest -s shows them)."""
         failed = self.failures()

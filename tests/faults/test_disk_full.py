@@ -1,0 +1,76 @@
+"""PostgreSQL's disk fills up while a member saves: the saves fail with a 503 that says so, and once the
+administrator frees space, PostgreSQL comes back by itself (the supervisor restarts it if it stopped), the saves
+work again, and every save the member was told succeeded reads back. The cluster's data lives on a small
+tmpfs of its own for the module; a ballast file fills it."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.faults.saver import Saver
+from tests.faults.test_outages import BACK_WITHIN_S, assert_nobody_moved_and_nothing_lost, where_served
+from tests.harness import Appliance, make_home, reserve_ports, started
+from tests.integration.lab import MemberServer
+from tests.integration.oauth import Browser
+
+HEADROOM_MB = 64  # beyond what the cluster uses at the start: room for WAL segments and the member's saves
+LEFT_FREE_KB = 256  # what the ballast leaves
+
+
+def on_small_disk(data_dir: Path) -> Path:
+    """Move the cluster's data onto a tmpfs of its own, with HEADROOM_MB to spare; the mount point."""
+    used_mb = int(subprocess.run(["du", "-sm", str(data_dir)], capture_output=True, text=True, check=True)
+                  .stdout.split()[0])
+    aside = data_dir.with_name("data.aside")
+    data_dir.rename(aside)
+    data_dir.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={used_mb + HEADROOM_MB}m,mode=0700", "tmpfs",
+                    str(data_dir)], check=True)
+    subprocess.run(["cp", "-a", f"{aside}/.", str(data_dir)], check=True)
+    stat = aside.stat()
+    subprocess.run(["chown", f"{stat.st_uid}:{stat.st_gid}", str(data_dir)], check=True)
+    shutil.rmtree(aside)
+    return data_dir
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Appliance]:
+    handle = Appliance(make_home(started_once=True), reserve_ports(4)).with_hubs(1)
+    mount = on_small_disk(handle.home / "postgres" / "data")
+    try:
+        with started(handle):
+            yield handle
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+        shutil.rmtree(handle.home.parent, ignore_errors=True)
+
+
+def test_a_full_disk_fails_saves_clearly_and_freeing_space_brings_them_back(lab: Appliance) -> None:
+    member = MemberServer(lab, f"d{uuid.uuid4().hex[:8]}")
+    before = where_served(member)
+    data_dir = lab.home / "postgres" / "data"
+    ballast = data_dir / "ballast"
+    try:
+        with Saver(member) as saver:
+            saver.wait_for_saves(5)
+            free_kb = shutil.disk_usage(data_dir).free // 1024
+            subprocess.run(["dd", "if=/dev/zero", f"of={ballast}", "bs=1k", f"count={free_kb - LEFT_FREE_KB}"],
+                           check=True, capture_output=True)
+            saver.wait_for_failures(5, timeout=60)
+            ballast.unlink()  # the administrator frees space
+            saver.wait_for_saves(5, timeout=BACK_WITHIN_S + 40)  # a PostgreSQL that stopped is restarted
+        saver.report("PostgreSQL's disk full, then space freed")
+        unclear = [(f.status, f.message) for f in saver.failures()
+                   if f.status != 503 or "disk is full, so this was not saved" not in f.message]
+        assert unclear == [], unclear
+        assert_nobody_moved_and_nothing_lost(lab, member, saver, before, hubs=("1",))
+    finally:
+        ballast.unlink(missing_ok=True)
+        member.browser.close()
+        Browser.close_all()
