@@ -37,6 +37,7 @@ class Save:
 class Saver:
     def __init__(self, server: MemberServer):
         self.server = server
+        self.prefix = f"journal-{uuid.uuid4().hex[:6]}"  # files of its own: an earlier saver's are not its to check
         self.saves: list[Save] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="saver", daemon=True)
@@ -52,7 +53,7 @@ class Saver:
     def _run(self) -> None:
         number = 0
         while not self._stop.is_set():
-            path, token = f"journal-{number % PATHS}.ipynb", uuid.uuid4().hex
+            path, token = f"{self.prefix}-{number % PATHS}.ipynb", uuid.uuid4().hex
             began = time.monotonic()
             try:
                 answer = self.server.browser.put(
