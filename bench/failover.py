@@ -7,7 +7,7 @@ server) keeps calling its server's API every 50 ms: the longest run of failed ca
 the member is moved, their old server stops answering for good once its hub is declared dead).
 Three cases, each the median of N kills:
 - the appliance, the hub restarted by the supervisor (the member keeps their hub and server);
-- the appliance, the hub staying down (restart delayed past discovery's dead_after): the member is moved
+- the appliance, the hub staying down (tests/integration/lab.hub_kept_down: its restarts fail): the member is moved
   to the other hub and gets a new server there;
 - plain JupyterHub (DummyAuthenticator, SimpleLocalProcessSpawner, its own proxy), restarted at once.
 Usage: .venv/bin/python bench/failover.py [--kills N]
@@ -16,6 +16,7 @@ Usage: .venv/bin/python bench/failover.py [--kills N]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -36,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from plain_jupyterhub import ready, start_baseline  # noqa: E402
 
 from tests.harness import Appliance, make_home, reserve_ports, stop_process  # noqa: E402
-from tests.integration.lab import Member, server_url, start_server  # noqa: E402
+from tests.integration.lab import Member, hub_kept_down, server_url, start_server  # noqa: E402
 from tests.integration.oauth import Browser, browser_client, follow  # noqa: E402
 
 
@@ -90,7 +91,11 @@ def appliance_kill(appliance: Appliance, name: str, moves: bool) -> tuple[float,
         lab = OpenLab(opened, server_url(start_server(appliance, f"{appliance.proxy_url}/hubs/{hub_id}", name,
                                                       password, opened)))
         time.sleep(0.5)
-        os.kill(appliance.component(f"hub-{hub_id}")["pid"], signal.SIGKILL)
+        down = contextlib.ExitStack()
+        if moves:
+            down.enter_context(hub_kept_down(appliance, hub_id))
+        else:
+            os.kill(appliance.component(f"hub-{hub_id}")["pid"], signal.SIGKILL)
         began = time.perf_counter()
         if moves:
             until(lambda: member.hub_id() != hub_id)
@@ -105,6 +110,7 @@ def appliance_kill(appliance: Appliance, name: str, moves: bool) -> tuple[float,
                     time.sleep(0.05)
         answered = time.perf_counter() - began
         outage = lab.stop()
+        down.close()  # a hub kept down may start again
     Browser.close_all()
     appliance.wait_healthy()
     return answered, outage
@@ -160,7 +166,7 @@ def main() -> None:
     args = parser.parse_args()
     restarting = Appliance(make_home(), reserve_ports(4)).with_hubs(2)
     staying_down = Appliance(make_home(), reserve_ports(4)).with_hubs(2)
-    staying_down.env["APPLIANCE_SUPERVISOR_BACKOFF_INITIAL_S"] = "25"  # past dead_after, even with the jitter
+    staying_down.env["APPLIANCE_SUPERVISOR_BACKOFF_MAX_S"] = "2"  # back soon after hub_kept_down's block
     workdir = Path(tempfile.mkdtemp(prefix="bench-failover-"))
     try:
         restarting.up()

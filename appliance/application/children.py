@@ -10,7 +10,7 @@ from functools import partial
 
 from appliance import gallery
 from appliance.config import Config
-from appliance.discovery.service import hold_crashed_hub, hub_credentials
+from appliance.discovery.service import end_hub_hold, hold_crashed_hub, hub_credentials
 from appliance.hub import addresses
 from appliance.postgres import EmbeddedCluster, database_url
 from appliance.proxy import TOKEN_SECRET as PROXY_TOKEN_SECRET
@@ -77,6 +77,7 @@ def hub_spec(config: Config, hub_id: str) -> ChildSpec:
     port, base = config.addresses.api_port(hub_id), addresses.base_url(hub_id)
     state = config.home.root / "hubs" / hub_id
     state.mkdir(parents=True, exist_ok=True)
+    database = database_url(config.home, config.postgres)
     return ChildSpec(
         name=addresses.hub_component(hub_id),
         description=f"hub {hub_id}",
@@ -88,5 +89,7 @@ def hub_spec(config: Config, hub_id: str) -> ChildSpec:
         address=f"127.0.0.1:{port}{base}",
         ports=(Port("127.0.0.1", port, "hubs.first_port"),),
         after=("portal", "proxy"),
-        on_crash=partial(hold_crashed_hub, database_url(config.home, config.postgres), config.discovery, hub_id),
+        # a hub that crashed keeps its members while it restarts, unless the restart fails
+        on_crash=partial(hold_crashed_hub, database, config.discovery, hub_id),
+        on_failed_restart=partial(end_hub_hold, database, config.discovery, hub_id),
     )

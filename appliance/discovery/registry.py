@@ -180,6 +180,11 @@ class HubRegistry:
                 f"WHERE h.id = %(hub)s AND NOT (%(unless_dead)s AND coalesce({DEAD}, false))",
                 {"grace": grace_s, "hub": hub_id, "unless_dead": unless_dead, **self._ages})
 
+    async def end_hold(self, hub_id: str) -> None:
+        """The hub's restart failed: it is no longer 'restarting' (hold_for_restart), so its silence counts."""
+        async with self._connection() as connection:
+            await connection.execute("UPDATE discovery.hubs SET restarting_until = NULL WHERE id = %s", (hub_id,))
+
     async def retire(self, hub_id: str) -> None:
         """Forget a hub (``hubs.count`` lowered): its members are placed again at their next visit."""
         async with self._connection() as connection:

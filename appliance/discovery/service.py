@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from appliance.db.pool import async_pool
 from appliance.discovery.registry import HubCredentials, HubRegistry
@@ -26,11 +26,24 @@ async def hold_crashed_hub(database_url: str, settings: DiscoverySettings, hub_i
     """What the supervisor does when a running hub died, before it starts it again: the hub is 'restarting' for
     up to discovery.restart_grace_s, so its members keep their servers and are not moved meanwhile (a hub dead
     already stays dead). A hub that is not back by then is dead at once."""
+    async with _registry(database_url, settings) as registry:
+        await registry.hold_for_restart(hub_id, settings.restart_grace_s, unless_dead=True)
+
+
+async def end_hub_hold(database_url: str, settings: DiscoverySettings, hub_id: str) -> None:
+    """What the supervisor does when a hub's restart failed: it is down, and no longer 'restarting'; silent past
+    dead_after, it is dead at once and its members move."""
+    async with _registry(database_url, settings) as registry:
+        await registry.end_hold(hub_id)
+
+
+@contextlib.asynccontextmanager
+async def _registry(database_url: str, settings: DiscoverySettings) -> AsyncIterator[HubRegistry]:
+    """A registry on a connection of its own, for the supervisor's rare calls."""
     pool = async_pool(database_url, 1)
     await pool.open()
     try:
-        await HubRegistry(pool, settings, HubCredentials("")).hold_for_restart(hub_id, settings.restart_grace_s,
-                                                                               unless_dead=True)
+        yield HubRegistry(pool, settings, HubCredentials(""))
     finally:
         await pool.close()
 

@@ -21,7 +21,8 @@ class DiscoverySettings:
               "at their next visit. Must be more than suspect_after_s.")
     restart_grace_s: float = knob(
         30.0, "Seconds a hub that died keeps its members (shown as restarting) while the supervisor starts it again: "
-              "their servers go on meanwhile. A hub not registered again by then is dead, and its members move.")
+              "their servers go on meanwhile. A hub whose restart fails, or that has not registered again by then, "
+              "is dead, and its members move.")
     fence_after: int = knob(
         5, "Heartbeats in a row a hub may fail to deliver before it stops its user servers and exits (it "
            "cannot know whether the portal declared it dead). fence_after × heartbeat_interval_s must be less "

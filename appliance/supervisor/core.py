@@ -191,6 +191,7 @@ class Supervisor:
                 return
             else:
                 failure = failed_start
+                await self._hook(child, child.spec.on_failed_restart)
             if self.stopping:
                 return
             child.restarts += 1
@@ -199,7 +200,7 @@ class Supervisor:
                 log.info("%s restarted by request", child.spec.name)
                 continue
             if was_running and child.state != CRASHLOOP:
-                await self._on_crash(child)
+                await self._hook(child, child.spec.on_crash)
             child.policy.record_exit(self.clock() - child.started_at)
             delay = child.policy.next_delay()
             child.state = CRASHLOOP if child.policy.crashlooping else UNHEALTHY
@@ -207,13 +208,14 @@ class Supervisor:
             log.warning("%s %s; restart %d in %.1f s", child.spec.name, failure, child.restarts, delay)
             await self.sleep(delay)
 
-    async def _on_crash(self, child: Child) -> None:
-        if child.spec.on_crash is None:
+    async def _hook(self, child: Child, hook: Callable[[], Awaitable[None]] | None) -> None:
+        """Await one of the spec's hooks (on_crash, on_failed_restart), for at most CHECK_TIMEOUT_S."""
+        if hook is None:
             return
         try:
-            await asyncio.wait_for(child.spec.on_crash(), CHECK_TIMEOUT_S)
+            await asyncio.wait_for(hook(), CHECK_TIMEOUT_S)
         except Exception as exc:  # the restart matters more
-            log.warning("%s: what its crash should do first failed (%s)", child.spec.name, exc)
+            log.warning("%s: %s failed (%s)", child.spec.name, getattr(hook, "__name__", "its hook"), exc)
 
     async def _start_service(self, child: Child) -> str | None:
         """Spawn and wait for readiness. Returns None when ready, else why it failed (process gone)."""

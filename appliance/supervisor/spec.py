@@ -55,3 +55,5 @@ class ChildSpec:
     after: tuple[str, ...] | None = None  # names of the children this one needs; None: the one before it
     # awaited when the running child died (or was killed for staying unhealthy), before it is started again
     on_crash: Callable[[], Awaitable[None]] | None = None
+    # awaited when a restart failed (the child exited while starting, or was not ready in time): it is down
+    on_failed_restart: Callable[[], Awaitable[None]] | None = None

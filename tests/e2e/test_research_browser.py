@@ -4,9 +4,7 @@ inside the portal's frame, served by the hub discovery placed them on."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import time
 import zlib
 from pathlib import Path
@@ -17,7 +15,7 @@ from sqlalchemy import create_engine, text
 
 from tests.e2e.signing import sign_in_new
 from tests.harness import Appliance
-from tests.integration.lab import server_hub, user_servers
+from tests.integration.lab import hub_kept_down, server_hub, user_servers
 from tests.integration.storage_client import StorageCaller, mint
 
 ON_HUB = re.compile(r"on hub (\d+)")
@@ -151,20 +149,20 @@ def test_a_notebook_run_and_saved_survives_the_death_of_the_members_hub(running_
     with pytest.raises(zlib.error):
         zlib.decompress(sealed)
 
-    os.kill(running_lab.component(f"hub-{hub_id}")["pid"], signal.SIGKILL)
-    # the member's server outlives its hub: the open JupyterLab keeps working meanwhile
-    cell = lab.locator(".jp-Cell .cm-content").last
-    cell.click()
-    cell.type("2+2")
-    cell.press("Shift+Enter")
-    expect(lab.locator(".jp-OutputArea-output").nth(1)).to_have_text("4", timeout=60_000)
-    # the hub stays down past dead_after (see conftest): the page moves the member to the other hub
     other = "2" if hub_id == "1" else "1"
-    expect(page.get_by_role("status")).to_contain_text(f"on hub {other}", timeout=40_000)
-    page.screenshot(path=str(artifacts / "research-moving.png"))
-    expect(page.get_by_role("status")).to_have_text(
-        f"JupyterLab on hub {other} (moved here from hub {hub_id}, which stopped answering; everything you saved "
-        "is here)", timeout=60_000)
+    with hub_kept_down(running_lab, hub_id):
+        # the member's server outlives its hub: the open JupyterLab keeps working meanwhile
+        cell = lab.locator(".jp-Cell .cm-content").last
+        cell.click()
+        cell.type("2+2")
+        cell.press("Shift+Enter")
+        expect(lab.locator(".jp-OutputArea-output").nth(1)).to_have_text("4", timeout=60_000)
+        # the hub stays down past dead_after: the page moves the member to the other hub
+        expect(page.get_by_role("status")).to_contain_text(f"on hub {other}", timeout=40_000)
+        page.screenshot(path=str(artifacts / "research-moving.png"))
+        expect(page.get_by_role("status")).to_have_text(
+            f"JupyterLab on hub {other} (moved here from hub {hub_id}, which stopped answering; everything you "
+            "saved is here)", timeout=60_000)
     lab = page.frame_locator("#lab")
     lab.locator(".jp-DirListing-item[title*='first-steps.ipynb']").dblclick(timeout=90_000)
     expect(lab.locator(".jp-OutputArea-output").first).to_have_text("2", timeout=30_000)

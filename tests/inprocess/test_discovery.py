@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from appliance.discovery.errors import NoHub, NotRegistered, UnknownHub
-from appliance.discovery.service import Discovery, hold_crashed_hub
+from appliance.discovery.service import Discovery, end_hub_hold, hold_crashed_hub
 from appliance.discovery.settings import DiscoverySettings
 from appliance.home import Home
 from tests.harness import Appliance
@@ -153,6 +153,11 @@ async def test_a_crashed_hub_held_by_the_supervisor_keeps_its_members_and_a_dead
     age(portal_in_process, "2", 11)  # dead already when it crashed: not held
     await hold_crashed_hub(portal_in_process.database_url(), SETTINGS, "2")
     assert (await states(discovery))["2"] == "dead"
+    await start_hub(discovery, "2")  # back
+    await end_hub_hold(portal_in_process.database_url(), SETTINGS, "1")  # its restart failed: down, and silent
+    assert (await states(discovery))["1"] == "dead"
+    moved = await discovery.registry.placement("alice")
+    assert (moved.hub_id, moved.moved) == ("2", True)
 
 
 async def test_heartbeats_keep_a_hub_routable_and_carry_its_counts(portal_in_process: Appliance,

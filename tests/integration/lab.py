@@ -3,9 +3,14 @@ the portal, a server started through a hub as a browser would, and all servers f
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import socket
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -130,3 +135,30 @@ def run_in_kernel(browser: httpx.Client, server_url: str, code: str, timeout: fl
     finally:
         socket.close()
         browser.delete(kernel, headers={"X-XSRFToken": xsrf})
+
+
+@contextlib.contextmanager
+def hub_kept_down(appliance: Appliance, hub_id: str) -> Iterator[None]:
+    """The hub killed, and its port taken until the block ends, so that the supervisor's restarts fail: a hub
+    that stays down (one that comes back keeps its members, discovery.restart_grace_s). After the block its
+    next restart succeeds (with the supervisor's back-off)."""
+    component = appliance.component(f"hub-{hub_id}")
+    port = int(component["address"].split("/")[0].rsplit(":", 1)[1])
+    os.kill(component["pid"], signal.SIGKILL)
+    blocker = socket.socket()
+    blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    deadline = time.monotonic() + 10
+    while True:  # free once the killed hub is gone; the restart binds it seconds later
+        try:
+            blocker.bind(("127.0.0.1", port))
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                blocker.close()
+                raise
+            time.sleep(0.02)
+    blocker.listen()
+    try:
+        yield
+    finally:
+        blocker.close()

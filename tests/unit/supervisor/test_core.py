@@ -142,12 +142,16 @@ async def test_a_dead_child_is_restarted_and_counted() -> None:
 
 
 async def test_a_running_child_that_died_has_its_crash_hook_run_before_the_restart_and_a_failed_start_not() -> None:
-    launcher, crashes = ScriptedLauncher(), []
+    launcher, crashes, failed_restarts = ScriptedLauncher(), [], []
 
     async def on_crash() -> None:
         crashes.append(len(launcher.spawned))  # how many starts there were when it ran
 
-    supervisor = Supervisor([service("hub", on_crash=on_crash, ready=lambda: asyncio.sleep(0))], FAST, launcher)
+    async def on_failed_restart() -> None:
+        failed_restarts.append(len(launcher.spawned))
+
+    supervisor = Supervisor([service("hub", on_crash=on_crash, on_failed_restart=on_failed_restart,
+                                     ready=lambda: asyncio.sleep(0))], FAST, launcher)
     await supervisor.start()
     launcher.current("hub").exited.set_result(9)  # killed by SIGKILL while running
     await wait_until(lambda: len(launcher.spawned) == 2 and supervisor.status()[0]["state"] == "healthy")
@@ -158,6 +162,7 @@ async def test_a_running_child_that_died_has_its_crash_hook_run_before_the_resta
     launcher.current("hub").exited.set_result(9)
     await wait_until(lambda: len(launcher.spawned) >= 6)
     assert crashes == [1, 3]
+    assert failed_restarts[:2] == [4, 5]  # each failed restart, after it
     await supervisor.stop()
 
 
