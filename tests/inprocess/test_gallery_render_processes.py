@@ -29,6 +29,7 @@ def test_a_render_outlives_the_stop_signal_until_the_renderer_abandons_it(
     monkeypatch.setenv(GATE_ENV, str(tmp_path / "never-opened"))  # the render waits in its process
     stopping = threading.Event()
     processes = RenderProcesses(GallerySettings(), stopping)
+    processes.context.set_forkserver_preload([])  # the converters are not needed here (they take seconds to load)
     processes.start()
     outcome: list[object] = []
 
