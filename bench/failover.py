@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from plain_jupyterhub import ready, start_baseline  # noqa: E402
 
-from tests.harness import Appliance, make_home, reserve_ports, stop_process  # noqa: E402
+from tests.harness import Appliance, make_home, reserve_ports, resolve_localhost_names, stop_process  # noqa: E402
 from tests.integration.lab import Member, hub_kept_down, server_url, start_server  # noqa: E402
 from tests.integration.oauth import Browser, browser_client, follow  # noqa: E402
 
@@ -164,6 +164,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=5)
     args = parser.parse_args()
+    resolve_localhost_names()  # the trial names (lab.localhost, hub.lab.localhost, …) as browsers resolve them
     restarting = Appliance(make_home(), reserve_ports(4)).with_hubs(2)
     staying_down = Appliance(make_home(), reserve_ports(4)).with_hubs(2)
     staying_down.env["APPLIANCE_SUPERVISOR_BACKOFF_MAX_S"] = "2"  # back soon after hub_kept_down's block
