@@ -68,27 +68,23 @@ class Saver:
 
     def wait_for_saves(self, count: int, timeout: float = 30) -> None:
         """Until ``count`` more saves in a row were acknowledged (the member's saves work)."""
-        deadline = time.monotonic() + timeout
-        start = len(self.saves)
-        while True:
-            recent = self.saves[start:]
-            if len(recent) >= count and all(save.acknowledged for save in recent[-count:]):
-                return
-            if time.monotonic() > deadline:
-                raise AssertionError(f"saves not working after {timeout} s: {[s.status for s in recent[-10:]]}, "
-                                     f"{recent[-1].message if recent else 'no save answered'}")
-            time.sleep(0.05)
+        self._wait_for_a_run(count, acknowledged=True, timeout=timeout)
 
     def wait_for_failures(self, count: int, timeout: float = 30) -> None:
         """Until ``count`` more saves in a row failed (the fault is felt)."""
+        self._wait_for_a_run(count, acknowledged=False, timeout=timeout)
+
+    def _wait_for_a_run(self, count: int, acknowledged: bool, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         start = len(self.saves)
         while True:
             recent = self.saves[start:]
-            if len(recent) >= count and not any(save.acknowledged for save in recent[-count:]):
+            if len(recent) >= count and all(save.acknowledged == acknowledged for save in recent[-count:]):
                 return
             if time.monotonic() > deadline:
-                raise AssertionError(f"saves did not fail within {timeout} s: {[s.status for s in recent[-10:]]}")
+                raise AssertionError(f"no run of {count} saves {'working' if acknowledged else 'failing'} in "
+                                     f"{timeout} s: {[s.status for s in recent[-10:]]}, "
+                                     f"{recent[-1].message if recent else 'no save answered'}")
             time.sleep(0.05)
 
     def report(self, fault: str) -> None:
