@@ -24,6 +24,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from appliance.discovery.registry import Heartbeat  # noqa: E402
 from appliance.discovery.samples import HISTORY, WINDOWS, bucket_seconds  # noqa: E402
 from appliance.discovery.service import Discovery  # noqa: E402
 from appliance.discovery.settings import DiscoverySettings  # noqa: E402
@@ -73,8 +74,8 @@ async def seed_and_beat(appliance: Appliance, ready: threading.Event, stop: thre
     ready.set()
     while not stop.is_set():
         for hub_id, epoch in epochs.items():
-            await registry.heartbeat(hub_id, registry.credentials.for_hub(hub_id), epoch, RUNNING_PER_HUB, 0,
-                                     active=RUNNING_PER_HUB // 2, memory_bytes=RUNNING_PER_HUB * 150_000_000)
+            await registry.heartbeat(Heartbeat(hub_id, epoch, RUNNING_PER_HUB, 0, active=RUNNING_PER_HUB // 2,
+                                               memory_bytes=RUNNING_PER_HUB * 150_000_000))
         await asyncio.sleep(settings.heartbeat_interval_s)
     await discovery.close()
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from appliance.discovery.registry import Heartbeat  # noqa: E402
 from appliance.discovery.service import Discovery  # noqa: E402
 from appliance.discovery.settings import DiscoverySettings  # noqa: E402
 from appliance.home import Home  # noqa: E402
@@ -63,7 +64,7 @@ async def measure(appliance: Appliance, seconds: float, callers: int) -> None:
     async def heartbeats() -> None:  # the hubs stay alive, as real ones would
         while True:
             for hub_id, epoch in epochs.items():
-                await registry.heartbeat(hub_id, registry.credentials.for_hub(hub_id), epoch, 0, 0)
+                await registry.heartbeat(Heartbeat(hub_id, epoch))
             await asyncio.sleep(settings.heartbeat_interval_s)
 
     beating = asyncio.create_task(heartbeats())

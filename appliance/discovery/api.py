@@ -3,14 +3,14 @@
 For hubs (``Authorization: Bearer <the hub's credential>``):
 
     POST /api/discovery/v1/hubs/{id}/register           {"spawner", "isolation"} → {"epoch", "members",
-                                                        "heartbeat_interval_s", "fence_after", "access_cursor"}
-    POST /api/discovery/v1/hubs/{id}/heartbeat          {"epoch", "running", "pending", "access_cursor",
-                                                        "active", "memory_bytes"} →
-                                                        {"ok": true, "access_endings": [{"id", "username",
-                                                        "reason", "ended_at"}…], "access_cursor"}: the
-                                                        members whose access ended since the hub's cursor
-                                                        (it signs them out); 410 when the epoch is over:
-                                                        fence, register again
+                                                        "heartbeat_interval_s", "suspect_after_s", "dead_after_s",
+                                                        "fence_after", "access_cursor"}; the hub then records
+                                                        its heartbeats itself (beats.py)
+    GET  /api/discovery/v1/hubs/{id}/access-endings?since=N
+                                                        {"access_endings": [{"id", "username", "reason",
+                                                        "ended_at"}…], "access_cursor"}: the members whose
+                                                        access ended after the cursor N, oldest first, up to
+                                                        a batch (the hub signs them out, and asks again)
     GET  /api/discovery/v1/hubs/{id}/members/{username} whether the member is assigned to this hub (a hub
                                                         admits no one else)
 
@@ -60,7 +60,7 @@ class DiscoveryAPI:
     def routes(self) -> list[Route]:
         return [
             Route(f"{PREFIX}/hubs/{{hub_id}}/register", self._guarded(self.register), methods=["POST"]),
-            Route(f"{PREFIX}/hubs/{{hub_id}}/heartbeat", self._guarded(self.heartbeat), methods=["POST"]),
+            Route(f"{PREFIX}/hubs/{{hub_id}}/access-endings", self._guarded(self.access_endings), methods=["GET"]),
             Route(f"{PREFIX}/hubs/{{hub_id}}/members/{{username}}", self._guarded(self.member), methods=["GET"]),
             Route(f"{PREFIX}/me", self._guarded(self.me), methods=["GET"], name="discovery_me"),
         ]
@@ -104,21 +104,19 @@ class DiscoveryAPI:
         cursor = await self.access.cursor_at(age_s + REGISTER_OVERLAP_S if age_s is not None else None)
         settings = self.registry.settings
         return JSONResponse({"epoch": epoch, "members": members, "heartbeat_interval_s": settings.heartbeat_interval_s,
+                             "suspect_after_s": settings.suspect_after_s, "dead_after_s": settings.dead_after_s,
                              "fence_after": settings.fence_after, "access_cursor": cursor})
 
-    async def heartbeat(self, request: Request) -> Response:
-        hub_id, credential = self._hub(request)
-        body = await self._body(request)
+    async def access_endings(self, request: Request) -> Response:
+        self._hub(request)
         try:
-            epoch, running, pending = (int(body[key]) for key in ("epoch", "running", "pending"))
-            cursor, active = int(body.get("access_cursor", 0)), int(body.get("active", 0))
-            memory = None if body.get("memory_bytes") is None else int(body["memory_bytes"])
-        except (KeyError, TypeError, ValueError):
-            raise BadRequest("a heartbeat carries integer epoch, running and pending (and access_cursor, active, "
-                             "memory_bytes).") from None
-        await self.registry.heartbeat(hub_id, credential, epoch, running, pending, active=active, memory_bytes=memory)
-        endings, cursor = await self.access.since(cursor)
-        return JSONResponse({"ok": True, "access_endings": endings, "access_cursor": cursor})
+            since = int(request.query_params.get("since", ""))
+        except ValueError:
+            since = -1
+        if not 0 <= since < 2**63:
+            raise BadRequest("access-endings needs ?since=N, the last ending the hub handled (0 for none).")
+        endings, cursor = await self.access.since(since)
+        return JSONResponse({"access_endings": endings, "access_cursor": cursor})
 
     async def member(self, request: Request) -> Response:
         hub_id, _ = self._hub(request)

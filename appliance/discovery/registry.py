@@ -1,6 +1,7 @@
 """The hub registry: which hubs are alive, and which hub serves which member.
 
-A hub registers when it starts (a new epoch) and heartbeats every second with its counts. By the age
+A hub registers when it starts (a new epoch) and records a heartbeat every second with its counts, on a
+connection of its own (beats.py). By the age
 of its last heartbeat it is *routable* (it gets new members), *suspect* (it keeps its members but gets
 no new ones) or *dead* (its members are moved to live hubs when they next come). An administrator may
 *drain* a hub: it keeps its members and gets no new ones. Assignments are sticky; a new member goes
@@ -45,6 +46,33 @@ STATE = f"""CASE WHEN h.heartbeat_at IS NULL THEN 'unregistered'
 HUB_COLUMNS = (f"h.id, {STATE} AS state, extract(epoch FROM now() - h.heartbeat_at)::float8 AS heartbeat_age_s, "
                "h.assigned, h.running, h.pending, h.spawner, h.isolation, h.draining, h.epoch, h.active, "
                "h.memory_bytes")  # Hub's fields
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """What a hub's heartbeat records: that it is alive in this epoch, and its counts."""
+
+    hub_id: str
+    epoch: int
+    running: int = 0
+    pending: int = 0
+    active: int = 0  # members active lately
+    memory_bytes: int | None = None  # of the hub's process tree
+
+
+async def record_heartbeat(connection: Connection, settings: DiscoverySettings, beat: Heartbeat) -> None:
+    """Record ``beat``. NotRegistered if it belongs to an older epoch or the hub was declared dead meanwhile:
+    the hub must stop its servers and register again (its members may have moved)."""
+    row = await (await connection.execute(
+        "UPDATE discovery.hubs h SET heartbeat_at = now(), running = %(running)s, pending = %(pending)s, "
+        f"active = %(active)s, memory_bytes = %(memory)s WHERE h.id = %(hub)s AND h.epoch = %(epoch)s "
+        f"AND NOT {DEAD} RETURNING h.id",
+        {"hub": beat.hub_id, "epoch": beat.epoch, "running": beat.running, "pending": beat.pending,
+         "active": beat.active, "memory": beat.memory_bytes, "dead_after": settings.dead_after_s,
+         "suspect_after": settings.suspect_after_s})).fetchone()
+    if row is None:
+        raise NotRegistered(f"hub {beat.hub_id!r} epoch {beat.epoch} is not current (restarted, or declared dead): "
+                            "stop your user servers and register again.")
 
 
 @contextlib.asynccontextmanager
@@ -107,7 +135,7 @@ class HubRegistry:
     def __init__(self, pool: AsyncConnectionPool[Connection], settings: DiscoverySettings,
                  credentials: HubCredentials, liveness_pool: AsyncConnectionPool[Connection] | None = None):
         self.pool = pool
-        self.liveness_pool = liveness_pool or pool  # heartbeats and the reaper (service.py)
+        self.liveness_pool = liveness_pool or pool  # the reaper (service.py)
         self.settings = settings
         self.credentials = credentials
         self._ages = {"dead_after": settings.dead_after_s, "suspect_after": settings.suspect_after_s}
@@ -134,22 +162,10 @@ class HubRegistry:
         assert row is not None
         return row.epoch, [name for name, in members]
 
-    async def heartbeat(self, hub_id: str, credential: str, epoch: int, running: int, pending: int,
-                        active: int = 0, memory_bytes: int | None = None) -> None:
-        """Record a hub's heartbeat and its counts. NotRegistered if it belongs to an older epoch or the hub
-        was declared dead meanwhile: the hub must stop its servers and register again (its members may have
-        moved)."""
-        self.credentials.check(hub_id, credential)
+    async def heartbeat(self, beat: Heartbeat) -> None:
+        """Record a hub's heartbeat (a hub records its own with ``record_heartbeat``, beats.py)."""
         async with pooled(self.liveness_pool) as connection:
-            row = await (await connection.execute(
-                "UPDATE discovery.hubs h SET heartbeat_at = now(), running = %(running)s, pending = %(pending)s, "
-                f"active = %(active)s, memory_bytes = %(memory)s WHERE h.id = %(hub)s AND h.epoch = %(epoch)s "
-                f"AND NOT {DEAD} RETURNING h.id",
-                {"hub": hub_id, "epoch": epoch, "running": running, "pending": pending, "active": active,
-                 "memory": memory_bytes, **self._ages})).fetchone()
-        if row is None:
-            raise NotRegistered(f"hub {hub_id!r} epoch {epoch} is not current (restarted, or declared dead): "
-                                "stop your user servers and register again.")
+            await record_heartbeat(connection, self.settings, beat)
 
     async def hubs(self) -> list[Hub]:
         async with self._connection() as connection:

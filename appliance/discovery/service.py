@@ -56,10 +56,8 @@ class Discovery:
 
     def __init__(self, database_url: str, settings: DiscoverySettings, home: Home, pool_size: int = 5):
         self.pool = async_pool(database_url, pool_size)
-        # heartbeats and the reaper share connections of their own: members' requests holding every pooled
-        # connection cannot delay a heartbeat, and a heartbeat the registry could not record means the reaper
-        # could not run either (registry.SILENCE); one it cannot record is answered (503) in half the hub's wait
-        self.liveness_pool = async_pool(database_url, 2, timeout_s=settings.heartbeat_interval_s / 2)
+        # the reaper's own connection: members' requests holding every pooled connection cannot delay it
+        self.liveness_pool = async_pool(database_url, 1, timeout_s=settings.heartbeat_interval_s / 2)
         self.settings = settings
         self.registry = HubRegistry(self.pool, settings, hub_credentials(home), self.liveness_pool)
         self.samples = HubSamples(self.pool, settings)

@@ -13,7 +13,7 @@ class DiscoverySettings:
     """[discovery] The hub registry: heartbeats, suspicion, death and fencing."""
 
     heartbeat_interval_s: float = knob(
-        1.0, "Seconds between a hub's heartbeats to the portal (each carries its counts).")
+        1.0, "Seconds between a hub's heartbeats (each records its counts in the registry).")
     suspect_after_s: float = knob(
         3.0, "Seconds of silence after which a hub gets no new members (it keeps the ones it has).")
     dead_after_s: float = knob(

@@ -1,8 +1,9 @@
 """The hub: JupyterHub as every hub process of the appliance runs it.
 
-On top of JupyterHub it registers with discovery and heartbeats every interval with its counts; it
-admits only the members discovery assigned to it; it fences itself (stops its user servers and exits)
-when it cannot deliver its heartbeats or learns that its epoch is over; and it re-adds its routes to
+On top of JupyterHub it registers with discovery and records a heartbeat with its counts every interval,
+on a thread and database connection of its own (discovery/beats.py), which also hears of members' access
+endings; it admits only the members discovery assigned to it; it fences itself (stops its user servers and
+exits) when it cannot deliver its heartbeats or learns that its epoch is over; and it re-adds its routes to
 the shared front proxy every few seconds, so that a restarted proxy serves it again at once.
 """
 
@@ -29,14 +30,18 @@ from oauthenticator.oauth2 import OAuthCallbackHandler
 from sqlalchemy.exc import SQLAlchemyError
 from systemdspawner import SystemdSpawner
 from tornado import web
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from traitlets import Float, Int, Unicode, default
 from traitlets.config import Configurable
 
+from appliance.discovery import DiscoverySettings
+from appliance.discovery.beats import HeartbeatThread
+from appliance.discovery.registry import Heartbeat
 from appliance.hub import upstream
 from appliance.hub.access import STORAGE_TOKEN_PATH, StorageTokenHandler, end_access
 from appliance.hub.lockdown import PORTAL_OWNED_PAGES, PortalOwnedPage
 from appliance.hub.memory import MEMORY_PATH, ServerMemoryHandler, process_tree_bytes
+from appliance.identity import ENDINGS_CHANNEL
 from appliance.logscrub import scrub_handlers
 from appliance.storage.mounts import parse_mounts
 from appliance.storage.tokens import StorageTokens
@@ -152,19 +157,19 @@ class ApplianceHub(JupyterHub):
     hub_id = Unicode(config=True, help="This hub's id; its base_url is /hubs/<id>/.")
     portal_url = Unicode(config=True, help="The portal as this hub reaches it (discovery lives there).")
     discovery_credential = Unicode(config=True, help="This hub's credential for the discovery API.")
+    registry_url = Unicode(config=True, help="The appliance's database, where this hub records its heartbeats.")
     spawner_name = Unicode("local", config=True, help="Reported to discovery: how this hub spawns.")
     isolation = Unicode("none", config=True, help="Reported to discovery: what separates user servers.")
     route_check_interval_s = Float(2.0, config=True, help="Seconds between re-adding this hub's routes to the "
                                    "front proxy (a restarted proxy knows no routes).")
-    fence_after = Int(5, config=True, help="Heartbeats missed in a row before this hub fences itself.")
-    heartbeat_interval_s = Float(1.0, config=True, help="Seconds between heartbeats.")
 
     epoch = 0
-    # since when this hub cannot have been declared dead: its last heartbeat delivered, or the registry's last
-    # answer that it could not record one (503, or the portal not listening); see discovery/registry.py SILENCE
-    _last_delivered = 0.0
-    _last_counts = (0, 0)  # (running, pending), sent again while the hub's database does not answer
-    access_cursor = 0  # the last access ending this hub handled (discovery's heartbeat answer)
+    heartbeat_interval_s = 1.0  # discovery's, from the registration
+    heartbeats: HeartbeatThread | None = None
+    _counts_now = (0, 0)  # (running, pending), kept as the heartbeats' thread reads them
+    access_cursor = 0  # the last access ending this hub handled
+    _endings: asyncio.Task[None] | None = None  # reading the access endings discovery has for this hub
+    _endings_again = False  # notified meanwhile: read once more
     load: dict[str, int | None] = {"active": 0, "memory_bytes": None}  # measured every LOAD_INTERVAL_S
 
     def init_handlers(self) -> None:
@@ -183,34 +188,53 @@ class ApplianceHub(JupyterHub):
     async def start(self) -> None:
         await super().start()
         self.discovery = DiscoveryClient(self.portal_url, self.hub_id, self.discovery_credential)
-        strangers = await self._register()
+        strangers, settings = await self._register()
         await self._measure_load()
-        upstream.every(self, self.heartbeat_interval_s, self._heartbeat)
+        await self._count()
+        upstream.every(self, self.heartbeat_interval_s, self._count)
+        loop = asyncio.get_running_loop()
+        self.heartbeats = HeartbeatThread(
+            self.registry_url, settings, self.hub_id, self.epoch, self._heartbeat,
+            on_fence=lambda why: loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._fence(why))),
+            channel=ENDINGS_CHANNEL, on_notified=lambda: loop.call_soon_threadsafe(self._read_endings))
+        self.heartbeats.start()
         upstream.every(self, self.route_check_interval_s, self._check_routes)
         upstream.every(self, LOAD_INTERVAL_S, self._measure_load)
         for user in strangers:  # after the heartbeats start: stopping servers takes seconds
             self.log.warning("stopping %s's server: discovery assigned them to another hub", user.name)
             await self._stop_servers(user)
 
-    async def _register(self) -> list[Any]:
-        """Register with discovery; the users whose servers run here but who were moved elsewhere while this
-        hub was away (one server per member: they are to be stopped)."""
+    async def _register(self) -> tuple[list[Any], DiscoverySettings]:
+        """Register with discovery: the users whose servers run here but who were moved elsewhere while this
+        hub was away (one server per member: they are to be stopped), and discovery's timings."""
         answer = await self.discovery.call("POST", "register", {"spawner": self.spawner_name,
                                                                  "isolation": self.isolation}, timeout_s=30)
         self.epoch = answer["epoch"]
-        self.heartbeat_interval_s = answer["heartbeat_interval_s"]
-        self.fence_after = answer["fence_after"]
+        settings = DiscoverySettings(heartbeat_interval_s=answer["heartbeat_interval_s"],
+                                     suspect_after_s=answer["suspect_after_s"], dead_after_s=answer["dead_after_s"],
+                                     fence_after=answer["fence_after"])
+        self.heartbeat_interval_s = settings.heartbeat_interval_s
         self.access_cursor = answer["access_cursor"]
-        self._last_delivered = time.monotonic()
         members = set(answer["members"])
         self.log.info("registered with discovery as hub %s, epoch %d, %d member(s)", self.hub_id, self.epoch,
                       len(members))
-        return [user for user in self.users.values() if user.name not in members and user.active]
+        return [user for user in self.users.values() if user.name not in members and user.active], settings
 
-    def _counts(self) -> tuple[int, int]:
-        spawners = [spawner for user in self.users.values() for spawner in user.spawners.values()]
-        return (sum(1 for spawner in spawners if spawner.ready),
-                sum(1 for spawner in spawners if spawner.pending == "spawn"))
+    async def _count(self) -> None:
+        """The servers running and starting, for the heartbeats' thread."""
+        try:
+            spawners = [spawner for user in self.users.values() for spawner in user.spawners.values()]
+            self._counts_now = (sum(1 for spawner in spawners if spawner.ready),
+                                sum(1 for spawner in spawners if spawner.pending == "spawn"))
+        except SQLAlchemyError as error:  # the hub's database is restarting: the last counts will do
+            self.log.warning("heartbeat with the last counts: the hub's database did not answer (%s)", error)
+            self.db.rollback()  # as JupyterHub's handlers do, so that the session works again once it is back
+
+    def _heartbeat(self) -> Heartbeat:
+        """This hub's next heartbeat (called on the heartbeats' thread: it reads what the event loop keeps)."""
+        running, pending = self._counts_now
+        return Heartbeat(self.hub_id, self.epoch, running, pending, active=self.load["active"] or 0,
+                         memory_bytes=self.load["memory_bytes"])
 
     async def _measure_load(self) -> None:
         """What the heartbeat reports besides its counts: the members active in the last ACTIVE_WITHIN_S
@@ -221,45 +245,43 @@ class ApplianceHub(JupyterHub):
         active = sum(1 for user in self.users.values() if _aware(user.last_activity) >= since)
         self.load = {"active": active, "memory_bytes": await asyncio.to_thread(process_tree_bytes, os.getpid())}
 
-    async def _heartbeat(self) -> None:
-        silent_s = time.monotonic() - self._last_delivered
-        if silent_s >= self.fence_after * self.heartbeat_interval_s:  # e.g. this process was stopped
-            await self._fence(f"no heartbeat delivered for {silent_s:.1f} s")
-            return
-        try:
-            self._last_counts = self._counts()
-        except SQLAlchemyError as error:  # the hub's database is restarting: the last counts will do
-            self.log.warning("heartbeat with the last counts: the hub's database did not answer (%s)", error)
-            self.db.rollback()  # as JupyterHub's handlers do, so that the session works again once it is back
-        running, pending = self._last_counts
-        try:
-            answer = await self.discovery.call("POST", "heartbeat", {
-                "epoch": self.epoch, "running": running, "pending": pending, "access_cursor": self.access_cursor,
-                **self.load,
-            }, timeout_s=self.heartbeat_interval_s)
-        except HTTPClientError as error:
-            if error.code == 410:  # declared dead, or restarted: members may have moved
-                await self._fence("discovery says this hub's epoch is over")
-                return
-            if error.code == 503:  # the registry cannot record heartbeats now: nor declare a hub dead
-                self._last_delivered = time.monotonic()
-            self.log.warning("heartbeat refused: %s", error)
-        except ConnectionRefusedError:  # the portal is down (restarting): nobody can declare a hub dead
-            self._last_delivered = time.monotonic()
-            self.log.warning("heartbeat not delivered: the portal is not listening")
-        except Exception as error:  # no answer in time: fencing starts after fence_after of these
-            self.log.warning("heartbeat not delivered: %s", error)
+    def _read_endings(self) -> None:
+        """Discovery has access endings for this hub (or may have: the heartbeats' thread was notified, or has
+        just begun to listen): read them, once more if notified while reading."""
+        if self._endings is None or self._endings.done():
+            self._endings = asyncio.ensure_future(self._handle_endings())
         else:
-            self._last_delivered = time.monotonic()
+            self._endings_again = True
+
+    async def _handle_endings(self) -> None:
+        """Sign out every member whose access ended since this hub's cursor, until discovery has no more
+        (a batch is limited); a call that fails is made again after a heartbeat interval."""
+        while True:
+            self._endings_again = False
+            try:
+                answer = await self.discovery.call("GET", f"access-endings?since={self.access_cursor}")
+            except Exception as error:  # the portal is restarting: the endings wait for it
+                self.log.warning("could not read the access endings (%s); trying again", error)
+                await asyncio.sleep(self.heartbeat_interval_s)
+                continue
             for ending in answer["access_endings"]:  # sign-outs, password changes, disables
                 end_access(self, ending, self._stop_servers, self.log)
             self.access_cursor = answer["access_cursor"]
+            if not answer["access_endings"] and not self._endings_again:
+                return
+
+    async def cleanup(self) -> None:
+        if self.heartbeats is not None:
+            self.heartbeats.stop()
+        await super().cleanup()
 
     async def _fence(self, why: str) -> None:
         """Stop every user server and exit: this hub cannot know whether its members moved elsewhere.
         The supervisor starts it again, and it registers anew."""
         self.log.error("fencing hub %s (%s): stopping its user servers and exiting", self.hub_id, why)
         upstream.stop_periodic(self)
+        if self.heartbeats is not None:
+            self.heartbeats.stop()
         try:
             for user in list(self.users.values()):
                 try:

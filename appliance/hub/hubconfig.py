@@ -91,8 +91,7 @@ def hub_config(config: HubSources, hub_id: str, credential: str) -> TraitletsCon
     c.ApplianceHub.discovery_credential = credential
     c.ApplianceHub.spawner_name = spawner
     c.ApplianceHub.isolation = isolation
-    c.ApplianceHub.heartbeat_interval_s = config.discovery.heartbeat_interval_s
-    c.ApplianceHub.fence_after = config.discovery.fence_after
+    c.ApplianceHub.registry_url = database_url(home, config.postgres)
     c.JupyterHub.base_url = addresses.base_url(hub_id)
     c.JupyterHub.hub_ip = "127.0.0.1"
     c.JupyterHub.hub_port = config.addresses.api_port(hub_id)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from appliance.identity.settings import IdentitySettings
 
 if TYPE_CHECKING:
+    from appliance.identity.access import ENDINGS_CHANNEL as ENDINGS_CHANNEL
     from appliance.identity.accounts import Account as Account
     from appliance.identity.accounts import AccountTable as AccountTable
     from appliance.identity.admin_tokens import AdminToken as AdminToken
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from appliance.identity.service import Identity as Identity
 
 _EXPORTS = {
+    "ENDINGS_CHANNEL": "access",
     "Account": "accounts",
     "AccountTable": "accounts",
     "AdminToken": "admin_tokens",

@@ -2,9 +2,10 @@
 
 A sign-out, a password change and a disable each end access in one transaction: sessions end, every
 OAuth token of the account (access and refresh) is revoked, and a row in ``access_endings`` records
-it. The hubs read those rows through discovery's heartbeat (``since``) and sign the member out of the
-hub and their JupyterLab; the storage asks a member's ``standing`` and refuses storage tokens issued
-before the newest ending.
+it. A notification on ENDINGS_CHANNEL (PostgreSQL's NOTIFY, sent as the transaction commits) tells the
+hubs, which listen on their heartbeats' connection: they read the rows through discovery (``since``) and
+sign the member out of the hub and their JupyterLab. The storage asks a member's ``standing`` and refuses
+storage tokens issued before the newest ending.
 
 A sign-out ends that browser's session only, but revokes all the member's OAuth tokens: the hubs
 sign a member out as a whole (they know members, not portal sessions), so tokens kept for another
@@ -24,7 +25,8 @@ from starlette.concurrency import run_in_threadpool
 from appliance.identity.tables import access_endings, accounts, sessions, tokens
 
 REASONS = ("sign-out", "password", "disabled")
-MAX_BATCH = 500  # endings handed to a hub per heartbeat; it gets the rest with the next one
+MAX_BATCH = 500  # endings handed to a hub per call; it asks again for the rest
+ENDINGS_CHANNEL = "identity_access_endings"  # notified as each ending commits
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ def end_access(connection: Connection, account_id: int, reason: str, *, session:
     # id N has seen every ending before it: the hubs' cursor never skips one.
     connection.execute(text("LOCK TABLE identity.access_endings IN SHARE ROW EXCLUSIVE MODE"))
     connection.execute(access_endings.insert().values(account_id=account_id, reason=reason))
+    connection.execute(text(f'NOTIFY "{ENDINGS_CHANNEL}"'))
 
 
 class AccessEndings:

@@ -1,4 +1,4 @@
-"""The discovery API through the running portal: hubs register and heartbeat with their credential,
+"""The discovery API through the running portal: hubs register and read access endings with their credential,
 a hub asks whether a member is its own, and a signed-in member learns where their research happens."""
 
 from __future__ import annotations
@@ -36,24 +36,20 @@ def hub_call(appliance: Appliance, hub_id: str, verb: str, credential: str | Non
     """A call as hub ``hub_id`` makes it; ``credential`` "" sends none."""
     credential = credential if credential is not None else hub_credentials(Home(appliance.home)).for_hub(hub_id)
     headers = {"Authorization": f"Bearer {credential}"} if credential else {}
-    return httpx.request("GET" if verb.startswith("members/") else "POST",
+    return httpx.request("POST" if verb == "register" else "GET",
                          f"{appliance.portal_url}/api/discovery/v1/hubs/{hub_id}/{verb}",
                          headers=headers, timeout=10, **kwargs)  # type: ignore[arg-type]
 
 
-def test_a_hub_registers_heartbeats_and_learns_when_its_epoch_is_over(portal_in_process: Appliance) -> None:
+def test_a_hub_registers_and_learns_discoverys_timings(portal_in_process: Appliance) -> None:
     registered = hub_call(portal_in_process, "1", "register", json={"spawner": "local", "isolation": "none"})
     assert registered.status_code == 200, registered.text
-    assert registered.json() == {"epoch": 1, "members": [], "heartbeat_interval_s": 1.0, "fence_after": 5,
-                                 "access_cursor": 0}
-    beat = hub_call(portal_in_process, "1", "heartbeat", json={"epoch": 1, "running": 2, "pending": 0})
-    assert beat.status_code == 200 and beat.json() == {"ok": True, "access_endings": [], "access_cursor": 0}
-    hub_call(portal_in_process, "1", "register", json={})
-    stale = hub_call(portal_in_process, "1", "heartbeat", json={"epoch": 1, "running": 2, "pending": 0})
-    assert stale.status_code == 410 and "register again" in stale.json()["error"]
+    assert registered.json() == {"epoch": 1, "members": [], "heartbeat_interval_s": 1.0, "suspect_after_s": 3.0,
+                                 "dead_after_s": 10.0, "fence_after": 5, "access_cursor": 0}
+    assert hub_call(portal_in_process, "1", "register", json={}).json()["epoch"] == 2
 
 
-def test_a_heartbeat_hands_the_hub_the_access_endings_since_its_cursor(portal_in_process: Appliance) -> None:
+def test_a_hub_reads_the_access_endings_since_its_cursor(portal_in_process: Appliance) -> None:
     cursor = hub_call(portal_in_process, "1", "register", json={}).json()["access_cursor"]
     add_user(portal_in_process, "erin")
     for change in (("set-password", "erin"), ("disable", "erin")):
@@ -62,32 +58,34 @@ def test_a_heartbeat_hands_the_hub_the_access_endings_since_its_cursor(portal_in
     # its last heartbeat, so it misses nothing
     registered = hub_call(portal_in_process, "1", "register", json={}).json()
     assert registered["access_cursor"] <= cursor
-    beat = hub_call(portal_in_process, "1", "heartbeat", json={
-        "epoch": registered["epoch"], "running": 0, "pending": 0, "access_cursor": registered["access_cursor"]}).json()
-    assert [(ending["username"], ending["reason"]) for ending in beat["access_endings"]
+    read = hub_call(portal_in_process, "1", f"access-endings?since={registered['access_cursor']}").json()
+    assert [(ending["username"], ending["reason"]) for ending in read["access_endings"]
             if ending["username"] == "erin"] == [("erin", "password"), ("erin", "disabled")]
-    assert beat["access_cursor"] == beat["access_endings"][-1]["id"] > cursor
-    again = hub_call(portal_in_process, "1", "heartbeat", json={
-        "epoch": registered["epoch"], "running": 0, "pending": 0, "access_cursor": beat["access_cursor"]}).json()
-    assert again["access_endings"] == [] and again["access_cursor"] == beat["access_cursor"]
+    assert read["access_cursor"] == read["access_endings"][-1]["id"] > cursor
+    again = hub_call(portal_in_process, "1", f"access-endings?since={read['access_cursor']}").json()
+    assert again == {"access_endings": [], "access_cursor": read["access_cursor"]}
 
 
 @pytest.mark.parametrize("credential", ["", "forged", "hub-2's"])
 def test_a_wrong_or_missing_credential_is_refused(portal_in_process: Appliance, credential: str) -> None:
     if credential == "hub-2's":
         credential = hub_credentials(Home(portal_in_process.home)).for_hub("2")
-    for verb in ("register", "heartbeat", "members/alice"):
-        for body in (b'{"epoch": 1, "running": 0, "pending": 0}', b"not json"):  # the credential is checked first
+    for verb in ("register", "access-endings?since=0", "access-endings?since=x", "members/alice"):
+        for body in (b'{"spawner": "local"}', b"not json"):  # the credential is checked first
             response = hub_call(portal_in_process, "1", verb, credential, content=body)
             assert response.status_code == 401 and response.json()["ok"] is False, (verb, body, response.text)
 
 
-@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'{"epoch": "one", "running": 0, "pending": 0}', b"{}"])
-def test_a_malformed_heartbeat_is_a_clear_400(portal_in_process: Appliance, body: bytes) -> None:
-    hub_call(portal_in_process, "1", "register", json={})
-    response = hub_call(portal_in_process, "1", "heartbeat", content=body)
-    assert response.status_code == 400
-    assert any(why in response.json()["error"] for why in ("JSON object", "integer epoch, running and pending"))
+@pytest.mark.parametrize("query", ["", "?since=", "?since=x", "?since=-1", "?since=1.5", f"?since={2**63}"])
+def test_a_malformed_cursor_is_a_clear_400(portal_in_process: Appliance, query: str) -> None:
+    response = hub_call(portal_in_process, "1", f"access-endings{query}")
+    assert response.status_code == 400 and "?since=N" in response.json()["error"], response.text
+
+
+def test_a_malformed_registration_is_a_clear_400(portal_in_process: Appliance) -> None:
+    for body in (b"not json", b"[1, 2]"):
+        response = hub_call(portal_in_process, "1", "register", content=body)
+        assert response.status_code == 400 and "JSON object" in response.json()["error"], response.text
 
 
 def carried_placement(browser: Browser) -> dict[str, object] | None:

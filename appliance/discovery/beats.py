@@ -1,0 +1,127 @@
+"""A hub's heartbeats, on a thread and a database connection of their own.
+
+Every interval the thread records the hub's heartbeat in the registry (one UPDATE: registry.record_heartbeat),
+so that a hub whose event loop is busy still beats, and an idle appliance spends next to nothing on being
+alive. The same connection LISTENs on a channel (the access endings'): a notification is handed to the hub,
+which then asks the portal what changed.
+
+The thread judges its own silence: a beat that the database did not answer within the interval is not
+delivered, and after ``fence_after`` of those in a row (or when the registry says the epoch is over) it calls
+``on_fence`` and ends. A database that refuses or drops the connection (down, restarting) is not silence: the
+registry cannot declare anyone dead meanwhile either (registry.SILENCE). A beat counts as delivered from the
+moment it was sent: a hub that was frozen mid-beat finds itself silent when it runs again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from psycopg.rows import namedtuple_row
+from sqlalchemy.engine import make_url
+
+from appliance.discovery.errors import NotRegistered
+from appliance.discovery.registry import Heartbeat, record_heartbeat
+from appliance.discovery.settings import DiscoverySettings
+
+log = logging.getLogger(__name__)
+
+
+def is_outage(error: BaseException) -> bool:
+    """Whether ``error`` says the database is down or restarting: it refused or dropped the connection, is
+    shutting down or starting up, or takes no connections to this database (55000: an administrator's
+    ALLOW_CONNECTIONS false). Not answering in time, or refusing this hub alone (too many connections, a
+    wrong password), count as silence."""
+    if not isinstance(error, psycopg.OperationalError):
+        return False
+    state = error.sqlstate or ""
+    return state in ("", "55000") or state.startswith(("08", "57P"))
+
+
+class HeartbeatThread:
+    """Call ``start()`` once the hub has registered (its epoch), ``stop()`` when it ends. ``load()`` is called
+    from the thread for each beat and must return at once (the hub hands over counts it keeps up to date);
+    ``on_fence(why)`` and ``on_notified()`` are called from the thread too."""
+
+    def __init__(self, database_url: str, settings: DiscoverySettings, hub_id: str, epoch: int,
+                 load: Callable[[], Heartbeat], on_fence: Callable[[str], object], channel: str = "",
+                 on_notified: Callable[[], object] = lambda: None):
+        self.conninfo = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self.settings, self.hub_id, self.epoch = settings, hub_id, epoch
+        self.load, self.on_fence, self.channel, self.on_notified = load, on_fence, channel, on_notified
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), name=f"heartbeats-{hub_id}",
+                                        daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, wait_s: float = 0) -> None:
+        """Beat no more: the thread ends within an interval (waited for up to ``wait_s``)."""
+        self._stopping.set()
+        if wait_s and self._thread.is_alive():
+            self._thread.join(wait_s)
+
+    async def _run(self) -> None:
+        interval = self.settings.heartbeat_interval_s
+        connection: psycopg.AsyncConnection[Any] | None = None
+        fence_s = self.settings.fence_after * interval
+        delivered_at = time.monotonic()
+        while not self._stopping.is_set():
+            sent_at = time.monotonic()
+            if sent_at - delivered_at >= fence_s:  # e.g. this process was stopped, or the database is unreachable
+                self.on_fence(f"no heartbeat delivered for {sent_at - delivered_at:.1f} s")
+                break
+            try:
+                if connection is None:
+                    connection = await asyncio.wait_for(self._connect(), interval)
+                await asyncio.wait_for(record_heartbeat(connection, self.settings, self.load()), interval)
+            except NotRegistered:
+                self.on_fence("discovery says this hub's epoch is over")
+                break
+            except Exception as error:
+                await self._discard(connection)
+                connection = None
+                if is_outage(error):  # nobody can declare a hub dead meanwhile
+                    delivered_at = sent_at
+                log.warning("heartbeat not delivered: %s", f"{type(error).__name__} {error}".strip())
+            else:
+                delivered_at = sent_at
+            connection = await self._listen(connection, until=sent_at + interval)
+        await self._discard(connection)
+
+    async def _connect(self) -> psycopg.AsyncConnection[Any]:
+        connection = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True,
+                                                           row_factory=namedtuple_row)
+        if self.channel:
+            await connection.execute(f'LISTEN "{self.channel}"')
+            self.on_notified()  # whatever happened while this hub was not listening
+        return connection
+
+    async def _listen(self, connection: psycopg.AsyncConnection[Any] | None,
+                      until: float) -> psycopg.AsyncConnection[Any] | None:
+        """Hand over notifications until ``until``; the connection, or None if it was lost meanwhile."""
+        remaining = until - time.monotonic()
+        if connection is None or not self.channel:
+            await asyncio.sleep(max(0.0, remaining))
+            return connection
+        try:
+            async for _ in connection.notifies(timeout=max(0.0, remaining)):
+                self.on_notified()
+        except psycopg.Error as error:
+            log.warning("stopped listening for %s: %s", self.channel, error)
+            await self._discard(connection)
+            return None
+        return connection
+
+    @staticmethod
+    async def _discard(connection: psycopg.AsyncConnection[Any] | None) -> None:
+        if connection is not None:
+            with contextlib.suppress(psycopg.Error):
+                await connection.close()
