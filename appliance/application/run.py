@@ -23,6 +23,7 @@ from appliance.config import Config, all_knobs, tighten_file_mode
 from appliance.errors import ApplianceError
 from appliance.postgres import EmbeddedCluster
 from appliance.proxy import check_node, find_proxy_command
+from appliance.supervisor.checks import close_sessions
 from appliance.supervisor.control import ControlServer, send_command
 from appliance.supervisor.core import HEALTHY, Supervisor
 from appliance.supervisor.logs import open_private, tail
@@ -178,6 +179,7 @@ async def _serve(config: Config, specs: list[ChildSpec], on_ready: Callable[[], 
     finally:
         began = time.monotonic()
         await supervisor.stop()
+        await close_sessions()
         await control.close()
         launcher.uninstall()
         log.info("stopped in %.1f s", time.monotonic() - began)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
-import httpx
+import aiohttp
 
 from appliance.proxy.command import find_proxy_command
 from appliance.proxy.settings import ProxySettings
 from appliance.proxy.tls import check_tls_files
-from appliance.supervisor.checks import kept_client
+from appliance.supervisor.checks import kept_session
 from appliance.supervisor.spec import Check, CheckFailed, ChildSpec, Port
 from appliance.webui import PROXY_ERROR_PAGES
 
@@ -26,15 +27,18 @@ def keeping_routes(api: str, token: str, routes: Sequence[tuple[str, str]]) -> C
     """Pass when the proxy's API answers and has every route in ``routes`` (spec, target), which this check
     adds when one is missing: a started or restarted proxy knows no routes, and the portal's host names
     must answer as soon as the proxy does."""
-    client = kept_client(timeout=2.0, headers={"Authorization": f"token {token}"})
+    session = kept_session(2.0, {"Authorization": f"token {token}"})
 
     async def check() -> None:
         try:
-            known = (await client().get(f"{api}/api/routes")).raise_for_status().json()
+            async with session().get(f"{api}/api/routes", raise_for_status=True) as response:
+                known = await response.json()
             for spec, target in routes:
                 if spec not in known:
-                    (await client().post(f"{api}/api/routes{spec}", json={"target": target})).raise_for_status()
-        except httpx.HTTPError as exc:
+                    async with session().post(f"{api}/api/routes{spec}", json={"target": target},
+                                              raise_for_status=True):
+                        pass
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise CheckFailed(f"the front proxy's API at {api}: {type(exc).__name__} {exc}".strip()) from None
 
     return check

@@ -8,30 +8,47 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-import httpx
+import aiohttp
 import psutil
 
 from appliance.supervisor.spec import Check, CheckFailed
 
+_sessions: list[aiohttp.ClientSession] = []
 
-def kept_client(**options: object) -> Callable[[], httpx.AsyncClient]:
-    """A check's HTTP client, made at its first use and kept (with its connection) for as long as the check
-    runs: making one costs ~30 ms of CPU (its TLS context), and a health check runs every few seconds for
-    as long as the appliance is up."""
-    return functools.cache(lambda: httpx.AsyncClient(trust_env=False, **options))  # type: ignore[arg-type]
+
+def kept_session(timeout_s: float, headers: Mapping[str, str] | None = None) -> Callable[[], aiohttp.ClientSession]:
+    """A check's HTTP session, made at its first use (in the supervisor's event loop) and kept, with its
+    connection, until ``close_sessions``. Health checks run every few seconds for as long as the appliance
+    is up: aiohttp costs ~0.2 ms of CPU a request here, httpx ~1.6 ms (and ~30 ms to make a client)."""
+
+    @functools.cache
+    def session() -> aiohttp.ClientSession:
+        made = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s), headers=headers,
+                                     trust_env=False)
+        _sessions.append(made)
+        return made
+
+    return session
+
+
+async def close_sessions() -> None:
+    """Close the checks' sessions (the supervisor, as it stops)."""
+    while _sessions:
+        await _sessions.pop().close()
 
 
 def http_ok(url: str, headers: Mapping[str, str] | None = None, timeout_s: float = 2.0) -> Check:
     """Pass when GET ``url`` answers 2xx."""
-    client = kept_client(timeout=timeout_s)
+    session = kept_session(timeout_s, headers)
 
     async def check() -> None:
         try:
-            response = await client().get(url, headers=headers)
-        except httpx.HTTPError as exc:
+            async with session().get(url) as response:
+                status = response.status
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise CheckFailed(f"GET {url}: {type(exc).__name__} {exc}".strip()) from None
-        if not response.is_success:
-            raise CheckFailed(f"GET {url} answered {response.status_code}")
+        if not 200 <= status < 300:
+            raise CheckFailed(f"GET {url} answered {status}")
 
     return check
 
