@@ -44,6 +44,25 @@ def is_outage(error: BaseException) -> bool:
     return state in ("", "55000") or state.startswith(("08", "57P"))
 
 
+async def readable(fd: int, timeout_s: float) -> None:
+    """Until ``fd`` has something to read, or ``timeout_s`` has passed. (psycopg's own wait for notifications
+    wakes every 0.1 s, which was half of an idle hub's CPU.)"""
+    loop = asyncio.get_running_loop()
+    ready = loop.create_future()
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_reader(fd, wake)
+    try:
+        await asyncio.wait_for(ready, timeout_s)
+    except asyncio.TimeoutError:
+        pass
+    finally:
+        loop.remove_reader(fd)
+
+
 class HeartbeatThread:
     """Call ``start()`` once the hub has registered (its epoch), ``stop()`` when it ends. ``load()`` is called
     from the thread for each beat and must return at once (the hub hands over counts it keeps up to date);
@@ -107,18 +126,21 @@ class HeartbeatThread:
     async def _listen(self, connection: psycopg.AsyncConnection[Any] | None,
                       until: float) -> psycopg.AsyncConnection[Any] | None:
         """Hand over notifications until ``until``; the connection, or None if it was lost meanwhile."""
-        remaining = until - time.monotonic()
         if connection is None or not self.channel:
-            await asyncio.sleep(max(0.0, remaining))
+            await asyncio.sleep(max(0.0, until - time.monotonic()))
             return connection
         try:
-            async for _ in connection.notifies(timeout=max(0.0, remaining)):
-                self.on_notified()
+            while True:
+                async for _ in connection.notifies(timeout=0):  # those that came with the beat, and any waiting
+                    self.on_notified()
+                remaining = until - time.monotonic()
+                if remaining <= 0:
+                    return connection
+                await readable(connection.fileno(), remaining)
         except psycopg.Error as error:
             log.warning("stopped listening for %s: %s", self.channel, error)
             await self._discard(connection)
             return None
-        return connection
 
     @staticmethod
     async def _discard(connection: psycopg.AsyncConnection[Any] | None) -> None:
