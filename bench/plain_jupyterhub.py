@@ -97,7 +97,7 @@ def stop_baseline(process: subprocess.Popen[bytes] | None) -> None:
 
 def print_hub_logs(appliance: Appliance) -> None:
     for log in sorted((appliance.home / "logs").glob("hub-*.log")):
-        lines = [line for line in log.read_text().splitlines() if "hub/api/ (@" not in line]  # not health checks
+        lines = log.read_text().splitlines()
         print(f"--- {log.name}", *lines[-60:], sep="\n")
 
 

@@ -84,8 +84,9 @@ def hub_spec(config: Config, hub_id: str) -> ChildSpec:
         argv=[sys.executable, "-m", "appliance.application.hub", hub_id],
         env={"APPLIANCE_HUB_CREDENTIAL": hub_credentials(config.home).for_hub(hub_id)},
         cwd=state,  # JupyterHub reads a jupyterhub_config.py in its working directory: there is none here
-        ready=http_ok(f"http://127.0.0.1:{port}{base}hub/api/"),
-        health=http_ok(f"http://127.0.0.1:{port}{base}hub/api/"),
+        # JupyterHub's health probe: answered at once, logged only at debug level
+        ready=http_ok(f"http://127.0.0.1:{port}{base}hub/health"),
+        health=http_ok(f"http://127.0.0.1:{port}{base}hub/health"),
         address=f"127.0.0.1:{port}{base}",
         ports=(Port("127.0.0.1", port, "hubs.first_port"),),
         after=("portal", "proxy"),

@@ -17,26 +17,29 @@ FRESH_S = 0.5
 
 
 class IdleCheck:
-    """The pool's check and reset callbacks that implement FRESH_S."""
+    """The pool's check and reset callbacks that implement FRESH_S (or another ``fresh_s``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, fresh_s: float = FRESH_S) -> None:
+        self.fresh_s = fresh_s
         self._returned: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
 
     async def check(self, connection: Any) -> None:
-        if time.monotonic() - self._returned.get(connection, 0.0) > FRESH_S:
+        if time.monotonic() - self._returned.get(connection, 0.0) > self.fresh_s:
             await AsyncConnectionPool.check_connection(connection)
 
     async def reset(self, connection: Any) -> None:
         self._returned[connection] = time.monotonic()
 
 
-def async_pool(database_url: str, max_size: int, options: str = "", timeout_s: float = 10) -> AsyncConnectionPool[Any]:
+def async_pool(database_url: str, max_size: int, options: str = "", timeout_s: float = 10,
+               fresh_s: float = FRESH_S) -> AsyncConnectionPool[Any]:
     """A pool of autocommit connections to the SQLAlchemy URL ``database_url``; open it with ``await
     pool.open()`` inside the event loop that uses it. ``options`` are PostgreSQL settings (``-c …``);
-    ``timeout_s`` is how long a caller waits for a connection before PoolTimeout.
+    ``timeout_s`` is how long a caller waits for a connection before PoolTimeout; a connection idle for
+    longer than ``fresh_s`` is checked before use.
     Rows are named tuples: read a column by its name (``row.wrapped_key``), a computed one by its alias."""
     conninfo = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    idle = IdleCheck()
+    idle = IdleCheck(fresh_s)
     kwargs: dict[str, Any] = {"autocommit": True, "row_factory": namedtuple_row}
     if options:
         kwargs["options"] = options

@@ -206,20 +206,22 @@ class HubRegistry:
         async with self._connection() as connection:
             await connection.execute("DELETE FROM discovery.hubs WHERE id = %s", (hub_id,))
 
-    async def release_dead(self) -> int:
+    async def release_dead(self) -> tuple[int, set[str]]:
         """The registry's own heartbeat, then release the members of every dead hub (run every heartbeat
-        interval by the portal). A heartbeat of its own older than suspect_after_s means nobody could record
-        the hubs' meanwhile: the registry listens again from now (SILENCE)."""
+        interval by the portal): the number released, and the dead hubs. A heartbeat of its own older than
+        suspect_after_s means nobody could record the hubs' meanwhile: the registry listens again from now
+        (SILENCE)."""
         async with pooled(self.liveness_pool) as connection, connection.transaction():
             await connection.execute(
                 f"UPDATE discovery.registry r SET listening_since = {LISTENING_SINCE}, alive_at = now()", self._ages)
             dead = await (await connection.execute(
-                f"SELECT h.id FROM discovery.hubs h WHERE h.assigned > 0 AND {DEAD} "
+                f"SELECT h.id, h.assigned FROM discovery.hubs h WHERE {DEAD} "
                 "AND NOT coalesce(h.restarting_until > now(), false) FOR UPDATE", self._ages)).fetchall()
             released = 0
-            for hub_id, in dead:
-                released += await self._release(connection, hub_id)
-        return released
+            for hub in dead:
+                if hub.assigned > 0:
+                    released += await self._release(connection, hub.id)
+        return released, {hub.id for hub in dead}
 
     async def _release_if_dead(self, connection: Connection, hub_id: str) -> None:
         row = await (await connection.execute(

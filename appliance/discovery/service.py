@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from appliance.db.pool import async_pool
+from appliance.discovery.errors import Unavailable
 from appliance.discovery.registry import HubCredentials, HubRegistry
 from appliance.discovery.samples import HubSamples
 from appliance.discovery.settings import DiscoverySettings
@@ -56,13 +57,16 @@ class Discovery:
 
     def __init__(self, database_url: str, settings: DiscoverySettings, home: Home, pool_size: int = 5):
         self.pool = async_pool(database_url, pool_size)
-        # the reaper's own connection: members' requests holding every pooled connection cannot delay it
-        self.liveness_pool = async_pool(database_url, 1, timeout_s=settings.heartbeat_interval_s / 2)
+        # the reaper's own connection: members' requests holding every pooled connection cannot delay it. It is
+        # used every interval, so not checked before each use (a round trip a second): after a PostgreSQL
+        # restart one reap fails, and the next runs on a new connection
+        self.liveness_pool = async_pool(database_url, 1, timeout_s=settings.heartbeat_interval_s / 2,
+                                        fresh_s=3 * settings.heartbeat_interval_s)
         self.settings = settings
         self.registry = HubRegistry(self.pool, settings, hub_credentials(home), self.liveness_pool)
         self.samples = HubSamples(self.pool, settings)
         self._tasks: list[asyncio.Task[None]] = []
-        self.after_reap: list[Callable[[], Awaitable[object]]] = []
+        self.after_reap: list[Callable[[set[str]], Awaitable[object]]] = []  # given the dead hubs
 
     async def open(self, reap: bool = True) -> None:
         await self.pool.open()
@@ -74,7 +78,10 @@ class Discovery:
         while True:
             await asyncio.sleep(self.settings.heartbeat_interval_s)
             try:
-                released = await self.registry.release_dead()
+                released, dead = await self.registry.release_dead()
+            except Unavailable as error:  # PostgreSQL is restarting
+                log.warning("could not release the members of dead hubs (%s); trying again", error)
+                continue
             except Exception:
                 log.warning("could not release the members of dead hubs; trying again", exc_info=True)
                 continue
@@ -82,7 +89,7 @@ class Discovery:
                 log.warning("released %d member(s) of dead hub(s); they move at their next visit", released)
             for then in self.after_reap:
                 try:
-                    await then()
+                    await then(dead)
                 except Exception:
                     log.warning("%s failed; trying again", getattr(then, "__qualname__", then), exc_info=True)
 

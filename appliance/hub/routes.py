@@ -40,10 +40,9 @@ class HubRoutes:
                 log.warning("hub %s is no longer configured: retired; its %d member(s) move at their next visit",
                             hub.id, hub.assigned)
 
-    async def tend(self) -> int:
-        """Remove the routes of dead and retired hubs; the number removed. Asks the proxy only when some hub
-        is dead, and once after start for the retired ones."""
-        dead = {hub.id for hub in await self.registry.hubs() if hub.state == "dead"}
+    async def tend(self, dead: set[str]) -> int:
+        """Remove the routes of the ``dead`` hubs and of retired ones; the number removed. Asks the proxy only
+        when some hub is dead, and once after start for the retired ones."""
         if not dead and self._swept_retired:
             return 0
         try:

@@ -12,15 +12,17 @@ from appliance.portal.guards import MAX_HEADER_BYTES
 from appliance.portal.settings import PortalSettings
 from appliance.storage.api import PREFIX as STORAGE_API
 
+HEALTH_PATH = "/healthz"  # the supervisor's check (application/children.py)
 
-class QuietStorageCalls(logging.Filter):
-    """Leave the storage API's successful calls out of the access log: every save, open and listing
-    of every member's server makes one or two, and they would drown the lines an administrator
-    reads. Refused and failed calls are still logged."""
+
+class QuietRoutineCalls(logging.Filter):
+    """Leave the storage API's successful calls and the supervisor's health checks out of the access log:
+    every save, open and listing of every member's server makes one or two, a check comes every few seconds,
+    and they would drown the lines an administrator reads. Refused and failed calls are still logged."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
-        if isinstance(args, tuple) and len(args) == 5 and str(args[2]).startswith(STORAGE_API):
+        if isinstance(args, tuple) and len(args) == 5 and str(args[2]).startswith((STORAGE_API, HEALTH_PATH)):
             status = args[4]
             return not isinstance(status, int) or status >= 400
         return True
@@ -37,6 +39,6 @@ def serve(app: ASGIApp, settings: PortalSettings) -> None:
         log_level="info",
         timeout_graceful_shutdown=5,
     )
-    logging.getLogger("uvicorn.access").addFilter(QuietStorageCalls())  # after uvicorn set up logging
+    logging.getLogger("uvicorn.access").addFilter(QuietRoutineCalls())  # after uvicorn set up logging
     scrub_handlers(logging.getLogger(name) for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access"))
     uvicorn.Server(server_config).run()

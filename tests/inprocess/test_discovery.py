@@ -111,7 +111,7 @@ async def test_the_reaper_releases_a_dead_hubs_members_and_registration_reconcil
         await discovery.registry.heartbeat(Heartbeat("1", 1))
 
     age(portal_in_process, "1", 11)
-    assert await discovery.registry.release_dead() == 2
+    assert await discovery.registry.release_dead() == (2, {"1"})
     assert [h.assigned for h in await discovery.registry.hubs()] == [0, 2]
     registered_epoch, members = await discovery.registry.register(
         "1", discovery.registry.credentials.for_hub("1"), "local", "none")
@@ -132,7 +132,7 @@ async def test_silence_while_the_registry_could_not_listen_is_nobodys(portal_in_
     assert await states(discovery) == {"1": "routable", "2": "routable"}
     # a heartbeat that comes in before the reaper's first run is accepted: the hub need not fence
     await discovery.registry.heartbeat(Heartbeat("1", epoch))
-    assert await discovery.registry.release_dead() == 0
+    assert (await discovery.registry.release_dead())[0] == 0
     stays = await discovery.registry.placement("alice")
     assert (stays.hub_id, stays.moved) == ("1", False)
     registry_ages(portal_in_process, alive_s=0, listening_s=11)  # listening since; hub 2 silent all along
@@ -147,7 +147,7 @@ async def test_a_crashed_hub_held_by_the_supervisor_keeps_its_members_and_a_dead
     await hold_crashed_hub(portal_in_process.database_url(), SETTINGS, "1")
     age(portal_in_process, "1", 11)  # its restart takes longer than dead_after
     assert (await states(discovery))["1"] == "restarting"
-    assert await discovery.registry.release_dead() == 0
+    assert (await discovery.registry.release_dead())[0] == 0
     stays = await discovery.registry.placement("alice")
     assert (stays.hub_id, stays.moved) == ("1", False)
     assert (await discovery.registry.placement("bob")).hub_id == "2"  # nobody new meanwhile
