@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import socket
 from dataclasses import replace
 
 import pytest
@@ -11,7 +13,8 @@ import pytest
 from appliance.supervisor.core import Supervisor
 from appliance.supervisor.process import ChildProcess
 from appliance.supervisor.settings import SupervisorSettings
-from appliance.supervisor.spec import CheckFailed, ChildSpec, StartFailed
+from appliance.supervisor.spec import CheckFailed, ChildSpec, Port, StartFailed
+from tests.harness import reserve_ports
 
 FAST = SupervisorSettings(
     start_timeout_s=1.0, health_interval_s=0.01, unhealthy_after_failures=2, restart_unhealthy_after_s=0.05,
@@ -163,6 +166,32 @@ async def test_a_running_child_that_died_has_its_crash_hook_run_before_the_resta
     await wait_until(lambda: len(launcher.spawned) >= 6)
     assert crashes == [1, 3]
     assert failed_restarts[:2] == [4, 5]  # each failed restart, after it
+    await supervisor.stop()
+
+
+async def test_a_restart_whose_port_is_taken_fails_at_once_naming_the_holder() -> None:
+    """Not spawned to fail seconds later at its bind (a hub imports JupyterHub first): a hub that stays down is
+    known to be down sooner, and its members move sooner."""
+    launcher = ScriptedLauncher()
+    failed_restarts: list[int] = []
+
+    async def on_failed_restart() -> None:
+        failed_restarts.append(len(launcher.spawned))
+
+    port = reserve_ports(1)[0]
+    spec = service("hub", ports=(Port("127.0.0.1", port, "hubs.first_port"),), on_failed_restart=on_failed_restart,
+                   ready=lambda: asyncio.sleep(0))
+    supervisor = Supervisor([spec], FAST, launcher)
+    await supervisor.start()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        launcher.current("hub").exited.set_result(9)
+        await wait_until(lambda: len(failed_restarts) >= 2)
+        assert len(launcher.spawned) == 1  # no start was tried
+        assert f"port {port} (the hub) is already in use by pid {os.getpid()}" in supervisor.status()[0]["last_error"]
+    await wait_until(lambda: supervisor.status()[0]["state"] == "healthy")  # free again: it comes back
+    assert len(launcher.spawned) == 2
     await supervisor.stop()
 
 
