@@ -64,15 +64,16 @@ async def readable(fd: int, timeout_s: float) -> None:
 
 
 class HeartbeatThread:
-    """Call ``start()`` once the hub has registered (its epoch), ``stop()`` when it ends. ``load()`` is called
+    """Call ``start()`` once the hub has registered (its epoch; ``registered_at``, when its registration was
+    sent, on time.monotonic's clock, is its first heartbeat), ``stop()`` when it ends. ``load()`` is called
     from the thread for each beat and must return at once (the hub hands over counts it keeps up to date);
     ``on_fence(why)`` and ``on_notified()`` are called from the thread too."""
 
-    def __init__(self, database_url: str, settings: DiscoverySettings, hub_id: str, epoch: int,
+    def __init__(self, database_url: str, settings: DiscoverySettings, hub_id: str, epoch: int, registered_at: float,
                  load: Callable[[], Heartbeat], on_fence: Callable[[str], object], channel: str = "",
                  on_notified: Callable[[], object] = lambda: None):
         self.conninfo = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-        self.settings, self.hub_id, self.epoch = settings, hub_id, epoch
+        self.settings, self.hub_id, self.epoch, self.registered_at = settings, hub_id, epoch, registered_at
         self.load, self.on_fence, self.channel, self.on_notified = load, on_fence, channel, on_notified
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), name=f"heartbeats-{hub_id}",
@@ -91,7 +92,7 @@ class HeartbeatThread:
         interval = self.settings.heartbeat_interval_s
         connection: psycopg.AsyncConnection[Any] | None = None
         fence_s = self.settings.fence_after * interval
-        delivered_at = time.monotonic()
+        delivered_at = self.registered_at  # a hub stopped between registering and this thread's start is silent
         while not self._stopping.is_set():
             sent_at = time.monotonic()
             if sent_at - delivered_at >= fence_s:  # e.g. this process was stopped, or the database is unreachable

@@ -166,6 +166,7 @@ class ApplianceHub(JupyterHub):
     epoch = 0
     heartbeat_interval_s = 1.0  # discovery's, from the registration
     heartbeats: HeartbeatThread | None = None
+    _started: asyncio.Event  # set when start() has returned
     _counts_now = (0, 0)  # (running, pending), kept as the heartbeats' thread reads them
     access_cursor = 0  # the last access ending this hub handled
     _endings: asyncio.Task[None] | None = None  # reading the access endings discovery has for this hub
@@ -186,15 +187,17 @@ class ApplianceHub(JupyterHub):
         scrub_handlers([self.log, logging.getLogger()])
 
     async def start(self) -> None:
+        self._started = asyncio.Event()
         await super().start()
         self.discovery = DiscoveryClient(self.portal_url, self.hub_id, self.discovery_credential)
+        registered_at = time.monotonic()
         strangers, settings = await self._register()
         await self._measure_load()
         await self._count()
         upstream.every(self, self.heartbeat_interval_s, self._count)
         loop = asyncio.get_running_loop()
         self.heartbeats = HeartbeatThread(
-            self.registry_url, settings, self.hub_id, self.epoch, self._heartbeat,
+            self.registry_url, settings, self.hub_id, self.epoch, registered_at, self._heartbeat,
             on_fence=lambda why: loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._fence(why))),
             channel=ENDINGS_CHANNEL, on_notified=lambda: loop.call_soon_threadsafe(self._read_endings))
         self.heartbeats.start()
@@ -203,6 +206,7 @@ class ApplianceHub(JupyterHub):
         for user in strangers:  # after the heartbeats start: stopping servers takes seconds
             self.log.warning("stopping %s's server: discovery assigned them to another hub", user.name)
             await self._stop_servers(user)
+        self._started.set()
 
     async def _register(self) -> tuple[list[Any], DiscoverySettings]:
         """Register with discovery: the users whose servers run here but who were moved elsewhere while this
@@ -289,7 +293,10 @@ class ApplianceHub(JupyterHub):
                 except Exception:  # e.g. the hub's database is down: the next start stops what is left
                     self.log.exception("could not stop %s's server while fencing", user.name)
         finally:
-            self.stop()  # whatever happened: a fenced hub that stays up is registered nowhere
+            # whatever happened: a fenced hub that stays up is registered nowhere. Not before start() has returned:
+            # JupyterHub runs it to completion first, and a stop meanwhile would leave the process up, serving nothing
+            await self._started.wait()
+            self.stop()
 
     async def _stop_servers(self, user: Any) -> None:
         for name, spawner in list(user.spawners.items()):

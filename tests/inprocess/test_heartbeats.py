@@ -59,13 +59,14 @@ async def discovery(portal_in_process: Appliance) -> AsyncIterator[Discovery]:
 
 
 @pytest.fixture
-def beating(portal_in_process: Appliance) -> Iterator[Callable[[int], Hub]]:
-    """Start hub 1's heartbeats in an epoch; they are stopped at the end."""
+def beating(portal_in_process: Appliance) -> Iterator[Callable[..., Hub]]:
+    """Start hub 1's heartbeats in an epoch (registered ``registered_s_ago``); they are stopped at the end."""
     threads: list[HeartbeatThread] = []
 
-    def start(epoch: int) -> Hub:
+    def start(epoch: int, registered_s_ago: float = 0) -> Hub:
         hub = Hub()
         thread = HeartbeatThread(portal_in_process.database_url(), SETTINGS, "1", epoch,
+                                 time.monotonic() - registered_s_ago,
                                  lambda: Heartbeat("1", epoch, running=3, pending=1, active=2, memory_bytes=5),
                                  on_fence=hub.fence, channel=CHANNEL, on_notified=hub.notice)
         threads.append(thread)
@@ -95,7 +96,7 @@ def age(appliance: Appliance, seconds: float) -> None:
 
 
 async def test_heartbeats_keep_a_hub_alive_with_its_counts(portal_in_process: Appliance, discovery: Discovery,
-                                                           beating: Callable[[int], Hub]) -> None:
+                                                           beating: Callable[..., Hub]) -> None:
     hub = beating(await registered(discovery))
     age(portal_in_process, 2)  # suspect: the next beat makes it routable again
     deadline = time.monotonic() + 5
@@ -106,14 +107,14 @@ async def test_heartbeats_keep_a_hub_alive_with_its_counts(portal_in_process: Ap
 
 
 async def test_a_notification_is_handed_over_and_listening_begins_with_one(
-        portal_in_process: Appliance, discovery: Discovery, beating: Callable[[int], Hub]) -> None:
+        portal_in_process: Appliance, discovery: Discovery, beating: Callable[..., Hub]) -> None:
     hub = beating(await registered(discovery))
     hub.wait(lambda: hub.notified == 1, 5, "a notice as listening began (whatever happened before it)")
     run(portal_in_process, f'NOTIFY "{CHANNEL}"')
     hub.wait(lambda: hub.notified == 2, 2, "the notification handed over")
 
 
-async def test_an_epoch_that_is_over_fences_the_hub(discovery: Discovery, beating: Callable[[int], Hub]) -> None:
+async def test_an_epoch_that_is_over_fences_the_hub(discovery: Discovery, beating: Callable[..., Hub]) -> None:
     epoch = await registered(discovery)
     await registered(discovery)  # restarted meanwhile: a new epoch
     hub = beating(epoch)
@@ -121,8 +122,15 @@ async def test_an_epoch_that_is_over_fences_the_hub(discovery: Discovery, beatin
     assert hub.fenced == ["discovery says this hub's epoch is over"]
 
 
+async def test_a_hub_stopped_between_registering_and_beating_is_silent_from_its_registration(
+        discovery: Discovery, beating: Callable[..., Hub]) -> None:
+    hub = beating(await registered(discovery), registered_s_ago=SETTINGS.fence_after * SETTINGS.heartbeat_interval_s)
+    hub.wait(lambda: bool(hub.fenced), 2, "the fence")
+    assert hub.fenced[0].startswith("no heartbeat delivered for ")
+
+
 async def test_a_database_that_does_not_answer_in_time_fences_the_hub(
-        portal_in_process: Appliance, discovery: Discovery, beating: Callable[[int], Hub]) -> None:
+        portal_in_process: Appliance, discovery: Discovery, beating: Callable[..., Hub]) -> None:
     epoch = await registered(discovery)
     with psycopg.connect(dsn(portal_in_process)) as locker:
         locker.execute("LOCK TABLE discovery.hubs IN ACCESS EXCLUSIVE MODE")  # every beat waits for it
@@ -137,7 +145,7 @@ async def test_a_database_that_does_not_answer_in_time_fences_the_hub(
 
 async def test_a_database_that_refuses_connections_is_an_outage_not_silence(
         portal_in_process: Appliance, discovery: Discovery, postgres_cluster: SessionCluster,
-        beating: Callable[[int], Hub]) -> None:
+        beating: Callable[..., Hub]) -> None:
     hub = beating(await registered(discovery))
     hub.wait(lambda: hub.notified == 1, 5, "the first connection")
     with postgres_cluster.refusing(portal_in_process.database_url()):
