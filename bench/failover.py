@@ -1,14 +1,16 @@
-"""SIGKILL of a member's hub to their JupyterLab answering again: the appliance against a plain JupyterHub
+"""A member's hub killed or frozen, to their JupyterLab answering again: the appliance against a plain JupyterHub
 restarted at once (as systemd's Restart=always would), on this box, in this run.
 
 "Answering again" is what a member who reloads the page needs: a new browser signs in through the hub
 and reaches a JupyterLab whose API answers. Meanwhile an open JupyterLab (the browser that started the
 server) keeps calling its server's API every 50 ms: the longest run of failed calls is printed too (when
 the member is moved, their old server stops answering for good once its hub is declared dead).
-Three cases, each the median of N kills:
+Four cases, each the median of N kills:
 - the appliance, the hub restarted by the supervisor (the member keeps their hub and server);
-- the appliance, the hub staying down (tests/integration/lab.hub_kept_down: its restarts fail): the member is moved
-  to the other hub and gets a new server there;
+- the appliance, the hub staying down (tests/integration/lab.hub_kept_down: its restarts fail, and the supervisor
+  says so): the member is moved to the other hub and gets a new server there;
+- the appliance, the hub frozen (SIGSTOP): declared dead after discovery.dead_after_s of silence, the member is
+  moved; when it runs again it fences itself (stops its servers) and restarts;
 - plain JupyterHub (DummyAuthenticator, SimpleLocalProcessSpawner, its own proxy), restarted at once.
 Usage: .venv/bin/python bench/failover.py [--kills N]
 """
@@ -82,20 +84,25 @@ def until(condition: Callable[[], bool], timeout: float = 120) -> None:
         time.sleep(0.05)
 
 
-def appliance_kill(appliance: Appliance, name: str, moves: bool) -> tuple[float, float]:
-    """Seconds from SIGKILL of the member's hub to a new sign-in reaching a working JupyterLab, and the
-    open JupyterLab's longest outage."""
+def appliance_kill(appliance: Appliance, name: str, how: str) -> tuple[float, float]:
+    """Seconds from the member's hub failing (``how``: "killed" and restarted, "down" for good, or "frozen" by
+    SIGSTOP) to a new sign-in reaching a working JupyterLab, and the open JupyterLab's longest outage."""
     member = Member.new(appliance, name)
     password, hub_id = member.password, member.hub_id()
+    moves = how in ("down", "frozen")
     with browser_client() as opened:
         lab = OpenLab(opened, server_url(start_server(appliance, f"{appliance.proxy_url}/hubs/{hub_id}", name,
                                                       password, opened)))
         time.sleep(0.5)
         down = contextlib.ExitStack()
-        if moves:
+        pid = appliance.component(f"hub-{hub_id}")["pid"]
+        if how == "down":
             down.enter_context(hub_kept_down(appliance, hub_id))
+        elif how == "frozen":
+            os.kill(pid, signal.SIGSTOP)
+            down.callback(os.kill, pid, signal.SIGCONT)  # it fences itself (its epoch is over), and restarts
         else:
-            os.kill(appliance.component(f"hub-{hub_id}")["pid"], signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
         began = time.perf_counter()
         if moves:
             until(lambda: member.hub_id() != hub_id)
@@ -110,7 +117,7 @@ def appliance_kill(appliance: Appliance, name: str, moves: bool) -> tuple[float,
                     time.sleep(0.05)
         answered = time.perf_counter() - began
         outage = lab.stop()
-        down.close()  # a hub kept down may start again
+        down.close()  # a hub kept down may start again; a frozen one runs again
     Browser.close_all()
     appliance.wait_healthy()
     return answered, outage
@@ -156,7 +163,7 @@ def report(label: str, runs: list[tuple[float, float]], moved: bool = False) -> 
     median = statistics.median(answered)
     open_lab = ("the open JupyterLab was left behind" if moved else
                 f"the open JupyterLab's longest outage {max(o for _, o in runs):.2f} s")
-    print(f"  {label:<58} {median:5.2f} s (min {min(answered):.2f}, max {max(answered):.2f}); {open_lab}")
+    print(f"  {label:<62} {median:5.2f} s (min {min(answered):.2f}, max {max(answered):.2f}); {open_lab}")
     return median
 
 
@@ -172,16 +179,18 @@ def main() -> None:
     try:
         restarting.up()
         staying_down.up()
-        ours, moved, theirs = [], [], []
+        ours, moved, frozen, theirs = [], [], [], []
         for index in range(args.kills):  # taking turns: this machine's speed drifts
-            ours.append(appliance_kill(restarting, f"kill{index}", moves=False))
+            ours.append(appliance_kill(restarting, f"kill{index}", "killed"))
             theirs.append(baseline_kill(workdir, f"plain{index}"))
-            moved.append(appliance_kill(staying_down, f"moved{index}", moves=True))
-        print(f"SIGKILL of the member's hub to a new sign-in reaching a working JupyterLab, median of {args.kills}")
-        o = report("appliance, hub restarted by the supervisor", ours)
-        m = report("appliance, hub stays down (member moved to the other hub)", moved, moved=True)
-        t = report("plain JupyterHub, restarted at once", theirs)
-        print(f"  ratio appliance (restarted) / plain: {o / t:.2f}; appliance (moved) / plain: {m / t:.2f}")
+            moved.append(appliance_kill(staying_down, f"moved{index}", "down"))
+            frozen.append(appliance_kill(staying_down, f"frozen{index}", "frozen"))
+        print(f"the member's hub fails, to a new sign-in reaching a working JupyterLab, median of {args.kills}")
+        o = report("appliance, SIGKILL, hub restarted by the supervisor", ours)
+        m = report("appliance, SIGKILL, hub stays down (member moved)", moved, moved=True)
+        f = report("appliance, SIGSTOP, hub frozen past dead_after (member moved)", frozen, moved=True)
+        t = report("plain JupyterHub, SIGKILL, restarted at once", theirs)
+        print(f"  ratio to plain: appliance restarted {o / t:.2f}, moved {m / t:.2f}, frozen {f / t:.2f}")
     finally:
         for appliance in (restarting, staying_down):
             appliance.terminate()

@@ -36,7 +36,8 @@ LISTENING_SINCE = """CASE WHEN r.alive_at IS NULL OR now() - r.alive_at > make_i
 # How long a hub has been silent (the database's clock): since its last heartbeat, or since the registry
 # began listening if that is later. The time no heartbeat could be recorded is nobody's silence.
 SILENCE = f"(now() - greatest(h.heartbeat_at, (SELECT {LISTENING_SINCE} FROM discovery.registry r)))"
-DEAD = f"{SILENCE} > make_interval(secs => %(dead_after)s)"
+# Dead: silent past dead_after, or down (the supervisor saw its restart fail: no process serves it).
+DEAD = f"(h.down_since IS NOT NULL OR {SILENCE} > make_interval(secs => %(dead_after)s))"
 # a hub's state from its silence and the admin's drain flag
 STATE = f"""CASE WHEN h.heartbeat_at IS NULL THEN 'unregistered'
                 WHEN h.restarting_until > now() THEN 'restarting'
@@ -155,7 +156,8 @@ class HubRegistry:
                 "INSERT INTO discovery.hubs AS h (id, epoch, heartbeat_at, spawner, isolation) "
                 "VALUES (%s, 1, now(), %s, %s) ON CONFLICT (id) DO UPDATE SET epoch = h.epoch + 1, "
                 "heartbeat_at = now(), spawner = EXCLUDED.spawner, isolation = EXCLUDED.isolation, running = 0, "
-                "pending = 0, active = 0, memory_bytes = NULL, restarting_until = NULL RETURNING epoch",
+                "pending = 0, active = 0, memory_bytes = NULL, restarting_until = NULL, down_since = NULL "
+                "RETURNING epoch",
                 (hub_id, spawner, isolation))).fetchone()
             members = await (await connection.execute(
                 "SELECT username FROM discovery.assignments WHERE hub_id = %s ORDER BY username", (hub_id,))).fetchall()
@@ -197,9 +199,11 @@ class HubRegistry:
                 {"grace": grace_s, "hub": hub_id, "unless_dead": unless_dead, **self._ages})
 
     async def end_hold(self, hub_id: str) -> None:
-        """The hub's restart failed: it is no longer 'restarting' (hold_for_restart), so its silence counts."""
+        """The hub's restart failed: it is no longer 'restarting' (hold_for_restart) but down, which is dead
+        until it registers again (no process serves it: waiting out dead_after would tell nothing more)."""
         async with self._connection() as connection:
-            await connection.execute("UPDATE discovery.hubs SET restarting_until = NULL WHERE id = %s", (hub_id,))
+            await connection.execute("UPDATE discovery.hubs SET restarting_until = NULL, down_since = now() "
+                                     "WHERE id = %s", (hub_id,))
 
     async def retire(self, hub_id: str) -> None:
         """Forget a hub (``hubs.count`` lowered): its members are placed again at their next visit."""

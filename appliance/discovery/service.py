@@ -32,8 +32,8 @@ async def hold_crashed_hub(database_url: str, settings: DiscoverySettings, hub_i
 
 
 async def end_hub_hold(database_url: str, settings: DiscoverySettings, hub_id: str) -> None:
-    """What the supervisor does when a hub's restart failed: it is down, and no longer 'restarting'; silent past
-    dead_after, it is dead at once and its members move."""
+    """What the supervisor does when a hub's restart failed: it is down, no longer 'restarting' but dead, and its
+    members move at their next visit."""
     async with _registry(database_url, settings) as registry:
         await registry.end_hold(hub_id)
 

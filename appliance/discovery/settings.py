@@ -15,16 +15,17 @@ class DiscoverySettings:
     heartbeat_interval_s: float = knob(
         1.0, "Seconds between a hub's heartbeats (each records its counts in the registry).")
     suspect_after_s: float = knob(
-        3.0, "Seconds of silence after which a hub gets no new members (it keeps the ones it has).")
+        2.0, "Seconds of silence after which a hub gets no new members (it keeps the ones it has).")
     dead_after_s: float = knob(
-        10.0, "Seconds of silence after which a hub is declared dead and its members are moved to live hubs "
-              "at their next visit. Must be more than suspect_after_s.")
+        4.0, "Seconds of silence after which a hub is declared dead and its members are moved to live hubs "
+             "at their next visit (a frozen or unreachable hub; one whose restart failed is dead at once). "
+             "Must be more than suspect_after_s.")
     restart_grace_s: float = knob(
         30.0, "Seconds a hub that died keeps its members (shown as restarting) while the supervisor starts it again: "
               "their servers go on meanwhile. A hub whose restart fails, or that has not registered again by then, "
               "is dead, and its members move.")
     fence_after: int = knob(
-        5, "Heartbeats in a row a hub may fail to deliver before it stops its user servers and exits (it "
+        3, "Heartbeats in a row a hub may fail to deliver before it stops its user servers and exits (it "
            "cannot know whether the portal declared it dead). fence_after × heartbeat_interval_s must be less "
            "than dead_after_s, so that a cut-off hub has stopped before its members are moved.")
     sample_interval_s: float = knob(

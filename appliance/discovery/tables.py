@@ -43,7 +43,8 @@ hubs = Table(
     Column("pending", Integer, nullable=False, server_default="0"),  # spawns under way
     Column("active", Integer, nullable=False, server_default="0"),  # members active lately, from its heartbeat
     Column("memory_bytes", BigInteger),  # the hub's and its servers' resident memory; NULL: not reported
-    Column("restarting_until", DateTime(timezone=True)),  # an admin's restart: not dead until then, or registered
+    Column("restarting_until", DateTime(timezone=True)),  # a restart: not dead until then, or registered
+    Column("down_since", DateTime(timezone=True)),  # its restart failed: dead until it registers again
     Column("spawner", Text, nullable=False, server_default=""),
     Column("isolation", Text, nullable=False, server_default=""),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),

@@ -161,6 +161,24 @@ async def test_a_crashed_hub_held_by_the_supervisor_keeps_its_members_and_a_dead
     assert (moved.hub_id, moved.moved) == ("2", True)
 
 
+async def test_a_hub_whose_restart_failed_is_dead_at_once_until_it_registers_again(
+        portal_in_process: Appliance, discovery: Discovery) -> None:
+    """The supervisor saw no process come up: nothing serves the hub, however recent its last heartbeat."""
+    for hub_id in ("1", "2"):
+        epoch = await start_hub(discovery, hub_id)
+    assert (await discovery.registry.placement("bob")).hub_id == "1"
+    await hold_crashed_hub(portal_in_process.database_url(), SETTINGS, "1")
+    await end_hub_hold(portal_in_process.database_url(), SETTINGS, "1")
+    assert await states(discovery) == {"1": "dead", "2": "routable"}
+    moved = await discovery.registry.placement("bob")
+    assert (moved.hub_id, moved.moved) == ("2", True)
+    with pytest.raises(NotRegistered):  # a late heartbeat of the old process is refused
+        await discovery.registry.heartbeat(Heartbeat("1", 1))
+    await discovery.registry.heartbeat(Heartbeat("2", epoch))
+    await start_hub(discovery, "1")  # it came back after all
+    assert await states(discovery) == {"1": "routable", "2": "routable"}
+
+
 async def test_heartbeats_keep_a_hub_routable_and_carry_its_counts(portal_in_process: Appliance,
                                                                    discovery: Discovery) -> None:
     epoch = await start_hub(discovery, "1")

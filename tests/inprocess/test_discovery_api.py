@@ -44,8 +44,8 @@ def hub_call(appliance: Appliance, hub_id: str, verb: str, credential: str | Non
 def test_a_hub_registers_and_learns_discoverys_timings(portal_in_process: Appliance) -> None:
     registered = hub_call(portal_in_process, "1", "register", json={"spawner": "local", "isolation": "none"})
     assert registered.status_code == 200, registered.text
-    assert registered.json() == {"epoch": 1, "members": [], "heartbeat_interval_s": 1.0, "suspect_after_s": 3.0,
-                                 "dead_after_s": 10.0, "fence_after": 5, "access_cursor": 0}
+    assert registered.json() == {"epoch": 1, "members": [], "heartbeat_interval_s": 1.0, "suspect_after_s": 2.0,
+                                 "dead_after_s": 4.0, "fence_after": 3, "access_cursor": 0}
     assert hub_call(portal_in_process, "1", "register", json={}).json()["epoch"] == 2
 
 
