@@ -34,14 +34,14 @@ log = logging.getLogger(__name__)
 
 
 def is_outage(error: BaseException) -> bool:
-    """Whether ``error`` says the database is down or restarting: it refused or dropped the connection, is
-    shutting down or starting up, or takes no connections to this database (55000: an administrator's
-    ALLOW_CONNECTIONS false). Not answering in time, or refusing this hub alone (too many connections, a
-    wrong password), count as silence."""
+    """Whether ``error`` says the database is down or cannot record anything: it refused or dropped the
+    connection, is shutting down or starting up, takes no connections to this database (55000: an
+    administrator's ALLOW_CONNECTIONS false), or its disk is full (53100). Not answering in time, or refusing
+    this hub alone (too many connections, a wrong password), count as silence."""
     if not isinstance(error, psycopg.OperationalError):
         return False
     state = error.sqlstate or ""
-    return state in ("", "55000") or state.startswith(("08", "57P"))
+    return state in ("", "55000", "53100") or state.startswith(("08", "57P"))
 
 
 async def readable(fd: int, timeout_s: float) -> None:

@@ -163,6 +163,7 @@ def test_which_database_errors_are_outages() -> None:
     assert is_outage(psycopg.errors.AdminShutdown())
     assert is_outage(psycopg.errors.CannotConnectNow())
     assert is_outage(psycopg.errors.ObjectNotInPrerequisiteState())  # ALLOW_CONNECTIONS false
+    assert is_outage(psycopg.errors.DiskFull())  # nobody's heartbeat can be recorded
     assert not is_outage(psycopg.errors.TooManyConnections())  # refused to this hub alone
     assert not is_outage(psycopg.errors.InvalidPassword())
     assert not is_outage(TimeoutError())
