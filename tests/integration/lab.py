@@ -66,7 +66,7 @@ class MemberServer:
 
     def __init__(self, appliance: Appliance, name: str):
         self.name = name
-        member = Member.new(appliance, name)
+        self.member = member = Member.new(appliance, name)
         self.browser = browser_client()
         landed = start_server(appliance, f"{appliance.proxy_url}/hubs/{member.hub_id()}", name, member.password,
                               self.browser)
@@ -80,6 +80,15 @@ class MemberServer:
     def put(self, path: str, model: dict[str, object]) -> None:
         saved = self.browser.put(f"{self.url}/api/contents/{path}", headers={"X-XSRFToken": self.xsrf}, json=model)
         assert saved.status_code in (200, 201), saved.text
+
+
+def wait_for(condition: object, timeout: float, what: str) -> float:
+    """Seconds until ``condition()`` holds; fails after ``timeout``."""
+    began = time.monotonic()
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() - began < timeout, f"{what} did not happen within {timeout} s"
+        time.sleep(0.1)
+    return time.monotonic() - began
 
 
 def user_servers(name: str) -> list[psutil.Process]:

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.harness import Appliance
-from tests.integration.lab import Member, server_hub, server_url, start_server, user_servers
+from tests.integration.lab import Member, server_hub, server_url, start_server, user_servers, wait_for
 from tests.integration.oauth import Browser, add_user, browser_client, log_in_through_hub
 from tests.integration.storage_client import StorageCaller, mint
 
@@ -32,15 +32,6 @@ def hubs(appliance: Appliance) -> dict[str, dict[str, object]]:
     listed = appliance.cli("hubs", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     return {hub["id"]: hub for hub in json.loads(listed.stdout)}
-
-
-def wait_for(condition: object, timeout: float, what: str) -> float:
-    """Seconds until ``condition()`` holds; fails after ``timeout``."""
-    began = time.monotonic()
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() - began < timeout, f"{what} did not happen within {timeout} s"
-        time.sleep(0.1)
-    return time.monotonic() - began
 
 
 def answers(url: str) -> bool:

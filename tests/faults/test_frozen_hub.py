@@ -1,0 +1,74 @@
+"""A hub frozen (SIGSTOP) past dead_after while two members save all along, one on each hub. Discovery declares
+the frozen hub dead and moves its member; when the hub runs again it finds itself silent past the fence count,
+stops its servers and exits, and the supervisor starts it again. The other member never notices; the moved
+member's open JupyterLab loses its server with a clear answer, and a new visit takes them to the live hub. Of
+what either was told was saved, nothing is lost or corrupted."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.faults.conftest import running
+from tests.faults.saver import Saver
+from tests.faults.test_outages import DISCOVERY, where_served
+from tests.harness import Appliance
+from tests.integration.lab import MemberServer, server_url, start_server, user_servers, wait_for
+from tests.integration.oauth import Browser
+from tests.integration.storage_client import StorageCaller, mint
+
+BACK_WITHIN_S = 30  # the fenced hub's exit, the supervisor's restart and its registration, on a loaded box
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Appliance]:
+    yield from running(hubs=2, **DISCOVERY)
+
+
+def states(lab: Appliance) -> dict[str, str]:
+    return {hub["id"]: hub["state"] for hub in json.loads(lab.cli("hubs", "list", "--json").stdout)}
+
+
+def test_a_hub_frozen_past_dead_after_moves_its_member_fences_when_it_runs_again_and_loses_no_save(
+        lab: Appliance) -> None:
+    staying, frozen = (MemberServer(lab, f"{role}{uuid.uuid4().hex[:6]}") for role in ("stay", "froz"))
+    frozen_hub, live_hub = frozen.member.hub_id(), staying.member.hub_id()
+    assert frozen_hub != live_hub  # placed on the hub with the fewest members
+    before = where_served(staying)
+    log = lab.home / "logs" / f"hub-{frozen_hub}.log"
+    component = lab.component(f"hub-{frozen_hub}")
+    with Saver(staying) as kept, Saver(frozen) as cut:
+        kept.wait_for_saves(5)
+        cut.wait_for_saves(5)
+        os.kill(component["pid"], signal.SIGSTOP)
+        try:
+            wait_for(lambda: states(lab)[frozen_hub] == "dead", 15, "the frozen hub declared dead")
+            moved = frozen.member.portal.http.get("/api/discovery/v1/me").json()
+            assert (moved["hub"], moved["moved"]) == (live_hub, True)
+        finally:
+            os.kill(component["pid"], signal.SIGCONT)
+        wait_for(lambda: "fencing hub" in log.read_text(), 10, "the hub, running again, fencing itself")
+        wait_for(lambda: user_servers(frozen.name) == [], 10, "the fence stopping the moved member's server")
+        cut.wait_for_failures(3)
+        lab.wait_healthy(timeout=60, restarted=lambda report: next(
+            c for c in report["components"] if c["name"] == f"hub-{frozen_hub}")["restarts"] > component["restarts"])
+        kept.wait_for_saves(5, timeout=BACK_WITHIN_S)
+    kept.report(f"hub {frozen_hub} frozen past dead_after, the member on hub {live_hub}")
+    cut.report(f"hub {frozen_hub} frozen past dead_after, its own member (moved; their server stopped by the fence)")
+    assert kept.failures() == [] and where_served(staying) == before
+    unclear = [(f.status, f.message) for f in cut.failures() if f.status not in (0, 404, 424, 503)]
+    assert unclear == [], unclear
+    for member, saver in ((staying, kept), (frozen, cut)):
+        assert saver.lost_and_corrupted(StorageCaller(lab, mint(lab, member.name))) == ([], []), member.name
+    # the moved member's next visit: a server on the live hub, with their notebooks
+    landed = start_server(lab, f"{lab.proxy_url}/hubs/{live_hub}", frozen.name, frozen.member.password, frozen.browser)
+    listed = frozen.browser.get(f"{server_url(landed)}/api/contents").json()["content"]
+    assert {save.path for save in cut.saves if save.acknowledged} <= {item["name"] for item in listed}
+    for member in (staying, frozen):
+        member.browser.close()
+    Browser.close_all()
