@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -170,6 +171,7 @@ def report(label: str, runs: list[tuple[float, float]], moved: bool = False) -> 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=5)
+    parser.add_argument("--out", type=Path, help="also write the figures here, as JSON (for bench/report.py)")
     args = parser.parse_args()
     resolve_localhost_names()  # the trial names (lab.localhost, hub.lab.localhost, …) as browsers resolve them
     restarting = Appliance(make_home(), reserve_ports(4)).with_hubs(2)
@@ -191,6 +193,12 @@ def main() -> None:
         f = report("appliance, SIGSTOP, hub frozen past dead_after (member moved)", frozen, moved=True)
         t = report("plain JupyterHub, SIGKILL, restarted at once", theirs)
         print(f"  ratio to plain: appliance restarted {o / t:.2f}, moved {m / t:.2f}, frozen {f / t:.2f}")
+        if args.out:
+            cases = {"killed, restarted": ours, "killed, stays down": moved, "frozen past dead_after": frozen,
+                     "plain JupyterHub, restarted": theirs}
+            args.out.write_text(json.dumps({label: {"answered_s": [a for a, _ in runs],
+                                                    "open_lab_outage_s": [o for _, o in runs]}
+                                            for label, runs in cases.items()}, indent=1))
     finally:
         for appliance in (restarting, staying_down):
             appliance.terminate()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
+import json
 import sys
 import time
 from collections.abc import Iterable
@@ -88,7 +89,7 @@ def per_minute(seconds: float, window_s: float) -> float:
     return seconds * 60 / window_s
 
 
-def measure(appliance: Appliance, plain_url: str, window_s: float) -> None:
+def measure(appliance: Appliance, plain_url: str, window_s: float) -> dict[str, object]:
     plain = plain_processes(plain_url)
     theirs, ours = snapshot(plain), snapshot(appliance_processes(appliance))
     began = time.monotonic()
@@ -105,6 +106,8 @@ def measure(appliance: Appliance, plain_url: str, window_s: float) -> None:
                           sorted(parts.items(), key=lambda item: -item[1]))
         print(f"  {label} by part: {shown}")
     print(f"  ratio appliance / plain JupyterHub: {appliance_total / plain_total:.2f}x")
+    return {"window_s": window_s, "appliance": {k: per_minute(v, window_s) for k, v in appliance_parts.items()},
+            "plain": {k: per_minute(v, window_s) for k, v in plain_parts.items()}}
 
 
 def main() -> None:
@@ -112,10 +115,13 @@ def main() -> None:
     parser.add_argument("--hubs", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=120, help="the measured window")
     parser.add_argument("--settle", type=float, default=30, help="seconds left idle before measuring")
+    parser.add_argument("--out", type=Path, help="also write the figures here, as JSON (for bench/report.py)")
     arguments = parser.parse_args()
     with side_by_side(arguments.hubs) as (appliance, plain_url):
         time.sleep(arguments.settle)  # the start's own work (migrations, first heartbeats, JIT of the proxy) ends
-        measure(appliance, plain_url, arguments.seconds)
+        figures = measure(appliance, plain_url, arguments.seconds)
+    if arguments.out:
+        arguments.out.write_text(json.dumps({"hubs": arguments.hubs, **figures}, indent=1))
 
 
 if __name__ == "__main__":

@@ -274,6 +274,12 @@ class Stage:
             return f"{self.available_gb:.1f} GB available"
         return None
 
+    def to_json(self) -> dict[str, object]:
+        return {"active": self.active, "arrivals": len(self.arrivals), "errors": self.errors,
+                "used_gb": self.used_gb, "available_gb": self.available_gb, "cpu_percent": self.cpu_percent,
+                **{f"p{round(q * 100)}_s": self.p(q) for q in (0.5, 0.95, 0.99)},
+                "steps_p50_s": {name: self.p(0.5, name) for name in ARRIVAL}}
+
     def p(self, q: float, step: str | None = None) -> float:
         values = sorted(v.steps[step] if step else v.kernel_ready_s for v in self.arrivals
                         if v.error is None and (step is None or step in v.steps))
@@ -395,9 +401,12 @@ def main() -> None:
     parser.add_argument("--think", type=float, default=10, help="seconds between an active member's runs and saves")
     parser.add_argument("--hubs", type=int, default=2)
     parser.add_argument("--memory-floor", type=float, default=1.0, help="GB that must stay available")
+    parser.add_argument("--out", type=Path, help="also write the stages and the box's samples here, as JSON "
+                                                  "(bench/report.py draws docs/performance.md from it)")
     arguments = parser.parse_args()
     prefix = f"l{uuid.uuid4().hex[:4]}"
     results: dict[str, list[Stage]] = {}
+    samples: dict[str, list[Sample]] = {}
     with side_by_side(arguments.hubs) as (appliance, plain_url):
         members = accounts(appliance, arguments.max, prefix)
         runs: dict[str, Callable[[int], Member]] = {
@@ -410,6 +419,7 @@ def main() -> None:
             ramp = Ramp(make, arguments.step, arguments.max, arguments.spread, arguments.think, arguments.memory_floor)
             with Sampler(ramp.active) as sampler:
                 results[label] = ramp.run(sampler, print_stage(label))
+            samples[label] = sampler.samples
     print("ceilings:", ", ".join(f"{label} {ceiling(stages, arguments.memory_floor)}"
                                  for label, stages in results.items()))
     for active in (25, 50):
@@ -417,6 +427,14 @@ def main() -> None:
         if ours and theirs:
             print(f"p95 sign-in → kernel ready at {active}+ active: appliance {ours.p(0.95):.2f} s, plain "
                   f"{theirs.p(0.95):.2f} s, ratio {ours.p(0.95) / theirs.p(0.95):.2f}x")
+    if arguments.out:
+        arguments.out.write_text(json.dumps({
+            "settings": {key: value for key, value in vars(arguments).items() if key != "out"},
+            "cpus": psutil.cpu_count(), "memory_gb": psutil.virtual_memory().total / 1e9,
+            "ceilings": {label: ceiling(stages, arguments.memory_floor) for label, stages in results.items()},
+            "runs": {label: {"stages": [stage.to_json() for stage in stages],
+                             "samples": [vars(sample) for sample in samples[label]]}
+                     for label, stages in results.items()}}, indent=1))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ its own in its one cell, so what the storage returns afterwards says which save 
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import uuid
@@ -16,6 +17,7 @@ from tests.integration.lab import MemberServer
 from tests.integration.storage_client import StorageCaller
 
 PATHS = 6
+REPORT_TO = "APPLIANCE_FAULT_REPORT"
 PAUSE_S = 0.05
 SAVE_TIMEOUT_S = 30  # a save that takes longer is a hang
 
@@ -88,11 +90,18 @@ class Saver:
             time.sleep(0.05)
 
     def report(self, fault: str) -> None:
-        """The figures the closing notes quote (pytest -s shows them)."""
+        """The figures the closing notes quote (pytest -s shows them); with APPLIANCE_FAULT_REPORT set, also a
+        line of JSON appended to that file (bench/report.py draws the fault windows from it)."""
         failed = self.failures()
+        answers = sorted({(save.status, save.message[:80]) for save in failed})
+        slowest = max(save.took_s for save in self.saves)
         print(f"\n{fault}: {len(failed)} of {len(self.saves)} saves failed, for {self.error_window_s():.2f} s; "
-              f"slowest answer {max(save.took_s for save in self.saves):.2f} s; "
-              f"answers while it lasted: {sorted({(save.status, save.message[:80]) for save in failed})}")
+              f"slowest answer {slowest:.2f} s; answers while it lasted: {answers}")
+        if os.environ.get(REPORT_TO):
+            with open(os.environ[REPORT_TO], "a") as out:
+                out.write(json.dumps({"fault": fault, "saves": len(self.saves), "failed": len(failed),
+                                      "window_s": self.error_window_s(), "slowest_s": slowest,
+                                      "answers": answers}) + "\n")
 
     def failures(self) -> list[Save]:
         return [save for save in self.saves if not save.acknowledged]
