@@ -27,6 +27,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import select
 import signal
 import threading
 import time
@@ -257,8 +258,9 @@ class Renderer:
                     connection.execute(f"LISTEN {CHANNEL}")
                     self.wake.set()  # anything queued while nobody listened
                     while not self.stopping.is_set():
-                        for _ in connection.notifies(timeout=HEARTBEAT_S):
-                            self.wake.set()
+                        for _ in connection.notifies(timeout=0):  # those waiting; psycopg's own wait for more
+                            self.wake.set()                        # wakes every 0.1 s: the socket's is idle
+                        select.select([connection.fileno()], [], [], HEARTBEAT_S)
             except psycopg.OperationalError as error:
                 log.warning("the renderer's listener lost the database (%s); retrying in %g s", error, RETRY_S)
                 self.stopping.wait(RETRY_S)
