@@ -91,8 +91,11 @@ def run(appliance: Appliance, statement: str, **parameters: object) -> None:
 
 
 def age(appliance: Appliance, seconds: float) -> None:
-    run(appliance, "UPDATE discovery.hubs SET heartbeat_at = now() - make_interval(secs => :s) WHERE id = '1'",
-        s=seconds)
+    """Make hub 1's last heartbeat ``seconds`` old, in a registry that has been listening all along (no reaper
+    runs here to say so)."""
+    run(appliance, "UPDATE discovery.hubs SET heartbeat_at = now() - make_interval(secs => :s), running = 0 "
+        "WHERE id = '1'", s=seconds)
+    run(appliance, "UPDATE discovery.registry SET alive_at = now(), listening_since = NULL")
 
 
 async def test_heartbeats_keep_a_hub_alive_with_its_counts(portal_in_process: Appliance, discovery: Discovery,
@@ -100,8 +103,9 @@ async def test_heartbeats_keep_a_hub_alive_with_its_counts(portal_in_process: Ap
     hub = beating(await registered(discovery))
     age(portal_in_process, 2)  # suspect: the next beat makes it routable again
     deadline = time.monotonic() + 5
-    while (found := await discovery.registry.hub("1")).state != "routable" and time.monotonic() < deadline:
+    while (found := await discovery.registry.hub("1")).running != 3 and time.monotonic() < deadline:
         time.sleep(0.05)
+        run(portal_in_process, "UPDATE discovery.registry SET alive_at = now()")
     assert (found.state, found.running, found.pending, found.active, found.memory_bytes) == ("routable", 3, 1, 2, 5)
     assert hub.fenced == []
 
