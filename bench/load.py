@@ -393,6 +393,14 @@ def at(stages: list[Stage], active: int) -> Stage | None:
     return next((stage for stage in stages if stage.active >= active and not stage.errors), None)
 
 
+def settle(quiet_percent: float = 25, timeout_s: float = 300) -> None:
+    """Until the box's CPU has stayed under ``quiet_percent`` for 5 s: the side before stops its members'
+    servers after its ramp, and the next side's first stage should not pay for it."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and psutil.cpu_percent(5.0) >= quiet_percent:
+        pass
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--step", type=int, default=10, help="members added a stage")
@@ -414,6 +422,7 @@ def main() -> None:
             "plain": lambda n: PlainMember(plain_url, f"{prefix}p{n:04d}"),
         }
         for label, make in runs.items():
+            settle()
             print(f"{label}: +{arguments.step} members a stage over {arguments.spread:.0f} s, up to {arguments.max}",
                   flush=True)
             ramp = Ramp(make, arguments.step, arguments.max, arguments.spread, arguments.think, arguments.memory_floor)
