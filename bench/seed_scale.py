@@ -33,7 +33,6 @@ from typing import Any, TypeVar
 
 import httpx
 import psycopg
-from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -41,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from contents import notebook_of  # noqa: E402
 from gallery import seed as seed_publications  # noqa: E402
 
+from appliance.db.pool import libpq_url  # noqa: E402
 from appliance.discovery.registry import Heartbeat  # noqa: E402
 from appliance.discovery.service import Discovery  # noqa: E402
 from appliance.discovery.settings import DiscoverySettings  # noqa: E402
@@ -76,7 +76,7 @@ def ok(answer: httpx.Response, *codes: int) -> httpx.Response:
 
 
 def dsn(appliance: Appliance) -> str:
-    return make_url(appliance.database_url()).set(drivername="postgresql").render_as_string(hide_password=False)
+    return libpq_url(appliance.database_url())
 
 
 @contextlib.contextmanager

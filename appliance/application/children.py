@@ -34,13 +34,14 @@ def build_children(config: Config) -> list[ChildSpec]:
         )
     )
     portal, portal_local = config.portal, config.addresses.portal_local
+    healthz = http_ok(f"{portal_local}/healthz")  # one check, one kept connection, for readiness and health
     specs.append(
         ChildSpec(
             name="portal",
             description="portal",
             argv=[sys.executable, "-m", "appliance.application.portal"],
-            ready=http_ok(f"{portal_local}/healthz"),
-            health=http_ok(f"{portal_local}/healthz"),
+            ready=healthz,
+            health=healthz,
             address=f"{portal.host}:{portal.port}",
             ports=(Port(portal.host, portal.port, "portal.port"),),
             after=("migrate",),
@@ -78,15 +79,16 @@ def hub_spec(config: Config, hub_id: str) -> ChildSpec:
     state = config.home.root / "hubs" / hub_id
     state.mkdir(parents=True, exist_ok=True)
     database = database_url(config.home, config.postgres)
+    # JupyterHub's health probe, answered at once and logged only at debug level: readiness and health
+    health = http_ok(f"http://127.0.0.1:{port}{base}hub/health")
     return ChildSpec(
         name=addresses.hub_component(hub_id),
         description=f"hub {hub_id}",
         argv=[sys.executable, "-m", "appliance.application.hub", hub_id],
         env={"APPLIANCE_HUB_CREDENTIAL": hub_credentials(config.home).for_hub(hub_id)},
         cwd=state,  # JupyterHub reads a jupyterhub_config.py in its working directory: there is none here
-        # JupyterHub's health probe: answered at once, logged only at debug level
-        ready=http_ok(f"http://127.0.0.1:{port}{base}hub/health"),
-        health=http_ok(f"http://127.0.0.1:{port}{base}hub/health"),
+        ready=health,
+        health=health,
         address=f"127.0.0.1:{port}{base}",
         ports=(Port("127.0.0.1", port, "hubs.first_port"),),
         after=("portal", "proxy"),

@@ -28,7 +28,7 @@ from appliance.supervisor.control import ControlServer, send_command
 from appliance.supervisor.core import HEALTHY, Supervisor
 from appliance.supervisor.logs import open_private, tail
 from appliance.supervisor.polling import poll
-from appliance.supervisor.ports import check_port_free
+from appliance.supervisor.ports import check_ports_free
 from appliance.supervisor.process import MARKER, ProcessLauncher
 from appliance.supervisor.spec import ChildSpec, StartFailed
 
@@ -70,8 +70,7 @@ def preflight(config: Config) -> None:
 
 def check_ports(specs: list[ChildSpec]) -> None:
     for spec in specs:
-        for port in spec.ports:
-            check_port_free(port.host, port.port, f"the {spec.description or spec.name}", port.knob)
+        check_ports_free(spec)
 
 
 def kill_leftovers(config: Config) -> list[int]:

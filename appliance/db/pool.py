@@ -31,6 +31,11 @@ class IdleCheck:
         self._returned[connection] = time.monotonic()
 
 
+def libpq_url(database_url: str) -> str:
+    """The SQLAlchemy URL ``database_url`` as libpq (psycopg) takes it."""
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def async_pool(database_url: str, max_size: int, options: str = "", timeout_s: float = 10,
                fresh_s: float = FRESH_S) -> AsyncConnectionPool[Any]:
     """A pool of autocommit connections to the SQLAlchemy URL ``database_url``; open it with ``await
@@ -38,7 +43,7 @@ def async_pool(database_url: str, max_size: int, options: str = "", timeout_s: f
     ``timeout_s`` is how long a caller waits for a connection before PoolTimeout; a connection idle for
     longer than ``fresh_s`` is checked before use.
     Rows are named tuples: read a column by its name (``row.wrapped_key``), a computed one by its alias."""
-    conninfo = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    conninfo = libpq_url(database_url)
     idle = IdleCheck(fresh_s)
     kwargs: dict[str, Any] = {"autocommit": True, "row_factory": namedtuple_row}
     if options:

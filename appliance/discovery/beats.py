@@ -24,8 +24,8 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import namedtuple_row
-from sqlalchemy.engine import make_url
 
+from appliance.db.pool import libpq_url
 from appliance.discovery.errors import NotRegistered
 from appliance.discovery.registry import Heartbeat, record_heartbeat
 from appliance.discovery.settings import DiscoverySettings
@@ -70,9 +70,9 @@ class HeartbeatThread:
     ``on_fence(why)`` and ``on_notified()`` are called from the thread too."""
 
     def __init__(self, database_url: str, settings: DiscoverySettings, hub_id: str, epoch: int, registered_at: float,
-                 load: Callable[[], Heartbeat], on_fence: Callable[[str], object], channel: str = "",
-                 on_notified: Callable[[], object] = lambda: None):
-        self.conninfo = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+                 load: Callable[[], Heartbeat], on_fence: Callable[[str], object], channel: str,
+                 on_notified: Callable[[], object]):
+        self.conninfo = libpq_url(database_url)
         self.settings, self.hub_id, self.epoch, self.registered_at = settings, hub_id, epoch, registered_at
         self.load, self.on_fence, self.channel, self.on_notified = load, on_fence, channel, on_notified
         self._stopping = threading.Event()
@@ -119,15 +119,14 @@ class HeartbeatThread:
     async def _connect(self) -> psycopg.AsyncConnection[Any]:
         connection = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True,
                                                            row_factory=namedtuple_row)
-        if self.channel:
-            await connection.execute(f'LISTEN "{self.channel}"')
-            self.on_notified()  # whatever happened while this hub was not listening
+        await connection.execute(f'LISTEN "{self.channel}"')
+        self.on_notified()  # whatever happened while this hub was not listening
         return connection
 
     async def _listen(self, connection: psycopg.AsyncConnection[Any] | None,
                       until: float) -> psycopg.AsyncConnection[Any] | None:
         """Hand over notifications until ``until``; the connection, or None if it was lost meanwhile."""
-        if connection is None or not self.channel:
+        if connection is None:
             await asyncio.sleep(max(0.0, until - time.monotonic()))
             return connection
         try:

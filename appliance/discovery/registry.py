@@ -61,6 +61,11 @@ class Heartbeat:
     memory_bytes: int | None = None  # of the hub's process tree
 
 
+def ages(settings: DiscoverySettings) -> dict[str, float]:
+    """The parameters every statement that judges a hub (SILENCE, DEAD, STATE) takes."""
+    return {"dead_after": settings.dead_after_s, "suspect_after": settings.suspect_after_s}
+
+
 async def record_heartbeat(connection: Connection, settings: DiscoverySettings, beat: Heartbeat) -> None:
     """Record ``beat``. NotRegistered if it belongs to an older epoch or the hub was declared dead meanwhile:
     the hub must stop its servers and register again (its members may have moved)."""
@@ -69,8 +74,7 @@ async def record_heartbeat(connection: Connection, settings: DiscoverySettings, 
         f"active = %(active)s, memory_bytes = %(memory)s WHERE h.id = %(hub)s AND h.epoch = %(epoch)s "
         f"AND NOT {DEAD} RETURNING h.id",
         {"hub": beat.hub_id, "epoch": beat.epoch, "running": beat.running, "pending": beat.pending,
-         "active": beat.active, "memory": beat.memory_bytes, "dead_after": settings.dead_after_s,
-         "suspect_after": settings.suspect_after_s})).fetchone()
+         "active": beat.active, "memory": beat.memory_bytes, **ages(settings)})).fetchone()
     if row is None:
         raise NotRegistered(f"hub {beat.hub_id!r} epoch {beat.epoch} is not current (restarted, or declared dead): "
                             "stop your user servers and register again.")
@@ -139,7 +143,7 @@ class HubRegistry:
         self.liveness_pool = liveness_pool or pool  # the reaper (service.py)
         self.settings = settings
         self.credentials = credentials
-        self._ages = {"dead_after": settings.dead_after_s, "suspect_after": settings.suspect_after_s}
+        self._ages = ages(settings)
 
     def _connection(self) -> contextlib.AbstractAsyncContextManager[Connection]:
         return pooled(self.pool)

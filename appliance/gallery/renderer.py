@@ -39,8 +39,8 @@ from typing import Any
 
 import psutil
 import psycopg
-from sqlalchemy.engine import make_url
 
+from appliance.db.pool import libpq_url
 from appliance.gallery import renderjob
 from appliance.gallery.assets import missing_render_assets
 from appliance.gallery.renderjob import Rendered
@@ -217,7 +217,7 @@ class Renderer:
     """The process: workers, the listener and the heartbeat (see the module docstring)."""
 
     def __init__(self, database_url: str, settings: GallerySettings, heartbeat: Path):
-        self.conninfo = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self.conninfo = libpq_url(database_url)
         self.settings, self.heartbeat = settings, heartbeat
         self.stopping, self.wake = threading.Event(), threading.Event()
         self.processes = RenderProcesses(settings, self.stopping)

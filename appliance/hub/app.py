@@ -164,7 +164,7 @@ class ApplianceHub(JupyterHub):
                                    "front proxy (a restarted proxy knows no routes).")
 
     epoch = 0
-    heartbeat_interval_s = 1.0  # discovery's, from the registration
+    timings = DiscoverySettings()  # discovery's, from the registration
     heartbeats: HeartbeatThread | None = None
     _started: asyncio.Event  # set when start() has returned
     _counts_now = (0, 0)  # (running, pending), kept as the heartbeats' thread reads them
@@ -191,13 +191,13 @@ class ApplianceHub(JupyterHub):
         await super().start()
         self.discovery = DiscoveryClient(self.portal_url, self.hub_id, self.discovery_credential)
         registered_at = time.monotonic()
-        strangers, settings = await self._register()
+        strangers = await self._register()
         await self._measure_load()
         await self._count()
-        upstream.every(self, self.heartbeat_interval_s, self._count)
+        upstream.every(self, self.timings.heartbeat_interval_s, self._count)
         loop = asyncio.get_running_loop()
         self.heartbeats = HeartbeatThread(
-            self.registry_url, settings, self.hub_id, self.epoch, registered_at, self._heartbeat,
+            self.registry_url, self.timings, self.hub_id, self.epoch, registered_at, self._heartbeat,
             on_fence=lambda why: loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._fence(why))),
             channel=ENDINGS_CHANNEL, on_notified=lambda: loop.call_soon_threadsafe(self._read_endings))
         self.heartbeats.start()
@@ -208,21 +208,20 @@ class ApplianceHub(JupyterHub):
             await self._stop_servers(user)
         self._started.set()
 
-    async def _register(self) -> tuple[list[Any], DiscoverySettings]:
-        """Register with discovery: the users whose servers run here but who were moved elsewhere while this
-        hub was away (one server per member: they are to be stopped), and discovery's timings."""
+    async def _register(self) -> list[Any]:
+        """Register with discovery (its epoch and timings); the users whose servers run here but who were moved
+        elsewhere while this hub was away (one server per member: they are to be stopped)."""
         answer = await self.discovery.call("POST", "register", {"spawner": self.spawner_name,
                                                                  "isolation": self.isolation}, timeout_s=30)
         self.epoch = answer["epoch"]
-        settings = DiscoverySettings(heartbeat_interval_s=answer["heartbeat_interval_s"],
-                                     suspect_after_s=answer["suspect_after_s"], dead_after_s=answer["dead_after_s"],
-                                     fence_after=answer["fence_after"])
-        self.heartbeat_interval_s = settings.heartbeat_interval_s
+        self.timings = DiscoverySettings(heartbeat_interval_s=answer["heartbeat_interval_s"],
+                                         suspect_after_s=answer["suspect_after_s"],
+                                         dead_after_s=answer["dead_after_s"], fence_after=answer["fence_after"])
         self.access_cursor = answer["access_cursor"]
         members = set(answer["members"])
         self.log.info("registered with discovery as hub %s, epoch %d, %d member(s)", self.hub_id, self.epoch,
                       len(members))
-        return [user for user in self.users.values() if user.name not in members and user.active], settings
+        return [user for user in self.users.values() if user.name not in members and user.active]
 
     async def _count(self) -> None:
         """The servers running and starting, for the heartbeats' thread."""
@@ -266,7 +265,7 @@ class ApplianceHub(JupyterHub):
                 answer = await self.discovery.call("GET", f"access-endings?since={self.access_cursor}")
             except Exception as error:  # the portal is restarting: the endings wait for it
                 self.log.warning("could not read the access endings (%s); trying again", error)
-                await asyncio.sleep(self.heartbeat_interval_s)
+                await asyncio.sleep(self.timings.heartbeat_interval_s)
                 continue
             for ending in answer["access_endings"]:  # sign-outs, password changes, disables
                 end_access(self, ending, self._stop_servers, self.log)

@@ -61,13 +61,14 @@ def proxy_spec(settings: ProxySettings, token: str, portal_routes: Sequence[tupl
     if settings.http_redirect_port:
         argv += ["--redirect-port", str(settings.http_redirect_port), "--redirect-to", str(settings.port)]
         ports.append(Port("0.0.0.0", settings.http_redirect_port, "proxy.http_redirect_port"))
+    routes_kept = keeping_routes(api, token, portal_routes)  # readiness and health: one check, one connection
     return ChildSpec(
         name="proxy",
         description="front proxy",
         argv=argv,
         env={"CONFIGPROXY_AUTH_TOKEN": token},
-        ready=keeping_routes(api, token, portal_routes),
-        health=keeping_routes(api, token, portal_routes),
+        ready=routes_kept,
+        health=routes_kept,
         address=f"{settings.host}:{settings.port} (api 127.0.0.1:{settings.api_port})",
         ports=tuple(ports),
     )

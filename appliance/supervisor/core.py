@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from appliance.supervisor.backoff import RestartPolicy
-from appliance.supervisor.ports import PortInUse, check_port_free
+from appliance.supervisor.ports import PortInUse, check_ports_free
 from appliance.supervisor.process import ChildProcess, describe_exit
 from appliance.supervisor.settings import SupervisorSettings
 from appliance.supervisor.spec import CheckFailed, ChildSpec, StartFailed
@@ -220,11 +220,10 @@ class Supervisor:
 
     async def _start_service(self, child: Child) -> str | None:
         """Spawn and wait for readiness. Returns None when ready, else why it failed (process gone)."""
-        for port in child.spec.ports:  # taken by another process: the start would fail, only seconds later
-            try:
-                check_port_free(port.host, port.port, f"the {child.spec.description or child.spec.name}", port.knob)
-            except PortInUse as exc:
-                return exc.message
+        try:  # a port another process holds: the start would fail, only seconds later
+            check_ports_free(child.spec)
+        except PortInUse as exc:
+            return exc.message
         process = self._spawn(child)
         if isinstance(process, str):
             return process

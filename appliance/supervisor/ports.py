@@ -8,6 +8,7 @@ import socket
 import psutil
 
 from appliance.errors import ApplianceError
+from appliance.supervisor.spec import ChildSpec
 
 
 class PortInUse(ApplianceError):
@@ -31,6 +32,12 @@ def holder_of(port: int) -> str:
                 command = "?"
             return f"pid {connection.pid} ({command[:80]})"
     return "an unknown process"
+
+
+def check_ports_free(spec: ChildSpec) -> None:
+    """Raise PortInUse for the first of the child's ports another process holds."""
+    for port in spec.ports:
+        check_port_free(port.host, port.port, f"the {spec.description or spec.name}", port.knob)
 
 
 def check_port_free(host: str, port: int, what: str, knob: str) -> None:

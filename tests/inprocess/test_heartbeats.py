@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import psycopg
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
+from appliance.db.pool import libpq_url
 from appliance.discovery.beats import HeartbeatThread, is_outage
 from appliance.discovery.registry import Heartbeat
 from appliance.discovery.service import Discovery
@@ -174,4 +174,4 @@ def test_which_database_errors_are_outages() -> None:
 
 
 def dsn(appliance: Appliance) -> str:
-    return make_url(appliance.database_url()).set(drivername="postgresql").render_as_string(hide_password=False)
+    return libpq_url(appliance.database_url())
