@@ -4,6 +4,8 @@ session, the portal served in the test process) in tests/inprocess/conftest.py.
 
 - ``localhost_names`` (session, automatic): every *.localhost name resolves to 127.0.0.1 in the test
   process, as in browsers, so that test clients reach the trial names.
+- ``no_stale_member_accounts`` (session, automatic): the Unix accounts made for members by earlier runs
+  that were killed are deleted (each run deletes its own at exit), so runs never exhaust the ids.
 - ``built_wheel`` (session): the appliance's wheel as pip builds it from this checkout, in pip's isolated
   build environment; built once per run for the packaging test and the fresh machine's upgrade.
 """
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import resolve_localhost_names
+from tests.harness import remove_stale_member_accounts, resolve_localhost_names
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,6 +26,11 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session", autouse=True)
 def localhost_names() -> None:
     resolve_localhost_names()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_stale_member_accounts() -> None:
+    remove_stale_member_accounts()
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import json
 import os
+import pwd
 import random
 import shutil
 import signal
@@ -247,12 +248,43 @@ def started(handle: Appliance) -> Iterator[Appliance]:
 def make_home(started_once: bool = False) -> Path:
     """A home the PostgreSQL system user can traverse (pytest's tmp_path is mode 0700): empty, or with
     ``started_once`` a copy of a home this process started and stopped once (template_home())."""
-    parent = Path(tempfile.mkdtemp(prefix="appliance-test-"))
+    parent = Path(tempfile.mkdtemp(prefix=TEST_HOME_PREFIX))
     os.chmod(parent, 0o755)
+    atexit.register(remove_member_accounts, parent)
     if started_once:
         # cp -a keeps the PostgreSQL user's ownership and modes, which shutil's copytree does not
         subprocess.run(["cp", "-a", str(template_home()), str(parent / "home")], check=True)
     return parent / "home"
+
+
+TEST_HOME_PREFIX = "appliance-test-"
+
+
+def remove_member_accounts(under: Path) -> None:
+    """Delete the Unix accounts that the local spawner, under root, made for members of the homes in
+    ``under``. Left behind, they use up the machine's user and group ids run after run."""
+    if os.geteuid() != 0:
+        return
+    for account in pwd.getpwall():
+        if account.pw_gecos.startswith("lab member ") and Path(account.pw_dir).is_relative_to(under):
+            subprocess.run(["userdel", account.pw_name], capture_output=True)
+
+
+def remove_stale_member_accounts(max_age_s: float = 12 * 3600) -> None:
+    """The member accounts left by test runs that ended without their exit handlers (killed, or from
+    before those existed): those whose test home is gone or older than any run lasts. A run beside this
+    one keeps its accounts."""
+    temp = Path(tempfile.gettempdir())
+    for parent in {Path(a.pw_dir).parents[2] for a in pwd.getpwall() if a.pw_gecos.startswith("lab member ")
+                   and Path(a.pw_dir).is_relative_to(temp) and len(Path(a.pw_dir).parents) > 3}:
+        if not parent.name.startswith(TEST_HOME_PREFIX):
+            continue
+        try:
+            stale = time.time() - parent.stat().st_mtime > max_age_s
+        except FileNotFoundError:
+            stale = True
+        if stale:
+            remove_member_accounts(parent)
 
 
 _template: list[Path] = []

@@ -366,8 +366,10 @@ class LocalSpawner(StorageEnvMixin, LocalProcessSpawner):
         try:
             account = pwd.getpwnam(name)
         except KeyError:
-            await self._run("useradd", "--system", "--home-dir", str(home), "--shell", "/bin/bash", "--comment",
-                            f"lab member {self.user.name}", name)
+            # an ordinary account, not --system: the system range (100-999) is shared with the machine's
+            # packages, and a lab has more members over its life than the few hundred ids left there
+            await self._run("useradd", "--no-create-home", "--home-dir", str(home), "--shell", "/bin/bash",
+                            "--comment", f"lab member {self.user.name}", name)
             self.log.info("created system user %s for member %s", name, self.user.name)
             account = pwd.getpwnam(name)
         if account.pw_dir != str(home):

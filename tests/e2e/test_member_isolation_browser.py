@@ -57,7 +57,8 @@ def plant_attack_page(appliance: Appliance, attacker: str) -> None:
         pwd.getpwnam(system_user)
         subprocess.run(["usermod", "--home", str(home), system_user], check=True)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--home-dir", str(home), "--shell", "/bin/bash", system_user],
+        subprocess.run(["useradd", "--home-dir", str(home), "--shell", "/bin/bash", "--comment",
+                        f"lab member {attacker}", system_user],
                        check=True)
     shutil.copytree(ATTACK_PAGE, home / "attack")
     (home / ".jupyter").mkdir()

@@ -124,7 +124,8 @@ def test_a_hub_stopped_past_the_fence_count_fences_itself(appliance: Appliance) 
 def test_a_member_gets_jupyterlab_as_their_own_user_and_saves_to_the_storage(running_lab: Appliance) -> None:
     name = f"c{secrets.token_hex(4)}"
     # a system user left by an earlier installation, whose home is gone: the spawner gives it a new one
-    subprocess.run(["useradd", "--system", "--home-dir", "/nonexistent/gone", f"jupyter-{name}"], check=True)
+    subprocess.run(["useradd", "--home-dir", "/nonexistent/gone", "--comment", f"lab member {name}",
+                    f"jupyter-{name}"], check=True)
     member = Member.new(running_lab, name)
     hub = f"{running_lab.proxy_url}/hubs/{member.hub_id()}"
     with browser_client() as browser:
