@@ -10,7 +10,7 @@ from functools import partial
 
 from appliance import gallery
 from appliance.config import Config
-from appliance.discovery.service import end_hub_hold, hold_crashed_hub, hub_credentials
+from appliance.discovery.service import announce_proxy_restart, end_hub_hold, hold_crashed_hub, hub_credentials
 from appliance.hub import addresses
 from appliance.postgres import EmbeddedCluster, database_url
 from appliance.proxy import TOKEN_SECRET as PROXY_TOKEN_SECRET
@@ -48,7 +48,9 @@ def build_children(config: Config) -> list[ChildSpec]:
         )
     )
     proxy = proxy_spec(config.proxy, config.home.secret(PROXY_TOKEN_SECRET), portal_routes(config))
-    specs.append(replace(proxy, after=()))
+    # a restarted proxy knows no routes: the hubs, told so, add theirs at once
+    on_restarted = partial(announce_proxy_restart, database_url(config.home, config.postgres))
+    specs.append(replace(proxy, after=(), on_restarted=on_restarted))
     specs += [hub_spec(config, hub_id) for hub_id in config.addresses.hub_ids]
     specs.append(renderer_spec(config))
     return specs

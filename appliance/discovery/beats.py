@@ -2,8 +2,9 @@
 
 Every interval the thread records the hub's heartbeat in the registry (one UPDATE: registry.record_heartbeat),
 so that a hub whose event loop is busy still beats, and an idle appliance spends next to nothing on being
-alive. The same connection LISTENs on a channel (the access endings'): a notification is handed to the hub,
-which then asks the portal what changed.
+alive. The same connection LISTENs on the hub's channels (the access endings', the front proxy's restarts): a
+notification calls the hub's callback for its channel, and so does every (re)connection, for whatever was
+notified while the hub was not listening.
 
 The thread judges its own silence: a beat that the database did not answer within the interval is not
 delivered, and after ``fence_after`` of those in a row (or when the registry says the epoch is over) it calls
@@ -19,7 +20,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import psycopg
@@ -31,6 +32,8 @@ from appliance.discovery.registry import Heartbeat, record_heartbeat
 from appliance.discovery.settings import DiscoverySettings
 
 log = logging.getLogger(__name__)
+
+PROXY_CHANNEL = "discovery_proxy_started"  # NOTIFYed when the front proxy is ready again after a restart
 
 
 def is_outage(error: BaseException) -> bool:
@@ -67,14 +70,14 @@ class HeartbeatThread:
     """Call ``start()`` once the hub has registered (its epoch; ``registered_at``, when its registration was
     sent, on time.monotonic's clock, is its first heartbeat), ``stop()`` when it ends. ``load()`` is called
     from the thread for each beat and must return at once (the hub hands over counts it keeps up to date);
-    ``on_fence(why)`` and ``on_notified()`` are called from the thread too."""
+    ``on_fence(why)`` and the callbacks of ``listen`` (channel: callback) are called from the thread too."""
 
     def __init__(self, database_url: str, settings: DiscoverySettings, hub_id: str, epoch: int, registered_at: float,
-                 load: Callable[[], Heartbeat], on_fence: Callable[[str], object], channel: str,
-                 on_notified: Callable[[], object]):
+                 load: Callable[[], Heartbeat], on_fence: Callable[[str], object],
+                 listen: Mapping[str, Callable[[], object]]):
         self.conninfo = libpq_url(database_url)
         self.settings, self.hub_id, self.epoch, self.registered_at = settings, hub_id, epoch, registered_at
-        self.load, self.on_fence, self.channel, self.on_notified = load, on_fence, channel, on_notified
+        self.load, self.on_fence, self.listen = load, on_fence, dict(listen)
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), name=f"heartbeats-{hub_id}",
                                         daemon=True)
@@ -119,8 +122,9 @@ class HeartbeatThread:
     async def _connect(self) -> psycopg.AsyncConnection[Any]:
         connection = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True,
                                                            row_factory=namedtuple_row)
-        await connection.execute(f'LISTEN "{self.channel}"')
-        self.on_notified()  # whatever happened while this hub was not listening
+        for channel, notified in self.listen.items():
+            await connection.execute(f'LISTEN "{channel}"')
+            notified()  # whatever happened while this hub was not listening
         return connection
 
     async def _listen(self, connection: psycopg.AsyncConnection[Any] | None,
@@ -131,14 +135,14 @@ class HeartbeatThread:
             return connection
         try:
             while True:
-                async for _ in connection.notifies(timeout=0):  # those that came with the beat, and any waiting
-                    self.on_notified()
+                async for notify in connection.notifies(timeout=0):  # those that came with the beat, and any waiting
+                    self.listen[notify.channel]()
                 remaining = until - time.monotonic()
                 if remaining <= 0:
                     return connection
                 await readable(connection.fileno(), remaining)
         except psycopg.Error as error:
-            log.warning("stopped listening for %s: %s", self.channel, error)
+            log.warning("stopped listening for notifications: %s", error)
             await self._discard(connection)
             return None
 

@@ -218,25 +218,32 @@ class HubRegistry:
         """The registry's own heartbeat, then release the members of every dead hub (run every heartbeat
         interval by the portal): the number released, and the dead hubs. A heartbeat of its own older than
         suspect_after_s means nobody could record the hubs' meanwhile: the registry listens again from now
-        (SILENCE)."""
-        async with pooled(self.liveness_pool) as connection, connection.transaction():
-            await connection.execute(
-                f"UPDATE discovery.registry r SET listening_since = {LISTENING_SINCE}, alive_at = now()", self._ages)
+        (SILENCE).
+
+        One statement when no hub is dead, as nearly always: the SELECT reads the registry's row as it was
+        before the UPDATE, and LISTENING_SINCE of that row is the very value the UPDATE writes."""
+        async with pooled(self.liveness_pool) as connection:
             dead = await (await connection.execute(
+                "WITH alive AS (UPDATE discovery.registry r "
+                f"SET listening_since = {LISTENING_SINCE}, alive_at = now()) "
                 f"SELECT h.id, h.assigned FROM discovery.hubs h WHERE {DEAD} "
-                "AND NOT coalesce(h.restarting_until > now(), false) FOR UPDATE", self._ages)).fetchall()
+                "AND NOT coalesce(h.restarting_until > now(), false)", self._ages)).fetchall()
             released = 0
             for hub in dead:
                 if hub.assigned > 0:
-                    released += await self._release(connection, hub.id)
+                    async with connection.transaction():
+                        released += await self._release_if_dead(connection, hub.id)
         return released, {hub.id for hub in dead}
 
-    async def _release_if_dead(self, connection: Connection, hub_id: str) -> None:
+    async def _release_if_dead(self, connection: Connection, hub_id: str) -> int:
+        """In a transaction: release the hub's members if it is dead (judged again, its row locked, so that a
+        heartbeat cannot come in between); the number released."""
         row = await (await connection.execute(
             f"SELECT {DEAD} AND NOT coalesce(h.restarting_until > now(), false) AS dead FROM discovery.hubs h "
             "WHERE h.id = %(hub)s FOR UPDATE", {"hub": hub_id, **self._ages})).fetchone()
         if row is not None and row.dead:
-            await self._release(connection, hub_id)
+            return await self._release(connection, hub_id)
+        return 0
 
     @staticmethod
     async def _release(connection: Connection, hub_id: str) -> int:

@@ -8,7 +8,10 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from appliance.db.pool import async_pool
+import psycopg
+
+from appliance.db.pool import async_pool, libpq_url
+from appliance.discovery.beats import PROXY_CHANNEL
 from appliance.discovery.errors import Unavailable
 from appliance.discovery.registry import HubCredentials, HubRegistry
 from appliance.discovery.samples import HubSamples
@@ -36,6 +39,14 @@ async def end_hub_hold(database_url: str, settings: DiscoverySettings, hub_id: s
     members move at their next visit."""
     async with _registry(database_url, settings) as registry:
         await registry.end_hold(hub_id)
+
+
+async def announce_proxy_restart(database_url: str) -> None:
+    """What the supervisor does when the front proxy is ready again after a restart: it knows the portal's routes
+    only (the supervisor's check adds them), and the hubs, told on PROXY_CHANNEL, add theirs at once."""
+    async with await psycopg.AsyncConnection.connect(libpq_url(database_url), autocommit=True,
+                                                     connect_timeout=2) as connection:
+        await connection.execute(f'NOTIFY "{PROXY_CHANNEL}"')
 
 
 @contextlib.asynccontextmanager

@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from jupyterhub.app import JupyterHub
+from jupyterhub.httpclient import fetch
 from jupyterhub.proxy import ConfigurableHTTPProxy
 from jupyterhub.spawner import LocalProcessSpawner
+from jupyterhub.utils import url_path_join
 from oauthenticator.generic import GenericOAuthenticator
 from oauthenticator.oauth2 import OAuthCallbackHandler
 from sqlalchemy.exc import SQLAlchemyError
@@ -35,7 +37,7 @@ from traitlets import Float, Int, Unicode, default
 from traitlets.config import Configurable
 
 from appliance.discovery import DiscoverySettings
-from appliance.discovery.beats import HeartbeatThread
+from appliance.discovery.beats import PROXY_CHANNEL, HeartbeatThread
 from appliance.discovery.registry import Heartbeat
 from appliance.hub import upstream
 from appliance.hub.access import STORAGE_TOKEN_PATH, StorageTokenHandler, end_access
@@ -79,6 +81,18 @@ class SharedProxy(ConfigurableHTTPProxy):
             chp_path = chp_path[len(prefix):] or "/"
         routespec: str = super()._routespec_from_chp_path(chp_path)
         return routespec
+
+    async def has_hub_route(self) -> bool:
+        """Whether the proxy still has this hub's own route: one lookup, where JupyterHub's route check lists
+        every route and queries the hub's database. A proxy without it was restarted and knows none of
+        this hub's routes; one with it has lost none (only the hub and the portal's tending of dead hubs
+        remove them)."""
+        url = url_path_join(self.api_url, "api/routes", self._routespec_to_chp_path(self.app.hub.routespec))
+        response = await fetch(url, raise_for_status=False, headers={"Authorization": f"token {self.auth_token}"})
+        response.release()
+        if response.status not in (200, 404):
+            response.raise_for_status()
+        return bool(response.status == 200)
 
     async def get_all_routes(self) -> dict[str, Any]:
         routes: dict[str, Any] = await super().get_all_routes()
@@ -160,8 +174,10 @@ class ApplianceHub(JupyterHub):
     registry_url = Unicode(config=True, help="The appliance's database, where this hub records its heartbeats.")
     spawner_name = Unicode("local", config=True, help="Reported to discovery: how this hub spawns.")
     isolation = Unicode("none", config=True, help="Reported to discovery: what separates user servers.")
-    route_check_interval_s = Float(2.0, config=True, help="Seconds between re-adding this hub's routes to the "
-                                   "front proxy (a restarted proxy knows no routes).")
+    route_check_interval_s = Float(10.0, config=True, help="Seconds between looks at whether the front proxy "
+                                   "still has this hub's routes, re-added when it lost them (a restarted proxy "
+                                   "knows no routes). A fallback: the supervisor tells the hubs at once when "
+                                   "it restarted the proxy (beats.PROXY_CHANNEL).")
 
     epoch = 0
     timings = DiscoverySettings()  # discovery's, from the registration
@@ -199,7 +215,9 @@ class ApplianceHub(JupyterHub):
         self.heartbeats = HeartbeatThread(
             self.registry_url, self.timings, self.hub_id, self.epoch, registered_at, self._heartbeat,
             on_fence=lambda why: loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._fence(why))),
-            channel=ENDINGS_CHANNEL, on_notified=lambda: loop.call_soon_threadsafe(self._read_endings))
+            listen={ENDINGS_CHANNEL: lambda: loop.call_soon_threadsafe(self._read_endings),
+                    PROXY_CHANNEL: lambda: loop.call_soon_threadsafe(
+                        lambda: asyncio.ensure_future(self._check_routes(told=True)))})
         self.heartbeats.start()
         upstream.every(self, self.route_check_interval_s, self._check_routes)
         upstream.every(self, LOAD_INTERVAL_S, self._measure_load)
@@ -302,9 +320,15 @@ class ApplianceHub(JupyterHub):
             if spawner.active:
                 await user.stop(name)
 
-    async def _check_routes(self) -> None:
+    async def _check_routes(self, told: bool = False) -> None:
+        """Add this hub's routes again if the front proxy lost them: when ``told`` (the supervisor restarted the
+        proxy, or this hub has just begun to listen), and every route_check_interval_s in case that word was
+        lost (PostgreSQL was down)."""
         try:
-            await upstream.check_routes(self)
+            if not await self.proxy.has_hub_route():
+                self.log.info("the front proxy lost this hub's routes (%s): adding them again",
+                              "restarted, the supervisor says" if told else "seen by the periodic check")
+                await upstream.check_routes(self)
         except Exception as error:  # the proxy is restarting: next time
             self.log.warning("could not check the proxy's routes: %s", error)
 

@@ -9,6 +9,7 @@ to, and cannot make the hub read anything but the one server the portal names.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -19,17 +20,32 @@ from tornado import web
 MEMORY_PATH = r"appliance/memory/([^/]+)"  # under the hub's API: .../hub/api/appliance/memory/<user>
 
 
+def descendants(pid: int) -> list[int]:
+    """The processes below ``pid``, from Linux's list of each thread's children (/proc/<pid>/task/<tid>/children),
+    which psutil's ``children()`` finds by reading every process on the machine instead: a hub measures its
+    tree every few seconds, on a box that may run thousands of processes."""
+    found: list[int] = []
+    parents = [pid]
+    while parents:
+        for listing in Path(f"/proc/{parents.pop()}/task").glob("*/children"):
+            try:
+                children = [int(child) for child in listing.read_text().split()]
+            except OSError:  # the thread or the process ended meanwhile
+                continue
+            found += children
+            parents += children
+    return found
+
+
 def process_tree_bytes(pid: int) -> int | None:
     """Resident memory of a process and all its descendants; None when the process is gone."""
     try:
-        root = psutil.Process(pid)
-        processes = [root, *root.children(recursive=True)]
+        total = psutil.Process(pid).memory_info().rss
     except psutil.Error:
         return None
-    total = 0
-    for process in processes:
+    for child in descendants(pid):
         try:
-            total += process.memory_info().rss
+            total += psutil.Process(child).memory_info().rss
         except psutil.Error:  # a kernel that ended while we counted
             continue
     return total

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import Callable
+from types import FrameType
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -28,6 +32,28 @@ class QuietRoutineCalls(logging.Filter):
         return True
 
 
+class Server(uvicorn.Server):
+    """uvicorn's server, whose main loop wakes once a second instead of ten times (a visible part of an idle
+    portal's CPU): the loop's tick refreshes the Date header once a second anyway, and a signal to exit now
+    wakes it at once instead of being noticed at the next tick."""
+
+    _wake: Callable[[], object] | None = None
+
+    async def main_loop(self) -> None:
+        exit_requested, loop = asyncio.Event(), asyncio.get_running_loop()
+        self._wake = lambda: loop.call_soon_threadsafe(exit_requested.set)
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 10) % 864000  # on_tick refreshes the Date header when counter % 10 == 0
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(exit_requested.wait(), 1.0)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        if self._wake is not None:
+            self._wake()
+
+
 def serve(app: ASGIApp, settings: PortalSettings) -> None:
     server_config = uvicorn.Config(
         app,
@@ -41,4 +67,4 @@ def serve(app: ASGIApp, settings: PortalSettings) -> None:
     )
     logging.getLogger("uvicorn.access").addFilter(QuietRoutineCalls())  # after uvicorn set up logging
     scrub_handlers(logging.getLogger(name) for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access"))
-    uvicorn.Server(server_config).run()
+    Server(server_config).run()

@@ -26,11 +26,17 @@ TOKEN_SECRET = "proxy-token"  # the proxy's REST API token, shared by the superv
 def keeping_routes(api: str, token: str, routes: Sequence[tuple[str, str]]) -> Check:
     """Pass when the proxy's API answers and has every route in ``routes`` (spec, target), which this check
     adds when one is missing: a started or restarted proxy knows no routes, and the portal's host names
-    must answer as soon as the proxy does."""
+    must answer as soon as the proxy does. It looks up the first route only (one lookup, not a listing of
+    every member's route every few seconds): routes are added together, and only a restart loses them."""
     session = kept_session(2.0, {"Authorization": f"token {token}"})
 
     async def check() -> None:
         try:
+            if routes:
+                async with session().get(f"{api}/api/routes{routes[0][0]}") as response:
+                    if response.status != 404:
+                        response.raise_for_status()
+                        return
             async with session().get(f"{api}/api/routes", raise_for_status=True) as response:
                 known = await response.json()
             for spec, target in routes:
@@ -51,7 +57,7 @@ def proxy_spec(settings: ProxySettings, token: str, portal_routes: Sequence[tupl
     api = api_url(settings.api_port)
     argv = [str(find_proxy_command(settings)), "--ip", settings.host, "--port", str(settings.port),
             "--api-ip", "127.0.0.1", "--api-port", str(settings.api_port),
-            "--error-path", str(PROXY_ERROR_PAGES), "--log-level", "info"]
+            "--error-path", str(PROXY_ERROR_PAGES), "--log-level", settings.log_level]
     ports = [Port(settings.host, settings.port, "proxy.port"), Port("127.0.0.1", settings.api_port, "proxy.api_port")]
     if portal_routes:
         argv.append("--host-routing")

@@ -8,6 +8,7 @@ from appliance.errors import ConfigError
 from appliance.knobs import knob
 
 CHP = "configurable-http-proxy"
+LOG_LEVELS = ("error", "warn", "info", "debug")
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,14 @@ class ProxySettings:
     http_redirect_port: int = knob(
         0, "TCP port (80 in a lab) on which plain HTTP is answered with a redirect to HTTPS on proxy.port, on "
            "every interface. Needs tls_cert. 0 turns it off.")
+    log_level: str = knob(
+        "warn", "What the proxy logs: error, warn (refused and failed requests, and a member's server not "
+                "answering), info (also every call to its API, several a minute on an idle appliance, and every "
+                "route added or removed, which the hubs' logs tell too) or debug.")
 
     def __post_init__(self) -> None:
+        if self.log_level not in LOG_LEVELS:
+            raise ConfigError(f"proxy.log_level = {self.log_level!r}: must be one of {', '.join(LOG_LEVELS)}.")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ConfigError("proxy.tls_cert and proxy.tls_key go together: set both, or neither for plain HTTP.")
         if self.http_redirect_port and not self.tls_cert:

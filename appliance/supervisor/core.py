@@ -186,6 +186,8 @@ class Supervisor:
             if failed_start is None:
                 if not first_ready.done():
                     first_ready.set_result(None)
+                else:
+                    await self._hook(child, child.spec.on_restarted)
                 failure = await self._watch(child)
             elif not first_ready.done():
                 first_ready.set_exception(self._start_failed(child, failed_start))

@@ -17,7 +17,10 @@ class SupervisorSettings:
         "start counts as failed. Applies at the next start of that child.",
     )
     health_interval_s: float = knob(
-        2.0, "Seconds between health checks of a running child. Applies at the next `appliance up`."
+        5.0, "Seconds between health checks of a running child: how soon one that hangs (still running, not "
+        "answering) is reported, and restarted after restart_unhealthy_after_s. A child that exits is seen "
+        "at once whatever this is. Each check costs the child and the supervisor CPU, on an idle box too. "
+        "Applies at the next `appliance up`."
     )
     unhealthy_after_failures: int = knob(
         3,

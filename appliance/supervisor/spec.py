@@ -57,3 +57,5 @@ class ChildSpec:
     on_crash: Callable[[], Awaitable[None]] | None = None
     # awaited when a restart failed (the child exited while starting, or was not ready in time): it is down
     on_failed_restart: Callable[[], Awaitable[None]] | None = None
+    # awaited when the child is ready again after a restart (not after its first start)
+    on_restarted: Callable[[], Awaitable[None]] | None = None

@@ -68,7 +68,7 @@ def beating(portal_in_process: Appliance) -> Iterator[Callable[..., Hub]]:
         thread = HeartbeatThread(portal_in_process.database_url(), SETTINGS, "1", epoch,
                                  time.monotonic() - registered_s_ago,
                                  lambda: Heartbeat("1", epoch, running=3, pending=1, active=2, memory_bytes=5),
-                                 on_fence=hub.fence, channel=CHANNEL, on_notified=hub.notice)
+                                 on_fence=hub.fence, listen={CHANNEL: hub.notice})
         threads.append(thread)
         thread.start()
         return hub

@@ -183,9 +183,8 @@ def test_status_table_and_logs(running_appliance: Appliance) -> None:
     table = running_appliance.cli("status")
     assert table.returncode == 0
     assert "COMPONENT" in table.stdout and "All components healthy." in table.stdout
-    logs = running_appliance.cli("logs", "proxy", "-n", "5")
-    assert logs.returncode == 0
-    assert "Proxying" in running_appliance.home.joinpath("logs", "proxy.log").read_text()
+    logs = running_appliance.cli("logs", "portal", "-n", "50")
+    assert logs.returncode == 0 and "Application startup complete" in logs.stdout, logs.stdout
     unknown = running_appliance.cli("logs", "nonesuch")
     assert unknown.returncode == 1 and "no log for 'nonesuch'" in unknown.stderr
 
