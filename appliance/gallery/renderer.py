@@ -50,7 +50,9 @@ from appliance.webui import GALLERY_ASSETS
 log = logging.getLogger("appliance.gallery")
 CHANNEL = "gallery_render"
 POLL_S = 10.0  # a job queued without a NOTIFY (or while the listener reconnected) waits at most this long
-HEARTBEAT_S = 1.0
+HEARTBEAT_S = 2.5  # between the heartbeat file's writes
+STALE_AFTER_S = 10.0  # a heartbeat file older than this: the supervisor's check fails
+STOP_POLL_S = 1.0  # a render looks this often whether the renderer is stopping
 HEARTBEAT_FILE = "renderer.heartbeat"  # in the home's run directory
 NICE = 10  # CPU niceness of the renderer and its renders
 RETRY_S = 2.0  # after losing the database
@@ -170,7 +172,7 @@ class RenderProcesses:
         writer.close()
         deadline = time.monotonic() + self.settings.render_timeout_s
         try:
-            while not reader.poll(min(HEARTBEAT_S, max(0.0, deadline - time.monotonic()))):
+            while not reader.poll(min(STOP_POLL_S, max(0.0, deadline - time.monotonic()))):
                 if self.stopping.is_set():
                     raise Stopping
                 if time.monotonic() >= deadline:
@@ -220,6 +222,7 @@ class Renderer:
         self.conninfo = libpq_url(database_url)
         self.settings, self.heartbeat = settings, heartbeat
         self.stopping, self.wake = threading.Event(), threading.Event()
+        self._stop_read, self._stop_write = os.pipe()  # wakes the listener, which waits on sockets, at stop()
         self.processes = RenderProcesses(settings, self.stopping)
         self.threads: list[threading.Thread] = []
 
@@ -244,6 +247,7 @@ class Renderer:
     def stop(self) -> None:
         self.stopping.set()
         self.wake.set()
+        os.write(self._stop_write, b"x")
 
     def beat(self) -> None:
         """Tell the supervisor this process is alive (its health check reads the file's pid and age)."""
@@ -260,7 +264,7 @@ class Renderer:
                     while not self.stopping.is_set():
                         for _ in connection.notifies(timeout=0):  # those waiting; psycopg's own wait for more
                             self.wake.set()                        # wakes every 0.1 s: the socket's is idle
-                        select.select([connection.fileno()], [], [], HEARTBEAT_S)
+                        select.select([connection.fileno(), self._stop_read], [], [])
             except psycopg.OperationalError as error:
                 log.warning("the renderer's listener lost the database (%s); retrying in %g s", error, RETRY_S)
                 self.stopping.wait(RETRY_S)
@@ -300,7 +304,7 @@ class Renderer:
 
 def renderer_heartbeat(run_dir: Path) -> tuple[Path, float]:
     """The renderer's heartbeat file in the home's run directory, and the age past which it is unhealthy."""
-    return run_dir / HEARTBEAT_FILE, HEARTBEAT_S * 10
+    return run_dir / HEARTBEAT_FILE, STALE_AFTER_S
 
 
 def lower_priority() -> None:

@@ -50,6 +50,7 @@ from appliance.storage.tokens import StorageTokens
 from appliance.supervisor import logs as supervisor_logs
 
 LOG_WRITER = supervisor_logs.__file__  # run by path with -I -S: a few MB per member (the standard library only)
+COUNT_INTERVAL_S = 5.0  # between counts of the servers running and starting (for people: hubs list, console)
 LOAD_INTERVAL_S = 10.0  # between measurements of the active members and the memory the heartbeat reports
 ACTIVE_WITHIN_S = 600  # a member active this recently counts as active (servers report activity every 300 s)
 NEVER = datetime.min.replace(tzinfo=timezone.utc)
@@ -174,7 +175,7 @@ class ApplianceHub(JupyterHub):
     registry_url = Unicode(config=True, help="The appliance's database, where this hub records its heartbeats.")
     spawner_name = Unicode("local", config=True, help="Reported to discovery: how this hub spawns.")
     isolation = Unicode("none", config=True, help="Reported to discovery: what separates user servers.")
-    route_check_interval_s = Float(10.0, config=True, help="Seconds between looks at whether the front proxy "
+    route_check_interval_s = Float(30.0, config=True, help="Seconds between looks at whether the front proxy "
                                    "still has this hub's routes, re-added when it lost them (a restarted proxy "
                                    "knows no routes). A fallback: the supervisor tells the hubs at once when "
                                    "it restarted the proxy (beats.PROXY_CHANNEL).")
@@ -210,7 +211,7 @@ class ApplianceHub(JupyterHub):
         strangers = await self._register()
         await self._measure_load()
         await self._count()
-        upstream.every(self, self.timings.heartbeat_interval_s, self._count)
+        upstream.every(self, COUNT_INTERVAL_S, self._count)
         loop = asyncio.get_running_loop()
         self.heartbeats = HeartbeatThread(
             self.registry_url, self.timings, self.hub_id, self.epoch, registered_at, self._heartbeat,
@@ -220,6 +221,9 @@ class ApplianceHub(JupyterHub):
                         lambda: asyncio.ensure_future(self._check_routes(told=True)))})
         self.heartbeats.start()
         upstream.every(self, self.route_check_interval_s, self._check_routes)
+        # the portal removes a dead hub's routes after each reap: one that judged this hub dead just before it
+        # registered again may remove the routes it has just added, within a reap or two
+        loop.call_later(3 * self.timings.heartbeat_interval_s, lambda: asyncio.ensure_future(self._check_routes()))
         upstream.every(self, LOAD_INTERVAL_S, self._measure_load)
         for user in strangers:  # after the heartbeats start: stopping servers takes seconds
             self.log.warning("stopping %s's server: discovery assigned them to another hub", user.name)
