@@ -96,6 +96,13 @@ def test_the_proxy_gets_host_routing_tls_and_the_redirect(tmp_path: Path, monkey
 
     plain = " ".join(proxy_spec(ProxySettings(), "token").argv)
     assert "--host-routing" not in plain and "--ssl" not in plain and "--redirect" not in plain
+    assert "--log-level warn" in plain  # at info, every call to its API is a line
+
+
+def test_the_proxys_log_level_is_one_it_knows(tmp_path: Path) -> None:
+    assert load_config(home=tmp_path, environ={"APPLIANCE_PROXY_LOG_LEVEL": "info"}).proxy.log_level == "info"
+    with pytest.raises(ConfigError, match="proxy.log_level = 'verbose': must be one of error, warn, info, debug"):
+        load_config(home=tmp_path, environ={"APPLIANCE_PROXY_LOG_LEVEL": "verbose"})
 
 
 def test_certificate_files_that_cannot_serve_are_refused_by_name(tmp_path: Path,

@@ -169,6 +169,26 @@ async def test_a_running_child_that_died_has_its_crash_hook_run_before_the_resta
     await supervisor.stop()
 
 
+async def test_the_restarted_hook_runs_once_a_restarted_child_is_ready_and_not_after_the_first_start() -> None:
+    """The front proxy's: a restarted proxy knows no routes, and the hubs are told to add theirs again."""
+    launcher, restarted = ScriptedLauncher(), []
+
+    async def on_restarted() -> None:
+        restarted.append((len(launcher.spawned), supervisor.status()[0]["state"]))
+
+    supervisor = Supervisor([service("proxy", on_restarted=on_restarted, ready=lambda: asyncio.sleep(0))], FAST,
+                            launcher)
+    await supervisor.start()
+    await asyncio.sleep(0.05)
+    assert restarted == []
+    launcher.current("proxy").exited.set_result(9)
+    await wait_until(lambda: len(restarted) == 1)
+    assert restarted == [(2, "healthy")]  # after the second start, once it was ready
+    assert await supervisor.restart("proxy") == ["proxy"]  # asked for, too
+    await wait_until(lambda: len(restarted) == 2)
+    await supervisor.stop()
+
+
 async def test_a_restart_whose_port_is_taken_fails_at_once_naming_the_holder() -> None:
     """Not spawned to fail seconds later at its bind (a hub imports JupyterHub first): a hub that stays down is
     known to be down sooner, and its members move sooner."""
