@@ -217,8 +217,7 @@ class ApplianceHub(JupyterHub):
             self.registry_url, self.timings, self.hub_id, self.epoch, registered_at, self._heartbeat,
             on_fence=lambda why: loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._fence(why))),
             listen={ENDINGS_CHANNEL: lambda: loop.call_soon_threadsafe(self._read_endings),
-                    PROXY_CHANNEL: lambda: loop.call_soon_threadsafe(
-                        lambda: asyncio.ensure_future(self._check_routes(told=True)))})
+                    PROXY_CHANNEL: lambda: asyncio.run_coroutine_threadsafe(self._check_routes(told=True), loop)})
         self.heartbeats.start()
         upstream.every(self, self.route_check_interval_s, self._check_routes)
         # the portal removes a dead hub's routes after each reap: one that judged this hub dead just before it
