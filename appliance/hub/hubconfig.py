@@ -168,7 +168,13 @@ def update_spawner(c: TraitletsConfig, config: HubSources, hub_id: str, spawner:
                       # a token the hub revoked (access ended) is refused within seconds, not 5 minutes
                       f"--HubAuth.cache_max_age={SERVER_AUTH_CACHE_S}",
                       # the hub's last answer about a visitor holds while the hub restarts (singleuser/identity.py)
-                      "--ServerApp.identity_provider_class=appliance.singleuser.identity.HubIdentityProvider"]
+                      "--ServerApp.identity_provider_class=appliance.singleuser.identity.HubIdentityProvider",
+                      # members cannot install into the appliance's environment; the PyPI manager also builds
+                      # an SSL context at each start (~0.15 s of CPU)
+                      "--LabApp.extension_manager=readonly",
+                      # its Prometheus gauges, which nothing scrapes, walk every process on the box each second
+                      # in every server: a cost that grows with members squared (the status bar asks on demand)
+                      "--ResourceUseDisplay.enable_prometheus_metrics=False"]
     c.Spawner.mem_limit = config.hubs.memory_limit or None
     c.Spawner.cpu_limit = config.hubs.cpu_limit_cores or None
     c.StorageEnvMixin.storage_url = f"{portal_local}/api/storage/v1"

@@ -144,11 +144,16 @@ def test_bad_requests_and_the_portals_refusals_say_why(alice: Server) -> None:
     assert outsider.status_code == 403 and "not-my-group" in outsider.json()["error"], outsider.text
 
 
-def test_jupyterlab_loads_the_gallery_extension_and_resource_usage(alice: Server) -> None:
+def test_jupyterlab_loads_the_gallery_extension_and_resource_usage(lab: Appliance, alice: Server) -> None:
     config_data = alice.page.split('id="jupyter-config-data" type="application/json">', 1)[1]
     page_config = json.loads(config_data.split("</script>", 1)[0])
     federated = {extension["name"] for extension in page_config["federated_extensions"]}
     assert {"@appliance/gallery", "@jupyter-server/resource-usage"} <= federated, federated
+    # members cannot install into the appliance's environment: JupyterLab's Extension Manager only lists
+    assert page_config["extensionManager"]["can_install"] is False, page_config["extensionManager"]
+    # resource usage answers the status bar on demand, without a Prometheus walk of /proc every second
+    log = (lab.home / "logs" / "members" / f"{alice.name}.log").read_text()
+    assert "Prometheus metrics reporting disabled" in log, log[-2000:]
     schema = alice.browser.get(f"{alice.url}/lab/api/settings/@appliance/gallery:plugin")
     assert schema.status_code == 200, schema.text
     assert "Cell" in schema.json()["schema"]["jupyter.lab.toolbars"]
