@@ -6,7 +6,8 @@ its section out):
     idle.json      bench/idle.py --out            idle CPU by part, both sides
     failover.json  bench/failover.py --out        a member's hub killed or frozen, to a working JupyterLab
     seed_scale.json  bench/seed_scale.py --out    latencies empty and at the seed's scale, the database's size
-    faults.jsonl   APPLIANCE_FAULT_REPORT=… pytest tests/faults   each fault's error window
+    faults.jsonl   APPLIANCE_FAULT_REPORT=… [APPLIANCE_FAULT_MEMBERS=20] pytest tests/faults   each fault's
+                                                  error window
 and writes docs/performance.md with PNGs beside it in docs/performance/.
 Usage: .venv/bin/python bench/report.py   (needs matplotlib: pip install -e '.[bench]')
 """
@@ -167,19 +168,21 @@ def faults_section(faults: list[dict[str, Any]]) -> list[str]:
     def bars(ax: Any) -> None:
         ax.barh([f["fault"][:60] for f in faults], [f["window_s"] for f in faults], color=COLOURS["appliance"])
         ax.invert_yaxis()
-        ax.set_xlabel("seconds in which the member's saves failed")
+        ax.set_xlabel("seconds in which members' saves failed")
         ax.tick_params(axis="y", labelsize=7)
 
-    lines = ["## Faults while a member saves (tests/faults)", "",
-             "Each fault done to a running appliance while a member saves a notebook every 50 ms through their "
-             "hub-spawned JupyterLab. Afterwards every notebook the member was told was saved is read back from "
-             "the storage: the tests fail if one is lost or corrupted.", "",
+    lines = ["## Faults while members save (tests/faults)", "",
+             "Each fault done to a running appliance while members save a notebook every 50 ms each through their "
+             "hub-spawned JupyterLabs (one in the README's test command; APPLIANCE_FAULT_MEMBERS sets more). "
+             "Afterwards every notebook a member was told was saved is read back from the storage: the tests fail "
+             "if one is lost or corrupted.", "",
              figure("faults.png", bars, (8, 0.45 * len(faults) + 1)), "",
-             "| fault | saves failed | error window (s) | what the member saw |", "|---|---|---|---|"]
+             "| fault | members saving | saves failed | error window (s) | what the members saw |",
+             "|---|---|---|---|---|"]
     for fault in faults:
         seen = "; ".join(sorted({f"{status} {message.splitlines()[0][:60]}" for status, message in fault["answers"]}))
-        lines.append(f"| {fault['fault']} | {fault['failed']} of {fault['saves']} | {fault['window_s']:.2f} | "
-                     f"{seen or '–'} |")
+        lines.append(f"| {fault['fault']} | {fault.get('members', 1)} | {fault['failed']} of {fault['saves']} | "
+                     f"{fault['window_s']:.2f} | {seen or '–'} |")
     return lines + [""]
 
 

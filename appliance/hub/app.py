@@ -307,11 +307,13 @@ class ApplianceHub(JupyterHub):
         if self.heartbeats is not None:
             self.heartbeats.stop()
         try:
-            for user in list(self.users.values()):
-                try:
-                    await self._stop_servers(user)
-                except Exception:  # e.g. the hub's database is down: the next start stops what is left
-                    self.log.exception("could not stop %s's server while fencing", user.name)
+            # all at once, as JupyterHub's own cleanup does: one after another, the last of 20 members' servers
+            # went on answering their old tabs for over 10 s
+            users = list(self.users.values())
+            stopped = await asyncio.gather(*(self._stop_servers(user) for user in users), return_exceptions=True)
+            for user, outcome in zip(users, stopped, strict=True):
+                if isinstance(outcome, Exception):  # e.g. the hub's database is down: the next start stops the rest
+                    self.log.error("could not stop %s's server while fencing", user.name, exc_info=outcome)
         finally:
             # whatever happened: a fenced hub that stays up is registered nowhere. Not before start() has returned:
             # JupyterHub runs it to completion first, and a stop meanwhile would leave the process up, serving nothing

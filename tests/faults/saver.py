@@ -9,6 +9,7 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -18,6 +19,9 @@ from tests.integration.storage_client import StorageCaller
 
 PATHS = 6
 REPORT_TO = "APPLIANCE_FAULT_REPORT"
+# members saving at once in each fault: 1 in the README's test command; the closing notes' bigger setting sets
+# more (APPLIANCE_FAULT_MEMBERS=20 pytest tests/faults)
+MEMBERS = int(os.environ.get("APPLIANCE_FAULT_MEMBERS", "1"))
 PAUSE_S = 0.05
 SAVE_TIMEOUT_S = 30  # a save that takes longer is a hang
 
@@ -90,18 +94,7 @@ class Saver:
             time.sleep(0.05)
 
     def report(self, fault: str) -> None:
-        """The figures the closing notes quote (pytest -s shows them); with APPLIANCE_FAULT_REPORT set, also a
-        line of JSON appended to that file (bench/report.py draws the fault windows from it)."""
-        failed = self.failures()
-        answers = sorted({(save.status, save.message[:80]) for save in failed})
-        slowest = max(save.took_s for save in self.saves)
-        print(f"\n{fault}: {len(failed)} of {len(self.saves)} saves failed, for {self.error_window_s():.2f} s; "
-              f"slowest answer {slowest:.2f} s; answers while it lasted: {answers}")
-        if os.environ.get(REPORT_TO):
-            with open(os.environ[REPORT_TO], "a") as out:
-                out.write(json.dumps({"fault": fault, "saves": len(self.saves), "failed": len(failed),
-                                      "window_s": self.error_window_s(), "slowest_s": slowest,
-                                      "answers": answers}) + "\n")
+        report(fault, 1, self.saves, self.failures(), self.error_window_s())
 
     def failures(self) -> list[Save]:
         return [save for save in self.saves if not save.acknowledged]
@@ -130,6 +123,71 @@ class Saver:
             if token not in may_hold:
                 lost.append(f"{path}: holds {token}, not its last acknowledged save")
         return lost, corrupted
+
+
+class Savers:
+    """A Saver for each of several members, all saving at once: the fault suite under load."""
+
+    def __init__(self, servers: list[MemberServer]):
+        self.each = [Saver(server) for server in servers]
+
+    def __enter__(self) -> Savers:
+        for saver in self.each:
+            saver.__enter__()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for saver in self.each:
+            saver._stop.set()
+        for saver in self.each:
+            saver.__exit__()
+
+    @property
+    def saves(self) -> list[Save]:
+        return [save for saver in self.each for save in saver.saves]
+
+    def wait_for_saves(self, count: int, timeout: float = 30) -> None:
+        """Until each member saw ``count`` more saves in a row acknowledged (one deadline for them all)."""
+        deadline = time.monotonic() + timeout
+        for saver in self.each:
+            saver.wait_for_saves(count, timeout=max(0.1, deadline - time.monotonic()))
+
+    def wait_for_failures(self, count: int, timeout: float = 30) -> None:
+        """Until each member saw ``count`` more saves in a row fail (one deadline for them all)."""
+        deadline = time.monotonic() + timeout
+        for saver in self.each:
+            saver.wait_for_failures(count, timeout=max(0.1, deadline - time.monotonic()))
+
+    def failures(self) -> list[Save]:
+        return [save for saver in self.each for save in saver.failures()]
+
+    def report(self, fault: str) -> None:
+        """As Saver.report, for them all: failures and saves summed, the window from the first failure's start
+        to the last one's answer, whoever saw them."""
+        saves, failed = self.saves, sorted(self.failures(), key=lambda save: save.began)
+        window = max(save.began + save.took_s for save in failed) - failed[0].began if failed else 0.0
+        report(fault, len(self.each), saves, failed, window)
+
+    def lost_and_corrupted(self, storage_of: Callable[[str], StorageCaller]) -> tuple[list[str], list[str]]:
+        lost, corrupted = [], []
+        for saver in self.each:
+            own_lost, own_corrupted = saver.lost_and_corrupted(storage_of(saver.server.name))
+            lost += [f"{saver.server.name}: {line}" for line in own_lost]
+            corrupted += [f"{saver.server.name}: {line}" for line in own_corrupted]
+        return lost, corrupted
+
+
+def report(fault: str, members: int, saves: list[Save], failed: list[Save], window_s: float) -> None:
+    """The figures the closing notes quote (pytest -s shows them); with APPLIANCE_FAULT_REPORT set, also a line
+    of JSON appended to that file (bench/report.py draws the fault windows from it)."""
+    answers = sorted({(save.status, save.message[:80]) for save in failed})
+    slowest = max((save.took_s for save in saves), default=0.0)
+    print(f"\n{fault} ({members} member{'s' if members > 1 else ''} saving): {len(failed)} of {len(saves)} saves "
+          f"failed, for {window_s:.2f} s; slowest answer {slowest:.2f} s; answers while it lasted: {answers}")
+    if os.environ.get(REPORT_TO):
+        with open(os.environ[REPORT_TO], "a") as out:
+            out.write(json.dumps({"fault": fault, "members": members, "saves": len(saves), "failed": len(failed),
+                                  "window_s": window_s, "slowest_s": slowest, "answers": answers}) + "\n")
 
 
 def notebook(token: str) -> dict[str, object]:

@@ -1,7 +1,7 @@
-"""PostgreSQL's disk fills up while a member saves: the saves fail with a 503 that says so, and once the
-administrator frees space, PostgreSQL comes back by itself (the supervisor restarts it if it stopped), the saves
-work again, and every save the member was told succeeded reads back. The cluster's data lives on a small
-tmpfs of its own for the module; a ballast file fills it."""
+"""PostgreSQL's disk fills up while members save (saver.MEMBERS of them): the saves fail with a 503 that says
+so, and once the administrator frees space, PostgreSQL comes back by itself (the supervisor restarts it if it
+stopped), the saves work again, and every save a member was told succeeded reads back. The cluster's data lives
+on a small tmpfs of its own for the module; a ballast file fills it."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.saver import Saver
-from tests.faults.test_outages import BACK_WITHIN_S, assert_nobody_moved_and_nothing_lost, where_served
+from tests.faults.saver import MEMBERS, Savers
+from tests.faults.test_outages import BACK_WITHIN_S, assert_nobody_moved_and_nothing_lost, placements
 from tests.harness import Appliance, make_home, reserve_ports, started
 from tests.integration.lab import MemberServer
 from tests.integration.oauth import Browser
 
-HEADROOM_MB = 64  # beyond what the cluster uses at the start: room for WAL segments and the member's saves
+HEADROOM_MB = 64 + MEMBERS  # beyond what the cluster uses at the start: room for WAL segments and the saves
 LEFT_FREE_KB = 256  # what the ballast leaves
 
 
@@ -52,25 +52,26 @@ def lab() -> Iterator[Appliance]:
 
 
 def test_a_full_disk_fails_saves_clearly_and_freeing_space_brings_them_back(lab: Appliance) -> None:
-    member = MemberServer(lab, f"d{uuid.uuid4().hex[:8]}")
-    before = where_served(member)
+    members = [MemberServer(lab, f"d{uuid.uuid4().hex[:8]}") for _ in range(MEMBERS)]
+    before = placements(lab, members)
     data_dir = lab.home / "postgres" / "data"
     ballast = data_dir / "ballast"
     try:
-        with Saver(member) as saver:
-            saver.wait_for_saves(5)
+        with Savers(members) as savers:
+            savers.wait_for_saves(5)
             free_kb = shutil.disk_usage(data_dir).free // 1024
             subprocess.run(["dd", "if=/dev/zero", f"of={ballast}", "bs=1k", f"count={free_kb - LEFT_FREE_KB}"],
                            check=True, capture_output=True)
-            saver.wait_for_failures(5, timeout=60)
+            savers.wait_for_failures(5, timeout=60)
             ballast.unlink()  # the administrator frees space
-            saver.wait_for_saves(5, timeout=BACK_WITHIN_S + 40)  # a PostgreSQL that stopped is restarted
-        saver.report("PostgreSQL's disk full, then space freed")
-        unclear = [(f.status, f.message) for f in saver.failures()
+            savers.wait_for_saves(5, timeout=BACK_WITHIN_S + 40)  # a PostgreSQL that stopped is restarted
+        savers.report("PostgreSQL's disk full, then space freed")
+        unclear = [(f.status, f.message) for f in savers.failures()
                    if f.status != 503 or "disk is full, so this was not saved" not in f.message]
         assert unclear == [], unclear
-        assert_nobody_moved_and_nothing_lost(lab, member, saver, before, hubs=("1",))
+        assert_nobody_moved_and_nothing_lost(lab, members, savers, before, hubs=("1",))
     finally:
         ballast.unlink(missing_ok=True)
-        member.browser.close()
+        for member in members:
+            member.browser.close()
         Browser.close_all()

@@ -1,8 +1,8 @@
-"""Outages longer than discovery's dead_after of what every save goes through, while a member saves all along:
-the appliance's databases refusing connections (what its clients meet while PostgreSQL restarts), and the
-portal killed. Nobody is moved and no hub fences (the time the registry could not listen is nobody's
-silence), the member's saves fail with a clear 503 while it lasts and work again after, and nothing the member
-was told was saved is lost or corrupted."""
+"""Outages longer than discovery's dead_after of what every save goes through, while members save all along
+(saver.MEMBERS of them, spread over both hubs): the appliance's databases refusing connections (what its clients
+meet while PostgreSQL restarts), each part killed -9, PostgreSQL restarted. Nobody is moved and no hub fences (the
+time the registry could not listen is nobody's silence), the members' saves fail with a clear answer while it
+lasts and work again after, and nothing a member was told was saved is lost or corrupted."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.faults.conftest import running
-from tests.faults.saver import Saver
+from tests.faults.saver import MEMBERS, Savers
 from tests.harness import Appliance
 from tests.integration.lab import MemberServer, server_hub, user_servers
 from tests.integration.oauth import Browser
@@ -38,10 +38,11 @@ def lab() -> Iterator[Appliance]:
 
 
 @pytest.fixture(scope="module")
-def member(lab: Appliance) -> Iterator[MemberServer]:
-    server = MemberServer(lab, f"s{uuid.uuid4().hex[:8]}")
-    yield server
-    server.browser.close()
+def members(lab: Appliance) -> Iterator[list[MemberServer]]:
+    servers = [MemberServer(lab, f"s{uuid.uuid4().hex[:8]}") for _ in range(max(2, MEMBERS))]  # one on each hub
+    yield servers
+    for server in servers:
+        server.browser.close()
     Browser.close_all()
 
 
@@ -67,37 +68,42 @@ def where_served(member: MemberServer) -> list[tuple[str, int]]:
     return [(server_hub(process), process.pid) for process in user_servers(member.name)]
 
 
-def assert_nobody_moved_and_nothing_lost(lab: Appliance, member: MemberServer, saver: Saver,
-                                         before: list[tuple[str, int]], hubs: tuple[str, ...] = ("1", "2")) -> None:
-    assert where_served(member) == before, "the member's server was stopped or moved"
+def placements(lab: Appliance, members: list[MemberServer]) -> tuple[dict[str, list[tuple[str, int]]], dict[str, int]]:
+    """Each member's server (hub, pid), and how many members each hub holds."""
+    assigned = {hub["id"]: hub["assigned"] for hub in json.loads(lab.cli("hubs", "list", "--json").stdout)}
+    return {member.name: where_served(member) for member in members}, assigned
+
+
+def assert_nobody_moved_and_nothing_lost(lab: Appliance, members: list[MemberServer], savers: Savers,
+                                         before: tuple[dict[str, list[tuple[str, int]]], dict[str, int]],
+                                         hubs: tuple[str, ...] = ("1", "2")) -> None:
+    assert placements(lab, members) == before, "a member's server was stopped or moved"
     for hub in hubs:
         log = (lab.home / "logs" / f"hub-{hub}.log").read_text()
         assert "fencing hub" not in log, f"hub {hub} fenced itself:\n{log[-3000:]}"
-    listed = {hub["id"]: hub for hub in json.loads(lab.cli("hubs", "list", "--json").stdout)}
-    assert listed[before[0][0]]["assigned"] == 1, listed
-    lost, corrupted = saver.lost_and_corrupted(StorageCaller(lab, mint(lab, member.name)))
+    lost, corrupted = savers.lost_and_corrupted(lambda name: StorageCaller(lab, mint(lab, name)))
     assert (lost, corrupted) == ([], [])
 
 
-def assert_clear_failures(saver: Saver, allow_none: bool = False) -> None:
-    failures = saver.failures()
+def assert_clear_failures(savers: Savers, allow_none: bool = False) -> None:
+    failures = savers.failures()
     assert failures or allow_none, "no save failed: the outage was not seen"
     unclear = [(f.status, f.message) for f in failures if f.status != 503 or "try again" not in f.message]
     assert unclear == [], unclear
 
 
 def test_databases_refusing_connections_past_dead_after_move_nobody_and_lose_no_save(
-        lab: Appliance, member: MemberServer) -> None:
-    before = where_served(member)
-    assert len(before) == 1
-    with Saver(member) as saver:
-        saver.wait_for_saves(5)
+        lab: Appliance, members: list[MemberServer]) -> None:
+    before = placements(lab, members)
+    assert all(len(servers) == 1 for servers in before[0].values()), before
+    with Savers(members) as savers:
+        savers.wait_for_saves(5)
         with databases_refused(lab):
             time.sleep(OUTAGE_S)  # the outage itself
-        saver.wait_for_saves(5, timeout=BACK_WITHIN_S)
-    saver.report(f"databases refusing connections for {OUTAGE_S:g} s")
-    assert_clear_failures(saver)
-    assert_nobody_moved_and_nothing_lost(lab, member, saver, before)
+        savers.wait_for_saves(5, timeout=BACK_WITHIN_S)
+    savers.report(f"databases refusing connections for {OUTAGE_S:g} s")
+    assert_clear_failures(savers)
+    assert_nobody_moved_and_nothing_lost(lab, members, savers, before)
 
 
 def kill_and_wait_for_the_heal(lab: Appliance, name: str) -> None:
@@ -107,37 +113,39 @@ def kill_and_wait_for_the_heal(lab: Appliance, name: str) -> None:
         c for c in report["components"] if c["name"] == name)["restarts"] > before["restarts"])
 
 
-# What the member's saves may meet while each part is down: a clear 503; the front proxy down, no connection, then
-# its "No hub is serving this address" page (404) until the hubs and the portal have added their routes again
-ANSWERS_WHILE_DOWN = {"postgres": {503}, "portal": {503}, "proxy": {0, 404}, "renderer": set(),
-                      "the member's hub": {503}, "the other hub": set()}
+# What members' saves may meet while each part is down: a clear 503; the front proxy down, no connection, then
+# its "No hub is serving this address" page (404) until the hubs and the portal have added their routes again.
+# A hub down touches only its own members (a 503), not the other hub's.
+ANSWERS_WHILE_DOWN = {"postgres": {503}, "portal": {503}, "proxy": {0, 404}, "renderer": set()}
+HUBS = ("hub-1", "hub-2")
 
 
-@pytest.mark.parametrize("part", list(ANSWERS_WHILE_DOWN))
-def test_a_part_killed_9_moves_nobody_and_loses_no_save(lab: Appliance, member: MemberServer, part: str) -> None:
-    before = where_served(member)
-    member_hub = before[0][0]
-    name = {"the member's hub": f"hub-{member_hub}",
-            "the other hub": f"hub-{'2' if member_hub == '1' else '1'}"}.get(part, part)
-    with Saver(member) as saver:
-        saver.wait_for_saves(5)
-        kill_and_wait_for_the_heal(lab, name)
-        saver.wait_for_saves(5, timeout=BACK_WITHIN_S)
-    saver.report(f"{part} killed -9 (and restarted by the supervisor)")
-    seen = {failure.status for failure in saver.failures()}
-    assert seen <= ANSWERS_WHILE_DOWN[part], [(f.status, f.message) for f in saver.failures()]
-    assert all("try again" in f.message for f in saver.failures() if f.status == 503)
-    assert_nobody_moved_and_nothing_lost(lab, member, saver, before)
+@pytest.mark.parametrize("part", [*ANSWERS_WHILE_DOWN, *HUBS])
+def test_a_part_killed_9_moves_nobody_and_loses_no_save(lab: Appliance, members: list[MemberServer],
+                                                        part: str) -> None:
+    before = placements(lab, members)
+    with Savers(members) as savers:
+        savers.wait_for_saves(5)
+        kill_and_wait_for_the_heal(lab, part)
+        savers.wait_for_saves(5, timeout=BACK_WITHIN_S)
+    savers.report(f"{part} killed -9 (and restarted by the supervisor)")
+    for saver in savers.each:
+        own_hub = f"hub-{before[0][saver.server.name][0][0]}"
+        allowed = ({503} if part == own_hub else set()) if part in HUBS else ANSWERS_WHILE_DOWN[part]
+        seen = {failure.status for failure in saver.failures()}
+        assert seen <= allowed, (saver.server.name, own_hub, [(f.status, f.message) for f in saver.failures()])
+    assert all("try again" in f.message for f in savers.failures() if f.status == 503)
+    assert_nobody_moved_and_nothing_lost(lab, members, savers, before)
 
 
-def test_postgresql_restarted_mid_save_loses_no_save(lab: Appliance, member: MemberServer) -> None:
+def test_postgresql_restarted_mid_save_loses_no_save(lab: Appliance, members: list[MemberServer]) -> None:
     """`appliance restart postgres` (a fast shutdown: transactions in flight are rolled back) while saves stream."""
-    before = where_served(member)
-    with Saver(member) as saver:
-        saver.wait_for_saves(5)
+    before = placements(lab, members)
+    with Savers(members) as savers:
+        savers.wait_for_saves(5)
         restarted = lab.cli("restart", "postgres")
         assert restarted.returncode == 0, restarted.stderr
-        saver.wait_for_saves(5, timeout=BACK_WITHIN_S)
-    saver.report("postgres restarted (appliance restart postgres)")
-    assert_clear_failures(saver, allow_none=True)
-    assert_nobody_moved_and_nothing_lost(lab, member, saver, before)
+        savers.wait_for_saves(5, timeout=BACK_WITHIN_S)
+    savers.report("postgres restarted (appliance restart postgres)")
+    assert_clear_failures(savers, allow_none=True)
+    assert_nobody_moved_and_nothing_lost(lab, members, savers, before)
