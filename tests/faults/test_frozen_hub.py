@@ -63,8 +63,8 @@ def test_a_hub_frozen_past_dead_after_moves_its_member_fences_when_it_runs_again
         lab.wait_healthy(timeout=60, restarted=lambda report: next(
             c for c in report["components"] if c["name"] == f"hub-{frozen_hub}")["restarts"] > component["restarts"])
         kept.wait_for_saves(5, timeout=BACK_WITHIN_S)
-    kept.report(f"hub {frozen_hub} frozen past dead_after, the member on hub {live_hub}")
-    cut.report(f"hub {frozen_hub} frozen past dead_after, its own member (moved; their server stopped by the fence)")
+    kept.report(f"hub {frozen_hub} frozen past dead_after, the members on hub {live_hub}")
+    cut.report(f"hub {frozen_hub} frozen past dead_after, its own members (moved; their servers stopped by the fence)")
     assert kept.failures() == [] and [where_served(member) for member in staying] == before
     unclear = [(f.status, f.message) for f in cut.failures() if f.status not in (0, 404, 424, 503)]
     assert unclear == [], unclear
