@@ -401,6 +401,18 @@ def settle(quiet_percent: float = 25, timeout_s: float = 300) -> None:
         pass
 
 
+# what a false fail-over leaves in the appliance's logs: a hub fencing itself, discovery releasing members of a
+# hub it judged dead, a heartbeat that did not reach the registry
+FALSE_ALARMS = {"fences": "fencing hub", "releases": "member(s) of dead hub(s)",
+                "heartbeats not delivered": "heartbeat not delivered"}
+
+
+def false_alarms(appliance: Appliance) -> dict[str, int]:
+    """How often each sign of a false fail-over appears in the appliance's logs (the ramp moves nobody)."""
+    logs = [path.read_text(errors="replace") for path in (appliance.home / "logs").glob("*.log")]
+    return {name: sum(log.count(marker) for log in logs) for name, marker in FALSE_ALARMS.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--step", type=int, default=10, help="members added a stage")
@@ -429,6 +441,8 @@ def main() -> None:
             with Sampler(ramp.active) as sampler:
                 results[label] = ramp.run(sampler, print_stage(label))
             samples[label] = sampler.samples
+        alarms = false_alarms(appliance)
+    print("false fail-over signs in the appliance's logs:", ", ".join(f"{name} {n}" for name, n in alarms.items()))
     print("ceilings:", ", ".join(f"{label} {ceiling(stages, arguments.memory_floor)}"
                                  for label, stages in results.items()))
     for active in (25, 50):
@@ -441,6 +455,7 @@ def main() -> None:
             "settings": {key: value for key, value in vars(arguments).items() if key != "out"},
             "cpus": psutil.cpu_count(), "memory_gb": psutil.virtual_memory().total / 1e9,
             "ceilings": {label: ceiling(stages, arguments.memory_floor) for label, stages in results.items()},
+            "false_alarms": alarms,
             "runs": {label: {"stages": [stage.to_json() for stage in stages],
                              "samples": [vars(sample) for sample in samples[label]]}
                      for label, stages in results.items()}}, indent=1))

@@ -111,6 +111,9 @@ def load_section(load: dict[str, Any]) -> list[str]:
         theirs_text = f"{theirs['p50_s']:.1f} / {theirs['p95_s']:.1f} / {theirs['p99_s']:.1f}" if theirs else "–"
         errors = len(stage["errors"]) + (len(theirs["errors"]) if theirs else 0)
         lines.append(f"| {stage['active']} | {ours_text} | {theirs_text} | {errors} |")
+    if "false_alarms" in load:
+        signs = ", ".join(f"{name} {count}" for name, count in load["false_alarms"].items())
+        lines += ["", f"Signs of a false fail-over in the appliance's logs after its ramp: {signs}."]
     return lines + [""]
 
 
