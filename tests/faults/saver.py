@@ -72,14 +72,6 @@ class Saver:
             number += 1
             self._stop.wait(PAUSE_S)
 
-    def wait_for_saves(self, count: int, timeout: float = 30) -> None:
-        """Until ``count`` more saves in a row were acknowledged (the member's saves work)."""
-        self._wait_for_a_run(count, acknowledged=True, timeout=timeout)
-
-    def wait_for_failures(self, count: int, timeout: float = 30) -> None:
-        """Until ``count`` more saves in a row failed (the fault is felt)."""
-        self._wait_for_a_run(count, acknowledged=False, timeout=timeout)
-
     def _wait_for_a_run(self, count: int, acknowledged: bool, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         start = len(self.saves)
@@ -93,16 +85,8 @@ class Saver:
                                      f"{recent[-1].message if recent else 'no save answered'}")
             time.sleep(0.05)
 
-    def report(self, fault: str) -> None:
-        report(fault, 1, self.saves, self.failures(), self.error_window_s())
-
     def failures(self) -> list[Save]:
         return [save for save in self.saves if not save.acknowledged]
-
-    def error_window_s(self) -> float:
-        """From the first failed save's start to the last failed one's answer."""
-        failed = self.failures()
-        return failed[-1].began + failed[-1].took_s - failed[0].began if failed else 0.0
 
     def lost_and_corrupted(self, storage: StorageCaller) -> tuple[list[str], list[str]]:
         """Paths whose stored notebook is not the last acknowledged save of it (nor a later save the member
@@ -148,25 +132,35 @@ class Savers:
 
     def wait_for_saves(self, count: int, timeout: float = 30) -> None:
         """Until each member saw ``count`` more saves in a row acknowledged (one deadline for them all)."""
-        deadline = time.monotonic() + timeout
-        for saver in self.each:
-            saver.wait_for_saves(count, timeout=max(0.1, deadline - time.monotonic()))
+        self._wait_for_runs(count, acknowledged=True, timeout=timeout)
 
     def wait_for_failures(self, count: int, timeout: float = 30) -> None:
         """Until each member saw ``count`` more saves in a row fail (one deadline for them all)."""
+        self._wait_for_runs(count, acknowledged=False, timeout=timeout)
+
+    def _wait_for_runs(self, count: int, acknowledged: bool, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         for saver in self.each:
-            saver.wait_for_failures(count, timeout=max(0.1, deadline - time.monotonic()))
+            saver._wait_for_a_run(count, acknowledged, timeout=max(0.1, deadline - time.monotonic()))
 
     def failures(self) -> list[Save]:
         return [save for saver in self.each for save in saver.failures()]
 
     def report(self, fault: str) -> None:
-        """As Saver.report, for them all: failures and saves summed, the window from the first failure's start
-        to the last one's answer, whoever saw them."""
+        """The figures the closing notes quote (pytest -s shows them): saves and failures summed over the members,
+        the error window from the first failure's start to the last one's answer, whoever saw them. With
+        APPLIANCE_FAULT_REPORT set, also a line of JSON appended to that file (bench/report.py draws from it)."""
         saves, failed = self.saves, sorted(self.failures(), key=lambda save: save.began)
-        window = max(save.began + save.took_s for save in failed) - failed[0].began if failed else 0.0
-        report(fault, len(self.each), saves, failed, window)
+        window_s = max(save.began + save.took_s for save in failed) - failed[0].began if failed else 0.0
+        answers = sorted({(save.status, save.message[:80]) for save in failed})
+        slowest = max((save.took_s for save in saves), default=0.0)
+        members = len(self.each)
+        print(f"\n{fault} ({members} member{'s' if members > 1 else ''} saving): {len(failed)} of {len(saves)} "
+              f"saves failed, for {window_s:.2f} s; slowest answer {slowest:.2f} s; answers while it lasted: {answers}")
+        if os.environ.get(REPORT_TO):
+            with open(os.environ[REPORT_TO], "a") as out:
+                out.write(json.dumps({"fault": fault, "members": members, "saves": len(saves), "failed": len(failed),
+                                      "window_s": window_s, "slowest_s": slowest, "answers": answers}) + "\n")
 
     def lost_and_corrupted(self, storage_of: Callable[[str], StorageCaller]) -> tuple[list[str], list[str]]:
         lost, corrupted = [], []
@@ -175,19 +169,6 @@ class Savers:
             lost += [f"{saver.server.name}: {line}" for line in own_lost]
             corrupted += [f"{saver.server.name}: {line}" for line in own_corrupted]
         return lost, corrupted
-
-
-def report(fault: str, members: int, saves: list[Save], failed: list[Save], window_s: float) -> None:
-    """The figures the closing notes quote (pytest -s shows them); with APPLIANCE_FAULT_REPORT set, also a line
-    of JSON appended to that file (bench/report.py draws the fault windows from it)."""
-    answers = sorted({(save.status, save.message[:80]) for save in failed})
-    slowest = max((save.took_s for save in saves), default=0.0)
-    print(f"\n{fault} ({members} member{'s' if members > 1 else ''} saving): {len(failed)} of {len(saves)} saves "
-          f"failed, for {window_s:.2f} s; slowest answer {slowest:.2f} s; answers while it lasted: {answers}")
-    if os.environ.get(REPORT_TO):
-        with open(os.environ[REPORT_TO], "a") as out:
-            out.write(json.dumps({"fault": fault, "members": members, "saves": len(saves), "failed": len(failed),
-                                  "window_s": window_s, "slowest_s": slowest, "answers": answers}) + "\n")
 
 
 def notebook(token: str) -> dict[str, object]:

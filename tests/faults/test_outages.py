@@ -13,6 +13,7 @@ import signal
 import time
 import uuid
 from collections.abc import Iterator
+from typing import NamedTuple
 
 import psycopg
 import pytest
@@ -68,14 +69,18 @@ def where_served(member: MemberServer) -> list[tuple[str, int]]:
     return [(server_hub(process), process.pid) for process in user_servers(member.name)]
 
 
-def placements(lab: Appliance, members: list[MemberServer]) -> tuple[dict[str, list[tuple[str, int]]], dict[str, int]]:
-    """Each member's server (hub, pid), and how many members each hub holds."""
+class Placements(NamedTuple):
+    servers: dict[str, list[tuple[str, int]]]  # each member's servers: (hub, pid)
+    assigned: dict[str, int]  # how many members each hub holds
+
+
+def placements(lab: Appliance, members: list[MemberServer]) -> Placements:
     assigned = {hub["id"]: hub["assigned"] for hub in json.loads(lab.cli("hubs", "list", "--json").stdout)}
-    return {member.name: where_served(member) for member in members}, assigned
+    return Placements({member.name: where_served(member) for member in members}, assigned)
 
 
 def assert_nobody_moved_and_nothing_lost(lab: Appliance, members: list[MemberServer], savers: Savers,
-                                         before: tuple[dict[str, list[tuple[str, int]]], dict[str, int]],
+                                         before: Placements,
                                          hubs: tuple[str, ...] = ("1", "2")) -> None:
     assert placements(lab, members) == before, "a member's server was stopped or moved"
     for hub in hubs:
@@ -95,7 +100,7 @@ def assert_clear_failures(savers: Savers, allow_none: bool = False) -> None:
 def test_databases_refusing_connections_past_dead_after_move_nobody_and_lose_no_save(
         lab: Appliance, members: list[MemberServer]) -> None:
     before = placements(lab, members)
-    assert all(len(servers) == 1 for servers in before[0].values()), before
+    assert all(len(servers) == 1 for servers in before.servers.values()), before
     with Savers(members) as savers:
         savers.wait_for_saves(5)
         with databases_refused(lab):
@@ -130,7 +135,7 @@ def test_a_part_killed_9_moves_nobody_and_loses_no_save(lab: Appliance, members:
         savers.wait_for_saves(5, timeout=BACK_WITHIN_S)
     savers.report(f"{part} killed -9 (and restarted by the supervisor)")
     for saver in savers.each:
-        own_hub = f"hub-{before[0][saver.server.name][0][0]}"
+        own_hub = f"hub-{before.servers[saver.server.name][0][0]}"
         allowed = ({503} if part == own_hub else set()) if part in HUBS else ANSWERS_WHILE_DOWN[part]
         seen = {failure.status for failure in saver.failures()}
         assert seen <= allowed, (saver.server.name, own_hub, [(f.status, f.message) for f in saver.failures()])

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -42,15 +43,20 @@ class Member:
         return hub
 
 
+def server_log(appliance: Appliance, name: str) -> Path:
+    """Where the local spawner writes the member's server's output."""
+    return appliance.home / "logs" / "members" / f"{name}.log"
+
+
 def start_server(appliance: Appliance, hub_url: str, name: str, password: str, browser: httpx.Client) -> httpx.Response:
     """Sign in through the hub and follow its spawn to the member's JupyterLab."""
     log_in_through_hub(appliance, hub_url, name, password, browser)
     landed = follow(browser, f"{hub_url}/hub/spawn")
     hub_log = appliance.home / "logs" / f"hub-{hub_url.rsplit('/', 1)[-1]}.log"
-    server_log = appliance.home / "logs" / "members" / f"{name}.log"  # the local spawner's
+    output = server_log(appliance, name)
     assert landed.status_code == 200 and urlsplit(str(landed.url)).path.endswith(f"/user/{name}/lab"), (
         landed.url, landed.text[:2000], hub_log.read_text()[-4000:],
-        server_log.read_text()[-4000:] if server_log.exists() else "")
+        output.read_text()[-4000:] if output.exists() else "")
     return landed
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, text
 
 from tests.harness import Appliance
 from tests.integration.conftest import running
-from tests.integration.lab import MemberServer
+from tests.integration.lab import MemberServer, server_log
 from tests.integration.oauth import Browser, follow
 
 NOTEBOOK = {"cells": [{"cell_type": "markdown", "id": "h1", "metadata": {}, "source": "# Momentum in bonds"},
@@ -152,7 +152,7 @@ def test_jupyterlab_loads_the_gallery_extension_and_resource_usage(lab: Applianc
     # members cannot install into the appliance's environment: JupyterLab's Extension Manager only lists
     assert page_config["extensionManager"]["can_install"] is False, page_config["extensionManager"]
     # resource usage answers the status bar on demand, without a Prometheus walk of /proc every second
-    log = (lab.home / "logs" / "members" / f"{alice.name}.log").read_text()
+    log = server_log(lab, alice.name).read_text()
     assert "Prometheus metrics reporting disabled" in log, log[-2000:]
     schema = alice.browser.get(f"{alice.url}/lab/api/settings/@appliance/gallery:plugin")
     assert schema.status_code == 200, schema.text

@@ -21,7 +21,7 @@ import pytest
 
 from tests.harness import Appliance
 from tests.integration.conftest import running
-from tests.integration.lab import Member, run_in_kernel, server_url, start_server
+from tests.integration.lab import Member, run_in_kernel, server_log, server_url, start_server
 from tests.integration.oauth import Browser, browser_client
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="members' servers run as users of their own under root")
@@ -110,7 +110,7 @@ def test_a_members_kernel_reads_no_log_configuration_or_secret(lab: Lab) -> None
 def test_a_members_server_output_goes_to_their_own_log_marked_as_theirs(lab: Lab) -> None:
     forged = f"[I 2026-11-30 08:00:00.000 ApplianceHub] fake {secrets.token_hex(4)}"
     run_in_kernel(lab.browser, lab.server, f"import sys; print({forged!r}, file=sys.__stderr__, flush=True)")
-    own = lab.appliance.home / "logs" / "members" / f"{lab.member}.log"
+    own = server_log(lab.appliance, lab.member)
     wait_for_text(own, forged)
     assert forged not in (lab.appliance.home / "logs" / "hub-1.log").read_text()
     assert (own.stat().st_uid, own.stat().st_mode & 0o777) == (0, 0o600)
