@@ -263,15 +263,17 @@ def db() -> None:
 @db.command("upgrade")
 @click.pass_obj
 def db_upgrade(options: Options) -> None:
-    """Create the database if needed and migrate its schema to this version (a no-op when current)."""
+    """Create the databases if needed and migrate the schema to this version (a no-op when current). On an
+    external PostgreSQL, first check that its server and role can hold the appliance."""
     from appliance import db as database
     from appliance.audit import Audit
-    from appliance.postgres import database_url
+    from appliance.hub.addresses import database_name
+    from appliance.postgres import database_url, prepare_databases
 
     config = options.load()
     url = database_url(config.home, config.postgres)
-    if not config.postgres.url and database.ensure_database(url):
-        click.echo("created database appliance")
+    for name in prepare_databases(config.home, config.postgres, [database_name(i) for i in config.addresses.hub_ids]):
+        click.echo(f"created database {name}")
     before, after = database.upgrade(url)
     engine = database.make_engine(url, pool_size=1)
     log = Audit(engine, config.audit)

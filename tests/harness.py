@@ -194,6 +194,14 @@ class Appliance:
         config = load_config(environ=self.env)
         return database_url(config.home, config.postgres)
 
+    def database_dump(self) -> str:
+        """What pg_dump writes of the appliance's database (plain SQL), as a copy of it leaving the machine holds."""
+        from appliance.db.pool import libpq_url
+        from appliance.postgres import PostgresSettings, find_bin_dir
+
+        return subprocess.run([str(find_bin_dir(PostgresSettings()) / "pg_dump"), libpq_url(self.database_url())],
+                              capture_output=True, text=True, check=True).stdout
+
     def _proxy_api(self) -> httpx.Client:
         from appliance.config import load_config
         from appliance.proxy import TOKEN_SECRET

@@ -14,6 +14,9 @@ from sqlalchemy.pool import NullPool
 from appliance.db.engine import make_engine
 
 log = logging.getLogger("appliance.db")
+# pg_advisory_lock's key for migrations: every machine that shares the database (a portal, hub nodes, two
+# `appliance db upgrade` started at once) migrates in turn, and the later ones find the schema current
+MIGRATION_LOCK = 0x6170706C  # "appl"
 
 
 def _alembic_config() -> AlembicConfig:
@@ -35,10 +38,12 @@ def current_revision(url: str) -> str | None:
         engine.dispose()
 
 
-def ensure_database(url: str) -> bool:
-    """Create the URL's database if it is missing (embedded cluster). Returns True if created."""
+def ensure_database(url: str, maintenance_database: str = "postgres") -> bool:
+    """Create the URL's database if it is missing, connected to ``maintenance_database`` of the same server
+    meanwhile. Returns True if created."""
     target = make_url(url)
-    maintenance = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    maintenance = create_engine(target.set(database=maintenance_database), isolation_level="AUTOCOMMIT",
+                                poolclass=NullPool)
     try:
         with maintenance.connect() as connection:
             exists = connection.execute(
@@ -53,19 +58,27 @@ def ensure_database(url: str) -> bool:
 
 
 def upgrade(url: str) -> tuple[str | None, str]:
-    """Migrate to head. Returns (revision before, revision after)."""
-    before = current_revision(url)
+    """Migrate to head, holding the migration lock. Returns (revision before, revision after)."""
     head = head_revision()
-    if before == head:
-        log.info("database schema is up to date (revision %s); nothing to migrate", head)
-        return before, head
     engine = make_engine(url, pool_size=1)
     try:
-        with engine.begin() as connection:
-            config = _alembic_config()
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            try:
+                before = MigrationContext.configure(connection).get_current_revision()
+                if before != head:
+                    config = _alembic_config()
+                    config.attributes["connection"] = connection
+                    command.upgrade(config, "head")
+                connection.commit()
+            finally:
+                connection.rollback()  # what a failed migration left (nothing after the commit)
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+                connection.commit()
     finally:
         engine.dispose()
-    log.info("database schema migrated from %s to %s", before or "empty", head)
+    if before == head:
+        log.info("database schema is up to date (revision %s); nothing to migrate", head)
+    else:
+        log.info("database schema migrated from %s to %s", before or "empty", head)
     return before, head

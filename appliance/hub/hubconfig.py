@@ -73,8 +73,9 @@ def spawner_choice(hubs: HubSettings) -> tuple[str, str]:
 def hub_config(config: HubSources, hub_id: str, credential: str) -> TraitletsConfig:
     home, state = config.home, config.home.root / "hubs" / hub_id
     state.mkdir(parents=True, exist_ok=True)
-    hub_database = make_url(database_url(home, config.postgres)).set(database=addresses.database_name(hub_id))
-    ensure_database(hub_database.render_as_string(hide_password=False))
+    registry = make_url(database_url(home, config.postgres))
+    hub_database = registry.set(database=addresses.database_name(hub_id))
+    ensure_database(hub_database.render_as_string(hide_password=False), str(registry.database))
     spawner, isolation = spawner_choice(config.hubs)
     portal_public = config.addresses.portal_origin
     portal_local = config.addresses.portal_local

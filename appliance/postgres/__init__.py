@@ -6,11 +6,11 @@ from appliance.postgres.cluster import (
     SUPERUSER,
     EmbeddedCluster,
     PostgresError,
-    database_url,
     find_bin_dir,
     sqlalchemy_url,
 )
+from appliance.postgres.external import check_external, connection_refused, database_url, prepare_databases
 from appliance.postgres.settings import PostgresSettings
 
-__all__ = ["DATABASE", "SUPERUSER", "EmbeddedCluster", "PostgresError", "PostgresSettings", "database_url",
-           "find_bin_dir", "sqlalchemy_url"]
+__all__ = ["DATABASE", "SUPERUSER", "EmbeddedCluster", "PostgresError", "PostgresSettings", "check_external",
+           "connection_refused", "database_url", "find_bin_dir", "prepare_databases", "sqlalchemy_url"]

@@ -201,8 +201,3 @@ class EmbeddedCluster:
                                 check=False)
         match = re.search(r"(\d+(?:\.\d+)?)", result.stdout)
         return match.group(1) if match else "?"
-
-
-def database_url(home: Home, settings: PostgresSettings) -> str:
-    """The SQLAlchemy URL of the appliance database: the external one, or the embedded cluster's."""
-    return sqlalchemy_url(settings.url) if settings.url else EmbeddedCluster(home, settings).url()

@@ -17,6 +17,12 @@ class PostgresSettings:
         "runs an embedded cluster in $APPLIANCE_HOME/postgres. Applies at the next `appliance up`.",
         secret=True,
     )
+    ca_file: str = knob(
+        "",
+        "CA certificate (PEM) that signed the external server's certificate. With it every connection to "
+        "postgres.url is TLS with sslmode=verify-full: the server must prove the host name in the URL. "
+        "Needed for a server reached over the network, unless the URL chooses an sslmode itself.",
+    )
     port: int = knob(8003, "Loopback TCP port of the embedded cluster (it also listens on a Unix socket).")
     bin_dir: str = knob(
         "",

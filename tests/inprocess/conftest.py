@@ -1,7 +1,9 @@
 """The in-process tier: the real portal (make_app, served by uvicorn on a loopback socket in a thread of
 the test process) against one real PostgreSQL started once for the whole session, a fresh database for
-each module. What only separate processes show (supervision, kill -9, hubs, the front proxy, the browser)
-stays in tests/integration and tests/e2e.
+each module. That PostgreSQL is what an external one is to the appliance (postgres.url): reached over TCP
+by a host name with TLS (sslmode=verify-full against postgres.ca_file), as a role that is no superuser and
+owns only its module's database. What only separate processes show (supervision, kill -9, hubs, the front
+proxy, the browser) stays in tests/integration and tests/e2e.
 
 - ``portal_in_process`` (module): an ``InProcessPortal``, an ``Appliance`` handle (tests/harness.py) whose portal
   runs here: ``.cli(...)``, ``.public_portal_url``, ``.portal_url``, ``.database_url()`` work as they do
@@ -26,12 +28,14 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
 import pytest
 import uvicorn
 from click.testing import CliRunner
+from psycopg import sql
 from sqlalchemy.engine import make_url
 from starlette.routing import BaseRoute, Mount, Route
 
@@ -41,13 +45,17 @@ from appliance.config import load_config
 from appliance.portal.guards import MAX_HEADER_BYTES
 from appliance.postgres import SUPERUSER, EmbeddedCluster
 from tests.harness import Appliance, make_home, reserve_ports, started, stop_process
+from tests.tls import make_certificates
 
+DATABASE_HOST = "db.lab.test"  # the name the server's certificate is for; reached at 127.0.0.1 (hostaddr)
+ROLE = "lab"
 START_TIMEOUT_S = 60  # initdb and the first start on a loaded 2-core machine
 PARAMETER = re.compile(r"{(\w+)(?::\w+)?}")
 
 
 class SessionCluster:
-    """One embedded PostgreSQL cluster for the session; each module gets a database of its own."""
+    """One PostgreSQL cluster for the session, serving TLS with a certificate for DATABASE_HOST; each module gets
+    a database of its own, owned by ROLE."""
 
     def __init__(self) -> None:
         self.home = make_home()
@@ -55,10 +63,28 @@ class SessionCluster:
         config = load_config(home=self.home, environ={"APPLIANCE_POSTGRES_PORT": str(self.port)})
         self.cluster = EmbeddedCluster(config.home, config.postgres)
         self.cluster.ensure_initialized()
+        self.ca_file, certificate, key = self._certificates()
         spec = self.cluster.child_spec()
-        self.process = subprocess.Popen(spec.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        tls = ["-c", "ssl=on", "-c", f"ssl_cert_file={certificate}", "-c", f"ssl_key_file={key}"]
+        self.process = subprocess.Popen([*spec.argv, *tls], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                         **self.cluster.user_kwargs())
         self._wait_ready()
+        self.role_password = uuid.uuid4().hex
+        with psycopg.connect(self._dsn("postgres"), autocommit=True) as connection:
+            connection.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}").format(
+                sql.Identifier(ROLE), self.role_password))
+
+    def _certificates(self) -> tuple[Path, Path, Path]:
+        """(CA, certificate, key): the server's in its own private folder, owned by the user that runs it."""
+        folder = self.cluster.socket_dir / "tls"
+        folder.mkdir(mode=0o700)
+        ca_file, certificate, key = make_certificates(folder, [DATABASE_HOST])
+        if self.cluster.run_as:  # the server refuses a key that another user may read
+            for path in (folder, certificate, key):
+                shutil.chown(path, self.cluster.run_as, self.cluster.run_as)
+        client = self.home.parent / "database-ca.pem"
+        shutil.copy(ca_file, client)
+        return client, certificate, key
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -71,16 +97,21 @@ class SessionCluster:
                     raise
                 time.sleep(0.1)
 
+    def superuser(self, database: str = "postgres") -> psycopg.Connection[tuple[object, ...]]:
+        """A connection as the cluster's superuser (over its socket): the database administrator's."""
+        return psycopg.connect(self._dsn(database), autocommit=True)
+
     def _dsn(self, database: str) -> str:
         return (f"postgresql://{SUPERUSER}:{quote(self.cluster.password, safe='')}@/{database}"
                 f"?host={quote(str(self.cluster.socket_dir))}&port={self.port}")
 
-    def new_database(self) -> str:
-        """A new, empty database: its URL, as `postgres.url` takes it."""
+    def new_database(self) -> dict[str, str]:
+        """A new, empty database owned by ROLE: its URL and CA file as settings (postgres.url, postgres.ca_file)."""
         name = f"m{uuid.uuid4().hex[:12]}"
         with psycopg.connect(self._dsn("postgres"), autocommit=True) as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')
-        return self._dsn(name)
+            connection.execute(f'CREATE DATABASE "{name}" OWNER "{ROLE}"')
+        url = f"postgresql://{ROLE}:{self.role_password}@{DATABASE_HOST}:{self.port}/{name}?hostaddr=127.0.0.1"
+        return {"APPLIANCE_POSTGRES_URL": url, "APPLIANCE_POSTGRES_CA_FILE": str(self.ca_file)}
 
     @contextlib.contextmanager
     def refusing(self, database_url: str) -> Iterator[None]:
@@ -111,7 +142,7 @@ class InProcessPortal(Appliance):
     def __init__(self, cluster: SessionCluster):
         port = reserve_ports(1)[0]
         super().__init__(make_home(), [port, port, port, cluster.port])
-        self.env["APPLIANCE_POSTGRES_URL"] = cluster.new_database()
+        self.env.update(cluster.new_database())
         self._listener = socket.socket()
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._listener.bind(("127.0.0.1", port))  # bound here, handed to uvicorn: never probed and released

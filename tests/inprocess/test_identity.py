@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -14,9 +12,8 @@ import pytest
 from joserfc import jwt
 from joserfc.errors import BadSignatureError
 from joserfc.jwk import KeySet
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, text
 
-from appliance.postgres import PostgresSettings, find_bin_dir
 from tests.harness import Appliance
 from tests.integration.oauth import (
     Browser,
@@ -438,12 +435,7 @@ def test_database_dump_holds_no_secret_in_clear_text(portal_in_process: Applianc
     secrets = {"password": password, "client secret": client.secret, "session": session_cookie, "code": code,
                "access token": tokens["access_token"], "refresh token": tokens["refresh_token"],
                "rotated refresh token": rotated["refresh_token"]}
-    url = make_url(portal_in_process.database_url())
-    pg_dump = find_bin_dir(PostgresSettings()) / "pg_dump"
-    dump = subprocess.run(
-        [str(pg_dump), "-h", str(url.query["host"]), "-p", str(url.query["port"]), "-U", "appliance",
-         str(url.database)],
-        env={**os.environ, "PGPASSWORD": url.password or ""}, capture_output=True, text=True, check=True).stdout
+    dump = portal_in_process.database_dump()
     assert "identity.accounts" in dump and "$argon2id$" in dump
     assert [name for name, value in secrets.items() if value in dump] == []
 

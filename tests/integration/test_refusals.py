@@ -7,7 +7,6 @@ import pwd
 import socket
 import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
@@ -100,16 +99,3 @@ def test_status_when_not_running_exits_3(appliance: Appliance) -> None:
     assert appliance.cli("status", "--json").stdout.strip() == '{"running": false, "components": []}'
     stop = appliance.cli("stop")
     assert stop.returncode == 3 and "not running" in stop.stderr
-
-
-def test_external_postgres_url_starts_no_cluster(running_appliance: Appliance, appliance: Appliance) -> None:
-    """A second appliance uses the first one's PostgreSQL as its external database."""
-    external = running_appliance.database_url().replace("postgresql+psycopg://", "postgresql://")
-    appliance.env["APPLIANCE_POSTGRES_URL"] = external
-    appliance.up()
-    report = appliance.status()
-    assert [c["name"] for c in report["components"]] == ["portal", "proxy", "renderer"]
-    assert not Path(appliance.home, "postgres").exists()
-    shown = appliance.cli("config", "show").stdout
-    assert 'url = "********"  # env APPLIANCE_POSTGRES_URL' in shown
-    assert running_appliance.database_url().split("@")[0].split(":")[-1] not in shown  # the password

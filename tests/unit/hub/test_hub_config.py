@@ -32,7 +32,7 @@ PORTAL_ROLE = {"name": "portal", "scopes": ["servers"], "services": ["portal"]}
 def configure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hub_id: str = "3", **env: str) -> TraitletsConfig:
     """hub_config for a home in tmp_path, with ``APPLIANCE_*`` variables ``env``; "systemd" as
     APPLIANCE_HUBS_SPAWNER finds systemd running."""
-    monkeypatch.setattr(hubconfig, "ensure_database", lambda url: False)  # no PostgreSQL here
+    monkeypatch.setattr(hubconfig, "ensure_database", lambda url, maintenance: False)  # no PostgreSQL here
     running = tmp_path / "run-systemd-system"
     running.mkdir(exist_ok=True)
     if env.get("APPLIANCE_HUBS_SPAWNER") == "systemd":
