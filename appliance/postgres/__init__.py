@@ -6,6 +6,7 @@ from appliance.postgres.cluster import (
     SUPERUSER,
     EmbeddedCluster,
     PostgresError,
+    client_bin_dir,
     find_bin_dir,
     sqlalchemy_url,
 )
@@ -13,4 +14,5 @@ from appliance.postgres.external import check_external, connection_refused, data
 from appliance.postgres.settings import PostgresSettings
 
 __all__ = ["DATABASE", "SUPERUSER", "EmbeddedCluster", "PostgresError", "PostgresSettings", "check_external",
+           "client_bin_dir",
            "connection_refused", "database_url", "find_bin_dir", "prepare_databases", "sqlalchemy_url"]

@@ -49,6 +49,25 @@ def find_bin_dir(settings: PostgresSettings, candidates: list[Path] | None = Non
     raise PostgresError("PostgreSQL server binaries (initdb, postgres) were not found.", hint=INSTALL_HINT)
 
 
+def client_bin_dir(server_major: int) -> Path:
+    """The directory of the newest pg_dump and pg_restore here, refused when older than the server's major
+    version ``server_major`` (pg_dump cannot dump a newer server)."""
+    found: dict[int, Path] = {}
+    for directory in _default_candidates():
+        if (directory / "pg_dump").is_file() and (directory / "pg_restore").is_file():
+            version = EmbeddedCluster._binary_version(directory, "pg_dump")
+            found.setdefault(int(version.split(".")[0]) if version[0].isdigit() else 0, directory)
+    if not found:
+        raise PostgresError("pg_dump and pg_restore were not found.",
+                            hint="Install them with `apt-get install postgresql-client`.")
+    newest = max(found)
+    if newest < server_major:
+        raise PostgresError(f"pg_dump {newest} (in {found[newest]}) cannot dump the server's PostgreSQL "
+                            f"{server_major}.", hint=f"Install postgresql-client-{server_major} (from "
+                            "PostgreSQL's own apt repository, apt.postgresql.org, where Debian has no such version).")
+    return found[newest]
+
+
 def _default_candidates() -> list[Path]:
     found: list[Path] = []
     pg_config = shutil.which("pg_config")
@@ -196,8 +215,8 @@ class EmbeddedCluster:
             )
 
     @staticmethod
-    def _binary_version(bin_dir: Path) -> str:
-        result = subprocess.run([str(bin_dir / "postgres"), "--version"], capture_output=True, text=True,
+    def _binary_version(bin_dir: Path, program: str = "postgres") -> str:
+        result = subprocess.run([str(bin_dir / program), "--version"], capture_output=True, text=True,
                                 check=False)
         match = re.search(r"(\d+(?:\.\d+)?)", result.stdout)
         return match.group(1) if match else "?"

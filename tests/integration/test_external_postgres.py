@@ -4,7 +4,9 @@ appliance opens is TLS; a member's notebook saved through their hub-spawned Jupy
 
 from __future__ import annotations
 
+import json
 import shutil
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +16,8 @@ from sqlalchemy.engine import make_url
 from tests.harness import Appliance, make_home, reserve_ports, started
 from tests.inprocess.conftest import ROLE, SessionCluster
 from tests.integration.lab import MemberServer
-from tests.integration.oauth import Browser
+from tests.integration.oauth import Browser, add_user
+from tests.integration.storage_client import StorageCaller, mint
 from tests.tls import make_certificates
 
 NOTEBOOK = {"type": "notebook", "content": {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}}
@@ -72,5 +75,52 @@ def test_up_with_a_certificate_from_another_ca_starts_nothing_and_says_why(exter
         assert "does not verify: it was signed by another CA" in said
         assert handle.processes() == []
     finally:
+        handle.terminate()
+        shutil.rmtree(handle.home.parent, ignore_errors=True)
+
+
+def test_a_lab_moves_onto_the_external_server_by_backup_and_restore(running_appliance: Appliance,
+                                                                   external: SessionCluster, tmp_path: Path) -> None:
+    """A backup of the embedded cluster restores into the external server's database, whatever it is called; a
+    backup made there restores over it in place, as the role that owns it (no superuser, no CREATEDB)."""
+    password = add_user(running_appliance, "moving")
+    notebook = json.dumps({"cells": [{"cell_type": "markdown", "id": "m", "metadata": {}, "source": "marker-5e1d"}],
+                           "metadata": {}, "nbformat": 4, "nbformat_minor": 5}).encode()
+    assert StorageCaller(running_appliance, mint(running_appliance, "moving")).write("kept.ipynb", notebook
+                                                                                     ).status_code == 200
+    embedded_backup, external_backup = tmp_path / "embedded.backup", tmp_path / "external.backup"
+    assert running_appliance.cli("backup", str(embedded_backup)).returncode == 0
+
+    handle = Appliance(make_home(), reserve_ports(4))
+    handle.env.update(external.new_database())
+    database = str(make_url(handle.env["APPLIANCE_POSTGRES_URL"]).database)
+    try:
+        restored = handle.cli("restore", str(embedded_backup))
+        assert restored.returncode == 0, restored.stderr
+        assert f"database appliance into {database}: restored" in restored.stdout
+        handle.up()
+        assert Browser(handle).sign_in("moving", password).status_code == 303
+        member = StorageCaller(handle, mint(handle, "moving"))
+        assert b"marker-5e1d" in member.read("kept.ipynb").content
+
+        made = handle.cli("backup", str(external_backup))
+        assert made.returncode == 0, made.stderr
+        with tarfile.open(external_backup) as archive:
+            manifest = json.loads(archive.extractfile("manifest.json").read())  # type: ignore[union-attr]
+        assert manifest["databases"] == [database] and manifest["appliance_database"] == database
+        assert member.write("after-the-backup.ipynb", notebook).status_code == 200
+        assert handle.cli("stop").returncode == 0
+        assert handle.process is not None
+        handle.process.wait(30)
+
+        again = handle.cli("restore", str(external_backup))
+        assert again.returncode == 0, again.stderr
+        assert external.role_password not in again.stdout + again.stderr
+        handle.up()
+        member = StorageCaller(handle, mint(handle, "moving"))
+        assert b"marker-5e1d" in member.read("kept.ipynb").content
+        assert member.read("after-the-backup.ipynb").status_code == 404  # the database is the backup's again
+    finally:
+        Browser.close_all()
         handle.terminate()
         shutil.rmtree(handle.home.parent, ignore_errors=True)
