@@ -25,7 +25,7 @@ from appliance.errors import ConfigError
 from appliance.gallery.settings import GallerySettings
 from appliance.home import SYSTEM_HOME, Home, default_home
 from appliance.hub.addresses import Addresses
-from appliance.hub.settings import HubSettings
+from appliance.hub.settings import HubSettings, SlurmSettings
 from appliance.identity.settings import IdentitySettings
 from appliance.knobs import KnobInfo, describe
 from appliance.portal.settings import PortalSettings
@@ -47,6 +47,7 @@ SECTIONS: dict[str, type] = {
     "gallery": GallerySettings,
     "audit": AuditSettings,
     "hubs": HubSettings,
+    "slurm": SlurmSettings,
     "proxy": ProxySettings,
     "postgres": PostgresSettings,
     "supervisor": SupervisorSettings,
@@ -69,6 +70,7 @@ class Config:
     gallery: GallerySettings
     audit: AuditSettings
     hubs: HubSettings
+    slurm: SlurmSettings
     proxy: ProxySettings
     postgres: PostgresSettings
     supervisor: SupervisorSettings

@@ -366,17 +366,15 @@ class StorageEnvMixin(Configurable):
         return env
 
 
-class LocalSpawner(StorageEnvMixin, LocalProcessSpawner):
-    """A user server as a local process, never as root. A hub running as root starts it as the member's
-    own system user (``jupyter-<name>``, made at the first spawn, with no password, its home under the
-    appliance's home); otherwise as the hub's own user. Nothing separates servers beyond Unix users:
-    discovery and `appliance status` report the isolation as "none"."""
+class MemberAccountMixin(Configurable):
+    """The member's own system user (``jupyter-<name>``, made at their first start by a hub running as root,
+    with no password, its home under the appliance's home), which their server runs as: the local spawner's
+    processes and the Slurm spawner's jobs."""
 
     members_dir = Unicode(config=True, help="Where members' system users get their home directories.")
-    output_log_dir = Unicode(config=True, help="Where each member's server output goes, as <name>.log.")
-    output_log_max_bytes = Int(10_000_000, config=True, help="Bytes at which a member's log rotates (0: never).")
-    output_log_backups = Int(3, config=True, help="Rotated files of a member's log kept.")
-    _output_writer: subprocess.Popen[bytes] | None = None
+    user: Any  # the spawner's
+    log: Any
+    storage_mounts: str  # StorageEnvMixin's
 
     def system_user(self) -> str:
         """The Unix user this member's server runs as."""
@@ -429,17 +427,28 @@ class LocalSpawner(StorageEnvMixin, LocalProcessSpawner):
         if process.returncode != 0:
             raise RuntimeError(f"{argv[0]} for {argv[-1]} failed: {output.decode().strip()}")
 
-    def make_preexec_fn(self, name: str) -> Any:
-        if os.geteuid() == 0:
-            return super().make_preexec_fn(self.system_user())
-        home = self.user_env({})["HOME"]
-        return lambda: os.chdir(home)
-
     def user_env(self, env: dict[str, str]) -> dict[str, str]:
         account = pwd.getpwnam(self.system_user())
         home = account.pw_dir if os.geteuid() == 0 else str(Path(self.members_dir) / self.user.name)
         env.update(USER=account.pw_name, HOME=home, SHELL="/bin/bash")
         return env
+
+
+class LocalSpawner(MemberAccountMixin, StorageEnvMixin, LocalProcessSpawner):
+    """A user server as a local process, never as root. A hub running as root starts it as the member's
+    own system user (MemberAccountMixin); otherwise as the hub's own user. Nothing separates servers beyond
+    Unix users: discovery and `appliance status` report the isolation as "none"."""
+
+    output_log_dir = Unicode(config=True, help="Where each member's server output goes, as <name>.log.")
+    output_log_max_bytes = Int(10_000_000, config=True, help="Bytes at which a member's log rotates (0: never).")
+    output_log_backups = Int(3, config=True, help="Rotated files of a member's log kept.")
+    _output_writer: subprocess.Popen[bytes] | None = None
+
+    def make_preexec_fn(self, name: str) -> Any:
+        if os.geteuid() == 0:
+            return super().make_preexec_fn(self.system_user())
+        home = self.user_env({})["HOME"]
+        return lambda: os.chdir(home)
 
     async def start(self) -> Any:
         if os.geteuid() == 0:

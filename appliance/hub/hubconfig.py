@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,7 +18,7 @@ from appliance.home import Home
 from appliance.hub import addresses, lockdown
 from appliance.hub.access import SERVER_AUTH_CACHE_S
 from appliance.hub.addresses import Addresses
-from appliance.hub.settings import HubSettings
+from appliance.hub.settings import HubSettings, SlurmSettings
 from appliance.postgres import PostgresSettings, database_url
 from appliance.proxy import STRICT_TRANSPORT_SECURITY, ProxySettings
 from appliance.proxy import TOKEN_SECRET as PROXY_TOKEN_SECRET
@@ -29,10 +30,12 @@ from appliance.webui import LABEXTENSIONS
 SYSTEMD_RUNNING = Path("/run/systemd/system")
 LAB_SETTINGS = Path(__file__).parent / "lab_settings"  # JupyterLab's defaults for members: no news prompt
 HUB_TEMPLATES = Path(__file__).parent / "templates"  # JupyterHub's pages, without the links the portal replaces
-SPAWNER_CLASSES = {"local": "appliance.hub.app.LocalSpawner", "systemd": "appliance.hub.app.ApplianceSystemdSpawner"}
+SPAWNER_CLASSES = {"local": "appliance.hub.app.LocalSpawner", "systemd": "appliance.hub.app.ApplianceSystemdSpawner",
+                   "slurm": "appliance.hub.slurm.ApplianceSlurmSpawner"}
 # in every member's server, besides those the venv enables: the gallery's endpoints (publish) and the memory
 # in JupyterLab's status bar; JupyterLab finds the gallery's extension, prebuilt, in LABEXTENSIONS
 SERVER_EXTENSIONS = {"appliance.singleuser": True, "jupyter_resource_usage": True}
+SLURM_COMMANDS = ("sbatch", "squeue", "scancel")  # what the Slurm spawner runs, on the hub's machine
 IDLE_CULLER = "idle-culler"  # the managed service's name, and its role's
 
 
@@ -55,12 +58,21 @@ class HubSources(Protocol):
     def supervisor(self) -> SupervisorSettings: ...
     @property
     def postgres(self) -> PostgresSettings: ...
+    @property
+    def slurm(self) -> SlurmSettings: ...
 
 
 def spawner_choice(hubs: HubSettings) -> tuple[str, str]:
     """(spawner, isolation) for this machine; asking for systemd where it cannot work fails now, not
     at the first spawn's time-out."""
     wanted = hubs.spawner
+    if wanted == "slurm":
+        missing = [command for command in SLURM_COMMANDS if shutil.which(command) is None]
+        if missing:
+            raise ConfigError(f"hubs.spawner = 'slurm', but Slurm's {', '.join(missing)} is not on this machine.",
+                              hint="Install Slurm's client (apt-get install slurm-client) with the cluster's "
+                                   "slurm.conf and munge key, then start the appliance again.")
+        return "slurm", "slurm"  # each job as the member's own user, on the cluster's nodes
     systemd = SYSTEMD_RUNNING.is_dir()
     if wanted == "systemd" and not systemd:
         raise ConfigError("hubs.spawner = 'systemd', but systemd is not running on this machine (no "
@@ -182,11 +194,15 @@ def update_spawner(c: TraitletsConfig, config: HubSources, hub_id: str, spawner:
     c.StorageEnvMixin.storage_token_key = home.secret(TOKEN_SECRET)
     c.StorageEnvMixin.storage_token_lifetime_s = config.storage.token_lifetime_s
     c.StorageEnvMixin.storage_mounts = config.storage.mounts
-    c.LocalSpawner.members_dir = str(home.root / "members")
+    c.MemberAccountMixin.members_dir = str(home.root / "members")
     c.LocalSpawner.output_log_dir = str(home.member_logs_dir)
     c.LocalSpawner.output_log_max_bytes = config.supervisor.log_max_bytes
     c.LocalSpawner.output_log_backups = config.supervisor.log_backups
     c.ApplianceSystemdSpawner.unit_name_template = f"appliance-hub{hub_id}-{{USERNAME}}"
+    c.ApplianceSlurmSpawner.cmd = [str(Path(sys.executable).parent / "appliance-singleuser")]  # a script: see slurm.py
+    c.ApplianceSlurmSpawner.partition = config.slurm.partition
+    c.ApplianceSlurmSpawner.time_limit = config.slurm.time_limit
+    c.ApplianceSlurmSpawner.job_ip = config.slurm.job_ip
 
 
 def update_portal_owned(c: TraitletsConfig, portal_public: str) -> None:

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from appliance.errors import ConfigError
 from appliance.knobs import knob
 
-SPAWNERS = ("auto", "local", "systemd")
+SPAWNERS = ("auto", "local", "systemd", "slurm")
 MEMORY = re.compile(r"[0-9]+(\.[0-9]+)?[KMGT]")  # JupyterHub's ByteSpecification, with a unit
+TIME_LIMIT = re.compile(r"[0-9]+|([0-9]+-)?[0-9]+:[0-9]{2}(:[0-9]{2})?")  # sbatch --time's forms, most of them
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,8 @@ class HubSettings:
     spawner: str = knob(
         "auto", "How hubs start user servers: 'systemd' (a transient unit per server, with limits; needs "
                 "systemd as PID 1 and the appliance running as root), 'local' (a process per server, as the "
-                "member's own system user when run as root; no isolation), or 'auto' (systemd when it can).")
+                "member's own system user when run as root; no isolation), 'slurm' (a Slurm job per server, as "
+                "the member's own system user: see [slurm]), or 'auto' (systemd when it can).")
     idle_timeout_s: int = knob(
         3600, "Seconds a member's server may sit idle (no activity from their browser or kernels) before the "
               "hub's idle culler stops it; their notebooks are safe in the storage, and their next visit starts "
@@ -36,12 +38,13 @@ class HubSettings:
               "when the hubs restart.")
     memory_limit: str = knob(
         "2G", "Memory each member's server may use, with its kernels: a number with K, M, G or T (powers of "
-              "1024), e.g. 512M or 2G. Empty means no limit. Enforced only by the systemd spawner (the local "
-              "one limits nothing); takes effect for servers started after the hubs restart.")
+              "1024), e.g. 512M or 2G. Empty means no limit. Enforced by the systemd spawner, asked of Slurm "
+              "as the job's memory by the slurm spawner (the local one limits nothing); takes effect for servers "
+              "started after the hubs restart.")
     cpu_limit_cores: float = knob(
         1.0, "CPUs each member's server may use, with its kernels, e.g. 0.5 or 2. 0 means no limit. Enforced "
-             "only by the systemd spawner (the local one limits nothing); takes effect for servers started "
-             "after the hubs restart.")
+             "by the systemd spawner, asked of Slurm (rounded up) by the slurm spawner (the local one limits "
+             "nothing); takes effect for servers started after the hubs restart.")
 
     def __post_init__(self) -> None:
         if not 0 <= self.count <= 64:
@@ -57,3 +60,31 @@ class HubSettings:
         if not self.cpu_limit_cores >= 0:  # also refuses NaN
             raise ConfigError(f"hubs.cpu_limit_cores = {self.cpu_limit_cores}: must be 0 (no limit) or a "
                               "positive number of CPUs, e.g. 1 or 0.5.")
+
+
+# Each job runs as the member's system user (jupyter-<name>), which every compute node must know by the same uid,
+# from the appliance's environment at the same path on the node; hubs.memory_limit and hubs.cpu_limit_cores are
+# the job's request (hub/slurm.py).
+@dataclass(frozen=True)
+class SlurmSettings:
+    """[slurm] Members' servers as jobs on the lab's Slurm cluster (hubs.spawner = "slurm")."""
+
+    partition: str = knob("", "Partition members' jobs are submitted to. Empty uses the cluster's default.")
+    time_limit: str = knob(
+        "", "Time limit of each member's job, as Slurm writes it (e.g. 8:00:00 or 1-00:00:00); the job ends, and "
+            "the member's server with it, when it runs out. Empty uses the partition's default.")
+    job_ip: str = knob(
+        "0.0.0.0", "Address members' servers listen on inside their jobs: 0.0.0.0 where the hub reaches compute "
+                   "nodes over the network; 127.0.0.1 where Slurm runs the jobs on the hub's own machine.")
+
+    def __post_init__(self) -> None:
+        import ipaddress
+
+        try:
+            ipaddress.ip_address(self.job_ip)
+        except ValueError:
+            raise ConfigError(f"slurm.job_ip = {self.job_ip!r}: must be an IP address, e.g. 0.0.0.0 or "
+                              "127.0.0.1.") from None
+        if self.time_limit and not TIME_LIMIT.fullmatch(self.time_limit):
+            raise ConfigError(f"slurm.time_limit = {self.time_limit!r}: must be minutes, or [days-]hours:minutes"
+                              "[:seconds] as Slurm writes it, e.g. 8:00:00, or empty.")

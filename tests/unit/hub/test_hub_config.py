@@ -191,3 +191,43 @@ async def test_a_member_named_like_a_system_folder_gets_a_home_of_their_own(
     assert fake_systemd["properties"]["StateDirectory"] == "appliance-members/postgresql"
     assert fake_systemd["environment_variables"]["HOME"] == "/var/lib/appliance-members/postgresql"
     assert fake_systemd["working_dir"] == "/var/lib/appliance-members/postgresql"
+
+
+def test_a_slurm_hub_asks_for_the_hubs_limits_and_quotes_the_job_command(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import shlex
+
+    from appliance.hub.slurm import ApplianceSlurmSpawner
+
+    monkeypatch.setattr(hubconfig, "SLURM_COMMANDS", ("sh",))  # Slurm's client is not installed here
+    c = configure(tmp_path, monkeypatch, APPLIANCE_HUBS_SPAWNER="slurm", APPLIANCE_HUBS_MEMORY_LIMIT="1.5G",
+                  APPLIANCE_HUBS_CPU_LIMIT_CORES="0.5", APPLIANCE_SLURM_PARTITION="interactive",
+                  APPLIANCE_SLURM_TIME_LIMIT="8:00:00")
+    assert c.JupyterHub.spawner_class == "appliance.hub.slurm.ApplianceSlurmSpawner"
+    assert (c.ApplianceHub.spawner_name, c.ApplianceHub.isolation) == ("slurm", "slurm")
+    job = spawner(ApplianceSlurmSpawner, c)
+    assert (job.req_memory, job.req_nprocs, job.req_partition, job.req_runtime) == ("1536M", "1", "interactive",
+                                                                                     "8:00:00")
+    # batchspawner-singleuser runs its first argument as a script; the arguments carry JSON with spaces and quotes
+    command = shlex.split(job.cmd_formatted_for_batch())
+    assert command[0].endswith("/batchspawner-singleuser") and command[1].endswith("/appliance-singleuser")
+    assert command[2:] == job.get_args() and any("{" in argument and " " in argument for argument in command[2:])
+
+
+@pytest.mark.parametrize(("key", "value", "said"), [
+    ("APPLIANCE_SLURM_TIME_LIMIT", "8 hours", "slurm.time_limit = '8 hours': must be minutes, or"),
+    ("APPLIANCE_SLURM_JOB_IP", "compute-1", "slurm.job_ip = 'compute-1': must be an IP address"),
+])
+def test_slurm_settings_refuse_what_slurm_would(tmp_path: Path, key: str, value: str, said: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(home=tmp_path, environ={key: value})
+    assert said in str(error.value)
+
+
+def test_a_slurm_hub_without_slurms_commands_is_refused_before_it_starts(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hubconfig, "SLURM_COMMANDS", ("sh", "no-such-sbatch"))
+    with pytest.raises(ConfigError) as error:
+        configure(tmp_path, monkeypatch, APPLIANCE_HUBS_SPAWNER="slurm")
+    assert "hubs.spawner = 'slurm', but Slurm's no-such-sbatch is not on this machine" in str(error.value)
+    assert "apt-get install slurm-client" in str(error.value)
