@@ -239,7 +239,7 @@
     const mine = generation;
     const answer = await call(bar.dataset.server).catch(function () { return { ok: false, body: {} }; });
     if (mine !== generation || phase !== "lab" || !answer.ok) return;
-    if (answer.body.state === "stopped") { stopped("Your server was stopped (idle for long, or by an administrator)."); return; }
+    if (answer.body.state === "stopped") { stopped("Your server stopped: it sat idle for long, an administrator stopped it, or its job on the lab's cluster ended (cancelled, or out of time)."); return; }
     const used = answer.body.memory_bytes, limit = answer.body.memory_limit_bytes;
     memory.textContent = typeof used === "number" ? "Memory " + size(used) + (limit ? " of " + size(limit) : "") : "";
   }
