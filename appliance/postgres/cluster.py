@@ -55,7 +55,7 @@ def client_bin_dir(server_major: int) -> Path:
     found: dict[int, Path] = {}
     for directory in _default_candidates():
         if (directory / "pg_dump").is_file() and (directory / "pg_restore").is_file():
-            version = EmbeddedCluster._binary_version(directory, "pg_dump")
+            version = program_version(directory, "pg_dump")
             found.setdefault(int(version.split(".")[0]) if version[0].isdigit() else 0, directory)
     if not found:
         raise PostgresError("pg_dump and pg_restore were not found.",
@@ -144,7 +144,7 @@ class EmbeddedCluster:
         bin_dir = find_bin_dir(self.settings)
         return ChildSpec(
             name="postgres",
-            description=f"PostgreSQL {self._binary_version(bin_dir)}",
+            description=f"PostgreSQL {program_version(bin_dir)}",
             argv=[str(bin_dir / "postgres"), "-D", str(self.data_dir), "-k", str(self.socket_dir),
                   "-p", str(self.settings.port), "-c", "listen_addresses=127.0.0.1",
                   "-c", "unix_socket_permissions=0700"],
@@ -205,7 +205,7 @@ class EmbeddedCluster:
 
     def _check_version(self, bin_dir: Path) -> None:
         made_by = (self.data_dir / "PG_VERSION").read_text().strip()
-        have = self._binary_version(bin_dir).split(".")[0]
+        have = program_version(bin_dir).split(".")[0]
         if made_by != have:
             raise PostgresError(
                 f"the cluster in {self.data_dir} was made by PostgreSQL {made_by}, but the binaries in "
@@ -214,9 +214,9 @@ class EmbeddedCluster:
                 f"(e.g. /usr/lib/postgresql/{made_by}/bin), or upgrade the cluster with pg_upgrade.",
             )
 
-    @staticmethod
-    def _binary_version(bin_dir: Path, program: str = "postgres") -> str:
-        result = subprocess.run([str(bin_dir / program), "--version"], capture_output=True, text=True,
-                                check=False)
-        match = re.search(r"(\d+(?:\.\d+)?)", result.stdout)
-        return match.group(1) if match else "?"
+
+def program_version(bin_dir: Path, program: str = "postgres") -> str:
+    """The version a PostgreSQL program in ``bin_dir`` says it is ("15.10"), or "?"."""
+    result = subprocess.run([str(bin_dir / program), "--version"], capture_output=True, text=True, check=False)
+    match = re.search(r"(\d+(?:\.\d+)?)", result.stdout)
+    return match.group(1) if match else "?"

@@ -37,11 +37,11 @@ def prepare_databases(home: Home, settings: PostgresSettings, hub_databases: lis
     url = database_url(home, settings)
     if settings.url:
         check_external(url, hub_databases)
-    created = [] if settings.url or not ensure_database(url) else [str(make_url(url).database)]
-    appliance_database = str(make_url(url).database)  # the server's other databases may be closed to the role
+    target = make_url(url)
+    appliance_database = str(target.database)  # the server's other databases may be closed to the role
+    created = [] if settings.url or not ensure_database(url) else [appliance_database]
     for name in hub_databases:
-        if ensure_database(make_url(url).set(database=name).render_as_string(hide_password=False),
-                           appliance_database):
+        if ensure_database(target.set(database=name).render_as_string(hide_password=False), appliance_database):
             created.append(name)
     return created
 
@@ -91,22 +91,28 @@ def check_external(database_url: str, hub_databases: list[str]) -> None:
                             "contrib package on it (postgresql-contrib).")
         existing = {str(name) for name, in connection.execute(
             "SELECT datname FROM pg_database WHERE datname = ANY(%s)", (hub_databases,))}
+        problems += _creation_problem(connection, role)
     missing = [name for name in hub_databases if name not in existing]
     if missing and not may_create_databases:
         creates = " ".join(f'CREATE DATABASE "{name}" OWNER "{role}";' for name in missing)
         problems.append(f"the hubs' database(s) {', '.join(missing)} do not exist, and role {role} cannot create "
                         f"databases: {creates} (or ALTER ROLE \"{role}\" CREATEDB).")
-    for name in [str(make_url(database_url).database), *sorted(existing)]:
+    for name in sorted(existing):
         with _connect(make_url(database_url).set(database=name).render_as_string(hide_password=False)) as database:
-            # the appliance's schemas, and the tables PostgreSQL 15 keeps to public's owner (alembic's, JupyterHub's)
-            may_create = database.execute("SELECT has_database_privilege(current_database(), 'CREATE') "
-                                          "AND has_schema_privilege('public', 'CREATE')").fetchone()
-        if may_create != (True,):
-            problems.append(f"role {role} may not create schemas and tables in database {name}: "
-                            f'ALTER DATABASE "{name}" OWNER TO "{role}";')
+            problems += _creation_problem(database, role)
     if problems:
         raise PostgresError("the external PostgreSQL (postgres.url) cannot hold the appliance yet:\n  - "
                             + "\n  - ".join(problems))
+
+
+def _creation_problem(database: psycopg.Connection[tuple[object, ...]], role: object) -> list[str]:
+    """What keeps ``role`` from creating the appliance's schemas, and the tables PostgreSQL 15 keeps to public's
+    owner (alembic's, JupyterHub's), in the database ``database`` is connected to."""
+    name, may_create = database.execute(
+        "SELECT current_database(), has_database_privilege(current_database(), 'CREATE') "
+        "AND has_schema_privilege('public', 'CREATE')").fetchone() or (None, False)
+    return [] if may_create else [f"role {role} may not create schemas and tables in database {name}: "
+                                  f'ALTER DATABASE "{name}" OWNER TO "{role}";']
 
 
 def version_problem(server_version: int) -> str | None:
