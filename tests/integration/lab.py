@@ -110,6 +110,17 @@ def user_servers(name: str) -> list[psutil.Process]:
     return found
 
 
+def server_hubs(name: str) -> list[str]:
+    """The hubs the member's running servers belong to; a server ending while it is read is left out."""
+    hubs = []
+    for server in user_servers(name):
+        try:
+            hubs.append(server_hub(server))
+        except psutil.Error:
+            continue
+    return hubs
+
+
 def server_hub(server: psutil.Process) -> str:
     """The hub a user server belongs to, from its service prefix (/hubs/<id>/user/<name>/)."""
     return server.environ()["JUPYTERHUB_SERVICE_PREFIX"].split("/")[2]
