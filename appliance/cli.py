@@ -17,6 +17,7 @@ from appliance.cli_common import Options
 from appliance.cli_gallery import gallery
 from appliance.cli_hubs import hubs
 from appliance.cli_identity import clients
+from appliance.cli_nodes import join, nodes
 from appliance.cli_people import users
 from appliance.cli_storage import storage
 from appliance.config import CONFIG_FILE_NAME, Config, render_defaults, render_effective, set_values
@@ -294,6 +295,8 @@ main.add_command(storage)
 main.add_command(hubs)
 main.add_command(gallery)
 main.add_command(audit)
+main.add_command(nodes)
+main.add_command(join)
 
 
 

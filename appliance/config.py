@@ -28,6 +28,7 @@ from appliance.hub.addresses import Addresses
 from appliance.hub.settings import HubSettings, SlurmSettings
 from appliance.identity.settings import IdentitySettings
 from appliance.knobs import KnobInfo, describe
+from appliance.nodes import NodesSettings
 from appliance.portal.settings import PortalSettings
 from appliance.postgres import PostgresSettings
 from appliance.proxy import ProxySettings, check_certificate_names, check_tls_files
@@ -48,6 +49,7 @@ SECTIONS: dict[str, type] = {
     "audit": AuditSettings,
     "hubs": HubSettings,
     "slurm": SlurmSettings,
+    "nodes": NodesSettings,
     "proxy": ProxySettings,
     "postgres": PostgresSettings,
     "supervisor": SupervisorSettings,
@@ -71,6 +73,7 @@ class Config:
     audit: AuditSettings
     hubs: HubSettings
     slurm: SlurmSettings
+    nodes: NodesSettings
     proxy: ProxySettings
     postgres: PostgresSettings
     supervisor: SupervisorSettings
@@ -93,11 +96,12 @@ class Config:
 
     @cached_property
     def addresses(self) -> Addresses:
-        portal, hubs, proxy = self.portal, self.hubs, self.proxy
+        portal, hubs, proxy, nodes = self.portal, self.hubs, self.proxy, self.nodes
         return Addresses(portal_public_url=portal.public_url, portal_host=portal.host, portal_port=portal.port,
                          hubs_public_url=hubs.public_url, hub_count=hubs.count, hubs_first_port=hubs.first_port,
                          proxy_host=proxy.host, proxy_port=proxy.port, proxy_api_port=proxy.api_port,
-                         proxy_tls=bool(proxy.tls_cert))
+                         proxy_tls=bool(proxy.tls_cert), first_hub=nodes.first_hub or 1, portal_url=nodes.portal_url,
+                         node_address=nodes.address)
 
 
 def all_knobs() -> list[KnobInfo]:

@@ -21,6 +21,8 @@ from appliance.supervisor.spec import ChildSpec, Port
 
 def build_children(config: Config) -> list[ChildSpec]:
     """Child specs for ``config``. Runs version probes: call before the launcher is installed."""
+    if config.nodes.is_hub_node:
+        return node_children(config)
     specs: list[ChildSpec] = []
     if not config.postgres.url:
         specs.append(replace(EmbeddedCluster(config.home, config.postgres).child_spec(), after=()))
@@ -56,6 +58,23 @@ def build_children(config: Config) -> list[ChildSpec]:
     return specs
 
 
+def node_children(config: Config) -> list[ChildSpec]:
+    """A hub node's: its proxy and its hubs. The portal, the database and the renderer are the portal machine's."""
+    proxy = proxy_spec(config.proxy, config.home.secret(PROXY_TOKEN_SECRET), [],
+                       host_routing=config.addresses.host_routing, forward_headers=False)
+    on_restarted = partial(announce_proxy_restart, database_url(config.home, config.postgres))
+    return [replace(proxy, after=(), on_restarted=on_restarted),
+            *[replace(hub_spec(config, hub_id), after=("proxy",)) for hub_id in config.addresses.hub_ids]]
+
+
+def hub_credential(config: Config, hub_id: str) -> str:
+    """The hub's credential with discovery: derived from the discovery key on the portal's machine, handed to a hub
+    node when it joined."""
+    if config.nodes.is_hub_node:
+        return config.home.secret(addresses.discovery_credential_name(hub_id))
+    return hub_credentials(config.home).for_hub(hub_id)
+
+
 def portal_routes(config: Config) -> list[tuple[str, str]]:
     """The front proxy's routes to the portal under host routing: its host name, and the gallery's render host
     (served by the portal too, which answers only the render paths there: gallery/rendered.py)."""
@@ -82,17 +101,18 @@ def hub_spec(config: Config, hub_id: str) -> ChildSpec:
     state.mkdir(parents=True, exist_ok=True)
     database = database_url(config.home, config.postgres)
     # JupyterHub's health probe, answered at once and logged only at debug level: readiness and health
-    health = http_ok(f"http://127.0.0.1:{port}{base}hub/health")
+    host = config.addresses.hub_ip
+    health = http_ok(f"http://{host}:{port}{base}hub/health")
     return ChildSpec(
         name=addresses.hub_component(hub_id),
         description=f"hub {hub_id}",
         argv=[sys.executable, "-m", "appliance.application.hub", hub_id],
-        env={"APPLIANCE_HUB_CREDENTIAL": hub_credentials(config.home).for_hub(hub_id)},
+        env={"APPLIANCE_HUB_CREDENTIAL": hub_credential(config, hub_id)},
         cwd=state,  # JupyterHub reads a jupyterhub_config.py in its working directory: there is none here
         ready=health,
         health=health,
-        address=f"127.0.0.1:{port}{base}",
-        ports=(Port("127.0.0.1", port, "hubs.first_port"),),
+        address=f"{host}:{port}{base}",
+        ports=(Port(host, port, "hubs.first_port"),),
         after=("portal", "proxy"),
         # a hub that crashed keeps its members while it restarts, unless the restart fails
         on_crash=partial(hold_crashed_hub, database, config.discovery, hub_id),

@@ -15,7 +15,8 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from appliance import __version__, admin, audit, discovery, gallery, identity, storage
+from appliance import __version__, admin, audit, discovery, gallery, identity, nodes, storage
+from appliance.application.nodes import NodeAdmission, NodeHubs
 from appliance.config import Config, load_config
 from appliance.db import make_engine
 from appliance.hub import addresses
@@ -91,6 +92,8 @@ def make_app(config: Config) -> Starlette:
     discovery_service = discovery.Discovery(url, config.discovery, config.home)
     hub_routes = HubRoutes(config.addresses, config.home, discovery_service.registry)
     discovery_service.after_reap.append(hub_routes.tend)
+    node_directory = nodes.NodeDirectory(engine)
+    join_api = nodes.JoinAPI(NodeAdmission(config, node_directory, identity_service).admit)
 
     async def session_user(request: Request) -> str | None:
         session = await identity_service.session_of(request)
@@ -101,6 +104,9 @@ def make_app(config: Config) -> Starlette:
                                discovery_api.placement_of)
     member_server = MemberServer(config.addresses, config.home, identity_service.session_of,
                                  discovery_service.registry.assignment, identity_service.csrf)
+    node_hubs = NodeHubs(config, node_directory, member_server.hubs, hub_routes, discovery_service.registry,
+                         member_server.http)
+    discovery_service.after_reap.append(node_hubs.refresh)
 
     async def usage_of(username: str) -> admin.Usage:
         return admin.Usage(*await storage_service.store.usage(username))
@@ -126,6 +132,7 @@ def make_app(config: Config) -> Starlette:
         await discovery_service.open()
         await gallery_service.open()
         await audit_service.open()
+        await node_hubs.refresh()  # the nodes' hubs are configured too
         await hub_routes.retire_unconfigured()
         await run_in_threadpool(ensure_hub_clients, config, identity_service)
         try:
@@ -136,6 +143,7 @@ def make_app(config: Config) -> Starlette:
             await gallery_service.close()
             await audit_service.close()  # its last batch is written through the engine: dispose of it after
             await hub_routes.aclose()
+            await node_hubs.aclose()
             await member_server.aclose()
             engine.dispose()
 
@@ -145,6 +153,7 @@ def make_app(config: Config) -> Starlette:
             *identity.routes(identity_service, identity_pages),
             *storage_service.api.routes(),
             *discovery_api.routes(),
+            *join_api.routes(),
             *member_server.routes(),
             *gallery_service.routes(),
             *gallery_pages.routes(),

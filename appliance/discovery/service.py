@@ -22,6 +22,13 @@ CREDENTIAL_KEY_SECRET = "discovery-key"
 log = logging.getLogger(__name__)
 
 
+# What a hub's own database role needs in the appliance's database: its heartbeats (beats.py) and the
+# supervisor's holds (hold_crashed_hub) update its row; the judgement of silence reads the registry's
+HUB_ROLE_GRANTS = ("GRANT USAGE ON SCHEMA discovery TO {role}",
+                   "GRANT SELECT, UPDATE ON discovery.hubs TO {role}",
+                   "GRANT SELECT ON discovery.registry TO {role}")
+
+
 def hub_credentials(home: Home) -> HubCredentials:
     return HubCredentials(home.secret(CREDENTIAL_KEY_SECRET))
 

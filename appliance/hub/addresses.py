@@ -33,10 +33,14 @@ class Addresses:
     proxy_port: int
     proxy_api_port: int
     proxy_tls: bool
+    first_hub: int = 1  # a hub node's: its first hub's id (nodes.first_hub)
+    portal_url: str = ""  # a hub node's: the portal as it reaches it (nodes.portal_url)
+    node_address: str = ""  # this machine on the private network between the appliance's machines (nodes.address)
 
     @property
     def hub_ids(self) -> list[str]:
-        return [str(number) for number in range(1, self.hub_count + 1)]
+        """The hubs this machine runs."""
+        return [str(number) for number in range(self.first_hub, self.first_hub + self.hub_count)]
 
     @property
     def trial_names(self) -> bool:
@@ -126,8 +130,15 @@ class Addresses:
 
     @property
     def portal_local(self) -> str:
-        """The portal as the appliance's own processes reach it: on loopback, in plain HTTP."""
-        return f"http://{_reachable(self.portal_host)}:{self.portal_port}"
+        """The portal as the appliance's own processes reach it: on loopback, in plain HTTP (a hub node's, as it
+        reaches the portal's machine)."""
+        return self.portal_url.rstrip("/") or f"http://{_reachable(self.portal_host)}:{self.portal_port}"
+
+    @property
+    def hub_ip(self) -> str:
+        """Where this machine's hubs listen for their own API: loopback, or on a machine the portal reaches over
+        the private network, there."""
+        return self.node_address or "127.0.0.1"
 
     @property
     def host_routing(self) -> bool:
@@ -166,14 +177,14 @@ class Addresses:
         return f"{self.hub_host}{base_url(hub_id)}"
 
     def api_port(self, hub_id: str) -> int:
-        return self.hubs_first_port + int(hub_id) - 1
+        return self.hubs_first_port + int(hub_id) - self.first_hub
 
     def oauth_callback(self, hub_id: str) -> str:
         return f"{self.hub_origin}{base_url(hub_id)}hub/oauth_callback"
 
     def hub_api_url(self, hub_id: str) -> str:
-        """Hub N's REST API as the portal reaches it, on loopback (ending in /)."""
-        return f"http://127.0.0.1:{self.api_port(hub_id)}{base_url(hub_id)}hub/api/"
+        """This machine's hub N's REST API as the portal reaches it (ending in /)."""
+        return hub_api_url(self.hub_ip, self.api_port(hub_id), hub_id)
 
 
 def _reachable(host: str) -> str:
@@ -187,6 +198,10 @@ def _is_address(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def hub_api_url(host: str, port: int, hub_id: str) -> str:
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}{base_url(hub_id)}hub/api/"
 
 
 def base_url(hub_id: str) -> str:
@@ -204,6 +219,11 @@ def oauth_client_id(hub_id: str) -> str:
 
 def oauth_secret_name(hub_id: str) -> str:
     return f"hub-{hub_id}-oauth-secret"
+
+
+def discovery_credential_name(hub_id: str) -> str:
+    """A hub node's secret: its hub's credential with discovery (the portal's machine derives them from its key)."""
+    return f"hub-{hub_id}-discovery-credential"
 
 
 def database_name(hub_id: str) -> str:

@@ -49,8 +49,9 @@ def server_state(model: dict[str, Any] | None) -> ServerState:
 class HubAPI:
     """One hub's REST API, for the portal."""
 
-    def __init__(self, addresses: Addresses, home: Home, hub_id: str, http: httpx.AsyncClient | None = None):
-        self.base = addresses.hub_api_url(hub_id)
+    def __init__(self, addresses: Addresses, home: Home, hub_id: str, http: httpx.AsyncClient | None = None,
+                 base: str | None = None):
+        self.base = base or addresses.hub_api_url(hub_id)  # a hub node's hub: at the node's address
         self.headers = {"Authorization": f"token {home.secret(PORTAL_SERVICE_TOKEN_SECRET)}"}
         self.http = http or httpx.AsyncClient(timeout=TIMEOUT_S)
 

@@ -106,7 +106,7 @@ def hub_config(config: HubSources, hub_id: str, credential: str) -> TraitletsCon
     c.ApplianceHub.isolation = isolation
     c.ApplianceHub.registry_url = database_url(home, config.postgres)
     c.JupyterHub.base_url = addresses.base_url(hub_id)
-    c.JupyterHub.hub_ip = "127.0.0.1"
+    c.JupyterHub.hub_ip = config.addresses.hub_ip
     c.JupyterHub.hub_port = config.addresses.api_port(hub_id)
     c.JupyterHub.ip = config.proxy.host
     c.JupyterHub.port = config.proxy.port

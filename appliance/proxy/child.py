@@ -50,17 +50,22 @@ def keeping_routes(api: str, token: str, routes: Sequence[tuple[str, str]]) -> C
     return check
 
 
-def proxy_spec(settings: ProxySettings, token: str, portal_routes: Sequence[tuple[str, str]] = ()) -> ChildSpec:
+def proxy_spec(settings: ProxySettings, token: str, portal_routes: Sequence[tuple[str, str]] = (),
+               host_routing: bool | None = None, forward_headers: bool = True) -> ChildSpec:
     """The front proxy. With ``portal_routes`` (the portal's host names, as routes, and its loopback address)
     the proxy routes by host name: the first segment of every route is a host (see
-    hub.addresses.route_prefix), and the proxy serves the portal's host names too, routes its checks keep."""
+    hub.addresses.route_prefix), and the proxy serves the portal's host names too, routes its checks keep.
+    A hub node's proxy routes by host name as its portal's does (``host_routing``), and passes on the
+    X-Forwarded-* headers the portal's front proxy set, as they are (``forward_headers`` False)."""
     api = api_url(settings.api_port)
     argv = [str(find_proxy_command(settings)), "--ip", settings.host, "--port", str(settings.port),
             "--api-ip", "127.0.0.1", "--api-port", str(settings.api_port),
             "--error-path", str(PROXY_ERROR_PAGES), "--log-level", settings.log_level]
     ports = [Port(settings.host, settings.port, "proxy.port"), Port("127.0.0.1", settings.api_port, "proxy.api_port")]
-    if portal_routes:
+    if bool(portal_routes) if host_routing is None else host_routing:
         argv.append("--host-routing")
+    if not forward_headers:
+        argv.append("--no-x-forward")
     if settings.tls_cert:
         check_tls_files(settings)
         argv += ["--ssl-cert", settings.tls_cert, "--ssl-key", settings.tls_key]

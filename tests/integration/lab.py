@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import time
@@ -43,6 +44,15 @@ class Member:
         return hub
 
 
+def join_token(portal: Appliance) -> str:
+    """A join token made by `appliance nodes token`, whose printed command names the portal's own address."""
+    made = portal.cli("nodes", "token")
+    assert made.returncode == 0, made.stderr
+    found = re.search(r"appliance join (\S+) --token (\S+)", made.stdout)
+    assert found is not None and found[1] == portal.portal_url, made.stdout
+    return found[2]
+
+
 def server_log(appliance: Appliance, name: str) -> Path:
     """Where the local spawner writes the member's server's output."""
     return appliance.home / "logs" / "members" / f"{name}.log"
@@ -55,7 +65,7 @@ def start_server(appliance: Appliance, hub_url: str, name: str, password: str, b
     hub_log = appliance.home / "logs" / f"hub-{hub_url.rsplit('/', 1)[-1]}.log"
     output = server_log(appliance, name)
     assert landed.status_code == 200 and urlsplit(str(landed.url)).path.endswith(f"/user/{name}/lab"), (
-        landed.url, landed.text[:2000], hub_log.read_text()[-4000:],
+        landed.url, landed.text[:2000], hub_log.read_text()[-4000:] if hub_log.exists() else "",
         output.read_text()[-4000:] if output.exists() else "")
     return landed
 
