@@ -99,7 +99,11 @@ def make_app(config: Config) -> Starlette:
         session = await identity_service.session_of(request)
         return session.account.username if session is not None else None
 
-    discovery_api = discovery.DiscoveryAPI(discovery_service.registry, session_user, identity_service.access)
+    async def hub_configured(hub_id: str) -> bool:
+        return hub_id in config.addresses.hub_ids or await run_in_threadpool(node_directory.serves, hub_id)
+
+    discovery_api = discovery.DiscoveryAPI(discovery_service.registry, session_user, identity_service.access,
+                                           hub_configured)
     portal_pages = PortalPages(config.addresses, engine, identity_service, discovery_service.registry.hubs,
                                discovery_api.placement_of)
     member_server = MemberServer(config.addresses, config.home, identity_service.session_of,

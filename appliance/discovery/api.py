@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from appliance.discovery.errors import BadRequest, DiscoveryError, UnknownHub
+from appliance.discovery.errors import BadRequest, DiscoveryError, NoSuchHub, UnknownHub
 from appliance.discovery.registry import HubRegistry
 from appliance.web import json_error, json_message
 
@@ -52,10 +52,12 @@ class AccessFeed(Protocol):
 
 
 class DiscoveryAPI:
-    def __init__(self, registry: HubRegistry, session_user: SessionUser, access: AccessFeed):
+    def __init__(self, registry: HubRegistry, session_user: SessionUser, access: AccessFeed,
+                 configured: Callable[[str], Awaitable[bool]] | None = None):
         self.registry = registry
         self.session_user = session_user
         self.access = access
+        self.configured = configured  # whether a hub is one of this appliance's (a removed node's is not)
 
     def routes(self) -> list[Route]:
         return [
@@ -95,6 +97,10 @@ class DiscoveryAPI:
 
     async def register(self, request: Request) -> Response:
         hub_id, credential = self._hub(request)
+        if self.configured is not None and not await self.configured(hub_id):
+            raise NoSuchHub(f"hub {hub_id} is neither one of the portal machine's hubs nor a joined node's (a node "
+                            "removed with `appliance nodes remove`?): stop the appliance on its machine, or join it "
+                            "again with a new token.")
         body = await self._body(request)
         previous = next((hub for hub in await self.registry.hubs() if hub.id == hub_id), None)
         epoch, members = await self.registry.register(hub_id, credential, str(body.get("spawner", "")),

@@ -108,6 +108,18 @@ class NodeDirectory:
             raise UnknownNode(f"no node named {name!r}; nodes: {known} (appliance nodes list).")
         return Node(*row)
 
+    def serves(self, hub_id: str) -> bool:
+        """Whether ``hub_id`` is a hub of a node that has joined and is not being removed."""
+        if not hub_id.isdigit():
+            return False
+        number, index = divmod(int(hub_id), HUBS_PER_NODE)
+        if index < 1:
+            return False
+        with self.engine.connect() as connection:
+            found = connection.execute(select(nodes.c.number).where(
+                nodes.c.number == number, nodes.c.hub_count >= index, ~nodes.c.removing)).first()
+        return found is not None
+
     def set_removing(self, name: str) -> Node:
         node = self.node(name)
         with self.engine.begin() as connection:

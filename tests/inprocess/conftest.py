@@ -105,6 +105,15 @@ class SessionCluster:
         return (f"postgresql://{SUPERUSER}:{quote(self.cluster.password, safe='')}@/{database}"
                 f"?host={quote(str(self.cluster.socket_dir))}&port={self.port}")
 
+    def hub_databases(self, *names: str) -> None:
+        """Hubs' databases owned by ROLE, made by the administrator where missing (ROLE may not create databases);
+        every module's appliance of the session shares them, as two appliances on one server would."""
+        with psycopg.connect(self._dsn("postgres"), autocommit=True) as connection:
+            existing = {name for name, in connection.execute("SELECT datname FROM pg_database").fetchall()}
+            for name in set(names) - existing:
+                connection.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name),
+                                                                                sql.Identifier(ROLE)))
+
     def new_database(self) -> dict[str, str]:
         """A new, empty database owned by ROLE: its URL and CA file as settings (postgres.url, postgres.ca_file)."""
         name = f"m{uuid.uuid4().hex[:12]}"

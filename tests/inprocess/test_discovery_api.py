@@ -18,7 +18,16 @@ from appliance.config import load_config
 from appliance.discovery.service import hub_credentials
 from appliance.home import Home
 from tests.harness import Appliance
+from tests.inprocess.conftest import InProcessPortal, SessionCluster, serving
 from tests.integration.oauth import Browser, add_user
+
+
+@pytest.fixture(scope="module")
+def portal_in_process(postgres_cluster: SessionCluster) -> Iterator[InProcessPortal]:
+    """The portal of an appliance with two hubs (their registrations are what is tested; no hub runs)."""
+    postgres_cluster.hub_databases("hub_1", "hub_2")
+    with serving(postgres_cluster, APPLIANCE_HUBS_COUNT="2") as handle:
+        yield handle
 
 
 @pytest.fixture(autouse=True)
@@ -88,6 +97,17 @@ def test_a_malformed_registration_is_a_clear_400(portal_in_process: Appliance) -
         assert response.status_code == 400 and "JSON object" in response.json()["error"], response.text
 
 
+def test_a_hub_this_appliance_does_not_run_cannot_register(portal_in_process: Appliance) -> None:
+    """Hub 3 (hubs.count is 2) or a node's that never joined: its credential is right, and still it is refused."""
+    for hub_id in ("3", "101"):
+        response = hub_call(portal_in_process, hub_id, "register", json={})
+        assert response.status_code == 404 and "appliance nodes remove" in response.json()["error"], response.text
+    engine = create_engine(portal_in_process.database_url())
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM discovery.hubs")).scalar_one() == 0
+    engine.dispose()
+
+
 def carried_placement(browser: Browser) -> dict[str, object] | None:
     """The placement the Research page carries for its script (its data-placement), if any."""
     page = browser.http.get("/research")
@@ -144,8 +164,11 @@ def test_the_research_frame_is_sent_to_jupyterlab_on_the_members_own_hub(portal_
     assert framed(browser, "?open=papers%2Fdraft.ipynb") == "/research/lab?open=papers%2Fdraft.ipynb"
 
 
-def test_the_portal_releases_a_silent_hubs_members_once_it_is_dead(new_portal: Callable[..., Appliance]) -> None:
-    appliance = new_portal(APPLIANCE_DISCOVERY_HEARTBEAT_INTERVAL_S="0.2", APPLIANCE_DISCOVERY_SUSPECT_AFTER_S="0.5",
+def test_the_portal_releases_a_silent_hubs_members_once_it_is_dead(new_portal: Callable[..., Appliance],
+                                                                   portal_in_process: Appliance) -> None:
+    # (after the module's portal, which made the hubs' databases)
+    appliance = new_portal(APPLIANCE_HUBS_COUNT="1", APPLIANCE_DISCOVERY_HEARTBEAT_INTERVAL_S="0.2",
+                           APPLIANCE_DISCOVERY_SUSPECT_AFTER_S="0.5",
                            APPLIANCE_DISCOVERY_DEAD_AFTER_S="1.5", APPLIANCE_DISCOVERY_FENCE_AFTER="2")
     browser = Browser(appliance)
     browser.sign_in("eve", add_user(appliance, "eve"))

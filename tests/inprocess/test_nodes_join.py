@@ -19,7 +19,7 @@ from appliance.home import Home
 from appliance.nodes import NodeDirectory
 from appliance.nodes.directory import digest
 from tests.harness import Appliance
-from tests.inprocess.conftest import ROLE, SessionCluster
+from tests.inprocess.conftest import SessionCluster
 from tests.integration.lab import join_token
 
 JOIN = "/api/nodes/v1/join"
@@ -36,11 +36,7 @@ def join(portal: Appliance, **fields: Any) -> httpx.Response:
 def hub_databases(postgres_cluster: SessionCluster) -> None:
     """Two hubs' databases for each of the first nodes, made by the lab's database administrator: this tier's role
     may not create databases (an external server's usual grant)."""
-    with postgres_cluster.superuser() as admin:
-        existing = {name for name, in admin.execute("SELECT datname FROM pg_database").fetchall()}
-        for name in (f"hub_{node}0{hub}" for node in range(1, 6) for hub in (1, 2)):
-            if name not in existing:
-                admin.execute(f'CREATE DATABASE "{name}" OWNER "{ROLE}"')
+    postgres_cluster.hub_databases(*(f"hub_{node}0{hub}" for node in range(1, 6) for hub in (1, 2)))
 
 
 def unspent(portal: Appliance, token: str) -> bool:
@@ -50,6 +46,12 @@ def unspent(portal: Appliance, token: str) -> bool:
                                   {"digest": digest(token)}).one()
     engine.dispose()
     return used.used_at is None
+
+
+def register(portal: Appliance, hub_id: str) -> httpx.Response:
+    credential = hub_credentials(Home(portal.home)).for_hub(hub_id)
+    return httpx.post(f"{portal.portal_url}/api/discovery/v1/hubs/{hub_id}/register", json={}, timeout=30,
+                      headers={"Authorization": f"Bearer {credential}"})
 
 
 def forget_nodes(portal: Appliance) -> None:
@@ -147,7 +149,11 @@ def test_unknown_and_expired_tokens_are_refused_and_a_taken_name_spends_nothing(
     taken = join(portal, token=token, name="node-taken")
     assert taken.status_code == 409 and "appliance nodes remove node-taken" in taken.json()["error"]
     assert join(portal, token=token, name="node-other").status_code == 200  # the refusal spent nothing
+    hub_id = "101"  # node-taken's first hub: it registers while the node is there, and not after
+    assert register(portal, hub_id).status_code == 200
     removed = portal.cli("nodes", "remove", "node-taken")
     assert removed.returncode == 0, removed.stderr
+    assert "hubs 101, 102 draining" in removed.stdout and "node node-taken removed" in removed.stdout
+    assert register(portal, hub_id).status_code == 404
     assert [node["name"] for node in json.loads(portal.cli("nodes", "list", "--json").stdout)] == ["node-other"]
     forget_nodes(portal)
