@@ -25,7 +25,8 @@ def build_children(config: Config) -> list[ChildSpec]:
         return node_children(config)
     specs: list[ChildSpec] = []
     if not config.postgres.url:
-        specs.append(replace(EmbeddedCluster(config.home, config.postgres).child_spec(), after=()))
+        cluster = EmbeddedCluster(config.home, config.postgres)
+        specs.append(replace(cluster.child_spec(network_address=config.nodes.address), after=()))
     specs.append(
         ChildSpec(
             name="migrate",
@@ -45,7 +46,8 @@ def build_children(config: Config) -> list[ChildSpec]:
             ready=healthz,
             health=healthz,
             address=f"{portal.host}:{portal.port}",
-            ports=(Port(portal.host, portal.port, "portal.port"),),
+            ports=(Port(portal.host, portal.port, "portal.port"),
+                   *([Port(config.nodes.address, portal.port, "portal.port")] if config.nodes.address else [])),
             after=("migrate",),
         )
     )
@@ -60,7 +62,8 @@ def build_children(config: Config) -> list[ChildSpec]:
 
 def node_children(config: Config) -> list[ChildSpec]:
     """A hub node's: its proxy and its hubs. The portal, the database and the renderer are the portal machine's."""
-    proxy = proxy_spec(config.proxy, config.home.secret(PROXY_TOKEN_SECRET), [],
+    listening = replace(config.proxy, host=config.nodes.address or config.proxy.host)  # where the portal reaches it
+    proxy = proxy_spec(listening, config.home.secret(PROXY_TOKEN_SECRET), [],
                        host_routing=config.addresses.host_routing, forward_headers=False)
     on_restarted = partial(announce_proxy_restart, database_url(config.home, config.postgres))
     return [replace(proxy, after=(), on_restarted=on_restarted),

@@ -27,7 +27,7 @@ from appliance.hub import addresses
 from appliance.hub.client import HubAPI
 from appliance.hub.routes import HubRoutes
 from appliance.nodes import JoinRequest, Node, NodeDirectory, NodeError
-from appliance.postgres import PostgresError, check_external, database_url
+from appliance.postgres import EmbeddedCluster, PostgresError, check_external, database_url
 from appliance.proxy import TOKEN_SECRET as PROXY_TOKEN_SECRET
 from appliance.storage.service import TOKEN_SECRET as STORAGE_TOKEN_SECRET
 
@@ -110,10 +110,12 @@ class NodeAdmission:
                 if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
                     connection.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
                         sql.Identifier(name), sql.Identifier(role)))
-        host = config.nodes.address or "127.0.0.1"
-        url = (f"postgresql://{role}:{quote(password, safe='')}@{host}:{config.postgres.port}/"
+        if not config.nodes.address:  # a node on this very machine
+            return f"postgresql://{role}:{quote(password, safe='')}@127.0.0.1:{config.postgres.port}/" \
+                   f"{appliance_database}", ""
+        url = (f"postgresql://{role}:{quote(password, safe='')}@{config.nodes.address}:{config.postgres.port}/"
                f"{appliance_database}")
-        return url, ""
+        return url, EmbeddedCluster(home, config.postgres).network_certificate(config.nodes.address)
 
 
 class NodeHubs:

@@ -173,7 +173,8 @@ def make_app(config: Config) -> Starlette:
             Middleware(gallery.RenderHost, hosts=rendered.hosts, render_app=rendered.host_app()),
             Middleware(SecurityHeaders, hub_origin=config.addresses.hub_origin,
                        member_origins=config.addresses.member_origins),
-            Middleware(AllowedHosts, hosts=portal_hosts(portal_origin, config.portal), public_url=portal_origin),
+            Middleware(AllowedHosts, hosts=portal_hosts(portal_origin, config.portal, config.nodes.address),
+                       public_url=portal_origin),
         ],
         exception_handlers={HTTPException: http_exception, Exception: server_error,
                             **{error: database_unavailable for error in DATABASE_UNAVAILABLE}},
@@ -186,7 +187,7 @@ def make_app(config: Config) -> Starlette:
 
 def main() -> None:
     config = load_config()
-    serve(make_app(config), config.portal)
+    serve(make_app(config), config.portal, also_on=config.nodes.address)
 
 
 if __name__ == "__main__":

@@ -29,14 +29,15 @@ def netloc(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
 
 
-def portal_hosts(public_url: str, settings: PortalSettings) -> frozenset[str]:
+def portal_hosts(public_url: str, settings: PortalSettings, node_address: str = "") -> frozenset[str]:
     """Every ``Host:`` value the portal answers to, lower case: the host of its public URL (see
-    hub.addresses.portal_origin) and the loopback names on its own port."""
+    hub.addresses.portal_origin), and on its own port the loopback names and the address hub nodes reach it at."""
     public = urlsplit(public_url)
     default = DEFAULT_PORTS.get(public.scheme, 0)
     port, host = public.port or default, (public.hostname or "").lower()
     names = {netloc(host, port)} | ({netloc(host, port).rsplit(":", 1)[0]} if port == default else set())
-    local = {*LOOPBACK_NAMES, *([settings.host] if settings.host not in ("", "0.0.0.0", "::") else [])}
+    local = {*LOOPBACK_NAMES, *([settings.host] if settings.host not in ("", "0.0.0.0", "::") else []),
+             *([node_address] if node_address else [])}
     return frozenset(names | {netloc(name.lower(), settings.port) for name in local})
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Callable
 from types import FrameType
 
@@ -54,7 +55,8 @@ class Server(uvicorn.Server):
             self._wake()
 
 
-def serve(app: ASGIApp, settings: PortalSettings) -> None:
+def serve(app: ASGIApp, settings: PortalSettings, also_on: str = "") -> None:
+    """Serve ``app`` on portal.host, and with ``also_on`` (nodes.address) on that address too, for hub nodes."""
     server_config = uvicorn.Config(
         app,
         host=settings.host,
@@ -67,4 +69,15 @@ def serve(app: ASGIApp, settings: PortalSettings) -> None:
     )
     logging.getLogger("uvicorn.access").addFilter(QuietRoutineCalls())  # after uvicorn set up logging
     scrub_handlers(logging.getLogger(name) for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access"))
-    Server(server_config).run()
+    hosts = [settings.host, *([also_on] if also_on and also_on != settings.host and settings.host != "0.0.0.0" else [])]
+    Server(server_config).run(sockets=[_listening(host, settings.port) for host in hosts])
+
+
+def _listening(host: str, port: int) -> socket.socket:
+    """A socket bound as uvicorn binds its own (which it does for one host only)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    bound = socket.socket(family, socket.SOCK_STREAM)
+    bound.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    bound.bind((host, port))
+    bound.set_inheritable(True)
+    return bound

@@ -140,21 +140,43 @@ class EmbeddedCluster:
                                 f"{(result.stdout + result.stderr).strip()}")
         return True
 
-    def child_spec(self) -> ChildSpec:
+    def child_spec(self, network_address: str = "") -> ChildSpec:
+        """The server, on loopback; with ``network_address`` (nodes.address) on that address too, for hub nodes:
+        TLS with the certificate network_certificate() hands them, password logins, no superuser's."""
         bin_dir = find_bin_dir(self.settings)
+        listen, ports = ["127.0.0.1"], [Port("127.0.0.1", self.settings.port, "postgres.port")]
+        served: list[str] = []
+        if network_address:
+            files = self._network_files(network_address)
+            listen.append(network_address)
+            ports.append(Port(network_address, self.settings.port, "postgres.port"))
+            served = ["-c", "ssl=on", "-c", f"ssl_cert_file={files['cert']}", "-c", f"ssl_key_file={files['key']}",
+                      "-c", f"hba_file={files['hba']}"]
         return ChildSpec(
             name="postgres",
             description=f"PostgreSQL {program_version(bin_dir)}",
             argv=[str(bin_dir / "postgres"), "-D", str(self.data_dir), "-k", str(self.socket_dir),
-                  "-p", str(self.settings.port), "-c", "listen_addresses=127.0.0.1",
-                  "-c", "unix_socket_permissions=0700"],
+                  "-p", str(self.settings.port), "-c", f"listen_addresses={','.join(listen)}",
+                  "-c", "unix_socket_permissions=0700", *served],
             user=self.run_as,
             ready=self.check(),
             health=self.check(),
-            address=f"127.0.0.1:{self.settings.port}",
-            ports=(Port("127.0.0.1", self.settings.port, "postgres.port"),),
+            address=f"{', '.join(listen)}:{self.settings.port}",
+            ports=tuple(ports),
             stop_signal=signal.SIGINT,  # "fast" shutdown: do not wait for clients to disconnect
         )
+
+    def network_certificate(self, network_address: str) -> str:
+        """The certificate the cluster serves on ``network_address`` (PEM): hub nodes verify the server with it."""
+        return self._network_files(network_address)["cert"].read_text()
+
+    def _network_files(self, network_address: str) -> dict[str, Path]:
+        from appliance.postgres.network import served_files
+
+        self._ensure_dirs()
+        entry = pwd.getpwnam(self.run_as) if self.run_as else None
+        return served_files(self.data_dir.parent, network_address, SUPERUSER,
+                            (entry.pw_uid, entry.pw_gid) if entry else None)
 
     def check(self) -> Check:
         """Pass when the server answers SELECT 1 over a password login.

@@ -44,12 +44,14 @@ class Member:
         return hub
 
 
-def join_token(portal: Appliance) -> str:
-    """A join token made by `appliance nodes token`, whose printed command names the portal's own address."""
+def join_token(portal: Appliance, node_address: str = "") -> str:
+    """A join token made by `appliance nodes token`, whose printed command names the portal as nodes reach it: at
+    ``node_address`` (its nodes.address), else on loopback."""
     made = portal.cli("nodes", "token")
     assert made.returncode == 0, made.stderr
     found = re.search(r"appliance join (\S+) --token (\S+)", made.stdout)
-    assert found is not None and found[1] == portal.portal_url, made.stdout
+    expected = f"http://{node_address}:{portal.portal_port}" if node_address else portal.portal_url
+    assert found is not None and found[1] == expected, made.stdout
     return found[2]
 
 

@@ -2,7 +2,8 @@
 token` and runs its own proxy and hubs (no portal, no PostgreSQL). The portal places members on the node's hub like
 on its own, its front proxy sends that hub's path and its members' hosts to the node's proxy, a member's JupyterLab
 there saves into the portal's database, a node that dies has its members moved, and `appliance nodes remove` drains
-it. (The same across machines on a private network: test_lab_machines.py.)"""
+it. The two stand for machines on a private network by loopback addresses of their own (nodes.address): the portal's
+127.0.0.2, where its embedded PostgreSQL serves the node over verified TLS, the node's 127.0.0.3."""
 
 from __future__ import annotations
 
@@ -22,18 +23,21 @@ from tests.integration.lab import Member, join_token, server_hubs, server_url, s
 from tests.integration.oauth import browser_client
 
 NODE_NAME = "node-a"
+PORTAL_ADDRESS, NODE_ADDRESS = "127.0.0.2", "127.0.0.3"
 
 
 
 @pytest.fixture(scope="module")
 def portal() -> Iterator[Appliance]:
-    yield from running(1, APPLIANCE_DISCOVERY_HEARTBEAT_INTERVAL_S="0.3", APPLIANCE_DISCOVERY_SUSPECT_AFTER_S="1",
+    yield from running(1, APPLIANCE_NODES_ADDRESS=PORTAL_ADDRESS,
+                       APPLIANCE_DISCOVERY_HEARTBEAT_INTERVAL_S="0.3", APPLIANCE_DISCOVERY_SUSPECT_AFTER_S="1",
                        APPLIANCE_DISCOVERY_DEAD_AFTER_S="3", APPLIANCE_DISCOVERY_FENCE_AFTER="3")
 
 
 def new_node(portal: Appliance, name: str = NODE_NAME) -> Appliance:
     node = Appliance(make_home(), reserve_ports(4)).with_hubs(1)
-    joined = node.cli("join", portal.portal_url, "--token", join_token(portal), "--name", name)
+    joined = node.cli("join", nodes_url(portal), "--token", join_token(portal, PORTAL_ADDRESS), "--name", name,
+                      "--address", NODE_ADDRESS)
     assert joined.returncode == 0, joined.stderr
     assert "Joined as node" in joined.stdout
     return node
@@ -49,6 +53,10 @@ def node(portal: Appliance) -> Iterator[Appliance]:
         shutil.rmtree(handle.home.parent, ignore_errors=True)
 
 
+def nodes_url(portal: Appliance) -> str:
+    return f"http://{PORTAL_ADDRESS}:{portal.portal_port}"
+
+
 def node_hub(portal: Appliance) -> str:
     listed = portal.cli("nodes", "list")
     assert listed.returncode == 0, listed.stderr
@@ -58,18 +66,19 @@ def node_hub(portal: Appliance) -> str:
 
 
 def test_a_join_token_works_once_and_a_wrong_one_changes_nothing(portal: Appliance) -> None:
-    token = join_token(portal)
+    token = join_token(portal, PORTAL_ADDRESS)
     first = Appliance(make_home(), reserve_ports(4)).with_hubs(1)
     again = Appliance(make_home(), reserve_ports(4)).with_hubs(1)
     try:
-        assert first.cli("join", portal.portal_url, "--token", token, "--name", "node-once").returncode == 0
+        assert first.cli("join", nodes_url(portal), "--token", token, "--name", "node-once").returncode == 0
         for handle, used in ((again, token), (again, secrets.token_urlsafe(32)), (again, "")):
-            refused = handle.cli("join", portal.portal_url, "--token", used, "--name", "node-twice")
+            refused = handle.cli("join", nodes_url(portal), "--token", used, "--name", "node-twice")
             assert refused.returncode != 0
             assert "already used or has expired" in refused.stderr or "token is required" in refused.stderr, \
                 refused.stderr
             assert not (handle.home / "appliance.toml").exists()  # nothing written
-        taken = again.cli("join", portal.portal_url, "--token", join_token(portal), "--name", "node-once")
+        taken = again.cli("join", nodes_url(portal), "--token", join_token(portal, PORTAL_ADDRESS), "--name",
+                          "node-once")
         assert taken.returncode != 0 and "has joined already" in taken.stderr, taken.stderr
         assert "node-once" in portal.cli("nodes", "list").stdout
     finally:
@@ -105,9 +114,38 @@ def test_a_member_on_the_nodes_hub_gets_jupyterlab_there_and_saves_into_the_port
             row = connection.execute(
                 "SELECT count(*) FROM storage.files f JOIN storage.namespaces n ON n.id = f.namespace_id "
                 "WHERE n.username = %s AND f.path = %s", (member.name, "on-the-node.ipynb")).fetchone()
-        assert row == (1,)
+            assert row == (1,)
+            # the node's hub reaches the portal's database as a role of its own, over TLS (at the private address:
+            # the node's configuration)
+            links = connection.execute(
+                "SELECT a.usename, s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) "
+                "WHERE a.usename LIKE 'node\\_%'").fetchall()
+        assert links and all(ssl for _, ssl in links), links
     finally:
         portal.cli("hubs", "undrain", "1")
+
+
+def test_the_portals_database_serves_the_private_network_over_tls_and_never_to_its_superuser(
+        portal: Appliance, node: Appliance) -> None:
+    """(On one machine every connection comes from 127.0.0.1, which the loopback rules admit: the rules that the
+    private network meets are read from the server; test_lab_machines.py connects from another machine.)"""
+    config = (node.home / "appliance.toml").read_text()
+    assert f"@{PORTAL_ADDRESS}:" in config and "postgres-ca.pem" in config
+    with psycopg.connect(portal.database_url().replace("+psycopg", "")) as connection:
+        rules = connection.execute("SELECT type, user_name, address, auth_method, error FROM pg_hba_file_rules "
+                                   "ORDER BY line_number").fetchall()
+        listening = connection.execute("SHOW listen_addresses").fetchone()
+        ssl = connection.execute("SHOW ssl").fetchone()
+    assert listening == (f"127.0.0.1,{PORTAL_ADDRESS}",) and ssl == ("on",)
+    assert not [rule for rule in rules if rule[4]], rules
+    beyond_loopback = [(kind, users, method) for kind, users, address, method, _ in rules
+                       if address not in ("127.0.0.1", "::1") and kind != "local"]
+    assert beyond_loopback == [("host", ["appliance"], "reject"), ("hostssl", ["all"], "scram-sha-256")], rules
+    ca_file = node.home / "postgres-ca.pem"
+    with psycopg.connect(host=PORTAL_ADDRESS, port=portal.pg_port, user="appliance", dbname="appliance",
+                         password=(portal.home / "secrets" / "postgres-password").read_text().strip(),
+                         sslmode="verify-full", sslrootcert=str(ca_file), connect_timeout=5) as verified:
+        assert verified.info.pgconn.ssl_in_use  # the node's CA file verifies the server at its private address
 
 
 def hubs_of(portal: Appliance) -> list[dict[str, object]]:
