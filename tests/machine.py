@@ -6,11 +6,14 @@ On a ``PrivateNetwork`` it is a host of its own instead: its own address, its ow
 that network reached by address and by name, this machine (the test process) reaching it at its address.
 
 Machines on a private network cannot reach the package registries, and installing takes minutes: ``installed_root``
-builds a root with the appliance installed once per checkout, and ``Machine(template=...)`` boots a copy of it.
+builds a root with the appliance installed once per checkout, and ``Machine(template=...)`` boots a copy of it
+(an overlay on it: nothing is copied until the machine writes).
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import ipaddress
 import os
 import re
@@ -20,6 +23,7 @@ import tarfile
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import psutil
@@ -37,6 +41,12 @@ PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DOWNLOAD_CACHES = {"apt": "/var/cache/apt/archives", "pip": "/root/.cache/pip", "npm": "/root/.npm"}
 # A name that is a host name, an interface name's part and a file name at once
 NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+# What the installer never reads, left out of a template's key; and the template's recipe, kept in
+TEMPLATE_FREE = ("tests", "docs")
+TEMPLATE_RECIPE = "tests/machine.py"
+# A Slurm lab's machines (controller, compute nodes) as one template for every test that needs several machines:
+# one installed root per run. procps for ps and pgrep, iproute2 for ip inside
+LAB_PACKAGES = ("slurmctld", "slurmd", "slurm-client", "munge", "procps", "iproute2")
 
 
 def base_root() -> Path:
@@ -123,7 +133,7 @@ class PrivateNetwork:
         for process in left:  # their folders: ``-D <cache>/machine-*/root``
             root = Path(process.info["cmdline"][process.info["cmdline"].index("-D") + 1])
             if root.parent.parent == CACHE and root.parent.name.startswith("machine-"):
-                shutil.rmtree(root.parent, ignore_errors=True)
+                remove_machine_folder(root.parent)
         ip("link", "del", self.bridge)
 
     def join(self, machine: Machine, address: str | None = None) -> str:
@@ -174,8 +184,10 @@ class Machine:
     """One booted fresh machine. ``run`` executes a command inside it as root (a login-like clean env).
 
     ``name`` is its host name (and systemd-nspawn's machine name, so that two machines' interfaces differ); a
-    ``network`` makes it a host of that private network (it needs a name); a ``template`` (``installed_root()``) is
-    copied for its root instead of the fresh Debian with this checkout in /src.
+    ``network`` makes it a host of that private network (it needs a name), at ``address`` or the next free one; a
+    ``template`` (``installed_root()``) is its root instead of the fresh Debian with this checkout in /src: an
+    overlay whose lower layer is the template (mounted in a moment; what the machine changes goes to its own
+    folder), or where overlays cannot be mounted a copy (about 20 s for an installed root of 1.9 GB).
     """
 
     def __init__(self, name: str | None = None, network: PrivateNetwork | None = None,
@@ -196,7 +208,8 @@ class Machine:
 
     def prepare(self) -> Machine:
         if self.template is not None:
-            subprocess.run(["cp", "-a", "--reflink=auto", str(self.template), str(self.root)], check=True)
+            self._mount_template(self.template)
+            self._refresh_tests(self.root / "src")
         else:
             self.root.mkdir()
             subprocess.run(["tar", "-C", str(self.root), "-xf", str(base_root())], check=True)
@@ -217,6 +230,29 @@ class Machine:
         if self.network is not None:
             self.address = self.network.join(self, self.requested_address)
         return self
+
+    def _mount_template(self, template: Path) -> None:
+        upper, work = self.dir / "upper", self.dir / "work"
+        for folder in (self.root, upper, work):
+            folder.mkdir()
+        mounted = subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
+                                  f"lowerdir={template},upperdir={upper},workdir={work}", str(self.root)],
+                                 capture_output=True, check=False)
+        if mounted.returncode != 0:
+            self.root.rmdir()
+            subprocess.run(["cp", "-a", "--reflink=auto", str(template), str(self.root)], check=True)
+
+    @staticmethod
+    def _refresh_tests(target: Path) -> None:
+        """The template's /src with this checkout's tests and docs as they are now: a template is kept for what
+        the installer installs (``template_key``), so it may have been built before they changed."""
+        for folder in TEMPLATE_FREE:
+            shutil.rmtree(target / folder, ignore_errors=True)
+        for name in checkout_files():
+            if name.startswith(tuple(f"{folder}/" for folder in TEMPLATE_FREE)) and name != TEMPLATE_RECIPE:
+                (target / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(REPO / name, target / name)
+        shutil.copy2(REPO / TEMPLATE_RECIPE, target / TEMPLATE_RECIPE)
 
     @staticmethod
     def _copy_checkout(target: Path) -> None:
@@ -330,7 +366,16 @@ class Machine:
         self.shut_down()
         if self.network is not None:
             self.network.leave(self)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        remove_machine_folder(self.dir)
+
+
+def remove_machine_folder(folder: Path) -> None:
+    """A machine's folder, its root unmounted first when it is an overlay on a template (removing through the
+    overlay would only hide the template's files, slowly)."""
+    root = folder / "root"
+    if os.path.ismount(root) and subprocess.run(["umount", str(root)], capture_output=True).returncode != 0:
+        subprocess.run(["umount", "--lazy", str(root)], capture_output=True, check=True)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def checkout_files() -> list[str]:
@@ -338,3 +383,99 @@ def checkout_files() -> list[str]:
     listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
                             check=True, capture_output=True, text=True).stdout
     return [name for name in filter(None, listed.split("\0")) if (REPO / name).is_file()]
+
+
+def template_key() -> str:
+    """What an installed root depends on: the content of every file of this checkout (committed or not) the
+    installer may read, and the recipe. Tests and docs are left out, so that changing a test does not rebuild the
+    template (copies get them fresh, ``Machine._refresh_tests``)."""
+    digest = hashlib.sha256()
+    for name in sorted(checkout_files()):
+        if name.startswith(tuple(f"{folder}/" for folder in TEMPLATE_FREE)) and name != TEMPLATE_RECIPE:
+            continue
+        path = REPO / name
+        digest.update(f"{name}\0{os.access(path, os.X_OK)}\0".encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+# The templates this process uses: a shared lock on each (a descriptor kept open until the process ends) keeps
+# other runs from removing them while machines are copied from them
+_templates_in_use: dict[Path, int] = {}
+
+
+def installed_root(extra_packages: Sequence[str] = ()) -> Path:
+    """A machine root with the appliance installed by the installer (``--no-start``: no service, the configuration
+    at its defaults) and ``extra_packages`` from Debian, for ``Machine(template=...)``.
+
+    Installing takes minutes and needs the registries, which machines on a private network cannot reach, so it is
+    done once, on this machine's network, and kept in the cache for this checkout (``template_key``: what the
+    installer reads, committed or not) and these packages; templates of other checkouts are removed unless a run
+    is using them. Machines
+    copied from one template share what was made while installing: the appliance's secrets and the admin login,
+    munge's key (what a Slurm cluster's machines need alike). No daemon the extra packages bring was started:
+    the installer's and apt's ones start when a copy boots.
+    """
+    packages = sorted(set(extra_packages))
+    base = base_root()
+    key = template_key()
+    recipe = hashlib.sha256(f"{packages} {base.stat().st_mtime_ns}".encode()).hexdigest()
+    directory = CACHE / f"installed-{key[:16]}-{recipe[:8]}"
+    if directory in _templates_in_use:
+        return directory / "root"
+    building = os.open(CACHE / "installed.lock", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(building, fcntl.LOCK_EX)  # one run builds, another with the same checkout waits for it
+        in_use = os.open(f"{directory}.in-use", os.O_CREAT | os.O_RDWR, 0o600)
+        fcntl.flock(in_use, fcntl.LOCK_SH)
+        _templates_in_use[directory] = in_use
+        _remove_other_templates(key)
+        if not (directory / "root").is_dir():
+            _build_template(directory, packages)
+    finally:
+        os.close(building)
+    return directory / "root"
+
+
+def _remove_other_templates(key: str) -> None:
+    for other in CACHE.glob("installed-*"):
+        if other.suffix == ".in-use" or other.name.startswith(f"installed-{key[:16]}-"):
+            continue
+        # no run takes a template without the building lock, held here: once this lock is had, nobody uses it
+        lock = os.open(f"{other}.in-use", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # another run copies machines from it
+        finally:
+            os.close(lock)
+        shutil.rmtree(other)
+        Path(f"{other}.in-use").unlink(missing_ok=True)
+
+
+def _build_template(directory: Path, packages: Sequence[str]) -> None:
+    machine = Machine().prepare()
+    hostname = (machine.root / "etc" / "hostname").read_text().strip()
+    machine.write("/etc/hosts", f"127.0.0.1 localhost\n127.0.1.1 {hostname}\n")  # minbase has none
+    try:
+        machine.boot()
+        # --skip-checks: this machine's network is shared, and its ports 8000-8011 may be another test's; the
+        # copies listen on their own networks, or get a configuration of free ports before they start
+        output = machine.run("bash", "-c", "cd /src && installer/install.sh --no-start --skip-checks",
+                             timeout=1800).stdout
+        if packages:
+            # policy-rc.d 101: nothing starts while installing (Slurm's daemons would take this network's ports)
+            machine.write("/usr/sbin/policy-rc.d", "#!/bin/sh\nexit 101\n")
+            (machine.root / "usr/sbin/policy-rc.d").chmod(0o755)
+            machine.run("env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q",
+                        "--no-install-recommends", *packages, timeout=900)
+            (machine.root / "usr/sbin/policy-rc.d").unlink()
+        machine.shut_down()
+        partial = directory.with_name(directory.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir()
+        machine.root.rename(partial / "root")
+        (partial / "install.log").write_text(output)
+        partial.rename(directory)
+    finally:
+        machine.destroy()
