@@ -14,6 +14,8 @@
 #                                        HTTP on 80 redirected, each member on https://<name>.hub.NAME; the
 #                                        certificate (PEM chain, e.g. certbot's fullchain.pem with privkey.pem)
 #                                        must name NAME, hub.NAME and *.hub.NAME (the installer says which it lacks)
+#   --no-start                           install and enable the service without starting it (a hub node: then
+#                                        `appliance join …` and `systemctl start appliance`)
 #   --skip-checks                        install on a system the checks refuse (unsupported OS, small machine)
 #
 # Every step checks before it acts, so a second run is quick and changes nothing that is already right.
@@ -446,7 +448,12 @@ main() {
   if [ $DEV -eq 1 ]; then phase "ready: $VENV"; return; fi
   phase "configuration"
   ensure_config
-  if [ $START -eq 1 ]; then phase "starting"; start_appliance; else phase "installed (not started: --no-start)"; fi
+  if [ $START -eq 1 ]; then
+    phase "starting"; start_appliance
+  else  # the unit is there and enabled, for `appliance join` or a configuration of the operator's, then a start
+    [ ! -d /run/systemd/system ] || ensure_service
+    phase "installed (not started: --no-start; start it with \`systemctl start appliance\`)"
+  fi
   touch "$DONE"
 }
 

@@ -58,13 +58,18 @@ def reserve_ports(count: int) -> list[int]:
 
 
 _system_getaddrinfo = socket.getaddrinfo
+# Domains a test serves from machines of a private network (tests/machine.py): the domain and every name under it
+# resolve to that machine's address in this process, as a lab's DNS would resolve its own domain
+DOMAINS: dict[str, str] = {"localhost": "127.0.0.1"}
 
 
 def _getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
     if isinstance(host, (str, bytes)):
         name = (host.decode() if isinstance(host, bytes) else host).lower().rstrip(".")
-        if name == "localhost" or name.endswith(".localhost"):
-            host = "127.0.0.1"
+        for domain, address in DOMAINS.items():
+            if name == domain or name.endswith("." + domain):
+                host = address
+                break
     return _system_getaddrinfo(host, *args, **kwargs)
 
 

@@ -24,7 +24,7 @@ import pytest
 from tests.harness import reserve_ports
 from tests.integration.lab import run_in_kernel, server_url, start_server, wait_for
 from tests.integration.oauth import Browser, browser_client
-from tests.machine import Machine
+from tests.machine import LAB_PACKAGES, Machine, installed_root
 
 CONFIG = "/etc/appliance/appliance.toml"
 MEMBERS_MEMORY = "512M"
@@ -68,7 +68,6 @@ class Cluster:
     proxy_url: str
     public_portal_url: str
     home: Path
-    output: str
 
     def jobs(self) -> list[dict[str, str]]:
         """Every job Slurm knows of, finished ones too: id, user, state, node, memory, CPUs, time limit."""
@@ -82,7 +81,7 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
-    machine = Machine().prepare()
+    machine = Machine(template=installed_root(LAB_PACKAGES)).prepare()  # the appliance and Slurm installed, not started
     portal, proxy, api, postgres = reserve_ports(4)
     machine.write(CONFIG, "\n".join([
         "[portal]", f"port = {portal}", "[proxy]", f"port = {proxy}", f"api_port = {api}",
@@ -94,21 +93,18 @@ def cluster() -> Iterator[Cluster]:
     machine.write("/etc/hosts", f"127.0.0.1 localhost\n127.0.1.1 {host}\n")  # minbase has none; Slurm resolves it
     machine.write("/etc/slurm/slurm.conf", SLURM_CONF.format(host=host))
     try:
-        machine.boot()
         began = time.monotonic()
-        machine.run("apt-get", "update")
-        machine.run("apt-get", "install", "-y", "--no-install-recommends", "slurmctld", "slurmd", "slurm-client",
-                    "munge")
+        machine.boot()
         machine.run("systemctl", "restart", "munge", "slurmctld", "slurmd")
         wait_for(lambda: " idle " in machine.run("sinfo", "-h", check=False).stdout, 60, "the Slurm node to be idle")
-        output = machine.run("bash", "-c", "cd /src && installer/install.sh", timeout=1800).stdout
-        print(f"\nfresh Debian 12 with Slurm, booted, to a healthy appliance: {time.monotonic() - began:.0f} s")
+        machine.run("systemctl", "start", "appliance")
+        wait_for(lambda: machine.run("appliance", "status", check=False).returncode == 0, 180,
+                 "the appliance to be healthy")
+        print(f"\nan installed machine with Slurm, booted, to a healthy appliance: {time.monotonic() - began:.0f} s")
         yield Cluster(machine, f"http://127.0.0.1:{portal}", f"http://hub.lab.localhost:{proxy}",
-                      f"http://lab.localhost:{proxy}", machine.root / "var/lib/appliance", output)
+                      f"http://lab.localhost:{proxy}", machine.root / "var/lib/appliance")
     finally:
         Browser.close_all()
-        if machine.nspawn is not None:
-            machine.run("appliance", "stop", check=False)
         machine.destroy()
 
 
