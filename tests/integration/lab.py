@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -200,3 +201,31 @@ def hub_kept_down(appliance: Appliance, hub_id: str) -> Iterator[None]:
         yield
     finally:
         blocker.close()
+
+
+class SignedIn(Protocol):
+    name: str
+    portal: Browser
+
+
+def research_state(member: SignedIn) -> str:
+    """The member's server as the Research page learns it: running, starting, stopping or stopped."""
+    answer = member.portal.http.get("/api/research/v1/server?memory=0")
+    assert answer.status_code == 200, answer.text
+    found: str = answer.json()["state"]
+    return found
+
+
+def research_csrf(member: SignedIn) -> str:
+    page = member.portal.http.get("/research")
+    found = re.search(r'data-csrf="([^"]+)"', page.text)
+    assert found, page.text[:2000]
+    return found.group(1)
+
+
+def start_again(member: SignedIn) -> None:
+    """What the Research page's Start button does, until the member's server runs."""
+    started = member.portal.http.post("/api/research/v1/server/start",
+                                      headers={"X-CSRF-Token": research_csrf(member)})
+    assert started.status_code in (200, 202), started.text
+    wait_for(lambda: research_state(member) == "running", 120, f"{member.name}'s new server to run")

@@ -1,13 +1,16 @@
 """A lab of machines on a private network of their own (tests/machine.py: systemd-nspawn machines booted from one
-installed root, 10.77.0.0/24): the portal's machine with its embedded PostgreSQL and one hub, and a hub node that
-joined it with `appliance nodes token` / `appliance join`. This machine is the members' browser: it reaches the
-portal's front proxy at the lab's domain (lab.test, hub.lab.test and every member's host under it resolve to the
-portal's machine here, as a lab's DNS would).
+installed root, 10.77.0.0/24): the portal's machine with its embedded PostgreSQL and one hub; a hub node that
+joined it with `appliance nodes token` / `appliance join`, whose hub runs members' servers as Slurm jobs; and the
+lab's Slurm cluster, a controller that is its one compute node. This machine is the members' browser: it reaches
+the portal's front proxy at the lab's domain (lab.test, hub.lab.test and every member's host under it resolve to
+the portal's machine here, as a lab's DNS would). The members' accounts are on the node and the compute node by the
+same uid, as a lab's directory (LDAP) keeps them.
 
-A member placed on the node's hub gets their JupyterLab there, through the portal's front proxy and the node's,
-and what they save is in the portal's database; the node reaches that database over TLS as a role of its own and
-nothing reaches it unencrypted or as its superuser; powering the node off moves its member to the portal's hub
-within the fail-over time, with what they saved."""
+A member placed on the node's hub gets their JupyterLab as a Slurm job on the compute node (squeue shows it),
+through the portal's front proxy and the node's, and what they save is in the portal's database; the node reaches
+that database over TLS as a role of its own and nothing reaches it unencrypted or as its superuser; a scancel of
+the job is seen and a new start gets a new job; powering the node off moves its member to the portal's hub within
+the fail-over time, with what they saved."""
 
 from __future__ import annotations
 
@@ -17,15 +20,24 @@ import secrets
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.harness import DOMAINS
-from tests.integration.lab import Member, run_in_kernel, server_url, start_server, wait_for
+from tests.integration.lab import (
+    Member,
+    research_state,
+    run_in_kernel,
+    server_url,
+    start_again,
+    start_server,
+    wait_for,
+)
 from tests.integration.oauth import Browser, browser_client
+from tests.integration.slurm import SLURM_CONF
 from tests.machine import LAB_PACKAGES, Machine, PrivateNetwork, installed_root
 
 CONFIG = "/etc/appliance/appliance.toml"
@@ -45,7 +57,12 @@ address = "{{address}}"
 """
 NODE_CONFIG = """[hubs]
 count = 1
+spawner = "slurm"
+memory_limit = "512M"
+[slurm]
+time_limit = "1:00:00"
 """
+COMPUTE = "slurm"  # the Slurm machine's name: controller and compute node
 
 
 @dataclass
@@ -79,6 +96,24 @@ class Lab:
     portal: MachineAppliance
     node: MachineAppliance
     node_hub: str
+    compute: Machine
+
+    def running_job(self, account: str) -> tuple[str, str] | None:
+        """(job id, node) of the account's running job, as squeue shows it."""
+        listed = self.compute.run("squeue", "-h", "-u", account, "-t", "RUNNING", "-o", "%i %N").stdout.split()
+        return (listed[0], listed[1]) if listed else None
+
+    def add_account(self, name: str) -> None:
+        """The member's account on the node and the compute node, by one uid (the lab's directory's part)."""
+        account = f"jupyter-{name}"
+        uid = str(30000 + len(self.accounts))
+        self.accounts.append(account)
+        home = f"{HOME}/members/{name}"
+        for machine in (self.node.machine, self.compute):
+            machine.run("useradd", "--uid", uid, "--user-group", "--home-dir", home, "--shell", "/bin/bash", account)
+            machine.run("install", "-d", "-m", "0700", "-o", account, "-g", account, home)
+
+    accounts: list[str] = field(default_factory=list)
 
 
 def start(appliance: MachineAppliance) -> None:
@@ -93,15 +128,22 @@ def lab() -> Iterator[Lab]:
     try:
         portal = Machine(name="portal", network=network, template=template).prepare()
         node = Machine(name="node1", network=network, template=template).prepare()
+        compute = Machine(name=COMPUTE, network=network, template=template).prepare()
         assert portal.address is not None and node.address is not None
         DOMAINS[DOMAIN] = portal.address
         portal.write(CONFIG, PORTAL_CONFIG.format(address=portal.address))
         node.write(CONFIG, NODE_CONFIG)
-        # installed with --no-start, the service is enabled: the node's is started once it has joined
-        (node.root / "etc/systemd/system/multi-user.target.wants/appliance.service").unlink()
+        for machine in (node, compute):  # the node submits jobs (Slurm's client), the compute node runs them
+            machine.write("/etc/slurm/slurm.conf", SLURM_CONF.format(host=COMPUTE))
+            # installed with --no-start, the service is enabled: the node's is started once it has joined, and the
+            # compute node runs none (it needs the appliance's program only, at the same path, for the jobs)
+            (machine.root / "etc/systemd/system/multi-user.target.wants/appliance.service").unlink()
         began = time.monotonic()
-        portal.boot()
-        node.boot()
+        for machine in (portal, node, compute):
+            machine.boot()
+        compute.run("systemctl", "restart", "munge", "slurmctld", "slurmd")
+        node.run("systemctl", "restart", "munge")  # the same key as the cluster's: one installed root
+        wait_for(lambda: " idle " in node.run("sinfo", "-h", check=False).stdout, 60, "the compute node to be idle")
         on_portal, on_node = MachineAppliance(portal), MachineAppliance(node)
         start(on_portal)
         made = on_portal.cli("nodes", "token")
@@ -114,9 +156,9 @@ def lab() -> Iterator[Lab]:
         assert hub is not None, joined.stdout
         start(on_node)
         wait_for(lambda: on_portal.hubs().get(hub[1]) == "routable", 60, "the node's hub registering")
-        print(f"\ntwo machines of the template booted, the portal up, the node joined and up: "
+        print(f"\nthree machines of the template booted, Slurm idle, the portal up, the node joined and up: "
               f"{time.monotonic() - began:.0f} s")
-        yield Lab(network, on_portal, on_node, hub[1])
+        yield Lab(network, on_portal, on_node, hub[1], compute)
     finally:
         Browser.close_all()
         DOMAINS.pop(DOMAIN, None)
@@ -138,9 +180,11 @@ def xsrf_of(browser: httpx.Client, server: str) -> str:
 def member_on_the_node(lab: Lab, prefix: str) -> Member:
     """A new member, signed in at the portal while the portal's own hub is drained: discovery places them on the
     node's hub."""
+    name = f"{prefix}{secrets.token_hex(3)}"
+    lab.add_account(name)
     assert lab.portal.cli("hubs", "drain", "1").returncode == 0
     try:
-        member = Member.new(lab.portal, f"{prefix}{secrets.token_hex(3)}")  # type: ignore[arg-type]
+        member = Member.new(lab.portal, name)  # type: ignore[arg-type]
         assert member.hub_id() == lab.node_hub
     finally:
         assert lab.portal.cli("hubs", "undrain", "1").returncode == 0
@@ -162,13 +206,30 @@ def test_a_member_on_the_nodes_hub_gets_jupyterlab_on_the_node_and_saves_into_th
         saved = browser.put(f"{server}/api/contents/on-node1.ipynb", headers={"X-XSRFToken": xsrf_of(browser, server)},
                             json=saved_notebook("saved on node1"))
         assert saved.status_code == 201, saved.text
-        # the kernel runs on the node, as the member's own account there
-        where = run_in_kernel(browser, server, "import os, socket; print(socket.gethostname(), os.getuid())")
-    host, uid = where.split()
-    assert host == "node1" and uid != "0"
+        # the kernel runs in the member's job on the compute node, as their own account there
+        where = run_in_kernel(browser, server, "import os, socket; print(socket.gethostname(), os.getuid(), "
+                                               "os.environ['SLURM_JOB_ID'])", timeout=120)
+    host, uid, job = where.split()
+    assert (host, uid) == (COMPUTE, lab.node.machine.run("id", "-u", f"jupyter-{member.name}").stdout.strip())
+    assert lab.running_job(f"jupyter-{member.name}") == (job, COMPUTE)
     exported = f"/root/exported-{member.name}"
     assert portal.cli("storage", "export", member.name, exported).returncode == 0
     assert "saved on node1" in (portal.machine.root / exported.lstrip("/") / "on-node1.ipynb").read_text()
+
+
+def test_a_cancelled_job_is_seen_and_a_new_start_gets_a_new_job(lab: Lab) -> None:
+    member = member_on_the_node(lab, "c")
+    account = f"jupyter-{member.name}"
+    with browser_client(timeout=120) as browser:
+        open_lab(lab, member, lab.node_hub, browser)
+    first = lab.running_job(account)
+    assert first is not None and research_state(member) == "running"
+    lab.compute.run("scancel", first[0])  # what the cluster's administrator, or the job's time limit, does
+    seen_in = wait_for(lambda: research_state(member) == "stopped", 60, "the portal to see the job gone")
+    print(f"\ncancelled job seen as a stopped server in {seen_in:.1f} s")
+    start_again(member)
+    second = lab.running_job(account)
+    assert second is not None and second[0] != first[0]
 
 
 def psql(machine: Machine, conninfo: str, password: str) -> subprocess.CompletedProcess[str]:

@@ -11,7 +11,6 @@ servers listen on loopback (slurm.job_ip)."""
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,41 +21,15 @@ import httpx
 import pytest
 
 from tests.harness import reserve_ports
-from tests.integration.lab import run_in_kernel, server_url, start_server, wait_for
+from tests.integration.lab import research_csrf as csrf
+from tests.integration.lab import research_state as state
+from tests.integration.lab import run_in_kernel, server_url, start_again, start_server, wait_for
 from tests.integration.oauth import Browser, browser_client
+from tests.integration.slurm import SLURM_CONF
 from tests.machine import LAB_PACKAGES, Machine, installed_root
 
 CONFIG = "/etc/appliance/appliance.toml"
 MEMBERS_MEMORY = "512M"
-# Debian's Slurm in a container: processes tracked by parentage, no cgroups, no accounting (docs/notes.md). Its
-# partition lets up to 4 jobs share a core (OverSubscribe), as suits notebooks that idle most of the time: with each
-# job holding a core of the machine's 2, the third member's would wait in the queue
-SLURM_CONF = """ClusterName=lab
-SlurmctldHost={host}
-AuthType=auth/munge
-CredType=cred/munge
-SlurmUser=slurm
-SlurmdUser=root
-StateSaveLocation=/var/lib/slurm/slurmctld
-SlurmdSpoolDir=/var/lib/slurm/slurmd
-SlurmctldPidFile=/run/slurmctld.pid
-SlurmdPidFile=/run/slurmd.pid
-SlurmctldLogFile=/var/log/slurm/slurmctld.log
-SlurmdLogFile=/var/log/slurm/slurmd.log
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
-SchedulerType=sched/backfill
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core_Memory
-ReturnToService=2
-MpiDefault=none
-MailProg=/bin/true
-KillWait=5
-NodeName={host} CPUs=2 RealMemory=4000 State=UNKNOWN
-PartitionName=main Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:4
-"""
 
 
 @dataclass
@@ -186,7 +159,7 @@ print(post({"exec_prefix": "touch /root/taken-over;", "port": 2000}), post({"por
     stopped = member.portal.http.post("/api/research/v1/server/stop", headers={"X-CSRF-Token": csrf(member)})
     assert stopped.status_code in (200, 202), stopped.text
     wait_for(lambda: cluster.running_job("jupyter-mallory") is None, 60, "mallory's job to end")
-    start_again(cluster, member)
+    start_again(member)
     assert not (cluster.machine.root / "root" / "taken-over").exists()
 
 
@@ -199,27 +172,6 @@ def test_a_cancelled_job_is_seen_and_a_new_start_gets_a_new_job(cluster: Cluster
     cluster.machine.run("scancel", first["id"])  # what a cluster's administrator, or its time limit, does
     seen_in = wait_for(lambda: state(member) == "stopped", 60, "the portal to see hopper's job gone")
     print(f"\ncancelled job seen as a stopped server in {seen_in:.1f} s")
-    start_again(cluster, member)
+    start_again(member)
     second = cluster.running_job("jupyter-hopper")
     assert second is not None and second["id"] != first["id"]
-
-
-def state(member: Member) -> str:
-    answer = member.portal.http.get("/api/research/v1/server?memory=0")
-    assert answer.status_code == 200, answer.text
-    found: str = answer.json()["state"]
-    return found
-
-
-def csrf(member: Member) -> str:
-    page = member.portal.http.get("/research")
-    found = re.search(r'data-csrf="([^"]+)"', page.text)
-    assert found, page.text[:2000]
-    return found.group(1)
-
-
-def start_again(cluster: Cluster, member: Member) -> None:
-    """What the Research page's Start button does, until the member's server runs."""
-    started = member.portal.http.post("/api/research/v1/server/start", headers={"X-CSRF-Token": csrf(member)})
-    assert started.status_code in (200, 202), started.text
-    wait_for(lambda: state(member) == "running", 120, f"{member.name}'s new server to run")
