@@ -85,6 +85,8 @@ def test_a_role_short_of_rights_is_told_the_sql_that_grants_them(postgres_cluste
     role, password = "lab_restricted", "x" + postgres_cluster.role_password
     with postgres_cluster.superuser() as admin, unstarted(postgres_cluster, APPLIANCE_HUBS_COUNT="2") as appliance:
         database = str(make_url(appliance.env["APPLIANCE_POSTGRES_URL"]).database)
+        for hub_database in ("hub_1", "hub_2"):  # the session's other appliances may have left them
+            admin.execute(f'DROP DATABASE IF EXISTS "{hub_database}"')
         admin.execute(f'CREATE ROLE "{role}" LOGIN NOCREATEDB PASSWORD \'{password}\'')
         admin.execute(f'ALTER DATABASE "{database}" OWNER TO appliance')
         url = make_url(appliance.env["APPLIANCE_POSTGRES_URL"]).set(username=role, password=password)
