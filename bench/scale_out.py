@@ -62,15 +62,14 @@ def sign_in_to_lab(lab: Lab, hub_id: str, name: str, password: str) -> float:
     return took
 
 
-def resident_mb(machine: Machine, account: str, unit: str | None = None) -> float:
+def resident_mb(machine: Machine, account: str, unit_prefix: str | None = None) -> float:
     """The resident memory of the member's processes: their account's, or those of their server's systemd unit (the
-    systemd spawner's servers run as a dynamic user of the unit)."""
-    if unit is not None:
-        pids = machine.run("cat", f"/sys/fs/cgroup/system.slice/{unit}/cgroup.procs", check=False).stdout.split()
-        listed = machine.run("ps", "-o", "rss=", "-p", ",".join(pids), check=False).stdout.split() if pids else []
-    else:
+    systemd spawner runs a server in a unit of its own, as a user of the unit's)."""
+    if unit_prefix is None:
         listed = machine.run("ps", "-o", "rss=", "-u", account, check=False).stdout.split()
-    return sum(int(kb) for kb in listed) / 1024
+        return sum(int(kb) for kb in listed) / 1024
+    rows = [line.split() for line in machine.run("ps", "-eo", "rss=,unit=", check=False).stdout.splitlines()]
+    return sum(int(row[0]) for row in rows if len(row) == 2 and row[1].startswith(unit_prefix)) / 1024
 
 
 def main() -> None:
@@ -87,7 +86,7 @@ def main() -> None:
                 name, password = placed_on(lab, hub_id, other, kind[0])
                 times[kind].append(sign_in_to_lab(lab, hub_id, name, password))
                 time.sleep(5)  # the kernel settled
-                unit = f"appliance-hub1-{name}.service" if kind == "local" else None
+                unit = f"appliance-hub1-{name}" if kind == "local" else None
                 memory[kind].append(resident_mb(machine, f"jupyter-{name}", unit))
         Browser.close_all()
     local, slurm = statistics.median(times["local"]), statistics.median(times["slurm"])

@@ -163,7 +163,7 @@ ensure_venv() {
     want="$DEV $(sha256sum < "$source/pyproject.toml" | cut -c1-16)"
     [ $DEV -eq 1 ] || want="$want $(cd "$source" && find appliance webui -type f ! -path '*/__pycache__/*' \
       ! -path '*/node_modules/*' ! -path 'webui/labextension/lib/*' ! -path 'webui/labextensions/*' \
-      ! -path 'webui/gallery-assets/*' -print0 \
+      ! -path 'webui/gallery-assets/*' ! -name tsconfig.tsbuildinfo ! -name .built-sha256 -print0 \
       | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"
   fi
   stamp="$VENV/.appliance-installed"
