@@ -44,7 +44,7 @@ DOWNLOAD_CACHES = {"apt": "/var/cache/apt/archives", "pip": "/root/.cache/pip", 
 # A name that is a host name, an interface name's part and a file name at once
 NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 # What the installer never reads, left out of a template's key; and the template's recipe, kept in
-TEMPLATE_FREE = ("tests", "docs")
+TEMPLATE_FREE = ("tests", "docs", "bench")
 TEMPLATE_RECIPE = "tests/machine.py"
 # A Slurm lab's machines (controller, compute nodes) as one template for every test that needs several machines:
 # one installed root per run. procps for ps and pgrep, iproute2 for ip inside
@@ -406,8 +406,8 @@ def checkout_files() -> list[str]:
 
 def template_key() -> str:
     """What an installed root depends on: the content of every file of this checkout (committed or not) the
-    installer may read, and the recipe. Tests and docs are left out, so that changing a test does not rebuild the
-    template (copies get them fresh, ``Machine._refresh_tests``)."""
+    installer may read, and the recipe. Tests, docs and benchmarks are left out, so that changing one does not
+    rebuild the template (copies get them fresh, ``Machine._refresh_tests``)."""
     digest = hashlib.sha256()
     for name in sorted(checkout_files()):
         if name.startswith(tuple(f"{folder}/" for folder in TEMPLATE_FREE)) and name != TEMPLATE_RECIPE:
