@@ -135,6 +135,14 @@ class Addresses:
         return self.portal_url.rstrip("/") or f"http://{_reachable(self.portal_host)}:{self.portal_port}"
 
     @property
+    def portal_for_servers(self) -> str:
+        """The portal as members' servers reach it (the storage API): where servers may run on other machines (Slurm
+        jobs, a hub node's), at this machine's private address; else as the appliance's own processes reach it."""
+        if self.node_address and not self.portal_url:
+            return f"http://{_host(self.node_address)}:{self.portal_port}"
+        return self.portal_local
+
+    @property
     def hub_ip(self) -> str:
         """Where this machine's hubs listen for their own API: loopback, or on a machine the portal reaches over
         the private network, there."""
@@ -185,6 +193,10 @@ class Addresses:
     def hub_api_url(self, hub_id: str) -> str:
         """This machine's hub N's REST API as the portal reaches it (ending in /)."""
         return hub_api_url(self.hub_ip, self.api_port(hub_id), hub_id)
+
+
+def _host(address: str) -> str:
+    return f"[{address}]" if ":" in address else address
 
 
 def _reachable(host: str) -> str:
