@@ -158,16 +158,16 @@ class NodeHubs:
         where members have hosts of their own, each member's host of it; all to the node's proxy."""
         if not self.nodes:
             return
-        addresses_ = self.config.addresses
+        where = self.config.addresses
         wanted: dict[str, str] = {}
         for hub_id, node in self.nodes.items():
             if hub_id in dead:
                 continue
-            wanted[f"{addresses_.route_prefix}/hubs/{hub_id}"] = node.proxy_url
-            if addresses_.members_isolated:
+            wanted[f"{where.route_prefix}/hubs/{hub_id}"] = node.proxy_url
+            if where.members_isolated:
                 for name in await self.registry.members(hub_id):
-                    wanted[f"/{name}.{addresses_.hub_host}/hubs/{hub_id}"] = node.proxy_url
-        api = f"{addresses_.proxy_api}/api/routes"
+                    wanted[f"/{name}.{where.hub_host}/hubs/{hub_id}"] = node.proxy_url
+        api = f"{where.proxy_api}/api/routes"
         try:
             known = (await self.proxy.get(api)).raise_for_status().json()
             for spec, target in wanted.items():
