@@ -59,6 +59,10 @@ def database(options: Options) -> Iterator[Engine]:
     from appliance.postgres import database_url
 
     config = options.load()
+    if config.nodes.is_hub_node:  # its role may read its hubs' heartbeats, nothing of the portal's
+        raise ApplianceError(f"this machine is a hub node of the portal at {config.nodes.portal_url}: people, "
+                             "notebooks, the hubs, the gallery and the audit log are the portal's.",
+                             hint="Run this command on the portal's machine.")
     engine = make_engine(database_url(config.home, config.postgres), pool_size=1)
     try:
         engine.connect().close()  # back to the engine's pool, for the command's first statement

@@ -148,6 +148,14 @@ def test_the_portals_database_serves_the_private_network_over_tls_and_never_to_i
         assert verified.info.pgconn.ssl_in_use  # the node's CA file verifies the server at its private address
 
 
+def test_the_portals_commands_on_a_node_say_where_to_run_them(node: Appliance) -> None:
+    for command in (("users", "list"), ("hubs", "list"), ("nodes", "token")):
+        refused = node.cli(*command)
+        assert refused.returncode == 1 and "hub node" in refused.stderr and "portal's machine" in refused.stderr, \
+            (command, refused.stderr)
+    assert node.status()["exit_code"] == 0  # its own components: the proxy and its hub
+
+
 def hubs_of(portal: Appliance) -> list[dict[str, object]]:
     import json
 
