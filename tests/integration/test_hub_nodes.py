@@ -19,7 +19,16 @@ import pytest
 
 from tests.harness import Appliance, make_home, reserve_ports, started
 from tests.integration.conftest import running
-from tests.integration.lab import Member, join_token, server_hubs, server_url, start_server, user_servers, wait_for
+from tests.integration.lab import (
+    Member,
+    join_token,
+    run_in_kernel,
+    server_hubs,
+    server_url,
+    start_server,
+    user_servers,
+    wait_for,
+)
 from tests.integration.oauth import browser_client
 
 NODE_NAME = "node-a"
@@ -110,6 +119,15 @@ def test_a_member_on_the_nodes_hub_gets_jupyterlab_there_and_saves_into_the_port
                 "type": "notebook", "format": "json", "content": {
                     "cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}})
             assert saved.status_code == 201, saved.text
+            # what the node holds for its hubs (the database role's password, the portal's service token, the
+            # storage-token key) is out of a member's kernel's reach
+            held = [node.home / "appliance.toml", node.home / "postgres-ca.pem",
+                    *sorted((node.home / "secrets").iterdir())]
+            tried = run_in_kernel(browser, url, "for path in %r:\n"
+                                  "    try:\n        open(path).read(); print('READ', path)\n"
+                                  "    except OSError as error:\n        print(type(error).__name__)"
+                                  % [str(path) for path in held])
+            assert "READ" not in tried and tried.split() == ["PermissionError"] * len(held), tried
         with psycopg.connect(portal.database_url().replace("+psycopg", "")) as connection:
             row = connection.execute(
                 "SELECT count(*) FROM storage.files f JOIN storage.namespaces n ON n.id = f.namespace_id "
