@@ -4,26 +4,18 @@ machine that becomes a hub node."""
 from __future__ import annotations
 
 import socket
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from appliance.cli_common import database, echo_json, run_on_database
 from appliance.errors import ApplianceError
+from appliance.home import write_private
 
 if TYPE_CHECKING:
     from appliance.cli_common import Options
-    from appliance.config import Config
 
 CA_FILE_NAME = "postgres-ca.pem"  # in the node's home: the CA that verifies the portal's database
-
-
-def nodes_url(config: Config) -> str:
-    """The portal as hub nodes reach it: on the private network when there is one, else on this machine."""
-    if config.nodes.address:
-        return f"http://{config.nodes.address}:{config.portal.port}"
-    return config.addresses.portal_local
 
 
 @click.group()
@@ -45,7 +37,7 @@ def nodes_token(options: Options) -> None:
         token = NodeDirectory(engine).new_token(config.nodes.token_lifetime_s)
     minutes = config.nodes.token_lifetime_s / 60
     click.echo(f"On the new machine, within {minutes:.0f} minutes (the token works once):\n\n"
-               f"  appliance join {nodes_url(config)} --token {token}\n")
+               f"  appliance join {config.addresses.portal_private_url} --token {token}\n")
     if not config.nodes.address:
         click.echo("nodes.address is not set: the portal is reached on loopback, so only a node on this machine "
                    "can join. Set it to this machine's private address for others: "
@@ -130,15 +122,13 @@ def join(options: Options, portal_url: str, token: str, address: str | None, nam
             message = f"HTTP {response.status_code}"
         raise ApplianceError(f"the portal refused to let this machine join: {message}")
     answer = response.json()
-    secrets_dir = config.home.secrets_dir
-    secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     for secret, value in answer["secrets"].items():
-        _write_private(secrets_dir / secret, value + "\n")
+        config.home.write_secret(secret, value)
     settings = {key: str(value) for key, value in answer["settings"].items()}
     settings.update({"nodes.portal_url": portal_url.rstrip("/"), "nodes.address": address})
     if answer["postgres_ca"]:
         ca_file = config.home.root / CA_FILE_NAME
-        _write_private(ca_file, answer["postgres_ca"])
+        write_private(ca_file, answer["postgres_ca"])
         settings["postgres.ca_file"] = str(ca_file)
     file = options.config_file or config.file or config.home.root / CONFIG_FILE_NAME
     set_values(file, settings)
@@ -146,8 +136,3 @@ def join(options: Options, portal_url: str, token: str, address: str | None, nam
     click.echo(f"Joined as node {node['number']} ({node['name']}) with hubs {', '.join(node['hubs'])}; {file} "
                "written. Start it: systemctl restart appliance (or appliance up --detach).")
 
-
-def _write_private(path: Path, text: str) -> None:
-    path.unlink(missing_ok=True)
-    path.touch(mode=0o600)
-    path.write_text(text)

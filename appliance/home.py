@@ -27,6 +27,13 @@ from appliance.errors import ApplianceError
 SYSTEM_HOME = Path("/var/lib/appliance")  # root's, and the installed service's
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write ``path`` anew, readable by its owner alone from the moment it exists (mode 0600)."""
+    path.unlink(missing_ok=True)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+        handle.write(text)
+
+
 def default_home() -> Path:
     if os.geteuid() == 0:
         return SYSTEM_HOME
@@ -112,6 +119,11 @@ class Home:
                 path = Path(directory, name)
                 if not path.is_symlink():
                     os.chmod(path, 0o600)
+
+    def write_secret(self, name: str, value: str) -> None:
+        """Set the secret ``name`` to ``value`` (one handed over, e.g. by the portal to a hub node)."""
+        self.secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_private(self.secrets_dir / name, value + "\n")
 
     def secret(self, name: str, nbytes: int = 32) -> str:
         """Return the secret ``name``, generating it on first use (file mode 0600, never printed)."""

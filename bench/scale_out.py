@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import secrets
 import statistics
 import sys
 import time
@@ -24,27 +23,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.harness import resolve_localhost_names  # noqa: E402
-from tests.integration.lab import Member, start_server  # noqa: E402
-from tests.integration.machines_lab import NODE_CONFIG, Lab, running_lab, xsrf_of  # noqa: E402
-from tests.integration.oauth import Browser, add_user, browser_client  # noqa: E402
+from tests.integration.lab import start_server  # noqa: E402
+from tests.integration.machines_lab import NODE_CONFIG, Lab, new_member_on, running_lab, xsrf_of  # noqa: E402
+from tests.integration.oauth import Browser, browser_client  # noqa: E402
 from tests.integration.slurm import SLURM_CONF  # noqa: E402
 from tests.machine import Machine  # noqa: E402
-
-
-def placed_on(lab: Lab, hub_id: str, other: str, prefix: str) -> tuple[str, str]:
-    """A new member's name and password, placed on ``hub_id`` (the ``other`` hub drained meanwhile)."""
-    name = f"{prefix}{secrets.token_hex(3)}"
-    if hub_id == lab.node_hub:
-        lab.add_account(name)
-    assert lab.portal.cli("hubs", "drain", other).returncode == 0
-    try:
-        password = add_user(lab.portal, name)  # type: ignore[arg-type]
-        member = Member(name, password, Browser(lab.portal))  # type: ignore[arg-type]
-        member.portal.sign_in(name, password)
-        assert member.hub_id() == hub_id
-    finally:
-        assert lab.portal.cli("hubs", "undrain", other).returncode == 0
-    return name, password
 
 
 def sign_in_to_lab(lab: Lab, hub_id: str, name: str, password: str) -> float:
@@ -81,10 +64,10 @@ def main() -> None:
         times: dict[str, list[float]] = {"local": [], "slurm": []}
         memory: dict[str, list[float]] = {"local": [], "slurm": []}
         for _ in range(args.members):
-            for kind, hub_id, other, machine in (("local", "1", lab.node_hub, lab.portal.machine),
-                                                 ("slurm", lab.node_hub, "1", lab.compute)):
-                name, password = placed_on(lab, hub_id, other, kind[0])
-                times[kind].append(sign_in_to_lab(lab, hub_id, name, password))
+            for kind, hub_id, machine in (("local", "1", lab.portal.machine), ("slurm", lab.node_hub, lab.compute)):
+                member = new_member_on(lab, hub_id, kind[0])
+                name = member.name
+                times[kind].append(sign_in_to_lab(lab, hub_id, name, member.password))
                 time.sleep(5)  # the kernel settled
                 unit = f"appliance-hub1-{name}" if kind == "local" else None
                 memory[kind].append(resident_mb(machine, f"jupyter-{name}", unit))

@@ -53,11 +53,9 @@ class NodeAdmission:
 
     def _admit(self, request: JoinRequest) -> dict[str, Any]:
         config, home = self.config, self.config.home
-        database: list[tuple[str, str]] = []
-        node = self.directory.join(request.token, request.name, request.address, request.proxy_port,
-                                   request.first_api_port, request.hub_count,
-                                   prepare=lambda node: database.append(self._database(node)))
-        (postgres_url, ca), = database
+        node, (postgres_url, ca) = self.directory.join(request.token, request.name, request.address,
+                                                       request.proxy_port, request.first_api_port, request.hub_count,
+                                                       prepare=self._database)
         credentials = hub_credentials(home)
         secrets = {addresses.PORTAL_SERVICE_TOKEN_SECRET: home.secret(addresses.PORTAL_SERVICE_TOKEN_SECRET),
                    STORAGE_TOKEN_SECRET: home.secret(STORAGE_TOKEN_SECRET)}
@@ -110,12 +108,10 @@ class NodeAdmission:
                 if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
                     connection.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
                         sql.Identifier(name), sql.Identifier(role)))
-        if not config.nodes.address:  # a node on this very machine
-            return f"postgresql://{role}:{quote(password, safe='')}@127.0.0.1:{config.postgres.port}/" \
-                   f"{appliance_database}", ""
-        url = (f"postgresql://{role}:{quote(password, safe='')}@{config.nodes.address}:{config.postgres.port}/"
+        address = config.nodes.address  # none: a node on this very machine, over loopback
+        url = (f"postgresql://{role}:{quote(password, safe='')}@{address or '127.0.0.1'}:{config.postgres.port}/"
                f"{appliance_database}")
-        return url, EmbeddedCluster(home, config.postgres).network_certificate(config.nodes.address)
+        return url, EmbeddedCluster(home, config.postgres).network_certificate(address) if address else ""
 
 
 class NodeHubs:

@@ -53,7 +53,7 @@ class AccessFeed(Protocol):
 
 class DiscoveryAPI:
     def __init__(self, registry: HubRegistry, session_user: SessionUser, access: AccessFeed,
-                 configured: Callable[[str], Awaitable[bool]] | None = None):
+                 configured: Callable[[str], Awaitable[bool]]):
         self.registry = registry
         self.session_user = session_user
         self.access = access
@@ -97,7 +97,7 @@ class DiscoveryAPI:
 
     async def register(self, request: Request) -> Response:
         hub_id, credential = self._hub(request)
-        if self.configured is not None and not await self.configured(hub_id):
+        if not await self.configured(hub_id):
             raise NoSuchHub(f"hub {hub_id} is neither one of the portal machine's hubs nor a joined node's (a node "
                             "removed with `appliance nodes remove`?): stop the appliance on its machine, or join it "
                             "again with a new token.")

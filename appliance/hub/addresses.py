@@ -135,9 +135,10 @@ class Addresses:
         return self.portal_url.rstrip("/") or f"http://{_reachable(self.portal_host)}:{self.portal_port}"
 
     @property
-    def portal_for_servers(self) -> str:
-        """The portal as members' servers reach it (the storage API): where servers may run on other machines (Slurm
-        jobs, a hub node's), at this machine's private address; else as the appliance's own processes reach it."""
+    def portal_private_url(self) -> str:
+        """The portal on the lab's private network, as hub nodes and members' servers (Slurm jobs included, on other
+        machines) reach it: at the portal machine's private address (nodes.address), the one a hub node joined,
+        else as the appliance's own processes reach it."""
         if self.node_address and not self.portal_url:
             return f"http://{_host(self.node_address)}:{self.portal_port}"
         return self.portal_local
@@ -213,7 +214,7 @@ def _is_address(host: str) -> bool:
 
 
 def hub_api_url(host: str, port: int, hub_id: str) -> str:
-    return f"http://{f'[{host}]' if ':' in host else host}:{port}{base_url(hub_id)}hub/api/"
+    return f"http://{_host(host)}:{port}{base_url(hub_id)}hub/api/"
 
 
 def base_url(hub_id: str) -> str:

@@ -149,7 +149,7 @@ def hub_config(config: HubSources, hub_id: str, credential: str) -> TraitletsCon
     c.ApplianceAuthenticator.login_service = "the lab's portal"
     c.ApplianceAuthenticator.research_url = f"{portal_public}/research"
     update_portal_owned(c, portal_public)
-    update_spawner(c, config, hub_id, spawner, config.addresses.portal_for_servers, tornado_settings)
+    update_spawner(c, config, hub_id, spawner, config.addresses.portal_private_url, tornado_settings)
     update_idle_culler(c, config.hubs.idle_timeout_s)
     # the hub's user servers and services carry the supervisor's mark: `appliance stop` ends them too
     # (a hub that dies alone leaves them running, and takes them up again when it is back)
@@ -161,7 +161,7 @@ def hub_config(config: HubSources, hub_id: str, credential: str) -> TraitletsCon
     return c
 
 
-def update_spawner(c: TraitletsConfig, config: HubSources, hub_id: str, spawner: str, portal_for_servers: str,
+def update_spawner(c: TraitletsConfig, config: HubSources, hub_id: str, spawner: str, portal_private_url: str,
                    tornado_settings: dict[str, Any]) -> None:
     """User servers: JupyterLab on the portal's storage, framed by the portal, with the hubs' limits (only
     the systemd spawner enforces them)."""
@@ -190,7 +190,7 @@ def update_spawner(c: TraitletsConfig, config: HubSources, hub_id: str, spawner:
                       "--ResourceUseDisplay.enable_prometheus_metrics=False"]
     c.Spawner.mem_limit = config.hubs.memory_limit or None
     c.Spawner.cpu_limit = config.hubs.cpu_limit_cores or None
-    c.StorageEnvMixin.storage_url = f"{portal_for_servers}/api/storage/v1"
+    c.StorageEnvMixin.storage_url = f"{portal_private_url}/api/storage/v1"
     c.StorageEnvMixin.storage_token_key = home.secret(TOKEN_SECRET)
     c.StorageEnvMixin.storage_token_lifetime_s = config.storage.token_lifetime_s
     c.StorageEnvMixin.storage_mounts = config.storage.mounts

@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 from sqlalchemy import Engine, func, select, text, update
 
@@ -16,6 +17,7 @@ from appliance.nodes.tables import join_tokens, nodes
 
 SPENT = ("this join token was already used or has expired; make a new one on the portal's machine with "
          "`appliance nodes token`.")
+T = TypeVar("T")
 JOIN_LOCK = 0x6E6F6465  # "node": joins number their nodes one at a time
 
 
@@ -71,9 +73,10 @@ class NodeDirectory:
         return value
 
     def join(self, token: str, name: str, address: str, proxy_port: int, first_api_port: int, hub_count: int,
-             prepare: Callable[[Node], None] = lambda node: None) -> Node:
+             prepare: Callable[[Node], T]) -> tuple[Node, T]:
         """Record a machine as a node, spending ``token``, once ``prepare`` (what the node needs elsewhere: its
-        databases) has succeeded. A refused join, or one whose ``prepare`` raised, leaves the token unspent."""
+        databases) has succeeded; the node and what ``prepare`` made. A refused join, or one whose ``prepare``
+        raised, leaves the token unspent."""
         if not token or len(token) > 128:
             raise JoinRefused(SPENT)
         with self.engine.begin() as connection:
@@ -93,8 +96,9 @@ class NodeDirectory:
                 hub_count=hub_count).returning(*_COLUMNS)).one()
             connection.execute(update(join_tokens).where(join_tokens.c.digest == claimed.digest)
                                .values(node_number=number))
-            prepare(Node(*row))
-        return Node(*row)
+            node = Node(*row)
+            prepared = prepare(node)
+        return node, prepared
 
     def nodes(self) -> list[Node]:
         with self.engine.connect() as connection:
@@ -110,15 +114,7 @@ class NodeDirectory:
 
     def serves(self, hub_id: str) -> bool:
         """Whether ``hub_id`` is a hub of a node that has joined and is not being removed."""
-        if not hub_id.isdigit():
-            return False
-        number, index = divmod(int(hub_id), HUBS_PER_NODE)
-        if index < 1:
-            return False
-        with self.engine.connect() as connection:
-            found = connection.execute(select(nodes.c.number).where(
-                nodes.c.number == number, nodes.c.hub_count >= index, ~nodes.c.removing)).first()
-        return found is not None
+        return any(hub_id in node.hub_ids for node in self.nodes() if not node.removing)
 
     def set_removing(self, name: str) -> Node:
         node = self.node(name)

@@ -45,15 +45,21 @@ class Member:
         return hub
 
 
-def join_token(portal: Appliance, node_address: str = "") -> str:
-    """A join token made by `appliance nodes token`, whose printed command names the portal as nodes reach it: at
-    ``node_address`` (its nodes.address), else on loopback."""
+def join_command(portal: Appliance) -> tuple[str, str]:
+    """(portal URL, join token) of the command `appliance nodes token` prints."""
     made = portal.cli("nodes", "token")
     assert made.returncode == 0, made.stderr
     found = re.search(r"appliance join (\S+) --token (\S+)", made.stdout)
-    expected = f"http://{node_address}:{portal.portal_port}" if node_address else portal.portal_url
-    assert found is not None and found[1] == expected, made.stdout
-    return found[2]
+    assert found is not None, made.stdout
+    return found[1], found[2]
+
+
+def join_token(portal: Appliance, node_address: str = "") -> str:
+    """A join token made by `appliance nodes token`, whose printed command names the portal as nodes reach it: at
+    ``node_address`` (its nodes.address), else on loopback."""
+    url, token = join_command(portal)
+    assert url == (f"http://{node_address}:{portal.portal_port}" if node_address else portal.portal_url)
+    return token
 
 
 def server_log(appliance: Appliance, name: str) -> Path:

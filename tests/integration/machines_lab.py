@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 from tests.harness import DOMAINS
-from tests.integration.lab import Member, server_url, start_server, wait_for
+from tests.integration.lab import Member, join_command, server_url, start_server, wait_for
 from tests.integration.oauth import Browser
 from tests.integration.slurm import SLURM_CONF
 from tests.machine import LAB_PACKAGES, Machine, PrivateNetwork, installed_root
@@ -135,11 +135,9 @@ def running_lab(network_name: str = "lab", subnet: str = "10.77.0.0/24") -> Iter
         wait_for(lambda: " idle " in node.run("sinfo", "-h", check=False).stdout, 60, "the compute node to be idle")
         on_portal, on_node = MachineAppliance(portal), MachineAppliance(node)
         start(on_portal)
-        made = on_portal.cli("nodes", "token")
-        assert made.returncode == 0, made.stderr
-        found = re.search(r"appliance join (\S+) --token (\S+)", made.stdout)
-        assert found is not None and found[1] == f"http://{portal.address}:{PORTAL_PORT}", made.stdout
-        joined = on_node.cli("join", found[1], "--token", found[2], "--address", node.address)
+        url, token = join_command(on_portal)  # type: ignore[arg-type]
+        assert url == f"http://{portal.address}:{PORTAL_PORT}"
+        joined = on_node.cli("join", url, "--token", token, "--address", node.address)
         assert joined.returncode == 0, joined.stderr
         hub = re.search(r"with hubs (\d+)", joined.stdout)
         assert hub is not None, joined.stdout
@@ -166,17 +164,19 @@ def xsrf_of(browser: httpx.Client, server: str) -> str:
                  if cookie.name == "_xsrf" and cookie.domain.lstrip(".") == host), "") or ""
 
 
-def member_on_the_node(lab: Lab, prefix: str) -> Member:
-    """A new member, signed in at the portal while the portal's own hub is drained: discovery places them on the
-    node's hub."""
+def new_member_on(lab: Lab, hub_id: str, prefix: str) -> Member:
+    """A new member, signed in at the portal while the other hub is drained: discovery places them on ``hub_id``,
+    the node's (lab.node_hub) or the portal machine's own ("1")."""
     name = f"{prefix}{secrets.token_hex(3)}"
-    lab.add_account(name)
-    assert lab.portal.cli("hubs", "drain", "1").returncode == 0
+    other = "1" if hub_id == lab.node_hub else lab.node_hub
+    if hub_id == lab.node_hub:
+        lab.add_account(name)
+    assert lab.portal.cli("hubs", "drain", other).returncode == 0
     try:
         member = Member.new(lab.portal, name)  # type: ignore[arg-type]
-        assert member.hub_id() == lab.node_hub
+        assert member.hub_id() == hub_id
     finally:
-        assert lab.portal.cli("hubs", "undrain", "1").returncode == 0
+        assert lab.portal.cli("hubs", "undrain", other).returncode == 0
     return member
 
 

@@ -25,7 +25,7 @@ from tests.integration.machines_lab import (
     POSTGRES_PORT,
     PROXY_PORT,
     Lab,
-    member_on_the_node,
+    new_member_on,
     open_lab,
     running_lab,
     saved_notebook,
@@ -43,7 +43,7 @@ def lab() -> Iterator[Lab]:
 
 def test_a_member_on_the_nodes_hub_gets_jupyterlab_on_the_node_and_saves_into_the_portals_database(lab: Lab) -> None:
     portal = lab.portal
-    member = member_on_the_node(lab, "n")
+    member = new_member_on(lab, lab.node_hub, "n")
     with browser_client(timeout=120) as browser:
         server = open_lab(lab, member, lab.node_hub, browser)
         assert server.startswith(f"http://{member.name}.hub.{DOMAIN}:{PROXY_PORT}/hubs/{lab.node_hub}/user/")
@@ -62,7 +62,7 @@ def test_a_member_on_the_nodes_hub_gets_jupyterlab_on_the_node_and_saves_into_th
 
 
 def test_a_cancelled_job_is_seen_and_a_new_start_gets_a_new_job(lab: Lab) -> None:
-    member = member_on_the_node(lab, "c")
+    member = new_member_on(lab, lab.node_hub, "c")
     account = f"jupyter-{member.name}"
     with browser_client(timeout=120) as browser:
         open_lab(lab, member, lab.node_hub, browser)
@@ -76,9 +76,9 @@ def test_a_cancelled_job_is_seen_and_a_new_start_gets_a_new_job(lab: Lab) -> Non
     assert second is not None and second[0] != first[0]
 
 
-def psql(machine: Machine, conninfo: str, password: str) -> subprocess.CompletedProcess[str]:
-    return machine.run("env", f"PGPASSWORD={password}", "psql", conninfo, "-tAc", "SELECT ssl FROM pg_stat_ssl "
-                       "WHERE pid = pg_backend_pid()", check=False, timeout=30)
+def psql(machine: Machine, conninfo: str, password: str,
+         query: str = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()") -> subprocess.CompletedProcess[str]:
+    return machine.run("env", f"PGPASSWORD={password}", "psql", conninfo, "-tAc", query, check=False, timeout=30)
 
 
 def test_the_node_reaches_the_portals_database_over_verified_tls_as_its_own_role_and_nothing_else_does(
@@ -99,14 +99,13 @@ def test_the_node_reaches_the_portals_database_over_verified_tls_as_its_own_role
                          f"sslrootcert={ca}", superuser)
     assert refused.returncode != 0 and "rejects connection" in refused.stderr, refused.stderr
     # the role of the node may not read members' notebooks
-    reading = node.run("env", f"PGPASSWORD={password}", "psql", f"host={address} port={POSTGRES_PORT} "
-                       f"dbname=appliance user={role} sslmode=verify-full sslrootcert={ca}", "-tAc",
-                       "SELECT count(*) FROM storage.files", check=False, timeout=30)
+    reading = psql(node, f"host={address} port={POSTGRES_PORT} dbname=appliance user={role} sslmode=verify-full "
+                         f"sslrootcert={ca}", password, "SELECT count(*) FROM storage.files")
     assert reading.returncode != 0 and "permission denied" in reading.stderr, reading.stderr
 
 
 def test_powering_the_node_off_moves_its_member_to_the_portals_hub_with_what_they_saved(lab: Lab) -> None:
-    member = member_on_the_node(lab, "p")
+    member = new_member_on(lab, lab.node_hub, "p")
     with browser_client(timeout=120) as browser:
         server = open_lab(lab, member, lab.node_hub, browser)
         saved = browser.put(f"{server}/api/contents/last.ipynb", headers={"X-XSRFToken": xsrf_of(browser, server)},

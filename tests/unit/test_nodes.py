@@ -26,7 +26,7 @@ def test_a_hub_node_runs_its_proxy_and_its_hubs_which_reach_the_portal_over_the_
     first = config.hubs.first_port
     assert addresses.api_port("201") == first and addresses.api_port("202") == first + 1
     assert addresses.portal_local == "http://10.0.0.5:8000" and addresses.hub_ip == "10.0.0.6"
-    assert addresses.portal_for_servers == "http://10.0.0.5:8000"  # its members' servers, Slurm jobs included
+    assert addresses.portal_private_url == "http://10.0.0.5:8000"  # its members' servers, Slurm jobs included
     assert addresses.hub_api_url("202") == f"http://10.0.0.6:{first + 1}/hubs/202/hub/api/"
     assert addresses.members_isolated and addresses.hub_origin == "https://hub.lab.example.org"
     children = build_children(config)
@@ -39,7 +39,7 @@ def test_the_portal_machine_keeps_its_own_hubs_on_loopback_without_a_private_add
     config = load_config(home=tmp_path, environ={})
     assert not config.nodes.is_hub_node and config.addresses.hub_ids == ["1", "2"]
     assert config.addresses.hub_ip == "127.0.0.1"
-    assert config.addresses.portal_for_servers == config.addresses.portal_local == "http://127.0.0.1:8000"
+    assert config.addresses.portal_private_url == config.addresses.portal_local == "http://127.0.0.1:8000"
 
 
 def test_with_a_private_address_the_portal_machines_hubs_and_servers_reach_each_other_there(tmp_path: Path) -> None:
@@ -48,7 +48,7 @@ def test_with_a_private_address_the_portal_machines_hubs_and_servers_reach_each_
     config = load_config(home=tmp_path, environ={"APPLIANCE_NODES_ADDRESS": "10.0.0.5"})
     addresses = config.addresses
     assert addresses.hub_ip == "10.0.0.5" and addresses.hub_api_url("1").startswith("http://10.0.0.5:")
-    assert addresses.portal_for_servers == "http://10.0.0.5:8000"
+    assert addresses.portal_private_url == "http://10.0.0.5:8000"
     assert addresses.portal_local == "http://127.0.0.1:8000"
 
 
