@@ -25,7 +25,7 @@ from appliance.errors import ConfigError
 from appliance.gallery.settings import GallerySettings
 from appliance.home import SYSTEM_HOME, Home, default_home
 from appliance.hub.addresses import Addresses
-from appliance.hub.settings import HubSettings, SlurmSettings
+from appliance.hub.settings import HubSettings, KubernetesSettings, SlurmSettings
 from appliance.identity.settings import IdentitySettings
 from appliance.knobs import KnobInfo, describe
 from appliance.nodes import NodesSettings
@@ -49,6 +49,7 @@ SECTIONS: dict[str, type] = {
     "audit": AuditSettings,
     "hubs": HubSettings,
     "slurm": SlurmSettings,
+    "kubernetes": KubernetesSettings,
     "nodes": NodesSettings,
     "proxy": ProxySettings,
     "postgres": PostgresSettings,
@@ -73,6 +74,7 @@ class Config:
     audit: AuditSettings
     hubs: HubSettings
     slurm: SlurmSettings
+    kubernetes: KubernetesSettings
     nodes: NodesSettings
     proxy: ProxySettings
     postgres: PostgresSettings

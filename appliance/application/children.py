@@ -106,11 +106,13 @@ def hub_spec(config: Config, hub_id: str) -> ChildSpec:
     # JupyterHub's health probe, answered at once and logged only at debug level: readiness and health
     host = config.addresses.hub_ip
     health = http_ok(f"http://{host}:{port}{base}hub/health")
+    # the Kubernetes client reads it when the hub imports it (hubs.spawner = "kubernetes")
+    kubeconfig = {"KUBECONFIG": config.kubernetes.kubeconfig} if config.kubernetes.kubeconfig else {}
     return ChildSpec(
         name=addresses.hub_component(hub_id),
         description=f"hub {hub_id}",
         argv=[sys.executable, "-m", "appliance.application.hub", hub_id],
-        env={"APPLIANCE_HUB_CREDENTIAL": hub_credential(config, hub_id)},
+        env={"APPLIANCE_HUB_CREDENTIAL": hub_credential(config, hub_id), **kubeconfig},
         cwd=state,  # JupyterHub reads a jupyterhub_config.py in its working directory: there is none here
         ready=health,
         health=health,

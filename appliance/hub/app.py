@@ -366,6 +366,23 @@ class StorageEnvMixin(Configurable):
         return env
 
 
+class ConfigurationOnlyMixin:
+    """Ignores the options a member may post with their start (the hub API's ``servers!user``): batchspawner
+    merges them into the job script's variables (a partition, a memory, a command of their choosing), and
+    KubeSpawner applies a profile they name. The appliance's configuration alone shapes a member's server."""
+
+    user: Any  # the Spawner's
+    user_options: dict[str, Any]
+    log: Any
+
+    async def start(self) -> Any:
+        if self.user_options:
+            self.log.warning("ignoring %s's start options %s: the appliance's configuration shapes their server",
+                             self.user.name, sorted(self.user_options))
+            self.user_options = {}
+        return await super().start()  # type: ignore[misc]
+
+
 class MemberAccountMixin(Configurable):
     """The member's own system user (``jupyter-<name>``, made at their first start by a hub running as root,
     with no password, its home under the appliance's home), which their server runs as: the local spawner's

@@ -18,7 +18,7 @@ from appliance.home import Home
 from appliance.hub import addresses, lockdown
 from appliance.hub.access import SERVER_AUTH_CACHE_S
 from appliance.hub.addresses import Addresses
-from appliance.hub.settings import HubSettings, SlurmSettings
+from appliance.hub.settings import HubSettings, KubernetesSettings, SlurmSettings
 from appliance.postgres import PostgresSettings, database_url
 from appliance.proxy import STRICT_TRANSPORT_SECURITY, ProxySettings
 from appliance.proxy import TOKEN_SECRET as PROXY_TOKEN_SECRET
@@ -31,10 +31,13 @@ SYSTEMD_RUNNING = Path("/run/systemd/system")
 LAB_SETTINGS = Path(__file__).parent / "lab_settings"  # JupyterLab's defaults for members: no news prompt
 HUB_TEMPLATES = Path(__file__).parent / "templates"  # JupyterHub's pages, without the links the portal replaces
 SPAWNER_CLASSES = {"local": "appliance.hub.app.LocalSpawner", "systemd": "appliance.hub.app.ApplianceSystemdSpawner",
-                   "slurm": "appliance.hub.slurm.ApplianceSlurmSpawner"}
+                   "slurm": "appliance.hub.slurm.ApplianceSlurmSpawner",
+                   "kubernetes": "appliance.hub.kubernetes.ApplianceKubeSpawner"}
 # in every member's server, besides those the venv enables: the gallery's endpoints (publish) and the memory
 # in JupyterLab's status bar; JupyterLab finds the gallery's extension, prebuilt, in LABEXTENSIONS
 SERVER_EXTENSIONS = {"appliance.singleuser": True, "jupyter_resource_usage": True}
+DEFAULT_KUBECONFIG = Path.home() / ".kube" / "config"  # the Kubernetes client's, as kubectl's
+IN_CLUSTER = "KUBERNETES_SERVICE_HOST"  # set in every pod: a hub running in the cluster uses its service account
 SLURM_COMMANDS = ("sbatch", "squeue", "scancel")  # what the Slurm spawner runs, on the hub's machine
 IDLE_CULLER = "idle-culler"  # the managed service's name, and its role's
 
@@ -60,12 +63,14 @@ class HubSources(Protocol):
     def postgres(self) -> PostgresSettings: ...
     @property
     def slurm(self) -> SlurmSettings: ...
+    @property
+    def kubernetes(self) -> KubernetesSettings: ...
 
 
-def spawner_choice(hubs: HubSettings) -> tuple[str, str]:
-    """(spawner, isolation) for this machine; asking for systemd where it cannot work fails now, not
+def spawner_choice(config: HubSources) -> tuple[str, str]:
+    """(spawner, isolation) for this machine; asking for a spawner where it cannot work fails now, not
     at the first spawn's time-out."""
-    wanted = hubs.spawner
+    wanted = config.hubs.spawner
     if wanted == "slurm":
         missing = [command for command in SLURM_COMMANDS if shutil.which(command) is None]
         if missing:
@@ -73,6 +78,9 @@ def spawner_choice(hubs: HubSettings) -> tuple[str, str]:
                               hint="Install Slurm's client (apt-get install slurm-client) with the cluster's "
                                    "slurm.conf and munge key, then start the appliance again.")
         return "slurm", "slurm"  # each job as the member's own user, on the cluster's nodes
+    if wanted == "kubernetes":
+        check_kubernetes(config)
+        return "kubernetes", "kubernetes"
     systemd = SYSTEMD_RUNNING.is_dir()
     if wanted == "systemd" and not systemd:
         raise ConfigError("hubs.spawner = 'systemd', but systemd is not running on this machine (no "
@@ -82,13 +90,36 @@ def spawner_choice(hubs: HubSettings) -> tuple[str, str]:
     return "local", "none"
 
 
+def check_kubernetes(config: HubSources) -> None:
+    """What pods need of this machine and of the configuration (docs/kubernetes.md)."""
+    kubernetes, problem, hint = config.kubernetes, "", ""
+    if not kubernetes.image:
+        problem = "kubernetes.image is empty"
+        hint = "Build the members' server image (docs/kubernetes.md), push it where the cluster pulls from, " \
+               "and set kubernetes.image to it."
+    elif not config.addresses.node_address:
+        problem = "nodes.address is empty: pods reach the hub's API and the storage API over the network"
+        hint = "Set nodes.address to this machine's address on the network the cluster's pods reach."
+    elif config.storage.mounts:
+        problem = "storage.mounts are folders on this machine, which members' pods do not have"
+        hint = "Empty storage.mounts (members' notebooks are in the storage either way)."
+    elif kubernetes.kubeconfig and not Path(kubernetes.kubeconfig).is_file():
+        problem = f"kubernetes.kubeconfig {kubernetes.kubeconfig} is not a file"
+        hint = "Copy the cluster's kubeconfig there (kubectl config view --minify --raw), or fix the path."
+    elif not kubernetes.kubeconfig and IN_CLUSTER not in os.environ and not DEFAULT_KUBECONFIG.is_file():
+        problem = f"there is no kubeconfig and the hub does not run inside the cluster (no {DEFAULT_KUBECONFIG})"
+        hint = "Set kubernetes.kubeconfig to a kubeconfig for the cluster."
+    if problem:
+        raise ConfigError(f"hubs.spawner = 'kubernetes', but {problem}.", hint=hint)
+
+
 def hub_config(config: HubSources, hub_id: str, credential: str) -> TraitletsConfig:
     home, state = config.home, config.home.root / "hubs" / hub_id
     state.mkdir(parents=True, exist_ok=True)
     registry = make_url(database_url(home, config.postgres))
     hub_database = registry.set(database=addresses.database_name(hub_id))
     ensure_database(hub_database.render_as_string(hide_password=False), str(registry.database))
-    spawner, isolation = spawner_choice(config.hubs)
+    spawner, isolation = spawner_choice(config)
     portal_public = config.addresses.portal_origin
     portal_local = config.addresses.portal_local
     # for the hub and user servers alike: framed by the portal only; over HTTPS, HSTS and no cookie in clear
@@ -203,6 +234,9 @@ def update_spawner(c: TraitletsConfig, config: HubSources, hub_id: str, spawner:
     c.ApplianceSlurmSpawner.partition = config.slurm.partition
     c.ApplianceSlurmSpawner.time_limit = config.slurm.time_limit
     c.ApplianceSlurmSpawner.job_ip = config.slurm.job_ip
+    c.ApplianceKubeSpawner.namespace = config.kubernetes.namespace
+    c.ApplianceKubeSpawner.image = config.kubernetes.image
+    c.ApplianceKubeSpawner.pod_name_template = f"appliance-hub{hub_id}-{{user_server}}"
 
 
 def update_portal_owned(c: TraitletsConfig, portal_public: str) -> None:

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from appliance.errors import ConfigError
 from appliance.knobs import knob
 
-SPAWNERS = ("auto", "local", "systemd", "slurm")
+SPAWNERS = ("auto", "local", "systemd", "slurm", "kubernetes")
 MEMORY = re.compile(r"[0-9]+(\.[0-9]+)?[KMGT]")  # JupyterHub's ByteSpecification, with a unit
+DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")  # a Kubernetes namespace
 TIME_LIMIT = re.compile(r"[0-9]+|([0-9]+-)?[0-9]+:[0-9]{2}(:[0-9]{2})?")  # sbatch --time's forms, most of them
 
 
@@ -30,7 +31,8 @@ class HubSettings:
         "auto", "How hubs start user servers: 'systemd' (a transient unit per server, with limits; needs "
                 "systemd as PID 1 and the appliance running as root), 'local' (a process per server, as the "
                 "member's own system user when run as root; no isolation), 'slurm' (a Slurm job per server, as "
-                "the member's own system user: see [slurm]), or 'auto' (systemd when it can).")
+                "the member's own system user: see [slurm]), 'kubernetes' (a pod per server in the lab's cluster: see "
+                "[kubernetes]), or 'auto' (systemd when it can).")
     idle_timeout_s: int = knob(
         3600, "Seconds a member's server may sit idle (no activity from their browser or kernels) before the "
               "hub's idle culler stops it; their notebooks are safe in the storage, and their next visit starts "
@@ -38,13 +40,15 @@ class HubSettings:
               "when the hubs restart.")
     memory_limit: str = knob(
         "2G", "Memory each member's server may use, with its kernels: a number with K, M, G or T (powers of "
-              "1024), e.g. 512M or 2G. Empty means no limit. Enforced by the systemd spawner, asked of Slurm "
-              "as the job's memory by the slurm spawner (the local one limits nothing); takes effect for servers "
+              "1024), e.g. 512M or 2G. Empty means no limit. Enforced by the systemd spawner and by Kubernetes (the "
+              "pod's request and limit), asked of Slurm as the job's memory (the local spawner limits nothing); "
+              "takes effect for servers "
               "started after the hubs restart.")
     cpu_limit_cores: float = knob(
         1.0, "CPUs each member's server may use, with its kernels, e.g. 0.5 or 2. 0 means no limit. Enforced "
-             "by the systemd spawner, asked of Slurm (rounded up) by the slurm spawner (the local one limits "
-             "nothing); takes effect for servers started after the hubs restart.")
+             "by the systemd spawner and by Kubernetes (the pod's request and limit), asked of Slurm (rounded "
+             "up) by the slurm spawner (the local one limits nothing); takes effect for servers started after "
+             "the hubs restart.")
 
     def __post_init__(self) -> None:
         if not 0 <= self.count <= 64:
@@ -88,3 +92,28 @@ class SlurmSettings:
         if self.time_limit and not TIME_LIMIT.fullmatch(self.time_limit):
             raise ConfigError(f"slurm.time_limit = {self.time_limit!r}: must be minutes, or [days-]hours:minutes"
                               "[:seconds] as Slurm writes it, e.g. 8:00:00, or empty.")
+
+
+# The pod runs the appliance's environment from the image, at the same path as on the hub's machine; it reaches the
+# hub's API and the storage API at the machine's private address (nodes.address), and the hub's proxy reaches the
+# pod at its IP (hub/kubernetes.py, docs/kubernetes.md).
+@dataclass(frozen=True)
+class KubernetesSettings:
+    """[kubernetes] Members' servers as pods in the lab's Kubernetes cluster (hubs.spawner = "kubernetes")."""
+
+    namespace: str = knob("jupyter", "Namespace members' pods run in; it must exist, and the hub's credentials "
+                                     "must be allowed to manage pods there.")
+    image: str = knob(
+        "", "Image members' servers run: the appliance installed at the same path as on the hubs' machine, of the "
+            "same version (docs/kubernetes.md builds one). Required with hubs.spawner = 'kubernetes'.")
+    kubeconfig: str = knob(
+        "", "The kubeconfig file hubs reach the cluster's API with (its current context). Empty means the hub's "
+            "own service account inside the cluster, else /root/.kube/config.")
+
+    def __post_init__(self) -> None:
+        if not DNS_LABEL.fullmatch(self.namespace):
+            raise ConfigError(f"kubernetes.namespace = {self.namespace!r}: must be a Kubernetes name: lower-case "
+                              "letters, digits and '-', at most 63, e.g. jupyter.")
+        if self.image != self.image.strip() or " " in self.image:
+            raise ConfigError(f"kubernetes.image = {self.image!r}: must be an image reference without spaces, "
+                              "e.g. registry.lab.example.org/appliance-server:0.1.0.")

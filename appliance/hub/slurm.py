@@ -9,9 +9,8 @@ batchspawner's are changed here, by subclassing and configuration:
   batchspawner-singleuser in the member's job, so the member: they could set ``exec_prefix`` or
   ``batch_submit_cmd``, commands the hub runs as root at their next start. ``JobPortHandler`` takes its
   place and accepts the one thing the wrapper sends, the port, while the start waits for it.
-- The member's start options. batchspawner merges ``user_options`` into the job script's variables, and a
-  member may post options with their start (the hub API's ``servers!user``): they could choose their own
-  partition, memory or command. The appliance's configuration alone shapes the job.
+- The member's start options, which batchspawner merges into the job script's variables: ignored
+  (``ConfigurationOnlyMixin``).
 - The user the job runs as: the member's own system user (``jupyter-<name>``, as the local spawner makes
   it), which the cluster's nodes must know by the same uid; submitted with ``runuser`` from the hub (root),
   where batchspawner's default needs sudo.
@@ -35,7 +34,7 @@ from jupyterhub.apihandlers import default_handlers as api_handlers
 from tornado import web
 from traitlets import Unicode, default
 
-from appliance.hub.app import MemberAccountMixin, StorageEnvMixin
+from appliance.hub.app import ConfigurationOnlyMixin, MemberAccountMixin, StorageEnvMixin
 
 # how often the hub asks Slurm whether each member's job still runs (JupyterHub's default is 30 s): a cancelled or
 # expired job is seen within this, at one squeue per running server each time
@@ -71,7 +70,8 @@ api_handlers[:] = [(path, JobPortHandler if handler is BatchSpawnerAPIHandler el
                    for path, handler in api_handlers]
 
 
-class ApplianceSlurmSpawner(MemberAccountMixin, StorageEnvMixin, UpstreamSlurmSpawner):  # type: ignore[misc]
+class ApplianceSlurmSpawner(ConfigurationOnlyMixin, MemberAccountMixin, StorageEnvMixin,
+                            UpstreamSlurmSpawner):  # type: ignore[misc]
     """A member's server as a Slurm job of their own system user, with the hubs' limits as its request
     (hubs.memory_limit, hubs.cpu_limit_cores) and the [slurm] section's partition and time limit."""
 
@@ -136,11 +136,6 @@ class ApplianceSlurmSpawner(MemberAccountMixin, StorageEnvMixin, UpstreamSlurmSp
         return self.job_ip if ipaddress.ip_address(self.job_ip).is_loopback else str(super().state_gethost())
 
     async def start(self) -> Any:
-        chosen: dict[str, Any] = self.user_options
-        if chosen:
-            self.log.warning("ignoring %s's start options %s: the appliance's configuration shapes their job",
-                             self.user.name, sorted(chosen))
-            chosen.clear()
         if os.geteuid() == 0:
             self.ensure_member_folders(await self.ensure_system_user())
         return await super().start()

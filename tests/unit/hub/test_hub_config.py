@@ -6,6 +6,7 @@ against a fake ``systemdspawner.systemd`` module, which records the unit it woul
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -231,3 +232,133 @@ def test_a_slurm_hub_without_slurms_commands_is_refused_before_it_starts(tmp_pat
         configure(tmp_path, monkeypatch, APPLIANCE_HUBS_SPAWNER="slurm")
     assert "hubs.spawner = 'slurm', but Slurm's no-such-sbatch is not on this machine" in str(error.value)
     assert "apt-get install slurm-client" in str(error.value)
+
+
+KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters: [{name: lab, cluster: {server: "https://10.0.0.9:6443", insecure-skip-tls-verify: true}}]
+users: [{name: hub, user: {token: not-a-real-token}}]
+contexts: [{name: lab, context: {cluster: lab, user: hub}}]
+current-context: lab
+"""
+
+
+def kubernetes_env(tmp_path: Path, **env: str) -> dict[str, str]:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(KUBECONFIG)
+    return {"APPLIANCE_HUBS_SPAWNER": "kubernetes", "APPLIANCE_KUBERNETES_IMAGE": "registry.lab/server:0.1.0",
+            "APPLIANCE_KUBERNETES_KUBECONFIG": str(kubeconfig), "APPLIANCE_NODES_ADDRESS": "10.0.0.5", **env}
+
+
+async def pod_of(c: TraitletsConfig, kubeconfig: str, name: str = "ada") -> dict[str, Any]:
+    """The pod a hub of configuration ``c`` asks the cluster for, for member ``name``, as KubeSpawner sends it."""
+    from kubernetes_asyncio.client import ApiClient
+    from kubernetes_asyncio.config import kube_config
+
+    from appliance.hub.kubernetes import ApplianceKubeSpawner
+
+    # the hub process is given KUBECONFIG (application/children.py); the client reads it when first imported
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", kubeconfig)
+        hub = Hub(ip=c.JupyterHub.hub_ip, port=c.JupyterHub.hub_port, base_url=c.JupyterHub.base_url)
+        user = SimpleNamespace(name=name, id=7, url=f"/hubs/3/user/{name}/")
+        server = ApplianceKubeSpawner(user=user, hub=hub, config=c)
+    async with ApiClient() as client:
+        pod: dict[str, Any] = client.sanitize_for_serialization(await server.get_pod_manifest())
+    pod["metadata"]["namespace"] = server.namespace
+    return pod
+
+
+async def test_a_kubernetes_hub_asks_for_a_pod_of_the_image_with_the_limits_and_no_token_for_the_cluster(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = kubernetes_env(tmp_path, APPLIANCE_HUBS_MEMORY_LIMIT="1536M", APPLIANCE_HUBS_CPU_LIMIT_CORES="0.5",
+                         APPLIANCE_KUBERNETES_NAMESPACE="research", APPLIANCE_PORTAL_PORT="8100")
+    c = configure(tmp_path, monkeypatch, **env)
+    assert c.JupyterHub.spawner_class == "appliance.hub.kubernetes.ApplianceKubeSpawner"
+    assert (c.ApplianceHub.spawner_name, c.ApplianceHub.isolation) == ("kubernetes", "kubernetes")
+    assert c.JupyterHub.hub_ip == "10.0.0.5"  # pods reach the hub's API over the network
+    pod = await pod_of(c, env["APPLIANCE_KUBERNETES_KUBECONFIG"])
+
+    assert (pod["metadata"]["namespace"], pod["metadata"]["name"]) == ("research", "appliance-hub3-ada")
+    assert pod["metadata"]["labels"]["app.kubernetes.io/part-of"] == "appliance"
+    assert pod["spec"]["automountServiceAccountToken"] is False  # a member's kernel gets no cluster credentials
+    assert pod["spec"]["securityContext"] == {"fsGroup": 1000}
+    [container] = pod["spec"]["containers"]
+    assert container["image"] == "registry.lab/server:0.1.0"
+    assert container["securityContext"] == {"runAsUser": 1000, "runAsGroup": 1000, "allowPrivilegeEscalation": False}
+    limits = {"memory": 1536 * 1024**2, "cpu": 0.5}
+    assert container["resources"] == {"limits": limits, "requests": limits}
+    assert container["args"] == [*c.Spawner.cmd, *c.Spawner.args]  # the appliance's environment, from the image
+    pod_env = {variable["name"]: variable.get("value") for variable in container["env"]}
+    assert pod_env["APPLIANCE_STORAGE_URL"] == "http://10.0.0.5:8100/api/storage/v1"  # the portal's private address
+    assert StorageTokens(c.StorageEnvMixin.storage_token_key, 60).verify(pod_env["APPLIANCE_STORAGE_TOKEN"]) == "ada"
+    assert pod_env["JUPYTERHUB_API_URL"].startswith(f"http://10.0.0.5:{c.JupyterHub.hub_port}/hubs/3/")
+    assert pod_env["APPLIANCE_STORAGE_MOUNTS"] == ""
+
+
+async def test_the_documented_kubernetes_configuration_gives_the_pod_it_describes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    page = (Path(__file__).resolve().parents[3] / "docs" / "kubernetes.md").read_text()
+    [documented] = re.findall(r"```toml\n(.*?)```", page, re.DOTALL)
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "appliance.toml").write_text(documented)
+    kubeconfig = kubernetes_env(tmp_path)["APPLIANCE_KUBERNETES_KUBECONFIG"]  # for /etc/appliance/kubeconfig
+    c = configure(tmp_path, monkeypatch, APPLIANCE_KUBERNETES_KUBECONFIG=kubeconfig)
+    pod = await pod_of(c, kubeconfig)
+    assert (pod["metadata"]["namespace"], pod["metadata"]["name"]) == ("jupyter", "appliance-hub3-ada")
+    [container] = pod["spec"]["containers"]
+    assert container["image"] == "registry.lab.example.org/appliance-server:0.1.0"
+    assert container["resources"]["requests"] == container["resources"]["limits"] == {"memory": 2 * 1024**3, "cpu": 1}
+    assert {"name": "APPLIANCE_STORAGE_URL", "value": "http://10.0.0.5:8000/api/storage/v1"} in container["env"]
+
+
+@pytest.mark.parametrize(("env", "said", "hint"), [
+    ({"APPLIANCE_KUBERNETES_IMAGE": ""}, "kubernetes.image is empty", "docs/kubernetes.md"),
+    ({"APPLIANCE_NODES_ADDRESS": ""}, "nodes.address is empty", "Set nodes.address"),
+    ({"APPLIANCE_STORAGE_MOUNTS": "shared=/srv/shared"}, "storage.mounts are folders on this machine",
+     "Empty storage.mounts"),
+    ({"APPLIANCE_KUBERNETES_KUBECONFIG": "/nonexistent/kubeconfig"},
+     "kubernetes.kubeconfig /nonexistent/kubeconfig is not a file", "kubectl config view"),
+    ({"APPLIANCE_KUBERNETES_KUBECONFIG": ""}, "there is no kubeconfig and the hub does not run inside",
+     "Set kubernetes.kubeconfig"),
+])
+def test_a_kubernetes_hub_that_pods_could_not_work_with_is_refused_before_it_starts(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], said: str, hint: str) -> None:
+    monkeypatch.setattr(hubconfig, "DEFAULT_KUBECONFIG", tmp_path / "no-kubeconfig")
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    with pytest.raises(ConfigError) as error:
+        configure(tmp_path, monkeypatch, **kubernetes_env(tmp_path, **env))
+    assert f"hubs.spawner = 'kubernetes', but {said}" in str(error.value)
+    assert hint in (error.value.hint or "")
+
+
+@pytest.mark.parametrize(("key", "value", "said"), [
+    ("APPLIANCE_KUBERNETES_NAMESPACE", "Research", "kubernetes.namespace = 'Research': must be a Kubernetes name"),
+    ("APPLIANCE_KUBERNETES_NAMESPACE", "", "kubernetes.namespace = '': must be a Kubernetes name"),
+    ("APPLIANCE_KUBERNETES_IMAGE", "server latest", "kubernetes.image = 'server latest': must be an image"),
+])
+def test_kubernetes_settings_refuse_what_the_cluster_would(tmp_path: Path, key: str, value: str, said: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(home=tmp_path, environ={key: value})
+    assert said in str(error.value)
+
+
+class RecordingSpawner:
+    """Stands in for batchspawner's and KubeSpawner's start, noting the options it was left with."""
+
+    user = SimpleNamespace(name="mallory")
+    log = SimpleNamespace(warning=lambda *args: None)
+
+    async def start(self) -> dict[str, Any]:
+        return dict(self.user_options)  # type: ignore[attr-defined]
+
+
+async def test_a_members_start_options_never_reach_the_spawner() -> None:
+    from appliance.hub.app import ConfigurationOnlyMixin
+
+    class Server(ConfigurationOnlyMixin, RecordingSpawner):
+        pass
+
+    server = Server()
+    server.user_options = {"profile": "gpu", "image": "evil:latest", "req_partition": "admin"}
+    assert await server.start() == {}

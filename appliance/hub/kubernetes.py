@@ -1,0 +1,57 @@
+"""hubs.spawner = "kubernetes": each member's JupyterLab runs as a pod in the lab's cluster, through KubeSpawner.
+
+The pod runs the image named by kubernetes.image, which holds the appliance at the same path as on the hub's
+machine (the server's command and arguments name files there). Notebooks need no volume: the server reaches
+the storage API over the network with the same scoped token as any other, at the portal machine's private
+address, and the hub's API at this machine's (nodes.address). The hub's proxy reaches the pod at its IP, so
+the pods' network must be routed from the hubs' machines (docs/kubernetes.md).
+
+What the pod may do is narrowed here: no token for the cluster's API in it (a member's kernel could otherwise
+act with the namespace's default service account), no privilege escalation, a non-root user, and the member's
+start options ignored (KubeSpawner would apply a profile they name).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubespawner import KubeSpawner
+from traitlets import default
+
+from appliance.hub.app import ConfigurationOnlyMixin, StorageEnvMixin
+
+SERVER_UID = 1000  # the image's member user (docs/kubernetes.md); never root
+
+
+class ApplianceKubeSpawner(ConfigurationOnlyMixin, StorageEnvMixin, KubeSpawner):  # type: ignore[misc]
+    """A member's server as a pod, with the hubs' limits as its request and limit (hubs.memory_limit,
+    hubs.cpu_limit_cores): a member gets what they are promised, and a node never holds more servers than its
+    memory. hub_config names the pods after their hub, so that two hubs never act on one pod."""
+
+    @default("uid")
+    def _default_uid(self) -> int:
+        return SERVER_UID
+
+    @default("gid")
+    def _default_gid(self) -> int:
+        return SERVER_UID
+
+    @default("fs_gid")
+    def _default_fs_gid(self) -> int:
+        return SERVER_UID
+
+    @default("automount_service_account_token")
+    def _default_automount(self) -> bool:
+        return False
+
+    @default("mem_guarantee")
+    def _default_mem_guarantee(self) -> Any:
+        return self.mem_limit
+
+    @default("cpu_guarantee")
+    def _default_cpu_guarantee(self) -> Any:
+        return self.cpu_limit
+
+    @default("extra_labels")
+    def _default_extra_labels(self) -> dict[str, str]:
+        return {"app.kubernetes.io/part-of": "appliance"}  # KubeSpawner says it manages them
