@@ -218,8 +218,11 @@ def test_a_slurm_hub_asks_for_the_hubs_limits_and_quotes_the_job_command(tmp_pat
 @pytest.mark.parametrize(("key", "value", "said"), [
     ("APPLIANCE_SLURM_TIME_LIMIT", "8 hours", "slurm.time_limit = '8 hours': must be minutes, or"),
     ("APPLIANCE_SLURM_JOB_IP", "compute-1", "slurm.job_ip = 'compute-1': must be an IP address"),
+    ("APPLIANCE_KUBERNETES_NAMESPACE", "Research", "kubernetes.namespace = 'Research': must be a Kubernetes name"),
+    ("APPLIANCE_KUBERNETES_NAMESPACE", "", "kubernetes.namespace = '': must be a Kubernetes name"),
+    ("APPLIANCE_KUBERNETES_IMAGE", "server latest", "kubernetes.image = 'server latest': must be an image"),
 ])
-def test_slurm_settings_refuse_what_slurm_would(tmp_path: Path, key: str, value: str, said: str) -> None:
+def test_slurm_and_kubernetes_settings_refuse_what_the_cluster_would(tmp_path: Path, key: str, value: str, said: str) -> None:
     with pytest.raises(ConfigError) as error:
         load_config(home=tmp_path, environ={key: value})
     assert said in str(error.value)
@@ -330,17 +333,6 @@ def test_a_kubernetes_hub_that_pods_could_not_work_with_is_refused_before_it_sta
         configure(tmp_path, monkeypatch, **kubernetes_env(tmp_path, **env))
     assert f"hubs.spawner = 'kubernetes', but {said}" in str(error.value)
     assert hint in (error.value.hint or "")
-
-
-@pytest.mark.parametrize(("key", "value", "said"), [
-    ("APPLIANCE_KUBERNETES_NAMESPACE", "Research", "kubernetes.namespace = 'Research': must be a Kubernetes name"),
-    ("APPLIANCE_KUBERNETES_NAMESPACE", "", "kubernetes.namespace = '': must be a Kubernetes name"),
-    ("APPLIANCE_KUBERNETES_IMAGE", "server latest", "kubernetes.image = 'server latest': must be an image"),
-])
-def test_kubernetes_settings_refuse_what_the_cluster_would(tmp_path: Path, key: str, value: str, said: str) -> None:
-    with pytest.raises(ConfigError) as error:
-        load_config(home=tmp_path, environ={key: value})
-    assert said in str(error.value)
 
 
 class RecordingSpawner:
