@@ -222,7 +222,8 @@ def test_a_slurm_hub_asks_for_the_hubs_limits_and_quotes_the_job_command(tmp_pat
     ("APPLIANCE_KUBERNETES_NAMESPACE", "", "kubernetes.namespace = '': must be a Kubernetes name"),
     ("APPLIANCE_KUBERNETES_IMAGE", "server latest", "kubernetes.image = 'server latest': must be an image"),
 ])
-def test_slurm_and_kubernetes_settings_refuse_what_the_cluster_would(tmp_path: Path, key: str, value: str, said: str) -> None:
+def test_slurm_and_kubernetes_settings_refuse_what_the_cluster_would(tmp_path: Path, key: str, value: str,
+                                                                     said: str) -> None:
     with pytest.raises(ConfigError) as error:
         load_config(home=tmp_path, environ={key: value})
     assert said in str(error.value)
