@@ -15,11 +15,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
+from kubernetes_asyncio.client import Configuration
+from kubernetes_asyncio.client.exceptions import ApiException
 from kubespawner import KubeSpawner
 from traitlets import default
 
 from appliance.hub.app import ConfigurationOnlyMixin, StorageEnvMixin
 
+# what an administrator does about the cluster's refusals, by HTTP status
+CLUSTER_FIXES = {401: "the hubs' credentials in kubernetes.kubeconfig are not accepted.",
+                 403: "the hubs' credentials may not manage pods there (docs/kubernetes.md has their Role).",
+                 404: "kubernetes.namespace must exist."}
 SERVER_UID = 1000  # the image's member user (docs/kubernetes.md); never root
 
 
@@ -55,3 +62,17 @@ class ApplianceKubeSpawner(ConfigurationOnlyMixin, StorageEnvMixin, KubeSpawner)
     @default("extra_labels")
     def _default_extra_labels(self) -> dict[str, str]:
         return {"app.kubernetes.io/part-of": "appliance"}  # KubeSpawner says it manages them
+
+    async def start(self) -> Any:
+        """KubeSpawner's start, its failures told to the member (the Research page shows them) with their cause
+        and who can fix it."""
+        try:
+            return await super().start()
+        except aiohttp.ClientConnectionError as error:
+            raise RuntimeError(f"The lab's Kubernetes cluster did not answer at {Configuration.get_default().host} "
+                               f"({error}). Tell the lab's administrator: the hubs reach it with "
+                               "kubernetes.kubeconfig.") from error
+        except ApiException as error:
+            raise RuntimeError(f"The lab's Kubernetes cluster refused the server's pod in namespace {self.namespace}"
+                               f" ({error.status} {error.reason}). Tell the lab's administrator: "
+                               f"{CLUSTER_FIXES.get(error.status, 'the cluster says why in its events.')}") from error

@@ -1,0 +1,81 @@
+"""hubs.spawner = "kubernetes" as far as it runs without a cluster (none can run on these machines): the appliance's
+hub process takes the configuration, says it spawns with Kubernetes, reaches for the cluster the kubeconfig names,
+and a member whose server cannot start there is told why on the Research page's progress."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.harness import Appliance
+from tests.integration.conftest import running
+from tests.integration.lab import Member, research_csrf, research_state
+from tests.integration.oauth import log_in_through_hub
+
+NODE_ADDRESS = "127.0.0.2"  # the machine's private address, which pods would reach the hub and storage at
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@pytest.fixture(scope="module")
+def cluster_api() -> str:
+    """Where the kubeconfig says the cluster's API is: a port nothing listens on."""
+    return f"127.0.0.1:{closed_port()}"
+
+
+@pytest.fixture(scope="module")
+def lab(cluster_api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Appliance]:
+    kubeconfig = tmp_path_factory.mktemp("kube") / "kubeconfig"
+    kubeconfig.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "lab",
+        "clusters": [{"name": "lab",
+                      "cluster": {"server": f"https://{cluster_api}", "insecure-skip-tls-verify": True}}],
+        "users": [{"name": "hubs", "user": {"token": "hubs-token"}}],
+        "contexts": [{"name": "lab", "context": {"cluster": "lab", "user": "hubs"}}]}))
+    yield from running(hubs=1, APPLIANCE_HUBS_SPAWNER="kubernetes", APPLIANCE_NODES_ADDRESS=NODE_ADDRESS,
+                       APPLIANCE_KUBERNETES_IMAGE="registry.lab.test/appliance-server:0.1.0",
+                       APPLIANCE_KUBERNETES_KUBECONFIG=str(kubeconfig))
+
+
+def progress_until_over(member: Member, timeout_s: float = 90) -> list[dict[str, object]]:
+    """The start's progress events as the Research page follows them: it asks again while the stream only says
+    to wait, until an event says the start failed or is ready."""
+    events: list[dict[str, object]] = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with member.portal.http.stream("GET", "/api/research/v1/server/progress", timeout=60) as stream:
+            for line in stream.iter_lines():
+                if line.startswith("data:"):
+                    events.append(json.loads(line.removeprefix("data:")))
+                    if events[-1].get("failed") or events[-1].get("ready"):
+                        return events
+        time.sleep(0.5)
+    return events
+
+
+def test_the_hub_spawns_with_kubernetes_and_a_member_is_told_when_the_cluster_does_not_answer(
+        lab: Appliance, cluster_api: str) -> None:
+    listed = lab.cli("hubs", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    [hub] = json.loads(listed.stdout)
+    assert (hub["spawner"], hub["isolation"]) == ("kubernetes", "kubernetes")
+
+    member = Member.new(lab, "grace")
+    log_in_through_hub(lab, f"{lab.proxy_url}/hubs/{member.hub_id()}", member.name, member.password)  # as the page does
+    started = member.portal.http.post("/api/research/v1/server/start", headers={"X-CSRF-Token": research_csrf(member)})
+    assert started.status_code in (200, 202) and started.json()["state"] == "starting", started.text
+    events = progress_until_over(member)
+    assert events and events[-1].get("failed"), events
+    said = str(events[-1]["message"])
+    assert f"The lab's Kubernetes cluster did not answer at https://{cluster_api}" in said, said
+    assert "kubernetes.kubeconfig" in said
+    assert research_state(member) == "stopped"
