@@ -117,14 +117,16 @@ def wait_for(condition: object, timeout: float, what: str) -> float:
 
 
 def user_servers(name: str) -> list[psutil.Process]:
-    """The member's running JupyterLab servers, on any hub."""
+    """The member's running JupyterLab servers, on any hub of this machine (not in the machines it runs: their
+    processes are in this process table too, tests/machine.py)."""
     found = []
     for process in psutil.process_iter(["cmdline"]):
         try:
             if ("appliance.application.singleuser" in " ".join(process.info["cmdline"] or [])
-                    and process.environ().get("JUPYTERHUB_USER") == name and process.status() != psutil.STATUS_ZOMBIE):
+                    and process.environ().get("JUPYTERHUB_USER") == name and process.status() != psutil.STATUS_ZOMBIE
+                    and os.readlink(f"/proc/{process.pid}/root") == "/"):
                 found.append(process)
-        except psutil.Error:
+        except (psutil.Error, OSError):  # ended while read
             continue
     return found
 

@@ -22,6 +22,8 @@ from tests.integration.oauth import Browser, browser_client, follow, oauth_dance
 from tests.machine import REPO, Machine
 from tests.tls import loopback_client, make_certificates
 
+pytestmark = pytest.mark.machines  # tests/run runs them in a pytest process of their own
+
 HOME = "/var/lib/appliance"
 CONFIG = "/etc/appliance/appliance.toml"
 MEMBER = "postgresql"  # also a system folder's name: the member must not be handed /var/lib/postgresql

@@ -34,6 +34,8 @@ from tests.integration.machines_lab import (
 from tests.integration.oauth import browser_client
 from tests.machine import Machine
 
+pytestmark = pytest.mark.machines  # tests/run runs them in a pytest process of their own
+
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Lab]:

@@ -18,6 +18,8 @@ import pytest
 from tests.integration.lab import wait_for
 from tests.machine import LAB_PACKAGES, Machine, PrivateNetwork, installed_root
 
+pytestmark = pytest.mark.machines  # tests/run runs them in a pytest process of their own
+
 PUBLIC, LOOPBACK = 8080, 8081  # what each machine serves on every address, and on 127.0.0.1 alone
 # A page fetched from inside a machine, or why nothing answered (no proxy: the network is the machines' own)
 FETCH = """import sys, urllib.request

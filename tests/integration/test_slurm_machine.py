@@ -28,6 +28,8 @@ from tests.integration.oauth import Browser, browser_client
 from tests.integration.slurm import SLURM_CONF
 from tests.machine import LAB_PACKAGES, Machine, installed_root
 
+pytestmark = pytest.mark.machines  # tests/run runs them in a pytest process of their own
+
 CONFIG = "/etc/appliance/appliance.toml"
 MEMBERS_MEMORY = "512M"
 
