@@ -13,6 +13,8 @@ start options ignored (KubeSpawner would apply a profile they name).
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -62,6 +64,16 @@ class ApplianceKubeSpawner(ConfigurationOnlyMixin, StorageEnvMixin, KubeSpawner)
     @default("extra_labels")
     def _default_extra_labels(self) -> dict[str, str]:
         return {"app.kubernetes.io/part-of": "appliance"}  # KubeSpawner says it manages them
+
+    async def progress(self) -> AsyncIterator[dict[str, Any]]:
+        """KubeSpawner's progress (the pod's events), ending quietly when the cluster cannot be read: its
+        generator failing would cut JupyterHub's progress stream before the start's outcome, and the member
+        would never be told why their server did not start."""
+        try:
+            async for event in super().progress():
+                yield event
+        except (aiohttp.ClientError, ApiException, asyncio.TimeoutError) as error:
+            self.log.warning("no start progress for %s from the cluster: %s", self.user.name, error)
 
     async def start(self) -> Any:
         """KubeSpawner's start, its failures told to the member (the Research page shows them) with their cause

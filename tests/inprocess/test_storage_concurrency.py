@@ -88,7 +88,9 @@ def test_a_lock_on_one_members_rows_does_not_touch_another(portal_in_process: Ap
     blocked.join(30)
     engine.dispose()
     assert result[0].status_code == 200
-    assert statistics.median(writes) < 100 and statistics.median(renames) < 100, (writes, renames)
+    # held throughout, the lock would keep a write that touched it waiting for storage.lock_timeout_s (5 s), then
+    # fail it; a write's own time on a loaded 2-core machine (the machines' tests beside it) reached 115 ms
+    assert max(writes + renames) < 1000, (writes, renames)
 
 
 def test_a_lock_held_too_long_fails_the_save_with_503_not_a_hang(new_portal: Callable[..., Appliance]) -> None:

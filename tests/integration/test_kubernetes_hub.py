@@ -19,17 +19,13 @@ from tests.integration.oauth import log_in_through_hub
 NODE_ADDRESS = "127.0.0.2"  # the machine's private address, which pods would reach the hub and storage at
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 @pytest.fixture(scope="module")
-def cluster_api() -> str:
-    """Where the kubeconfig says the cluster's API is: a port nothing listens on."""
-    return f"127.0.0.1:{closed_port()}"
+def cluster_api() -> Iterator[str]:
+    """Where the kubeconfig says the cluster's API is: a port held for the module and never listened on, so that
+    connections to it are refused (a port merely free could be another process's meanwhile)."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield f"127.0.0.1:{held.getsockname()[1]}"
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +70,8 @@ def test_the_hub_spawns_with_kubernetes_and_a_member_is_told_when_the_cluster_do
     started = member.portal.http.post("/api/research/v1/server/start", headers={"X-CSRF-Token": research_csrf(member)})
     assert started.status_code in (200, 202) and started.json()["state"] == "starting", started.text
     events = progress_until_over(member)
-    assert events and events[-1].get("failed"), events
+    hub_log = lab.home / "logs" / "hub-1.log"
+    assert events and events[-1].get("failed"), (events, hub_log.read_text()[-3000:] if hub_log.exists() else "")
     said = str(events[-1]["message"])
     assert f"The lab's Kubernetes cluster did not answer at https://{cluster_api}" in said, said
     assert "kubernetes.kubeconfig" in said

@@ -254,9 +254,8 @@ def kubernetes_env(tmp_path: Path, **env: str) -> dict[str, str]:
             "APPLIANCE_KUBERNETES_KUBECONFIG": str(kubeconfig), "APPLIANCE_NODES_ADDRESS": "10.0.0.5", **env}
 
 
-async def pod_of(c: TraitletsConfig, kubeconfig: str, name: str = "ada") -> dict[str, Any]:
-    """The pod a hub of configuration ``c`` asks the cluster for, for member ``name``, as KubeSpawner sends it."""
-    from kubernetes_asyncio.client import ApiClient
+def kube_spawner(c: TraitletsConfig, kubeconfig: str, name: str = "ada") -> Any:
+    """The spawner a hub of configuration ``c`` makes for member ``name``."""
     from kubernetes_asyncio.config import kube_config
 
     from appliance.hub.kubernetes import ApplianceKubeSpawner
@@ -266,11 +265,34 @@ async def pod_of(c: TraitletsConfig, kubeconfig: str, name: str = "ada") -> dict
         patch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", kubeconfig)
         hub = Hub(ip=c.JupyterHub.hub_ip, port=c.JupyterHub.hub_port, base_url=c.JupyterHub.base_url)
         user = SimpleNamespace(name=name, id=7, url=f"/hubs/3/user/{name}/")
-        server = ApplianceKubeSpawner(user=user, hub=hub, config=c)
+        return ApplianceKubeSpawner(user=user, hub=hub, config=c)
+
+
+async def pod_of(c: TraitletsConfig, kubeconfig: str, name: str = "ada") -> dict[str, Any]:
+    """The pod a hub of configuration ``c`` asks the cluster for, for member ``name``, as KubeSpawner sends it."""
+    from kubernetes_asyncio.client import ApiClient
+
+    server = kube_spawner(c, kubeconfig, name)
     async with ApiClient() as client:
         pod: dict[str, Any] = client.sanitize_for_serialization(await server.get_pod_manifest())
     pod["metadata"]["namespace"] = server.namespace
     return pod
+
+
+async def test_a_cluster_that_cannot_be_read_ends_the_start_progress_without_hiding_the_outcome(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """KubeSpawner's progress starts watching the cluster's events; failing, it would cut JupyterHub's progress
+    stream before the failed event that tells the member why (seen when it lost the race with the start)."""
+    import aiohttp
+    from kubespawner import KubeSpawner
+
+    async def unreachable(self: Any) -> None:
+        raise aiohttp.ClientConnectionError("Cannot connect to host 10.0.0.9:6443")
+
+    env = kubernetes_env(tmp_path)
+    server = kube_spawner(configure(tmp_path, monkeypatch, **env), env["APPLIANCE_KUBERNETES_KUBECONFIG"])
+    monkeypatch.setattr(KubeSpawner, "_start_watching_events", unreachable)
+    assert [event async for event in server.progress()] == []
 
 
 async def test_a_kubernetes_hub_asks_for_a_pod_of_the_image_with_the_limits_and_no_token_for_the_cluster(
