@@ -24,6 +24,17 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--disable-sync", "--no-first-run"]
 
 
+E2E = Path(__file__).parent
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test here drives a browser: marked ``browser`` (tests/run runs them beside the rest)."""
+    for item in items:
+        if item.path.is_relative_to(E2E):
+            item.add_marker(pytest.mark.browser)
+
+
 @pytest.fixture(scope="module")
 def running_lab() -> Iterator[Appliance]:
     """Two hubs; a hub whose restarts fail is tried again every 2 s at most (tests/integration/lab.hub_kept_down
