@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from appliance import __version__, admin, audit, discovery, gallery, identity, nodes, storage
+from appliance import __version__, admin, audit, discovery, gallery, identity, metrics, nodes, storage
 from appliance.application.nodes import NodeAdmission, NodeHubs
 from appliance.config import Config, load_config
 from appliance.db import make_engine
@@ -158,6 +158,7 @@ def make_app(config: Config) -> Starlette:
             *storage_service.api.routes(),
             *discovery_api.routes(),
             *join_api.routes(),
+            *metrics.MetricsAPI(config.home.secret(metrics.TOKEN_SECRET)).routes(),
             *member_server.routes(),
             *gallery_service.routes(),
             *gallery_pages.routes(),

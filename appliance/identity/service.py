@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from prometheus_client import Counter
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -37,6 +38,13 @@ def secure_context(request: Request) -> bool:
     return request.url.scheme == "https" or host == "localhost" or host.endswith(".localhost")
 
 
+SIGN_INS = Counter("appliance_sign_ins", "Sign-ins at the portal's form, by result: ok, refused (a wrong name or "
+                   "password), disabled, locked (too many failures), busy (every password check slot taken).",
+                   ["result"])
+for _result in ("ok", "refused", "disabled", "locked", "busy"):
+    SIGN_INS.labels(_result)  # each series from the start, at 0
+
+
 class Identity:
     def __init__(self, engine: Engine, settings: IdentitySettings, home: Home, issuer: str,
                  record: Record = no_record):
@@ -70,20 +78,33 @@ class Identity:
         except InvalidUsername:
             key = username.strip().casefold()[:64]
         who = Actor(key, address)
-        self.throttle.check(key, address)
+
+        def count(result: str) -> None:
+            if not checking:  # a password change's check is no sign-in
+                SIGN_INS.labels(result).inc()
+
+        try:
+            self.throttle.check(key, address)
+        except SignInRefused:
+            count("locked")
+            raise
         try:
             with self.hashing.slot():
                 account = self.accounts.check_password(username, password)
         except HashingBusy:
+            count("busy")
             raise SignInBusy(BUSY, retry_after_s=BUSY_RETRY_S) from None
         if account is None:
+            count("refused")
             self.throttle.record_failure(key, address)
             self.record(who, "password.change-failed" if checking else "sign-in.failed", key)
             self._record_lockout(who, key)
             raise SignInRefused(WRONG_CREDENTIALS)
         if account.disabled:
+            count("disabled")
             self.record(who, "sign-in.disabled", account.username)
             raise SignInRefused(DISABLED)
+        count("ok")
         self.throttle.clear(key)
         self.accounts.record_login(account.id)
         if not checking:

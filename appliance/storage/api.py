@@ -26,6 +26,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from prometheus_client import Histogram
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -39,6 +40,11 @@ from appliance.web import json_error
 PREFIX = "/api/storage/v1"
 Handler = Callable[[Request, str, str], Awaitable[Response]]
 
+
+# seconds from a member's server's call to its answer, refusals and errors included (buckets from 5 ms to 10 s)
+OPERATION_SECONDS = Histogram("appliance_storage_operation_seconds", "Time of the storage API's calls (members' "
+                              "servers reading and saving), by operation and HTTP method.", ["operation", "method"],
+                              buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 
 class StorageAPI:
     def __init__(self, store: FileStore, tokens: StorageTokens, standing: StandingCheck | None,
@@ -61,16 +67,17 @@ class StorageAPI:
         by_verb: dict[str, dict[str, Handler]] = {}
         for method, verb, handler in endpoints:
             by_verb.setdefault(verb, {})[method] = handler
-        return [Route(f"{PREFIX}/{verb}/{{path:path}}", self._endpoint(handlers), methods=list(handlers))
+        return [Route(f"{PREFIX}/{verb}/{{path:path}}", self._endpoint(verb, handlers), methods=list(handlers))
                 for verb, handlers in by_verb.items()]
 
-    def _endpoint(self, handlers: dict[str, Handler]) -> Callable[[Request], Awaitable[Response]]:
+    def _endpoint(self, verb: str, handlers: dict[str, Handler]) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            try:
-                username = await self.authenticate(request)
-                return await handlers[request.method](request, username, request.path_params["path"])
-            except StorageError as error:
-                return json_error(error)
+            with OPERATION_SECONDS.labels(verb, request.method).time():
+                try:
+                    username = await self.authenticate(request)
+                    return await handlers[request.method](request, username, request.path_params["path"])
+                except StorageError as error:
+                    return json_error(error)
 
         return endpoint
 

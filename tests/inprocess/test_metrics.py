@@ -1,0 +1,77 @@
+"""The portal's /metrics: refused without the metrics token, and with it every metric docs/metrics.md names, in
+Prometheus' text format as prometheus-client's own parser reads it, counting what members did."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from appliance.home import Home
+from appliance.metrics import TOKEN_SECRET
+from tests.harness import Appliance
+from tests.integration.oauth import Browser, add_user
+from tests.integration.storage_client import StorageCaller, mint, new_member
+
+DOCUMENTED = re.findall(r"^\| `([a-z_]+)` \|", (Path(__file__).resolve().parents[2] / "docs" / "metrics.md")
+                        .read_text(), re.MULTILINE)
+
+
+@pytest.fixture(autouse=True)
+def close_browsers() -> Iterator[None]:
+    yield
+    Browser.close_all()
+
+
+def scrape(portal: Appliance, authorization: str | None) -> httpx.Response:
+    headers = {"Authorization": authorization} if authorization is not None else {}
+    return httpx.get(f"{portal.portal_url}/metrics", headers=headers, timeout=10)
+
+
+def metrics_token(portal: Appliance) -> str:
+    return Home(portal.home).secret(TOKEN_SECRET)
+
+
+def samples(portal: Appliance) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    answer = scrape(portal, f"Bearer {metrics_token(portal)}")
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("text/plain; version=")
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(answer.text) for sample in family.samples}
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer not-the-token", "Bearer", "Basic {token}",
+                                           "Bearer {token}x"])
+def test_a_scrape_without_the_metrics_token_is_refused_and_told_where_it_is(portal_in_process: Appliance,
+                                                                              authorization: str | None) -> None:
+    sent = authorization.format(token=metrics_token(portal_in_process)) if authorization else None
+    refused = scrape(portal_in_process, sent)
+    assert refused.status_code == 401
+    assert refused.headers["www-authenticate"].startswith("Bearer")
+    assert "secrets/metrics-token" in refused.text and "appliance_" not in refused.text
+
+
+def test_every_documented_metric_is_scraped_and_counts_sign_ins_and_storage_calls(
+        portal_in_process: Appliance) -> None:
+    assert DOCUMENTED == ["appliance_sign_ins_total", "appliance_storage_operation_seconds"]
+    before = samples(portal_in_process)
+    name = f"m{new_member()[:10]}"
+    password = add_user(portal_in_process, name)
+    Browser(portal_in_process).sign_in(name, password)
+    Browser(portal_in_process).sign_in(name, "wrong password")
+    member = new_member()
+    StorageCaller(portal_in_process, mint(portal_in_process, member)).write("counted.txt", b"1")
+    after = samples(portal_in_process)
+
+    names = {sample_name for sample_name, _ in after}
+    for documented in DOCUMENTED:  # a histogram's samples are <name>_bucket, _count, _sum
+        assert documented in names or f"{documented}_count" in names, documented
+    for result, more in (("ok", 1), ("refused", 1), ("disabled", 0)):
+        key = ("appliance_sign_ins_total", (("result", result),))
+        assert after[key] - before.get(key, 0) == more, result
+    writes = ("appliance_storage_operation_seconds_count", (("method", "PUT"), ("operation", "write")))
+    assert after[writes] - before.get(writes, 0) >= 1
