@@ -30,6 +30,7 @@ from appliance.portal.pages import PortalPages
 from appliance.portal.serve import serve
 from appliance.postgres import database_url
 from appliance.supervisor import SupervisorClient
+from appliance.supervisor.metrics import component_metrics
 from appliance.web import portal_templates
 from appliance.webui import STATIC, TEMPLATES
 
@@ -158,7 +159,8 @@ def make_app(config: Config) -> Starlette:
             *storage_service.api.routes(),
             *discovery_api.routes(),
             *join_api.routes(),
-            *metrics.MetricsAPI(config.home.secret(metrics.TOKEN_SECRET)).routes(),
+            *metrics.MetricsAPI(config.home.secret(metrics.TOKEN_SECRET), sources=[
+                component_metrics(supervisor_client), gallery.render_queue_metrics(engine)]).routes(),
             *member_server.routes(),
             *gallery_service.routes(),
             *gallery_pages.routes(),

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from prometheus_client import Counter
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from appliance.discovery.errors import DiscoveryError, NoHub, NoSuchHub, NotRegistered, Unavailable, UnknownHub
@@ -47,6 +48,15 @@ STATE = f"""CASE WHEN h.heartbeat_at IS NULL THEN 'unregistered'
 HUB_COLUMNS = (f"h.id, {STATE} AS state, extract(epoch FROM now() - h.heartbeat_at)::float8 AS heartbeat_age_s, "
                "h.assigned, h.running, h.pending, h.spawner, h.isolation, h.draining, h.epoch, h.active, "
                "h.memory_bytes")  # Hub's fields
+
+
+PLACEMENTS = Counter("appliance_discovery_placements", "Members placed on a hub, by reason: visit (at a visit, when "
+                     "they had no hub: new, or theirs died or retired), admin (moved by an administrator).",
+                     ["reason"])
+for _reason in ("visit", "admin"):
+    PLACEMENTS.labels(_reason)  # each series from the start, at 0
+RELEASED = Counter("appliance_discovery_released", "Members released from hubs declared dead (each is placed again "
+                   "at their next visit).")
 
 
 @dataclass(frozen=True)
@@ -249,6 +259,7 @@ class HubRegistry:
     async def _release(connection: Connection, hub_id: str) -> int:
         gone = await connection.execute("DELETE FROM discovery.assignments WHERE hub_id = %s", (hub_id,))
         await connection.execute("UPDATE discovery.hubs SET assigned = 0 WHERE id = %s", (hub_id,))
+        RELEASED.inc(gone.rowcount)
         return gone.rowcount
 
     # ----- members ---------------------------------------------------------------------------------------
@@ -290,6 +301,7 @@ class HubRegistry:
                 raise DiscoveryError(f"{username} was being placed by another request; try again.")
             return Placement(found[0], "routable", moved=False)
         await connection.execute("UPDATE discovery.hubs SET assigned = assigned + 1 WHERE id = %s", chosen)
+        PLACEMENTS.labels("visit").inc()
         return Placement(chosen[0], "routable", moved=True)
 
     async def move(self, username: str, hub_id: str) -> Placement:
@@ -319,6 +331,7 @@ class HubRegistry:
             await connection.execute("INSERT INTO discovery.assignments (username, hub_id) VALUES (%s, %s)",
                                      (username, hub_id))
             await connection.execute("UPDATE discovery.hubs SET assigned = assigned + 1 WHERE id = %s", (hub_id,))
+        PLACEMENTS.labels("admin").inc()
         return Placement(hub_id, "routable", moved=True)
 
     async def assignment(self, username: str) -> str | None:

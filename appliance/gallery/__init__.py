@@ -12,6 +12,7 @@ from appliance.gallery.settings import GallerySettings
 
 if TYPE_CHECKING:
     from appliance.gallery.errors import GalleryError as GalleryError
+    from appliance.gallery.metrics import render_queue_metrics as render_queue_metrics
     from appliance.gallery.moderation import STATES as STATES
     from appliance.gallery.moderation import Listing as Listing
     from appliance.gallery.moderation import Moderation as Moderation
@@ -34,7 +35,7 @@ _EXPORTS = {"Gallery": "service", "GalleryError": "errors", "GalleryPages": "pag
             "RENDER_LINK_SECRET": "rendered", "RenderHost": "rendered", "make_rendered": "rendered",
             "renderer_heartbeat": "renderer", "STATES": "moderation", "Listing": "moderation",
             "Moderation": "moderation", "PublicationSummary": "moderation", "Report": "moderation",
-            "REPORT_REASONS": "tables"}
+            "REPORT_REASONS": "tables", "render_queue_metrics": "metrics"}
 
 
 def __getattr__(name: str) -> Any:
