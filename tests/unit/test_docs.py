@@ -25,3 +25,16 @@ def test_every_command_and_knob_is_documented() -> None:
     configuration = (DOCS_DIR / "configuration.md").read_text()
     for info in all_knobs():
         assert f"| `{info.name}` |" in configuration and info.env_var in configuration
+
+
+def test_the_grafana_dashboard_shows_every_documented_metric_and_no_other() -> None:
+    import json
+    import re
+
+    documented = set(re.findall(r"^\| `([a-z_]+)` \|", (DOCS_DIR / "metrics.md").read_text(), re.MULTILINE))
+    dashboard = json.loads((DOCS_DIR / "grafana-dashboard.json").read_text())
+    expressions = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    shown = {re.sub(r"_(bucket|count|sum)$", "", name)
+             for expression in expressions for name in re.findall(r"\bappliance_[a-z_]+", expression)}
+    assert shown == documented
+    assert all(panel["datasource"]["uid"] == "${datasource}" for panel in dashboard["panels"])
