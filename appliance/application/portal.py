@@ -120,6 +120,10 @@ def make_app(config: Config) -> Starlette:
         found = await gallery_service.moderation.listing(author=username, include_unpublished=True)
         return [admin.Publication(item.slug, item.title, item.state) for item in found]
 
+    async def hub_metrics(hub_id: str) -> str | None:
+        hub = member_server.hubs.get(hub_id)  # this machine's hubs and the joined nodes'
+        return await hub.metrics() if hub is not None else None
+
     hub_servers = admin.HubServers(member_server.hubs, discovery_service.registry.assignment,
                                    discovery_service.registry.move)
     person_facts = admin.PersonFacts(hub_servers, usage_of, publications_of, audit_service.record)
@@ -160,7 +164,8 @@ def make_app(config: Config) -> Starlette:
             *discovery_api.routes(),
             *join_api.routes(),
             *metrics.MetricsAPI(config.home.secret(metrics.TOKEN_SECRET), sources=[
-                component_metrics(supervisor_client), gallery.render_queue_metrics(engine)]).routes(),
+                component_metrics(supervisor_client), gallery.render_queue_metrics(engine)],
+                hub_metrics=hub_metrics).routes(),
             *member_server.routes(),
             *gallery_service.routes(),
             *gallery_pages.routes(),

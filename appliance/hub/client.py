@@ -65,6 +65,12 @@ class HubAPI:
         response.raise_for_status()
         return server_state(response.json())
 
+    async def metrics(self) -> str:
+        """JupyterHub's own metrics (Prometheus' text format), which the portal's service may read."""
+        response = await self.http.get(f"{self.base.removesuffix('api/')}metrics", headers=self.headers)
+        response.raise_for_status()
+        return response.text
+
     async def knows(self, username: str) -> bool:
         """Whether the hub has a user of this name: a member who never signed in to it has none."""
         response = await self.http.get(self._user(username), headers=self.headers)

@@ -254,13 +254,15 @@ def update_portal_owned(c: TraitletsConfig, portal_public: str) -> None:
 
 def update_portal_service(c: TraitletsConfig, token: str) -> None:
     """The portal's own calls to the hub's API, with a token only the appliance holds: a member's server
-    state, its start progress and memory, and stopping it. The portal acts for the member of the session
-    it verified (or an admin); a member's browser never holds this token."""
+    state, its start progress and memory, stopping it, and the hub's metrics. The portal acts for the member of
+    the session it verified (or an admin); a member's browser never holds this token."""
     c.JupyterHub.services = [*c.JupyterHub.get("services", []),
                              {"name": addresses.PORTAL_SERVICE, "api_token": token}]
     c.JupyterHub.load_roles = [*c.JupyterHub.get("load_roles", []), {
         "name": addresses.PORTAL_SERVICE,
-        "scopes": ["servers"],  # members' servers: read, start, stop, follow a start (nothing about people)
+        # members' servers: read, start, stop, follow a start (nothing about people); the hub's metrics, which the
+        # portal's /metrics/hubs/<id> serves behind the metrics token
+        "scopes": ["servers", "read:metrics"],
         "services": [addresses.PORTAL_SERVICE],
     }]
 

@@ -39,19 +39,47 @@ class _Families:
         return self.families
 
 
+HubMetrics = Callable[[str], Awaitable[str | None]]  # hub N's own metrics as text; None: no such hub
+
+
 class MetricsAPI:
-    def __init__(self, token: str, sources: Sequence[Source] = ()):
+    """``/metrics``: the portal's; ``/metrics/hubs/<id>``: that hub's own JupyterHub metrics, fetched for the
+    scrape (a hub's own /hub/metrics wants a JupyterHub token, which Prometheus then needs not hold)."""
+
+    def __init__(self, token: str, sources: Sequence[Source] = (), hub_metrics: HubMetrics | None = None):
         self.token = token.encode()
         self.sources = sources
+        self.hub_metrics = hub_metrics
 
     def routes(self) -> list[Route]:
-        return [Route("/metrics", self.scrape, methods=["GET"])]
+        return [Route("/metrics", self.scrape, methods=["GET"]),
+                Route("/metrics/hubs/{hub_id}", self.scrape_hub, methods=["GET"])]
 
-    async def scrape(self, request: Request) -> Response:
+    def _refused(self, request: Request) -> Response | None:
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self.token):
             return PlainTextResponse(REFUSED, 401, headers={"WWW-Authenticate": 'Bearer realm="metrics"',
                                                             "Cache-Control": "no-store"})
+        return None
+
+    async def scrape_hub(self, request: Request) -> Response:
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
+        hub_id = request.path_params["hub_id"]
+        try:
+            text = await self.hub_metrics(hub_id) if self.hub_metrics else None
+        except Exception as error:  # noqa: BLE001 - any failure of the hub's answer is the same 502 to Prometheus
+            return PlainTextResponse(f"Hub {hub_id} did not answer for its metrics ({type(error).__name__}); "
+                                     "`appliance status` says whether it runs.\n", 502)
+        if text is None:
+            return PlainTextResponse(f"There is no hub {hub_id!r}: `appliance hubs list` names them.\n", 404)
+        return Response(text, media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
+
+    async def scrape(self, request: Request) -> Response:
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
         read = CollectorRegistry(auto_describe=False)
         for source, families in zip(self.sources, await asyncio.gather(*(source() for source in self.sources),
                                                                       return_exceptions=True), strict=True):

@@ -27,7 +27,7 @@ from appliance.supervisor import MARKER
 CULLER_SCOPES = ["list:users", "read:users:activity", "read:servers", "delete:servers"]
 
 
-PORTAL_ROLE = {"name": "portal", "scopes": ["servers"], "services": ["portal"]}
+PORTAL_ROLE = {"name": "portal", "scopes": ["servers", "read:metrics"], "services": ["portal"]}
 
 
 def configure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hub_id: str = "3", **env: str) -> TraitletsConfig:
