@@ -4,23 +4,33 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from sqlalchemy import Engine, func, select
 from starlette.concurrency import run_in_threadpool
 
 from appliance.gallery.tables import render_jobs
 
+RENDER_BUCKETS_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0)  # a notebook's render, from a small one to the time limit
+
 
 def render_queue_metrics(engine: Engine) -> Callable[[], Awaitable[list[Metric]]]:
-    """A metrics source (appliance.metrics.Source): the jobs waiting or being rendered, and those finished."""
+    """A metrics source (appliance.metrics.Source): the jobs waiting or being rendered, those finished, and how
+    long their renders took."""
 
-    def count() -> dict[str, int]:
+    seconds = render_jobs.c.render_seconds
+
+    def count() -> tuple[dict[str, int], list[int], float]:
+        """Jobs by state; renders at most each bucket's bound long, then all of them; their seconds summed."""
         with engine.connect() as connection:
-            return dict(connection.execute(
+            by_state: dict[str, int] = dict(connection.execute(
                 select(render_jobs.c.state, func.count()).group_by(render_jobs.c.state)).all())
+            row = connection.execute(select(
+                *(func.count().filter(seconds <= bound) for bound in RENDER_BUCKETS_S), func.count(seconds),
+                func.coalesce(func.sum(seconds), 0.0))).one()
+        return by_state, [int(n) for n in row[:-1]], float(row[-1])
 
     async def read() -> list[Metric]:
-        by_state = await run_in_threadpool(count)
+        by_state, cumulative, total_s = await run_in_threadpool(count)
         depth = GaugeMetricFamily("appliance_render_queue_depth", "Publications' render jobs waiting for the "
                                   "renderer or being rendered.")
         depth.add_metric([], float(by_state.get("queued", 0)))
@@ -28,6 +38,10 @@ def render_queue_metrics(engine: Engine) -> Callable[[], Awaitable[list[Metric]]
                                        "(given up, its reason shown to the author).", labels=["result"])
         for result in ("done", "failed"):
             finished.add_metric([result], float(by_state.get(result, 0)))
-        return [depth, finished]
+        took = HistogramMetricFamily("appliance_render_seconds", "Time the renderer took for each job's last "
+                                     "render (a notebook's HTML, preview and thumbnails).")
+        took.add_metric([], [(str(bound), float(n)) for bound, n in zip(RENDER_BUCKETS_S, cumulative[:-1], strict=True)]
+                        + [("+Inf", float(cumulative[-1]))], sum_value=total_s)
+        return [depth, finished, took]
 
     return read

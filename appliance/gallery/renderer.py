@@ -112,10 +112,10 @@ class RenderQueue:
             return None
         return bytes(row[0])
 
-    def store(self, job: Job, result: Rendered) -> None:
-        """Record the render and end the job (and the transaction ``lock`` opened)."""
+    def store(self, job: Job, result: Rendered, seconds: float) -> None:
+        """Record the render, which took ``seconds``, and end the job (and the transaction ``lock`` opened)."""
         if result.error is not None:
-            self._finish(job, "failed", result.error)
+            self._finish(job, "failed", result.error, seconds)
         else:
             self.db.execute("UPDATE gallery.versions SET html = %s, preview_html = %s, rendered_at = now()"
                             " WHERE id = %s", (result.html_z, result.preview_html, job.version_id))
@@ -125,7 +125,7 @@ class RenderQueue:
                     "INSERT INTO gallery.thumbnails (version_id, position, png, width, height)"
                     " VALUES (%s, %s, %s, %s, %s)",
                     [(job.version_id, t.position, t.png, t.width, t.height) for t in result.thumbnails])
-            self._finish(job, "done", None)
+            self._finish(job, "done", None, seconds)
         self.db.commit()
 
     def give_back(self, job: Job) -> None:
@@ -133,9 +133,9 @@ class RenderQueue:
         self.db.execute("UPDATE gallery.render_jobs SET attempts = attempts - 1 WHERE id = %s", (job.id,))
         self.db.commit()
 
-    def _finish(self, job: Job, state: str, error: str | None) -> None:
-        self.db.execute("UPDATE gallery.render_jobs SET state = %s, error = %s, finished_at = now() WHERE id = %s",
-                        (state, error, job.id))
+    def _finish(self, job: Job, state: str, error: str | None, seconds: float | None = None) -> None:
+        self.db.execute("UPDATE gallery.render_jobs SET state = %s, error = %s, finished_at = now(), "
+                        "render_seconds = %s WHERE id = %s", (state, error, seconds, job.id))
 
 
 class Stopping(Exception):
@@ -296,9 +296,10 @@ class Renderer:
         except Stopping:
             queue.give_back(job)
             return True
-        queue.store(job, result)
+        seconds = time.monotonic() - began
+        queue.store(job, result, seconds)
         log.info("render job %s (version %s): %s in %.1f s", job.id, job.version_id,
-                 "done" if result.error is None else f"failed: {result.error}", time.monotonic() - began)
+                 "done" if result.error is None else f"failed: {result.error}", seconds)
         return True
 
 

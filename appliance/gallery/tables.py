@@ -19,6 +19,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -116,6 +117,7 @@ render_jobs = Table(
     Column("error", Text),  # why it failed, shown to the author
     Column("queued_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("finished_at", DateTime(timezone=True)),
+    Column("render_seconds", Double),  # the last attempt's render, for /metrics (appliance_render_seconds)
     CheckConstraint("state IN ('queued', 'done', 'failed')", name="render_jobs_state"),
     Index("render_jobs_queued", "id", postgresql_where="state = 'queued'"),
     Index("render_jobs_version", "version_id"),

@@ -10,10 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import create_engine, text
 
 from appliance.home import Home
 from appliance.metrics import TOKEN_SECRET
 from tests.harness import Appliance
+from tests.integration import gallery_data
 from tests.integration.oauth import Browser, add_user
 from tests.integration.storage_client import StorageCaller, mint, new_member
 
@@ -57,7 +59,7 @@ def test_a_scrape_without_the_metrics_token_is_refused_and_told_where_it_is(port
 
 def test_every_documented_metric_is_scraped_and_counts_sign_ins_and_storage_calls(
         portal_in_process: Appliance) -> None:
-    assert len(DOCUMENTED) == 9 and "appliance_component_state" in DOCUMENTED
+    assert len(DOCUMENTED) == 10 and "appliance_component_state" in DOCUMENTED
     before = samples(portal_in_process)
     name = f"m{new_member()[:10]}"
     password = add_user(portal_in_process, name)
@@ -80,3 +82,28 @@ def test_every_documented_metric_is_scraped_and_counts_sign_ins_and_storage_call
     assert after[("appliance_supervisor_up", ())] == 0  # this portal runs in the test, under no supervisor
     assert after[("appliance_render_queue_depth", ())] >= 0
 
+
+
+def test_the_render_queue_and_render_times_are_read_from_the_database(portal_in_process: Appliance) -> None:
+    """The renderer is a process of its own: what it recorded of each job is what a scrape of the portal shows."""
+    engine = create_engine(portal_in_process.database_url())
+    before = samples(portal_in_process)
+    slug = gallery_data.publication(engine, author="ada", title="Timed")
+    waiting = gallery_data.publication(engine, author="ada", title="Waiting", rendered=False)
+    with engine.begin() as connection:
+        connection.execute(text(
+            "UPDATE gallery.render_jobs SET render_seconds = 3.5 WHERE version_id IN (SELECT v.id FROM "
+            "gallery.versions v JOIN gallery.publications p ON p.id = v.publication_id WHERE p.slug = :slug)"),
+            {"slug": slug})
+    engine.dispose()
+    after = samples(portal_in_process)
+
+    def more(name: str, **labels: str) -> float:
+        key = (name, tuple(sorted(labels.items())))
+        return after[key] - before.get(key, 0)
+
+    assert waiting and more("appliance_render_queue_depth") == 1
+    assert more("appliance_renders_total", result="done") == 1
+    assert (more("appliance_render_seconds_bucket", le="2.0"), more("appliance_render_seconds_bucket", le="5.0"),
+            more("appliance_render_seconds_bucket", le="+Inf")) == (0, 1, 1)
+    assert more("appliance_render_seconds_count") == 1 and more("appliance_render_seconds_sum") == 3.5
