@@ -10,7 +10,8 @@ from starlette.concurrency import run_in_threadpool
 
 from appliance.gallery.tables import render_jobs
 
-RENDER_BUCKETS_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0)  # a notebook's render, from a small one to the time limit
+# a notebook's render, from a small one to the time limit
+RENDER_BUCKETS_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0)
 
 
 def render_queue_metrics(engine: Engine) -> Callable[[], Awaitable[list[Metric]]]:
