@@ -71,8 +71,10 @@ class StorageAPI:
                 for verb, handlers in by_verb.items()]
 
     def _endpoint(self, verb: str, handlers: dict[str, Handler]) -> Callable[[Request], Awaitable[Response]]:
+        timers = {method: OPERATION_SECONDS.labels(verb, method) for method in handlers}  # once, not per call
+
         async def endpoint(request: Request) -> Response:
-            with OPERATION_SECONDS.labels(verb, request.method).time():
+            with timers[request.method].time():
                 try:
                     username = await self.authenticate(request)
                     return await handlers[request.method](request, username, request.path_params["path"])

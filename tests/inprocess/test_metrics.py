@@ -3,9 +3,7 @@ Prometheus' text format as prometheus-client's own parser reads it, counting wha
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -18,9 +16,7 @@ from tests.harness import Appliance
 from tests.integration import gallery_data
 from tests.integration.oauth import Browser, add_user
 from tests.integration.storage_client import StorageCaller, mint, new_member
-
-METRICS_DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
-DOCUMENTED = re.findall(r"^\| `([a-z_]+)` \|", METRICS_DOC.read_text(), re.MULTILINE)  # its first column
+from tests.metrics_docs import DOCUMENTED
 
 
 @pytest.fixture(autouse=True)

@@ -9,8 +9,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from appliance.home import Home
 from appliance.metrics import TOKEN_SECRET
 from tests.harness import Appliance
-from tests.inprocess.test_metrics import DOCUMENTED
 from tests.integration.storage_client import StorageCaller, mint, new_member
+from tests.metrics_docs import DOCUMENTED
 
 
 def test_a_scrape_through_the_front_proxy_has_every_component_healthy_and_its_restarts(
