@@ -417,7 +417,10 @@ class MemberAccountMixin(Configurable):
             self.log.info("created system user %s for member %s", name, self.user.name)
             account = pwd.getpwnam(name)
         if account.pw_dir != str(home):
-            await self._run("usermod", "--home", str(home), name)
+            try:
+                await self._run("usermod", "--home", str(home), name)
+            except RuntimeError as error:  # in use by a process of another install: the server's HOME is set anyway
+                self.log.warning("%s; %s's server is given HOME=%s all the same", error, name, home)
             account = pwd.getpwnam(name)
         if not home.is_dir():
             home.mkdir(mode=0o700)
@@ -446,8 +449,7 @@ class MemberAccountMixin(Configurable):
 
     def user_env(self, env: dict[str, str]) -> dict[str, str]:
         account = pwd.getpwnam(self.system_user())
-        home = account.pw_dir if os.geteuid() == 0 else str(Path(self.members_dir) / self.user.name)
-        env.update(USER=account.pw_name, HOME=home, SHELL="/bin/bash")
+        env.update(USER=account.pw_name, HOME=str(Path(self.members_dir) / self.user.name), SHELL="/bin/bash")
         return env
 
 
