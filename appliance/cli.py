@@ -175,6 +175,25 @@ def status(options: Options, as_json: bool, wait_s: float, welcome: bool) -> Non
 
 
 @main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.pass_obj
+def doctor(options: Options, as_json: bool) -> None:
+    """Check what breaks a lab in its second month and say what to do about each problem: host names, the
+    certificate, disk and databases, the last backup, clocks, versions, members' servers without a hub,
+    components that crash. Exits 1 when it found a problem."""
+    import asyncio
+
+    from appliance.doctor import OK, examine, render
+
+    findings = asyncio.run(examine(options.load()))
+    if as_json:
+        click.echo(json.dumps([finding.to_json() for finding in findings], indent=2))
+    else:
+        click.echo(render(findings, color=sys.stdout.isatty()))
+    sys.exit(0 if all(finding.status == OK for finding in findings) else 1)
+
+
+@main.command()
 @click.argument("component", required=False)
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines as they are written.")
 @click.option("-n", "--lines", default=40, show_default=True, help="How many past lines to show.")

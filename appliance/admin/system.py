@@ -123,14 +123,28 @@ def _tail(path: Path) -> list[str]:
     return lines[1:] if size > LOG_TAIL_BYTES else lines  # the first may be cut
 
 
-def disk(paths: dict[str, Path]) -> list[dict[str, Any]]:
-    """Free and total bytes of the file systems holding ``paths`` (named), those that exist."""
+def disk_usage(home: Home, external_postgres: bool) -> list[dict[str, Any]]:
+    """Free and total bytes of the file systems the appliance writes to: its home's, its logs' and, where the
+    database is the embedded cluster, the cluster's (those that exist)."""
+    paths = {"home": home.root, "logs": home.logs_dir}
+    if not external_postgres:
+        paths["database"] = home.root / "postgres"
     found = []
     for name, path in paths.items():
         if path.exists():
             usage = shutil.disk_usage(path)
             found.append({"name": name, "path": str(path), "free_bytes": usage.free, "total_bytes": usage.total})
     return found
+
+
+def database_sizes(engine: Engine) -> tuple[str, dict[str, int]]:
+    """The database server's version, and the size in bytes of the appliance's database and its hubs'."""
+    with engine.connect() as connection:
+        version = connection.execute(text("SHOW server_version")).scalar()
+        rows = connection.execute(text(
+            "SELECT datname, pg_database_size(datname) FROM pg_database "
+            "WHERE datname = current_database() OR datname LIKE 'hub\\_%' ORDER BY datname")).all()
+    return str(version), {name: size for name, size in rows}
 
 
 def _program_version(argv: list[str]) -> str:
@@ -155,16 +169,17 @@ class SystemConsole:
     async def report(self) -> dict[str, Any]:
         redactor = Redactor(await asyncio.to_thread(home_secrets, self.installation))
         status, hubs, database, programs = await asyncio.gather(
-            self.supervisor.status(), self._hubs(), asyncio.to_thread(self._database), self._program_versions())
+            self.supervisor.status(), self._hubs(), asyncio.to_thread(database_sizes, self.engine),
+            self._program_versions())
         report = {
             "supervisor": status["supervisor"] if status else None,
             "components": status["components"] if status else [],
             "hubs": hubs,
             "members": self.installation.addresses.members_report(),
             "versions": {"appliance": __version__, "python": platform.python_version(),
-                         "postgresql": database["version"], **programs, **_package_versions()},
-            "databases": database["sizes"],
-            "disk": disk(self._disk_paths()),
+                         "postgresql": database[0], **programs, **_package_versions()},
+            "databases": [{"name": name, "bytes": size} for name, size in database[1].items()],
+            "disk": disk_usage(self.installation.home, self.installation.external_postgres),
             "last_backup": last_backup(self.installation.home.root),
             "configuration": {"file": str(self.installation.config_file or ""), "knobs": self.installation.knobs},
             "errors": await asyncio.to_thread(recent_errors, self.installation.home.logs_dir),
@@ -176,21 +191,6 @@ class SystemConsole:
             return [hub.to_json() for hub in await self.registry.hubs()]
         except Exception as error:  # shown as the CLI's status shows it: why they cannot be read
             return f"unknown ({type(error).__name__}: {error})"
-
-    def _database(self) -> dict[str, Any]:
-        with self.engine.connect() as connection:
-            version = connection.execute(text("SHOW server_version")).scalar()
-            rows = connection.execute(text(
-                "SELECT datname, pg_database_size(datname) FROM pg_database "
-                "WHERE datname = current_database() OR datname LIKE 'hub\\_%' ORDER BY datname")).all()
-        return {"version": str(version), "sizes": [{"name": name, "bytes": size} for name, size in rows]}
-
-    def _disk_paths(self) -> dict[str, Path]:
-        home = self.installation.home
-        paths = {"home": home.root, "logs": home.logs_dir}
-        if not self.installation.external_postgres:
-            paths["database"] = home.root / "postgres"
-        return paths
 
     async def _program_versions(self) -> dict[str, str]:
         if self._programs is None:

@@ -3,6 +3,7 @@ that wires the components into the portal's Starlette app."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator
@@ -15,7 +16,7 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from appliance import __version__, admin, audit, discovery, gallery, identity, metrics, nodes, storage
+from appliance import __version__, admin, audit, discovery, doctor, gallery, identity, metrics, nodes, storage
 from appliance.application.nodes import NodeAdmission, NodeHubs
 from appliance.config import Config, load_config
 from appliance.db import make_engine
@@ -144,9 +145,11 @@ def make_app(config: Config) -> Starlette:
         await node_hubs.refresh()  # the nodes' hubs are configured too
         await hub_routes.retire_unconfigured()
         await run_in_threadpool(ensure_hub_clients, config, identity_service)
+        sizes = asyncio.create_task(doctor.keep_recording(engine))  # `appliance doctor` tells the databases' growth
         try:
             yield
         finally:
+            sizes.cancel()
             await storage_service.close()
             await discovery_service.close()
             await gallery_service.close()

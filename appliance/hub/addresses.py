@@ -81,7 +81,7 @@ class Addresses:
         """Whether every member's server has a host of its own (<name>.<hub host>, JupyterHub's user
         subdomains), so that no member's pages share an origin with another's, a hub or the portal. That
         needs the hubs on a host name (not an IP address) other than the portal's."""
-        return self.host_routing and not _is_address(self.hub_host)
+        return self.host_routing and not is_address(self.hub_host)
 
     def members_report(self) -> dict[str, object]:
         """Whether members are isolated from each other, said for `appliance status`, the welcome lines, the
@@ -104,7 +104,7 @@ class Addresses:
         and every member's (*.<hub host>) when members have hosts of their own."""
         hosts = [urlsplit(self.portal_origin).hostname or "", self.hub_host] if self.host_routing else [self.hub_host]
         hosts += [f"*.{self.hub_host}"] if self.members_isolated else []
-        return [host for host in hosts if not _is_address(host)]  # an address is the client's to check, not a name
+        return [host for host in hosts if not is_address(host)]  # an address is the client's to check, not a name
 
     @property
     def member_origins(self) -> str | None:
@@ -205,7 +205,7 @@ def _reachable(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "") else host
 
 
-def _is_address(host: str) -> bool:
+def is_address(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
     except ValueError:

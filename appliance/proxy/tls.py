@@ -38,15 +38,16 @@ def certificate_names(cert_file: str) -> set[str]:
     return {name.lower() for name in names.get_values_for_type(x509.DNSName)}
 
 
+def covered(host: str, names: set[str]) -> bool:
+    """Whether a certificate naming ``names`` covers ``host`` (itself, or by the wildcard of its parent)."""
+    return host in names or (not host.startswith("*.") and f"*.{host.partition('.')[2]}" in names)
+
+
 def check_certificate_names(settings: ProxySettings, needed: list[str]) -> None:
     """Fail, naming what is missing, unless proxy.tls_cert covers every host name in ``needed`` (a
     "*.hub.lab.example.org" there asks for that wildcard itself: it covers every member's host)."""
     names = certificate_names(settings.tls_cert)
-
-    def covered(host: str) -> bool:
-        return host in names or (not host.startswith("*.") and f"*.{host.partition('.')[2]}" in names)
-
-    missing = [host for host in needed if not covered(host.lower())]
+    missing = [host for host in needed if not covered(host.lower(), names)]
     if missing:
         raise ConfigError(
             f"the certificate {settings.tls_cert} does not name {', '.join(missing)} (it names "

@@ -26,6 +26,7 @@ from appliance.supervisor.spec import CheckFailed, ChildSpec, StartFailed
 log = logging.getLogger("appliance.supervisor")
 READY_POLL_S = 0.1  # how often a starting child's readiness check is retried
 CHECK_TIMEOUT_S = 5.0  # a single readiness or health check that takes longer has failed
+RECENT_S = 24 * 3600  # the window of a child's "crashes lately" (`appliance doctor` reads them)
 
 # The states `appliance status` reports.
 STARTING, HEALTHY, UNHEALTHY, CRASHLOOP, STOPPED = "starting", "healthy", "unhealthy", "crashloop", "stopped"
@@ -46,6 +47,7 @@ class Child:
     started_wall: float | None = None  # time.time() of the current process's start
     started_at: float = 0.0  # clock() of the current process's start
     restarts: int = 0
+    crashed_at: list[float] = field(default_factory=list)  # time.time() of each crash within RECENT_S
     last_error: str = ""
     health_failures: int = 0
     unhealthy_since: float | None = None
@@ -60,6 +62,7 @@ class Child:
             "pid": self.process.pid if running else None,  # type: ignore[union-attr]
             "uptime_s": round(now_wall - self.started_wall, 1) if running and self.started_wall else None,
             "restarts": self.restarts,
+            "crashes_24h": sum(1 for at in self.crashed_at if now_wall - at < RECENT_S),
             "address": self.spec.address,
             "last_error": self.last_error,
         }
@@ -202,6 +205,7 @@ class Supervisor:
                 child.restart_requested = False
                 log.info("%s restarted by request", child.spec.name)
                 continue
+            child.crashed_at = [at for at in child.crashed_at if time.time() - at < RECENT_S] + [time.time()]
             if was_running and child.state != CRASHLOOP:
                 await self._hook(child, child.spec.on_crash)
             child.policy.record_exit(self.clock() - child.started_at)

@@ -9,6 +9,7 @@ from sqlalchemy import MetaData, create_engine
 
 from appliance.audit.tables import metadata as audit_metadata
 from appliance.discovery.tables import metadata as discovery_metadata
+from appliance.doctor.tables import metadata as doctor_metadata
 from appliance.gallery.tables import metadata as gallery_metadata
 from appliance.identity.tables import metadata as identity_metadata
 from appliance.nodes.tables import metadata as nodes_metadata
@@ -18,7 +19,8 @@ from tests.harness import Appliance
 
 @pytest.mark.parametrize(("schema", "metadata"), [("identity", identity_metadata), ("storage", storage_metadata),
                                                   ("discovery", discovery_metadata), ("gallery", gallery_metadata),
-                                                  ("audit", audit_metadata), ("nodes", nodes_metadata)])
+                                                  ("audit", audit_metadata), ("nodes", nodes_metadata),
+                                                  ("doctor", doctor_metadata)])
 def test_migrations_match_the_declared_tables(portal_in_process: Appliance, schema: str, metadata: MetaData) -> None:
     engine = create_engine(portal_in_process.database_url())
     with engine.connect() as connection:
