@@ -14,6 +14,7 @@ import psutil
 from appliance import __version__, identity
 from appliance.cli_audit import audit
 from appliance.cli_common import Options
+from appliance.cli_envs import env
 from appliance.cli_gallery import gallery
 from appliance.cli_hubs import hubs
 from appliance.cli_identity import clients
@@ -316,6 +317,7 @@ main.add_command(gallery)
 main.add_command(audit)
 main.add_command(nodes)
 main.add_command(join)
+main.add_command(env)
 
 
 

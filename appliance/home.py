@@ -77,6 +77,11 @@ class Home:
         return self.run_dir / "control.sock"
 
     @property
+    def envs_dir(self) -> Path:
+        """The members' shared Python environments (appliance.envs): read-only to members."""
+        return self.root / "envs"
+
+    @property
     def member_logs_dir(self) -> Path:
         """The local spawner's <name>.log of each member's server output."""
         return self.logs_dir / "members"

@@ -1,5 +1,5 @@
 """The admin console: its guard, the /api/admin/v1 router and OpenAPI document, and the console's pages: People,
-Hubs, Gallery, System and Audit.
+Hubs, Gallery, Software, System and Audit.
 
 Everything is imported on first use, so that commands which never touch the console do not pay for it.
 """
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from appliance.admin.person import PersonFacts as PersonFacts
     from appliance.admin.person import Publication as Publication
     from appliance.admin.person import Usage as Usage
+    from appliance.admin.software import SoftwareConsole as SoftwareConsole
+    from appliance.admin.software_api import SoftwareAPI as SoftwareAPI
     from appliance.admin.system import Installation as Installation
     from appliance.admin.system import SystemConsole as SystemConsole
 
@@ -42,7 +44,7 @@ _EXPORTS = {"Admin": "guard", "AdminGuard": "guard", "AdminRefused": "guard", "A
             "PersonFacts": "person", "Publication": "person", "Usage": "person", "HubsConsole": "hubs",
             "HubsAPI": "hubs_api", "HubsPages": "hubs_pages", "SystemConsole": "system", "Installation": "system",
             "AuditAPI": "audit_api", "AuditPages": "audit_pages", "GalleryAPI": "gallery_api",
-            "GalleryPages": "gallery_pages"}
+            "GalleryPages": "gallery_pages", "SoftwareConsole": "software", "SoftwareAPI": "software_api"}
 
 
 def __getattr__(name: str) -> Any:

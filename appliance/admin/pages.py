@@ -16,7 +16,8 @@ from appliance.admin.guard import Admin, AdminGuard
 from appliance.web import render
 
 SECTIONS = (("people", "People", "/admin/people"), ("hubs", "Hubs", "/admin/hubs"),
-            ("gallery", "Gallery", "/admin/gallery"), ("system", "System", "/admin/system"),
+            ("gallery", "Gallery", "/admin/gallery"), ("software", "Software", "/admin/software"),
+            ("system", "System", "/admin/system"),
             ("audit", "Audit", "/admin/audit"))
 
 

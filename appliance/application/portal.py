@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from appliance import __version__, admin, audit, discovery, doctor, gallery, identity, metrics, nodes, storage
+from appliance import __version__, admin, audit, discovery, doctor, envs, gallery, identity, metrics, nodes, storage
 from appliance.application.nodes import NodeAdmission, NodeHubs
 from appliance.config import Config, load_config
 from appliance.db import make_engine
@@ -52,7 +52,7 @@ def installation(config: Config) -> admin.Installation:
 
 def console_routes(identity_service: identity.Identity, audit_service: audit.Audit, portal_origin: str,
                    facts: admin.PersonFacts, hubs: admin.HubsConsole, system: admin.SystemConsole,
-                   moderation: gallery.Moderation) -> list[BaseRoute]:
+                   moderation: gallery.Moderation, environments: envs.Environments) -> list[BaseRoute]:
     """The admin console: its pages and the /api/admin/v1 routes of each owner, behind one guard."""
     async def admin_token_of(value: str) -> identity.AdminToken | None:
         return await run_in_threadpool(identity_service.admin_tokens.get, value)
@@ -60,12 +60,14 @@ def console_routes(identity_service: identity.Identity, audit_service: audit.Aud
     guard = admin.AdminGuard(identity_service.session_of, admin_token_of, identity_service.csrf, audit_service.record)
     people = admin.People(identity_service.accounts, identity_service.invitations, identity_service.access,
                           portal_origin, audit_service.record)
+    software = admin.SoftwareAPI(guard, admin.SoftwareConsole(environments, audit_service.record))
     api = admin.AdminAPI(guard, [admin.PeopleAPI(people, facts).routes(),
                                  admin.HubsAPI(hubs, system).routes(), admin.GalleryAPI(moderation).routes(),
-                                 admin.AuditAPI(audit_service).routes()], __version__)
+                                 software.routes(), admin.AuditAPI(audit_service).routes()], __version__)
     return [*api.routes(), *admin.ConsolePages(guard).routes(),
             *admin.PeoplePages(guard, people, facts).routes(), *admin.HubsPages(guard, hubs, system).routes(),
-            *admin.GalleryPages(guard, moderation).routes(), *admin.AuditPages(guard, audit_service).routes()]
+            *admin.GalleryPages(guard, moderation).routes(), *software.page_routes(),
+            *admin.AuditPages(guard, audit_service).routes()]
 
 
 def make_app(config: Config) -> Starlette:
@@ -107,9 +109,10 @@ def make_app(config: Config) -> Starlette:
     discovery_api = discovery.DiscoveryAPI(discovery_service.registry, session_user, identity_service.access,
                                            hub_configured)
     portal_pages = PortalPages(config.addresses, engine, identity_service, discovery_service.registry.hubs,
-                               discovery_api.placement_of)
+                               discovery_api.placement_of, config.hubs.server_profiles())
     member_server = MemberServer(config.addresses, config.home, identity_service.session_of,
-                                 discovery_service.registry.assignment, identity_service.csrf)
+                                 discovery_service.registry.assignment, identity_service.csrf,
+                                 config.hubs.server_profiles())
     node_hubs = NodeHubs(config, node_directory, member_server.hubs, hub_routes, discovery_service.registry,
                          member_server.http)
     discovery_service.after_reap.append(node_hubs.refresh)
@@ -174,7 +177,7 @@ def make_app(config: Config) -> Starlette:
             *gallery_pages.routes(),
             *rendered.portal_routes(),
             *console_routes(identity_service, audit_service, portal_origin, person_facts, hubs_console,
-                            system_console, gallery_service.moderation),
+                            system_console, gallery_service.moderation, envs.Environments(config.home.envs_dir)),
             Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
         ],
         middleware=[

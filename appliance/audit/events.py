@@ -59,6 +59,11 @@ ACTIONS: dict[str, str] = {
     "person.moved": "an administrator moved someone to another hub",
     "admin-token.created": "an admin token was made for scripts",
     "admin-token.revoked": "an admin token was revoked",
+    "env.created": "a shared environment was made: a kernel for every member",
+    "env.deleted": "a shared environment and its kernel were deleted",
+    "env.packages-added": "packages were installed into a shared environment",
+    "env.packages-removed": "packages were removed from a shared environment",
+    "env.change-failed": "a change to a shared environment failed; it was left as it was",
     "audit.exported": "an administrator exported the audit log as CSV",
     "audit.dropped": "events the audit log could not keep up with and lost (see the portal's log)",
 }

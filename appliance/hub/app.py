@@ -33,7 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from systemdspawner import SystemdSpawner
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
-from traitlets import Float, Int, Unicode, default
+from traitlets import Dict, Float, Int, List, Unicode, default
 from traitlets.config import Configurable
 
 from appliance.discovery import DiscoverySettings
@@ -43,6 +43,7 @@ from appliance.hub import upstream
 from appliance.hub.access import STORAGE_TOKEN_PATH, StorageTokenHandler, end_access
 from appliance.hub.lockdown import PORTAL_OWNED_PAGES, PortalOwnedPage
 from appliance.hub.memory import MEMORY_PATH, ServerMemoryHandler, process_tree_bytes
+from appliance.hub.profiles import Profile, choose
 from appliance.identity import ENDINGS_CHANNEL
 from appliance.logscrub import scrub_handlers
 from appliance.storage.mounts import parse_mounts
@@ -366,20 +367,71 @@ class StorageEnvMixin(Configurable):
         return env
 
 
-class ConfigurationOnlyMixin:
-    """Ignores the options a member may post with their start (the hub API's ``servers!user``): batchspawner
-    merges them into the job script's variables (a partition, a memory, a command of their choosing), and
-    KubeSpawner applies a profile they name. The appliance's configuration alone shapes a member's server."""
+class ProfileMixin(Configurable):
+    """Shapes a member's server by the server profile they chose (hubs.profiles, appliance/hub/profiles.py) if
+    their groups allow it, and by nothing else they post with their start: a member can post any options to the
+    hub's API (``servers!user``) or its spawn page, and a profile of a group they are not in is refused here as
+    the portal refuses it. The profile gives the server's memory and CPUs (the spawner enforces them, or asks
+    for them), the kernel new notebooks start with, and how long it may sit idle. List it first among the
+    bases."""
 
+    profiles = List(Dict(), config=True, help="The server profiles, 'standard' first (HubSettings.server_profiles), "
+                                              "each as Profile.to_json() with its groups.")
+    culler_timeout_s = Int(0, config=True, help="When the hubs' idle culler stops a server (0: never): a profile "
+                                                "with a shorter idle timeout ends its server itself.")
     user: Any  # the Spawner's
     user_options: dict[str, Any]
+    mem_limit: Any
+    cpu_limit: Any
     log: Any
+    chosen: Profile | None = None
+
+    def server_profiles(self) -> list[Profile]:
+        return [Profile(**{**entry, "groups": tuple(entry.get("groups", ()))}) for entry in self.profiles]
 
     async def start(self) -> Any:
-        if self.user_options:
-            self.log.warning("ignoring %s's start options %s: the appliance's configuration shapes their server",
-                             self.user.name, sorted(self.user_options))
-            self.user_options = {}
+        options = dict(self.user_options or {})
+        groups = [group.name for group in self.user.groups]
+        self.chosen = profile = choose(self.server_profiles(), str(options.pop("profile", "") or ""), groups)
+        if options:
+            self.log.warning("ignoring %s's start options %s: only a server profile may be chosen",
+                             self.user.name, sorted(options))
+        self.user_options = {"profile": profile.name}
+        self.mem_limit = profile.memory or None
+        self.cpu_limit = profile.cpus or None
+        self.limits_changed()
+        self.log.info("starting %s's server with the profile %s (memory %s, CPUs %s)", self.user.name, profile.name,
+                      profile.memory or "unlimited", profile.cpus or "unlimited")
+        return await super().start()  # type: ignore[misc]
+
+    def limits_changed(self) -> None:
+        """Carry mem_limit and cpu_limit into whatever the spawner derives from them (the Slurm request, the pod's
+        guarantees), which would otherwise keep the values of the member's first start."""
+
+    def get_args(self) -> list[str]:
+        args: list[str] = super().get_args()  # type: ignore[misc]
+        profile = self.chosen
+        if profile is None:
+            return args
+        if profile.environment:
+            kernel = "python3" if profile.environment == "default" else profile.environment
+            args.append(f"--MappingKernelManager.default_kernel_name={kernel}")
+        idle = profile.idle_timeout_s
+        if idle and (not self.culler_timeout_s or idle < self.culler_timeout_s):  # sooner than the culler would
+            args += [f"--MappingKernelManager.cull_idle_timeout={profile.idle_timeout_s}",
+                     f"--ServerApp.shutdown_no_activity_timeout={profile.idle_timeout_s}"]
+        return args
+
+
+class ConfigurationOnlyMixin:
+    """Keeps what a member may post with their start from the spawners that would act on it (after
+    ProfileMixin has read their profile): batchspawner merges them into the job script's variables (a
+    partition, a memory, a command of their choosing), and KubeSpawner applies a profile of its own by name."""
+
+    user_options: dict[str, Any]
+
+    async def start(self) -> Any:
+        self.user_options = {}
         return await super().start()  # type: ignore[misc]
 
 
@@ -453,7 +505,7 @@ class MemberAccountMixin(Configurable):
         return env
 
 
-class LocalSpawner(MemberAccountMixin, StorageEnvMixin, LocalProcessSpawner):
+class LocalSpawner(ProfileMixin, MemberAccountMixin, StorageEnvMixin, LocalProcessSpawner):
     """A user server as a local process, never as root. A hub running as root starts it as the member's
     own system user (MemberAccountMixin); otherwise as the hub's own user. Nothing separates servers beyond
     Unix users: discovery and `appliance status` report the isolation as "none"."""
@@ -525,7 +577,7 @@ class LocalSpawner(MemberAccountMixin, StorageEnvMixin, LocalProcessSpawner):
 MEMBERS_STATE = "appliance-members"  # under /var/lib: dynamic users' homes (dotfiles; notebooks are in the storage)
 
 
-class ApplianceSystemdSpawner(StorageEnvMixin, SystemdSpawner):
+class ApplianceSystemdSpawner(ProfileMixin, StorageEnvMixin, SystemdSpawner):
     """A user server as a transient systemd unit (needs systemd as PID 1 and the hub running as root):
     run as a dynamic user that exists only while the server runs, with its own /tmp and /dev, no way
     to gain privileges, and the hubs.memory_limit and hubs.cpu_limit_cores (Spawner.mem_limit, cpu_limit).

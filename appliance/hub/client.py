@@ -89,11 +89,12 @@ class HubAPI:
         body = response.json()
         return body.get("bytes"), body.get("limit_bytes")
 
-    async def start(self, username: str) -> bool:
-        """Ask the hub to start the member's server (201 started, 202 starting, 400 already running or
-        starting); False when the hub does not know the member yet: they must sign in to it once (the
-        Research page's frame does, through the portal's OAuth), which makes their hub user."""
-        response = await self.http.post(self._user(username, "/server"), headers=self.headers,
+    async def start(self, username: str, options: dict[str, Any] | None = None) -> bool:
+        """Ask the hub to start the member's server with ``options`` (its user_options: the server profile)
+        (201 started, 202 starting, 400 already running or starting); False when the hub does not know the
+        member yet: they must sign in to it once (the Research page's frame does, through the portal's OAuth),
+        which makes their hub user."""
+        response = await self.http.post(self._user(username, "/server"), headers=self.headers, json=options or {},
                                         timeout=httpx.Timeout(TIMEOUT_S, read=START_TIMEOUT_S))
         if response.status_code == 404:
             return False

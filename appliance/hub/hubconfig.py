@@ -13,6 +13,7 @@ from traitlets.config import Config as TraitletsConfig
 
 from appliance.db import ensure_database
 from appliance.discovery.settings import DiscoverySettings
+from appliance.envs import Environments
 from appliance.errors import ConfigError
 from appliance.home import Home
 from appliance.hub import addresses, lockdown
@@ -181,11 +182,17 @@ def hub_config(config: HubSources, hub_id: str, credential: str) -> TraitletsCon
     c.ApplianceAuthenticator.research_url = f"{portal_public}/research"
     update_portal_owned(c, portal_public)
     update_spawner(c, config, hub_id, spawner, config.addresses.portal_private_url, tornado_settings)
-    update_idle_culler(c, config.hubs.idle_timeout_s)
+    # a profile's own idle timeout ends its server (ProfileMixin); the culler waits for the longest, and culls
+    # nothing if any profile's servers may idle for ever
+    idle = [profile.idle_timeout_s for profile in config.hubs.server_profiles()]
+    c.ProfileMixin.culler_timeout_s = 0 if 0 in idle else max(idle)
+    update_idle_culler(c, c.ProfileMixin.culler_timeout_s)
     # the hub's user servers and services carry the supervisor's mark: `appliance stop` ends them too
     # (a hub that dies alone leaves them running, and takes them up again when it is back)
     supervised = {MARKER: os.environ[MARKER]} if MARKER in os.environ else {}
-    c.Spawner.environment = {**c.Spawner.get("environment", {}), **supervised}
+    # the shared environments' kernels (appliance.envs), the default one in place of the appliance's own
+    kernels = {"JUPYTER_PATH": str(Environments(home.envs_dir).jupyter_path)}
+    c.Spawner.environment = {**c.Spawner.get("environment", {}), **supervised, **kernels}
     for service in c.JupyterHub.get("services", []):
         service["environment"] = {**service.get("environment", {}), **supervised}
     update_portal_service(c, home.secret(addresses.PORTAL_SERVICE_TOKEN_SECRET))
@@ -221,6 +228,7 @@ def update_spawner(c: TraitletsConfig, config: HubSources, hub_id: str, spawner:
                       "--ResourceUseDisplay.enable_prometheus_metrics=False"]
     c.Spawner.mem_limit = config.hubs.memory_limit or None
     c.Spawner.cpu_limit = config.hubs.cpu_limit_cores or None
+    c.ProfileMixin.profiles = [profile.to_json() for profile in config.hubs.server_profiles()]
     c.StorageEnvMixin.storage_url = f"{portal_private_url}/api/storage/v1"
     c.StorageEnvMixin.storage_token_key = home.secret(TOKEN_SECRET)
     c.StorageEnvMixin.storage_token_lifetime_s = config.storage.token_lifetime_s

@@ -23,7 +23,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from kubespawner import KubeSpawner
 from traitlets import default
 
-from appliance.hub.app import ConfigurationOnlyMixin, StorageEnvMixin
+from appliance.hub.app import ConfigurationOnlyMixin, ProfileMixin, StorageEnvMixin
 
 # what an administrator does about the cluster's refusals, by HTTP status
 CLUSTER_FIXES = {401: "the hubs' credentials in kubernetes.kubeconfig are not accepted.",
@@ -32,7 +32,7 @@ CLUSTER_FIXES = {401: "the hubs' credentials in kubernetes.kubeconfig are not ac
 SERVER_UID = 1000  # the image's member user (docs/kubernetes.md); never root
 
 
-class ApplianceKubeSpawner(ConfigurationOnlyMixin, StorageEnvMixin, KubeSpawner):  # type: ignore[misc]
+class ApplianceKubeSpawner(ProfileMixin, ConfigurationOnlyMixin, StorageEnvMixin, KubeSpawner):  # type: ignore[misc]
     """A member's server as a pod, with the hubs' limits as its request and limit (hubs.memory_limit,
     hubs.cpu_limit_cores): a member gets what they are promised, and a node never holds more servers than its
     memory. hub_config names the pods after their hub, so that two hubs never act on one pod."""
@@ -60,6 +60,9 @@ class ApplianceKubeSpawner(ConfigurationOnlyMixin, StorageEnvMixin, KubeSpawner)
     @default("cpu_guarantee")
     def _default_cpu_guarantee(self) -> Any:
         return self.cpu_limit
+
+    def limits_changed(self) -> None:
+        self.mem_guarantee, self.cpu_guarantee = self.mem_limit, self.cpu_limit
 
     @default("extra_labels")
     def _default_extra_labels(self) -> dict[str, str]:

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from appliance.errors import ConfigError
+from appliance.hub.profiles import Profile, parse_profiles, standard
 from appliance.knobs import knob
 
 SPAWNERS = ("auto", "local", "systemd", "slurm", "kubernetes")
@@ -50,7 +51,20 @@ class HubSettings:
              "up) by the slurm spawner (the local one limits nothing); takes effect for servers started after "
              "the hubs restart.")
 
+    profiles: str = knob(
+        "", "Server profiles members choose on the Research page before their server starts, besides 'standard' (the "
+            "limits above, for everyone): one per line, or ';' between them, as NAME: key=value… with memory, cpus, "
+            "groups (who may choose it, by group; none: everyone), environment (the shared environment new "
+            "notebooks default to, `appliance env`), idle_timeout_s and description, e.g. big: memory=16G cpus=4 "
+            "groups=big description=\"Large jobs\". Enforced by the systemd spawner (MemoryMax, CPUQuota) and by "
+            "Kubernetes; asked of Slurm; the local spawner only tells the server its size.")
+
+    def server_profiles(self) -> list[Profile]:
+        """``standard`` (the limits above), then hubs.profiles."""
+        return parse_profiles(self.profiles, standard(self.memory_limit, self.cpu_limit_cores, self.idle_timeout_s))
+
     def __post_init__(self) -> None:
+        self.server_profiles()  # a mistake is refused when the configuration is read
         if not 0 <= self.count <= 64:
             raise ConfigError(f"hubs.count = {self.count}: must be between 0 and 64.")
         if self.spawner not in SPAWNERS:

@@ -10,7 +10,7 @@ batchspawner's are changed here, by subclassing and configuration:
   ``batch_submit_cmd``, commands the hub runs as root at their next start. ``JobPortHandler`` takes its
   place and accepts the one thing the wrapper sends, the port, while the start waits for it.
 - The member's start options, which batchspawner merges into the job script's variables: ignored
-  (``ConfigurationOnlyMixin``).
+  (``ConfigurationOnlyMixin``), but for the server profile their groups allow (``ProfileMixin``).
 - The user the job runs as: the member's own system user (``jupyter-<name>``, as the local spawner makes
   it), which the cluster's nodes must know by the same uid; submitted with ``runuser`` from the hub (root),
   where batchspawner's default needs sudo.
@@ -34,7 +34,7 @@ from jupyterhub.apihandlers import default_handlers as api_handlers
 from tornado import web
 from traitlets import Unicode, default
 
-from appliance.hub.app import ConfigurationOnlyMixin, MemberAccountMixin, StorageEnvMixin
+from appliance.hub.app import ConfigurationOnlyMixin, MemberAccountMixin, ProfileMixin, StorageEnvMixin
 
 # how often the hub asks Slurm whether each member's job still runs (JupyterHub's default is 30 s): a cancelled or
 # expired job is seen within this, at one squeue per running server each time
@@ -70,7 +70,7 @@ api_handlers[:] = [(path, JobPortHandler if handler is BatchSpawnerAPIHandler el
                    for path, handler in api_handlers]
 
 
-class ApplianceSlurmSpawner(ConfigurationOnlyMixin, MemberAccountMixin, StorageEnvMixin,
+class ApplianceSlurmSpawner(ProfileMixin, ConfigurationOnlyMixin, MemberAccountMixin, StorageEnvMixin,
                             UpstreamSlurmSpawner):  # type: ignore[misc]
     """A member's server as a Slurm job of their own system user, with the hubs' limits as its request
     (hubs.memory_limit, hubs.cpu_limit_cores) and the [slurm] section's partition and time limit."""
@@ -114,6 +114,9 @@ class ApplianceSlurmSpawner(ConfigurationOnlyMixin, MemberAccountMixin, StorageE
     @default("req_nprocs")
     def _default_req_nprocs(self) -> str:
         return str(math.ceil(self.cpu_limit)) if self.cpu_limit else ""
+
+    def limits_changed(self) -> None:
+        self.req_memory, self.req_nprocs = self._default_req_memory(), self._default_req_nprocs()
 
     def cmd_formatted_for_batch(self) -> str:
         """The job script's command line. batchspawner joins the words with spaces; the appliance's arguments

@@ -26,6 +26,7 @@ from starlette.routing import Route
 from appliance.home import Home
 from appliance.hub.addresses import Addresses
 from appliance.hub.client import HubAPI
+from appliance.hub.profiles import Profile, ProfileRefused, choose
 from appliance.identity.csrf import CsrfSigner, same_origin
 from appliance.web import json_message
 
@@ -36,6 +37,7 @@ log = logging.getLogger("appliance.portal")
 
 SessionOf = Callable[[Request], Awaitable["Session | None"]]
 AssignmentOf = Callable[[str], Awaitable["str | None"]]  # the hub discovery placed a member on, if any
+MAX_START_BODY = 4096
 STREAMS_PER_MEMBER = 3
 STREAM_LIMIT_S = 600.0  # longer than any hub's start timeout: the page opens a new stream if it still waits
 RETRY_MS = 500  # how soon the browser's EventSource asks again after a stream ends
@@ -59,7 +61,8 @@ def sse(event: dict[str, Any]) -> str:
 
 class MemberServer:
     def __init__(self, addresses: Addresses, home: Home, session_of: SessionOf, assignment_of: AssignmentOf,
-                 csrf: CsrfSigner, http: httpx.AsyncClient | None = None):
+                 csrf: CsrfSigner, profiles: list[Profile], http: httpx.AsyncClient | None = None):
+        self.profiles = profiles  # standard first (hubs.profiles)
         self.session_of = session_of
         self.assignment_of = assignment_of
         self.csrf = csrf
@@ -121,26 +124,46 @@ class MemberServer:
         return member
 
     async def _act(self, request: Request, action: str) -> Response:
-        """Start or stop the session's member's server on their hub."""
+        """Start (with the server profile the body names, if the member's groups allow it) or stop the session's
+        member's server on their hub."""
         member = await self._unsafe(request)
         if isinstance(member, Response):
             return member
         username, hub_id, hub = member
+        profile = await self._profile(request) if action == "start" else None
+        if isinstance(profile, Response):
+            return profile
         try:
-            known = await (self._start(username, hub) if action == "start" else hub.stop(username))
+            known = await (hub.stop(username) if profile is None else self._start(username, hub, profile))
         except httpx.HTTPError as failure:
             return error(HUB_UNREACHABLE.format(hub=hub_id, error=type(failure).__name__), 502)
         log.info("%s: %s their server on hub %s from the portal", username, action, hub_id)
         state = ("starting" if known else "stopped") if action == "start" else "stopping"
         return JSONResponse({"ok": True, "hub": hub_id, "state": state, "sign_in": not known})
 
-    async def _start(self, username: str, hub: HubAPI) -> bool:
+    async def _profile(self, request: Request) -> Profile | Response:
+        """The profile the start's body names ({"profile": NAME}; none: standard), if the member may use it."""
+        body = await request.body()
+        if len(body) > MAX_START_BODY:
+            return error("The start request is too large: it names a server profile, nothing more.", 413)
+        try:
+            asked = json.loads(body or b"{}").get("profile") or ""
+        except (ValueError, AttributeError):
+            return error('The start request is not JSON like {"profile": "standard"}.', 400)
+        session = await self.session_of(request)
+        groups = session.account.groups if session is not None else ()
+        try:
+            return choose(self.profiles, str(asked), groups)
+        except ProfileRefused as refused:
+            return error(str(refused), 403)
+
+    async def _start(self, username: str, hub: HubAPI, profile: Profile) -> bool:
         """Start the member's server; False when their hub has never seen them (they sign in to it first).
         JupyterHub answers a start only once the server is up, or after its slow_spawn_timeout (10 s): the
         start goes on without the page, which follows its progress events meanwhile."""
         if not await hub.knows(username):
             return False
-        task = asyncio.ensure_future(hub.start(username))
+        task = asyncio.ensure_future(hub.start(username, {"profile": profile.name}))
         self.starting.add(task)
         task.add_done_callback(self._started)
         return True

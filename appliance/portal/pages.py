@@ -17,6 +17,7 @@ from starlette.routing import Route
 from appliance import __version__
 from appliance.db import installed_at
 from appliance.hub.addresses import SIGNED_OUT_PATH, Addresses
+from appliance.hub.profiles import Profile, available
 from appliance.storage.errors import BadPath
 from appliance.storage.paths import normalize
 from appliance.web import render
@@ -60,8 +61,9 @@ PlacementOf = Callable[[str], Awaitable[dict[str, Any]]]  # a member's hub, as d
 
 class PortalPages:
     def __init__(self, addresses: Addresses, engine: Engine, identity: Identity, hubs: HubStates,
-                 placement_of: PlacementOf):
+                 placement_of: PlacementOf, profiles: list[Profile]):
         self.addresses = addresses
+        self.profiles = profiles
         self.engine = engine
         self.identity = identity
         self.hubs = hubs
@@ -122,9 +124,21 @@ class PortalPages:
         except Exception:  # NoHub, or the database: the page's own /me call says why
             placement = None
         lab = request.url_for("research_lab").path + (f"?{urlencode({'open': open_path})}" if open_path else "")
+        profiles = available(self.profiles, session.account.groups)
         return render(request, "research.html", session=session, hub_origin=self.addresses.hub_origin,
                       refused_open=refused, placement=placement, lab=lab,
-                      framed=placement is not None and placement["state"] != "suspect")
+                      framed=placement is not None and placement["state"] != "suspect",
+                      profiles=profiles if len(profiles) > 1 else [],
+                      limits_enforced=await self._limits_enforced(placement))
+
+    async def _limits_enforced(self, placement: dict[str, Any] | None) -> bool:
+        """Whether the member's hub enforces a server's size (every spawner but the local one does)."""
+        try:
+            hubs = {hub.id: hub for hub in await self.hubs()} if placement else {}
+        except Exception:  # the database: say nothing rather than something wrong
+            return True
+        hub = hubs.get(placement["hub"]) if placement else None
+        return hub is None or hub.isolation != "none"
 
     async def research_lab(self, request: Request) -> Response:
         """Where the Research page's frame goes for JupyterLab (at ``?open=<path>``): the member's hub's

@@ -28,7 +28,8 @@ AXE = Path(__file__).resolve().parents[2] / ".venv" / "node_modules" / "axe-core
 WIDTHS = (1280, 390)
 BLOCKING = ("serious", "critical")
 ADMIN_PAGES = ("/admin/people", "/admin/people/new", "/admin/people/import", "/admin/people/{admin}", "/admin/hubs",
-               "/admin/gallery", "/admin/gallery/reports", "/admin/system", "/admin/audit")  # every console page
+               "/admin/gallery", "/admin/gallery/reports", "/admin/software", "/admin/system",
+               "/admin/audit")  # every console page
 
 
 @pytest.fixture(scope="module")

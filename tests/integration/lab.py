@@ -32,9 +32,9 @@ class Member:
     portal: Browser  # signed in at the portal
 
     @classmethod
-    def new(cls, appliance: Appliance, name: str) -> Member:
-        """A new account, signed in at the portal (Browser.close_all() closes its client)."""
-        password = add_user(appliance, name)
+    def new(cls, appliance: Appliance, name: str, groups: tuple[str, ...] = ()) -> Member:
+        """A new account in ``groups``, signed in at the portal (Browser.close_all() closes its client)."""
+        password = add_user(appliance, name, *(f"--group={group}" for group in groups))
         portal = Browser(appliance)
         portal.sign_in(name, password)
         return cls(name, password, portal)
@@ -147,14 +147,15 @@ def server_hub(server: psutil.Process) -> str:
     return server.environ()["JUPYTERHUB_SERVICE_PREFIX"].split("/")[2]
 
 
-def run_in_kernel(browser: httpx.Client, server_url: str, code: str, timeout: float = 60) -> str:
-    """Run ``code`` in a new kernel of the member's server at ``server_url`` (``…/user/<name>``), as
+def run_in_kernel(browser: httpx.Client, server_url: str, code: str, timeout: float = 60,
+                  kernel_name: str = "python3") -> str:
+    """Run ``code`` in a new kernel (``kernel_name``) of the member's server at ``server_url`` (``…/user/<name>``), as
     JupyterLab does: the browser's cookies, its ``_xsrf`` as a header, the kernel's websocket. Returns what
     the code printed (a traceback as text if it raised); the kernel is shut down after."""
     cookie = browser.build_request("GET", f"{server_url}/api/kernels").headers.get("cookie", "")
     xsrf = next((value for name, _, value in (part.strip().partition("=") for part in cookie.split(";"))
                  if name == "_xsrf"), "")
-    started = browser.post(f"{server_url}/api/kernels", headers={"X-XSRFToken": xsrf}, json={"name": "python3"})
+    started = browser.post(f"{server_url}/api/kernels", headers={"X-XSRFToken": xsrf}, json={"name": kernel_name})
     assert started.status_code == 201, started.text
     kernel = f"{server_url}/api/kernels/{started.json()['id']}"
     request_id = uuid.uuid4().hex

@@ -13,6 +13,21 @@
   const log = document.getElementById("spawn-log");
   const memory = document.getElementById("server-memory");
   const startButton = document.getElementById("server-start");
+  const profileChoice = document.getElementById("server-profile");
+  const PROFILE_KEY = "appliance-server-profile";  // the member's last choice, on this browser
+  let savedProfile = null;
+  try { savedProfile = window.localStorage.getItem(PROFILE_KEY); } catch (error) { savedProfile = null; }
+  if (profileChoice && savedProfile && [...profileChoice.options].some(function (o) { return o.value === savedProfile; })) {
+    profileChoice.value = savedProfile;
+  } else {
+    savedProfile = null;
+  }
+  if (profileChoice) {
+    profileChoice.addEventListener("change", function () {
+      try { window.localStorage.setItem(PROFILE_KEY, profileChoice.value); } catch (error) { /* private mode */ }
+      savedProfile = profileChoice.value;
+    });
+  }
   const stopButton = document.getElementById("server-stop");
   const restartButton = document.getElementById("server-restart");
   const hubOrigin = bar.dataset.hubOrigin;
@@ -56,6 +71,7 @@
   function resetProgress(title) {
     showPanel(title);
     meter.value = 0;
+    meter.hidden = false;
     log.replaceChildren();
   }
 
@@ -64,10 +80,11 @@
     events = null;
   }
 
-  async function call(url, method) {
+  async function call(url, method, sent) {
     const headers = method === "POST" ? { "X-CSRF-Token": bar.dataset.csrf } : {};
+    if (sent !== undefined) headers["Content-Type"] = "application/json";
     const response = await fetch(url, { method: method || "GET", headers: headers, credentials: "same-origin",
-                                         cache: "no-store" });
+                                         cache: "no-store", body: sent === undefined ? undefined : JSON.stringify(sent) });
     if (response.status === 401) {  // signed out elsewhere: the reload asks to sign in (not while signing out here)
       if (!signingOut) window.location.reload();
       throw new Error("signed out");
@@ -94,6 +111,17 @@
     note(text);
     say(text, "bad");
     offer(startButton);
+  }
+
+  // more than one server profile and none chosen on this browser yet: the member chooses before it starts
+  function choose() {
+    phase = "stopped";
+    resetProgress("Choose your server");
+    meter.hidden = true;  // nothing is under way yet
+    note("Your groups may use more than one size of server. Choose one above, then start it.");
+    say("Choose your server, then start it", "warn");
+    offer(startButton);
+    profileChoice.focus();
   }
 
   function stopped(why) {
@@ -127,6 +155,7 @@
     if (state === "running") openLab(mine);
     else if (state === "starting") follow(mine);
     else if (state === "stopping") stop(true);
+    else if (profileChoice && !savedProfile) choose();
     else start();
   }
 
@@ -138,7 +167,13 @@
     say("Starting your server on hub " + currentHub + "…", "pending");
     offer();
     let answer;
-    try { answer = await call(bar.dataset.start, "POST"); } catch (error) { answer = { ok: false, body: {} }; }
+    // the server profile chosen in the bar (offered only when the member's groups allow more than the standard one)
+    const body = profileChoice ? { profile: profileChoice.value } : {};
+    if (profileChoice) {
+      savedProfile = profileChoice.value;
+      try { window.localStorage.setItem(PROFILE_KEY, savedProfile); } catch (error) { /* private mode */ }
+    }
+    try { answer = await call(bar.dataset.start, "POST", body); } catch (error) { answer = { ok: false, body: {} }; }
     if (mine !== generation) return;
     if (!answer.ok) { failed(answer.body.error || "The portal is not answering."); return; }
     if (answer.body.sign_in) {  // the hub has never seen this member: sign in to it (OAuth, in the frame)

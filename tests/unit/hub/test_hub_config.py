@@ -20,7 +20,8 @@ from traitlets.config import Config as TraitletsConfig
 from appliance.config import load_config
 from appliance.errors import ConfigError
 from appliance.hub import addresses, hubconfig, lockdown
-from appliance.hub.app import ApplianceSystemdSpawner, LocalSpawner
+from appliance.hub.app import ApplianceSystemdSpawner, ConfigurationOnlyMixin, LocalSpawner, ProfileMixin
+from appliance.hub.profiles import ProfileRefused, standard
 from appliance.storage.tokens import StorageTokens
 from appliance.supervisor import MARKER
 
@@ -44,8 +45,9 @@ def configure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hub_id: str = "3"
     return hubconfig.hub_config(config, hub_id, "credential")
 
 
-def spawner(cls: type[Any], config: TraitletsConfig, name: str = "ada") -> Any:
-    user = SimpleNamespace(name=name, id=7, url=f"/hubs/3/user/{name}/")
+def spawner(cls: type[Any], config: TraitletsConfig, name: str = "ada", groups: tuple[str, ...] = ()) -> Any:
+    user = SimpleNamespace(name=name, id=7, url=f"/hubs/3/user/{name}/",
+                           groups=[SimpleNamespace(name=group) for group in groups])
     return cls(user=user, hub=Hub(base_url="/hubs/3/"), config=config)
 
 
@@ -88,6 +90,31 @@ def test_the_systemd_spawner_runs_a_dynamic_user_isolated_and_limited(
     assert server.dynamic_users and server.isolate_tmp and server.isolate_devices and server.disable_user_sudo
     assert server.unit_name == "appliance-hub3-ada"
     assert (server.mem_limit, server.cpu_limit) == (512 * 1024**2, 0.5)
+
+
+async def test_a_profile_sizes_the_unit_of_a_member_whose_groups_allow_it_and_no_other(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_systemd: dict[str, Any]) -> None:
+    c = configure(tmp_path, monkeypatch, APPLIANCE_HUBS_SPAWNER="systemd",
+                  APPLIANCE_HUBS_PROFILES="big: memory=3G cpus=2 groups=big environment=ml idle_timeout_s=600")
+    server = spawner(ApplianceSystemdSpawner, c, groups=("physics", "big"))
+    server.user_options = {"profile": "big", "req_partition": "admin"}  # what a member may post
+    await server.start()
+    assert (fake_systemd["properties"]["MemoryMax"], fake_systemd["properties"]["CPUQuota"]) == (3 * 1024**3, "200%")
+    assert server.user_options == {"profile": "big"}
+    args = fake_systemd["args"]
+    assert "--MappingKernelManager.default_kernel_name=ml" in args  # new notebooks open in its environment
+    assert "--ServerApp.shutdown_no_activity_timeout=600" in args  # sooner than the culler (3600 s)
+
+    fake_systemd.clear()
+    outsider = spawner(ApplianceSystemdSpawner, c, name="bob", groups=("physics",))
+    outsider.user_options = {"profile": "big"}
+    with pytest.raises(ProfileRefused, match="'big' is for members of big"):
+        await outsider.start()
+    assert fake_systemd == {}  # no unit
+    outsider.user_options = {}
+    await outsider.start()
+    assert fake_systemd["properties"]["MemoryMax"] == 2 * 1024**3  # standard: the hubs' own limits
+    assert not any("shutdown_no_activity_timeout" in arg for arg in fake_systemd["args"])
 
 
 async def test_the_systemd_spawner_starts_a_unit_with_the_storage_env_and_the_arguments_unchanged(
@@ -137,7 +164,9 @@ def test_the_idle_culler_runs_as_a_service_with_its_scopes_and_servers_report_ac
     assert c.JupyterHub.load_roles == [*lockdown.ROLES,
                                        {"name": "idle-culler", "scopes": CULLER_SCOPES, "services": ["idle-culler"]},
                                        PORTAL_ROLE]
-    assert c.Spawner.environment == {"JUPYTERHUB_ACTIVITY_INTERVAL": "2"}
+    assert c.Spawner.environment["JUPYTERHUB_ACTIVITY_INTERVAL"] == "2"
+    # the shared environments' kernels (appliance.envs) are on every server's JUPYTER_PATH
+    assert c.Spawner.environment["JUPYTER_PATH"] == str(tmp_path / "home" / "envs" / "jupyter")
 
 
 @pytest.mark.parametrize(("timeout_s", "cull_every", "activity_interval"),
@@ -264,7 +293,7 @@ def kube_spawner(c: TraitletsConfig, kubeconfig: str, name: str = "ada") -> Any:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", kubeconfig)
         hub = Hub(ip=c.JupyterHub.hub_ip, port=c.JupyterHub.hub_port, base_url=c.JupyterHub.base_url)
-        user = SimpleNamespace(name=name, id=7, url=f"/hubs/3/user/{name}/")
+        user = SimpleNamespace(name=name, id=7, url=f"/hubs/3/user/{name}/", groups=[])
         return ApplianceKubeSpawner(user=user, hub=hub, config=c)
 
 
@@ -362,14 +391,13 @@ class RecordingSpawner:
     """Stands in for batchspawner's and KubeSpawner's start, noting the options it was left with."""
 
     user = SimpleNamespace(name="mallory")
-    log = SimpleNamespace(warning=lambda *args: None)
+    log = SimpleNamespace(warning=lambda *args: None, info=lambda *args: None)
 
     async def start(self) -> dict[str, Any]:
         return dict(self.user_options)  # type: ignore[attr-defined]
 
 
 async def test_a_members_start_options_never_reach_the_spawner() -> None:
-    from appliance.hub.app import ConfigurationOnlyMixin
 
     class Server(ConfigurationOnlyMixin, RecordingSpawner):
         pass
@@ -377,3 +405,11 @@ async def test_a_members_start_options_never_reach_the_spawner() -> None:
     server = Server()
     server.user_options = {"profile": "gpu", "image": "evil:latest", "req_partition": "admin"}
     assert await server.start() == {}
+
+    class Profiled(ProfileMixin, ConfigurationOnlyMixin, RecordingSpawner):
+        pass
+
+    server = Profiled(profiles=[standard("1G", 1, 0).to_json()])
+    server.user = SimpleNamespace(name="mallory", groups=[])
+    server.user_options = {"profile": "standard", "image": "evil:latest"}
+    assert await server.start() == {} and server.mem_limit == "1G"

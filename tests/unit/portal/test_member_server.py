@@ -21,7 +21,7 @@ from appliance.portal.member_server import STREAMS_PER_MEMBER, MemberServer
 
 PORTAL = "http://lab.localhost:8000"
 CSRF = CsrfSigner("secret")
-SESSION = SimpleNamespace(account=SimpleNamespace(username="ada"), digest=b"ada-session")
+SESSION = SimpleNamespace(account=SimpleNamespace(username="ada", groups=("physics",)), digest=b"ada-session")
 RUNNING = {"name": "ada", "servers": {"": {"ready": True, "pending": None, "started": "2026-11-30T12:00:00Z",
                                            "last_activity": "2026-11-30T12:05:00Z", "url": "/hubs/1/user/ada/"}}}
 PROGRESS = (b'data: {"progress": 0, "message": "Server requested"}\n\n'
@@ -53,17 +53,19 @@ def hub(seen: list[httpx.Request], known: bool = True, start_answered: asyncio.E
 
 
 def portal(tmp_path: Path, seen: list[httpx.Request], signed_in: bool = True, hub_id: str | None = "1",
-           hub_api: httpx.MockTransport | None = None) -> Starlette:
-    config = load_config(home=tmp_path / "home", environ={"APPLIANCE_HUBS_COUNT": "2"})
+           hub_api: httpx.MockTransport | None = None, session: Any = SESSION) -> Starlette:
+    config = load_config(home=tmp_path / "home", environ={"APPLIANCE_HUBS_COUNT": "2",
+                                                          "APPLIANCE_HUBS_PROFILES": "big: memory=16G groups=big"})
 
     async def session_of(request: Request) -> Any:
-        return SESSION if signed_in else None
+        return session if signed_in else None
 
     async def assignment_of(username: str) -> str | None:
         return hub_id
 
     http = httpx.AsyncClient(transport=hub_api or hub(seen))
-    server = MemberServer(config.addresses, config.home, session_of, assignment_of, CSRF, http)
+    server = MemberServer(config.addresses, config.home, session_of, assignment_of, CSRF, config.hubs.server_profiles(),
+                          http)
     app = Starlette(routes=server.routes())
     app.state.starts_in_progress = lambda: asyncio.gather(*server.starting)
     return app
@@ -142,6 +144,29 @@ async def test_a_start_is_answered_while_the_hub_is_still_starting_the_server(tm
         assert await starts() == [True]  # the start went on: the hub answered it once the server was up
     assert [(r.method, r.url.path) for r in seen] == [("GET", "/hubs/1/hub/api/users/ada"),
                                                       ("POST", "/hubs/1/hub/api/users/ada/server")]
+
+
+async def test_a_start_asks_the_hub_for_the_profile_chosen_only_if_the_members_groups_allow_it(
+        tmp_path: Path) -> None:
+    seen: list[httpx.Request] = []
+    token = CSRF.token(b"session:" + SESSION.digest)
+    headers = {"Origin": PORTAL, "X-CSRF-Token": token}
+    start = "/api/research/v1/server/start"
+    async with client(portal(tmp_path, seen)) as http:
+        refused = await http.post(start, headers=headers, json={"profile": "big"})
+        assert refused.status_code == 403 and "'big' is for members of big; you are not one" in refused.json()["error"]
+        assert (await http.post(start, headers=headers, json={"profile": "huge"})).status_code == 403
+        assert (await http.post(start, headers=headers, content=b"[not json")).status_code == 400
+        assert (await http.post(start, headers=headers, content=b"{" + b" " * 5000 + b"}")).status_code == 413
+        assert seen == []  # nothing reached the hub
+        assert (await http.post(start, headers=headers)).status_code == 200  # no body: standard
+    big = SimpleNamespace(account=SimpleNamespace(username="ada", groups=("big",)), digest=SESSION.digest)
+    app = portal(tmp_path, seen, session=big)
+    async with client(app) as http:
+        assert (await http.post(start, headers=headers, json={"profile": "big"})).status_code == 200
+        await app.state.starts_in_progress()
+    asked = [json.loads(r.content) for r in seen if r.method == "POST"]
+    assert asked == [{"profile": "standard"}, {"profile": "big"}]
 
 
 async def test_jupyterhubs_progress_events_are_relayed_as_they_come(tmp_path: Path) -> None:
