@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.harness import reserve_ports
-from tests.integration.lab import server_url, start_server
+from tests.integration.lab import Member, research_csrf, research_state, server_url, start_server, wait_for
 from tests.integration.oauth import Browser, browser_client, follow, oauth_dance, sign_in
 from tests.machine import REPO, Machine
 from tests.tls import loopback_client, make_certificates
@@ -26,7 +26,9 @@ pytestmark = pytest.mark.machines  # tests/run runs them in a pytest process of 
 
 HOME = "/var/lib/appliance"
 CONFIG = "/etc/appliance/appliance.toml"
+START = "/api/research/v1/server/start"
 MEMBER = "postgresql"  # also a system folder's name: the member must not be handed /var/lib/postgresql
+PROFILES = "big: memory=3G cpus=2 groups=big"
 
 
 @dataclass
@@ -48,7 +50,8 @@ def installed() -> Iterator[Installed]:
     portal, proxy, api, postgres = reserve_ports(4)
     config = "\n".join([  # free ports: the machine shares this one's loopback; the installer keeps the file
         "[portal]", f"port = {portal}", "[proxy]", f"port = {proxy}", f"api_port = {api}",
-        "[postgres]", f"port = {postgres}", "[hubs]", f"first_port = {reserve_ports(2)[0]}", ""])
+        "[postgres]", f"port = {postgres}", "[hubs]", f"first_port = {reserve_ports(2)[0]}",
+        f"profiles = '{PROFILES}'", ""])
     machine.write(CONFIG, config)
     try:
         machine.boot()
@@ -118,6 +121,41 @@ def test_a_members_server_is_a_transient_unit_with_a_dynamic_user_and_the_memory
     assert 61184 <= uid <= 65519  # systemd's range for dynamic users: the server does not run as root
     assert machine.run("stat", "-c", "%U", "/var/lib/postgresql").stdout.strip() == "postgres"
     assert_saved(machine)
+
+
+def test_a_member_of_big_gets_its_size_on_their_unit_and_one_outside_cannot_have_it(installed: Installed) -> None:
+    machine = installed.machine
+    members = {}
+    for name, groups in (("bigada", ["--group=big"]), ("bigbob", ["--group=physics"])):
+        password = machine.run("appliance", "users", "add", name, *groups).stdout.strip().rsplit(" ", 1)[-1]
+        portal = Browser(installed)  # type: ignore[arg-type]
+        portal.sign_in(name, password)
+        member = members[name] = Member(name, password, portal)
+        with browser_client(timeout=60) as browser:  # the hub learns their groups when they sign in to it
+            oauth_dance(installed.public_portal_url, f"{installed.proxy_url}/hubs/{member.hub_id()}", name, password,
+                        browser)
+
+    ada, bob = members["bigada"], members["bigbob"]
+    started = ada.portal.http.post(START, headers={"X-CSRF-Token": research_csrf(ada)}, json={"profile": "big"})
+    assert started.status_code == 200, started.text
+    wait_for(lambda: research_state(ada) == "running", 120, "bigada's server to run")
+    shown = dict(line.split("=", 1) for line in machine.run(
+        "systemctl", "show", f"appliance-hub{ada.hub_id()}-bigada", "-p", "MemoryMax", "-p", "CPUQuotaPerSecUSec"
+    ).stdout.splitlines())
+    assert (shown["MemoryMax"], shown["CPUQuotaPerSecUSec"]) == (str(3 * 1024**3), "2s")  # the big profile's
+
+    refused = bob.portal.http.post(START, headers={"X-CSRF-Token": research_csrf(bob)}, json={"profile": "big"})
+    assert refused.status_code == 403 and "is for members of big" in refused.text, refused.text
+    with browser_client(timeout=60) as browser:  # straight to the hub's API, as a member's own script could
+        hub = f"{installed.proxy_url}/hubs/{bob.hub_id()}"
+        oauth_dance(installed.public_portal_url, hub, bob.name, bob.password, browser)
+        xsrf = next(c.value for c in browser.cookies.jar if c.name == "_xsrf")
+        asked = browser.post(f"{hub}/hub/api/users/bigbob/server", json={"profile": "big"},
+                             headers={"X-XSRFToken": xsrf or ""})
+    assert asked.status_code >= 400, asked.text
+    state = machine.run("systemctl", "show", f"appliance-hub{bob.hub_id()}-bigbob", "-p", "ActiveState").stdout
+    assert state.strip() in ("ActiveState=inactive", "ActiveState=failed"), state  # no unit of the big size ran
+    assert research_state(bob) == "stopped"
 
 
 def assert_saved(machine: Machine) -> None:
