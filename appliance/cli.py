@@ -24,7 +24,7 @@ from appliance.cli_storage import storage
 from appliance.config import CONFIG_FILE_NAME, Config, render_defaults, render_effective, set_values
 from appliance.errors import ApplianceError
 from appliance.identity import read_initial_admin
-from appliance.logview import follow_logs, known_logs, print_tail
+from appliance.logview import follow_logs, known_logs, print_tail, search
 
 
 class CommandError(click.ClickException):
@@ -67,6 +67,7 @@ def main(ctx: click.Context, home: Path | None, config_file: Path | None, debug:
 def up(options: Options, detach: bool, public: bool, background: bool) -> None:
     """Start the appliance and supervise it until stopped (Ctrl-C or `appliance stop`)."""
     from appliance.application.run import preflight, run_foreground, start_detached
+    from appliance.supervisor.logs import under_systemd
 
     config = options.load(**({"portal.host": "0.0.0.0", "proxy.host": "0.0.0.0"} if public else {}))
     first_start = read_initial_admin(config.home) is None
@@ -76,7 +77,7 @@ def up(options: Options, detach: bool, public: bool, background: bool) -> None:
         _print_welcome(config, first_start)
         return
     preflight(config)
-    if not background:
+    if not background and not under_systemd():  # under systemd the journal has them, with their fields
         _log_to_console()
     welcome = (lambda: None) if background else (lambda: _print_welcome(config, first_start))
     sys.exit(run_foreground(config, on_ready=welcome))
@@ -197,16 +198,34 @@ def doctor(options: Options, as_json: bool) -> None:
 @main.command()
 @click.argument("component", required=False)
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines as they are written.")
-@click.option("-n", "--lines", default=40, show_default=True, help="How many past lines to show.")
+@click.option("-n", "--lines", default=40, show_default=True, help="How many past lines to show (the last).")
+@click.option("--since", help="Only lines written since then: an age (30m, 12h, 7d) or a date/time (2026-12-03 "
+                              "09:00, UTC unless it says otherwise).")
+@click.option("--grep", "pattern", metavar="REGEX", help="Only lines that match (case-insensitive).")
 @click.pass_obj
-def logs(options: Options, component: str | None, follow: bool, lines: int) -> None:
+def logs(options: Options, component: str | None, follow: bool, lines: int, since: str | None,
+         pattern: str | None) -> None:
     """Show the log of one COMPONENT (postgres, migrate, portal, proxy, hub-N, renderer, supervisor, or
-    member:NAME for a member's server under the local spawner), or of all."""
+    member:NAME for a member's server under the local spawner), or of all. With --since or --grep, search them:
+    the journal when systemd runs the appliance, every rotated file otherwise."""
+    from datetime import datetime, timezone
+
+    from appliance.audit.errors import BadFilter
+    from appliance.audit.filters import parse_time
+
     home = options.load().home
     names = known_logs(home)
     if component is not None and component not in names:
         raise ApplianceError(f"no log for {component!r} in {home.logs_dir}; logs: {', '.join(names) or 'none'}.")
     selected = [component] if component else names
+    if since or pattern:
+        try:
+            moment = parse_time(since, datetime.now(timezone.utc)) if since else None
+        except BadFilter as error:
+            raise ApplianceError(f"--{error.message}") from None
+        found = search(home, selected, moment, pattern, lines)
+        click.echo("\n".join(found) if found else "No line matches.")
+        return
     print_tail(home, selected, lines)
     if follow:
         with contextlib.suppress(KeyboardInterrupt):

@@ -33,6 +33,7 @@ from appliance.hub.addresses import Addresses
 from appliance.logscrub import scrub
 from appliance.proxy import ProxySettings
 from appliance.supervisor.control import SupervisorClient
+from appliance.supervisor.logs import ERROR_PATTERN
 
 HIDDEN = "[secret]"
 MIN_SECRET_CHARS = 6  # shorter "secrets" (an empty line, a port) would blank out ordinary text
@@ -41,9 +42,7 @@ PACKAGES = ("jupyterhub", "jupyterlab", "jupyter_server", "oauthenticator", "nbc
 LOG_TAIL_BYTES = 256 * 1024  # of each log, read for errors
 ERRORS_PER_LOG = 10
 MAX_LINE_CHARS = 600
-# a line that reports an error: Python's logging and uvicorn, tornado's "[E …]", PostgreSQL, the proxy
-ERROR_LINE = re.compile(r"\b(ERROR|CRITICAL|FATAL|PANIC)\b|^\[[EC] |Traceback \(most recent call last\)|"
-                        r"\[ConfigProxy\] error")
+ERROR_LINE = re.compile(ERROR_PATTERN)
 URL_PASSWORD = re.compile(r"(\w+://[^:/@\s]*:)[^@\s]+@")
 
 

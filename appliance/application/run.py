@@ -26,7 +26,7 @@ from appliance.proxy import check_node, find_proxy_command
 from appliance.supervisor.checks import close_sessions
 from appliance.supervisor.control import ControlServer, send_command
 from appliance.supervisor.core import HEALTHY, Supervisor
-from appliance.supervisor.logs import open_private, tail
+from appliance.supervisor.logs import JournalSink, journal_fields, open_private, tail, under_systemd
 from appliance.supervisor.polling import poll
 from appliance.supervisor.ports import check_ports_free
 from appliance.supervisor.process import MARKER, ProcessLauncher
@@ -125,7 +125,8 @@ def _ensure_cluster(cluster: EmbeddedCluster) -> None:
 async def _serve(config: Config, specs: list[ChildSpec], on_ready: Callable[[], None]) -> int:
     home = config.home
     launcher = ProcessLauncher(home.logs_dir, config.supervisor.log_max_bytes, config.supervisor.log_backups,
-                               child_environment(config), cwd=home.root)
+                               child_environment(config), cwd=home.root,
+                               journal_home=home.root if under_systemd() else None)
     launcher.install()
     supervisor = Supervisor(specs, config.supervisor, launcher, log_tail=lambda name: tail(home.log_file(name), 15))
     stop_requested = asyncio.Event()
@@ -204,7 +205,21 @@ def _log_to_file(config: Config) -> None:
     )
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logging.getLogger("appliance").addHandler(handler)
+    if under_systemd():
+        logging.getLogger("appliance").addHandler(JournalHandler(config.home.root))
     logging.getLogger("appliance").setLevel(logging.INFO)
+
+
+class JournalHandler(logging.Handler):
+    """The supervisor's own lines in the journal, with the fields of a component named ``supervisor``."""
+
+    def __init__(self, home: Path):
+        super().__init__()
+        self.sink = JournalSink(journal_fields(home, "supervisor"))
+        self.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.sink.send(self.format(record).encode("utf-8", "replace"))
 
 
 def start_detached(config: Config, timeout_s: float = 180.0, progress: Any = print) -> dict[str, Any]:

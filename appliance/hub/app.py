@@ -513,6 +513,9 @@ class LocalSpawner(ProfileMixin, MemberAccountMixin, StorageEnvMixin, LocalProce
     output_log_dir = Unicode(config=True, help="Where each member's server output goes, as <name>.log.")
     output_log_max_bytes = Int(10_000_000, config=True, help="Bytes at which a member's log rotates (0: never).")
     output_log_backups = Int(3, config=True, help="Rotated files of a member's log kept.")
+    output_journal_home = Unicode("", config=True, help="Given (the appliance's home, when systemd runs it): each "
+                                  "member's lines go to the journal too, with their name and hub as fields.")
+    hub_id = Unicode("", config=True, help="This hub's id, for the journal's fields.")
     _output_writer: subprocess.Popen[bytes] | None = None
 
     def make_preexec_fn(self, name: str) -> Any:
@@ -550,7 +553,8 @@ class LocalSpawner(ProfileMixin, MemberAccountMixin, StorageEnvMixin, LocalProce
         try:
             self._output_writer = subprocess.Popen(  # reaped by a later Popen, or by the supervisor
                 [sys.executable, "-I", "-S", LOG_WRITER, str(path), str(self.output_log_max_bytes),
-                 str(self.output_log_backups)],
+                 str(self.output_log_backups),
+                 *([self.output_journal_home, self.user.name, self.hub_id] if self.output_journal_home else [])],
                 stdin=read_end, stdout=subprocess.DEVNULL, start_new_session=True)
         except BaseException:
             os.close(write_end)

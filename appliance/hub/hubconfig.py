@@ -26,6 +26,7 @@ from appliance.proxy import TOKEN_SECRET as PROXY_TOKEN_SECRET
 from appliance.storage.service import TOKEN_SECRET
 from appliance.storage.settings import StorageSettings
 from appliance.supervisor import MARKER, SupervisorSettings
+from appliance.supervisor.logs import under_systemd
 from appliance.webui import LABEXTENSIONS
 
 SYSTEMD_RUNNING = Path("/run/systemd/system")
@@ -237,6 +238,8 @@ def update_spawner(c: TraitletsConfig, config: HubSources, hub_id: str, spawner:
     c.LocalSpawner.output_log_dir = str(home.member_logs_dir)
     c.LocalSpawner.output_log_max_bytes = config.supervisor.log_max_bytes
     c.LocalSpawner.output_log_backups = config.supervisor.log_backups
+    c.LocalSpawner.output_journal_home = str(home.root) if under_systemd() else ""
+    c.LocalSpawner.hub_id = hub_id
     c.ApplianceSystemdSpawner.unit_name_template = f"appliance-hub{hub_id}-{{USERNAME}}"
     c.ApplianceSlurmSpawner.cmd = [str(Path(sys.executable).parent / "appliance-singleuser")]  # a script: see slurm.py
     c.ApplianceSlurmSpawner.partition = config.slurm.partition

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import psutil
 
-from appliance.supervisor.logs import RotatingLog
+from appliance.supervisor.logs import JournalSink, RotatingLog, journal_fields
 from appliance.supervisor.spec import ChildSpec
 
 log = logging.getLogger("appliance.supervisor")
@@ -53,8 +53,9 @@ class ProcessLauncher:
     """Spawns children with their output going to rotated logs, and reaps every child."""
 
     def __init__(self, logs_dir: Path, log_max_bytes: int, log_backups: int, base_env: Mapping[str, str],
-                 cwd: Path):
+                 cwd: Path, journal_home: Path | None = None):
         self.logs_dir = logs_dir
+        self.journal_home = journal_home  # given: each child's lines go to the journal too, with this home's fields
         self.cwd = cwd  # children never inherit the operator's working directory (`python -m` would import from it)
         self.log_max_bytes = log_max_bytes
         self.log_backups = log_backups
@@ -100,8 +101,9 @@ class ProcessLauncher:
             os.close(write_end)
         child = ChildProcess(pid=popen.pid, exited=self._loop.create_future(), popen=popen)
         self._running[popen.pid] = child
+        journal = JournalSink(journal_fields(self.journal_home, spec.name)) if self.journal_home else None
         self._follow_output(read_end, RotatingLog(self.logs_dir / f"{spec.name}.log", self.log_max_bytes,
-                                                  self.log_backups))
+                                                  self.log_backups, journal))
         self._reap()  # in case it already exited before we were tracking it
         return child
 

@@ -158,6 +158,25 @@ def test_a_member_of_big_gets_its_size_on_their_unit_and_one_outside_cannot_have
     assert research_state(bob) == "stopped"
 
 
+def test_every_component_logs_to_the_journal_with_its_fields_and_logs_searches_it(installed: Installed) -> None:
+    machine = installed.machine
+    entries = [json.loads(line) for line in machine.run(
+        "journalctl", "-o", "json", "--no-pager", "APPLIANCE_COMPONENT=hub-1").stdout.splitlines()]
+    assert entries and {(e["APPLIANCE_HUB"], e["APPLIANCE_HOME"], e["SYSLOG_IDENTIFIER"]) for e in entries} == {
+        ("1", HOME, "appliance-hub-1")}
+    assert any("registered with discovery as hub 1" in e["MESSAGE"] for e in entries)
+    components = set(machine.run("journalctl", "--no-pager", "-F", "APPLIANCE_COMPONENT").stdout.split())
+    assert {"supervisor", "postgres", "portal", "proxy", "hub-1", "hub-2", "renderer"} <= components, components
+
+    # the files go on being written (the console reads them); empty them: a search must come from the journal
+    machine.run("bash", "-c", f"truncate -s 0 {HOME}/logs/hub-1.log*")
+    found = machine.run("appliance", "logs", "hub-1", "--since", "1h", "--grep", "REGISTERED WITH discovery").stdout
+    assert "hub-1 | " in found and "registered with discovery as hub 1" in found, found
+    assert machine.run("appliance", "logs", "hub-1", "--since", "2999-01-01").stdout.strip() == "No line matches."
+    refused = machine.run("appliance", "logs", "--since", "last tuesday", check=False)
+    assert refused.returncode == 1 and "--since = 'last tuesday': give" in refused.stderr, refused.stderr
+
+
 def assert_saved(machine: Machine) -> None:
     """The member's notebook is in the storage (exported from PostgreSQL, not read from a disk)."""
     machine.run("rm", "-rf", "/root/exported")

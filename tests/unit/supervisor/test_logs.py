@@ -53,3 +53,25 @@ def test_run_as_a_script_it_copies_its_input_with_the_standard_library_alone(tmp
     assert writer.returncode == 0, writer.stderr
     assert log.read_bytes() == b"kept\n" + b"a line\n" * 4
     assert log.stat().st_mode & 0o777 == 0o600
+
+
+def test_each_line_goes_to_the_journal_as_an_entry_with_the_components_fields(tmp_path: Path) -> None:
+    import socket
+
+    from appliance.supervisor.logs import JournalSink, journal_fields
+
+    journal = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    journal.bind(str(tmp_path / "journal.socket"))
+    journal.settimeout(5)
+    sink = JournalSink(journal_fields(Path("/var/lib/appliance"), "member:ada", "ada", "2"),
+                       address=str(tmp_path / "journal.socket"))
+    sink.write(b"[I 2026-12-03 ready]\n[E 2026-12-03 a kernel")
+    sink.write(b" died]\n\nhalf a line")
+    sink.close()  # what was left without a newline is sent too
+    entries = [dict(field.split("=", 1) for field in journal.recv(65536).decode().splitlines()) for _ in range(3)]
+    journal.close()
+    assert [(entry["MESSAGE"], entry["PRIORITY"]) for entry in entries] == [
+        ("[I 2026-12-03 ready]", "6"), ("[E 2026-12-03 a kernel died]", "3"), ("half a line", "6")]
+    assert {(e["APPLIANCE_COMPONENT"], e["APPLIANCE_MEMBER"], e["APPLIANCE_HUB"], e["APPLIANCE_HOME"],
+             e["SYSLOG_IDENTIFIER"]) for e in entries} == {
+        ("member:ada", "ada", "2", "/var/lib/appliance", "appliance-member-ada")}
