@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -293,6 +294,30 @@ def restore(options: Options, file: Path) -> None:
 def version() -> None:
     """Print the version of appliance."""
     click.echo(f"appliance {__version__}")
+
+
+@main.command()
+@click.option("--check", is_flag=True, help="Only say what would change: versions, migrations, the plan.")
+@click.option("--with-downtime", is_flag=True, help="Allow a migration the running release cannot run beside: "
+                                                     "everything restarts at once.")
+@click.pass_obj
+def upgrade(options: Options, check: bool, with_downtime: bool) -> None:
+    """Bring the running appliance onto the version installed beside it, one component at a time (the installer
+    runs this after installing a new version): migrate, then the portal, the renderer and each hub in turn,
+    while members' JupyterLabs keep answering. With --check, say what would change. Exits 2 from --check when
+    the upgrade needs --with-downtime."""
+    from appliance.application.upgrade import plan_upgrade, rolling_upgrade
+    from appliance.cli_hubs import restart_hub
+
+    config = options.load()
+    plan = plan_upgrade(config)
+    click.echo(plan.render())
+    if check:
+        sys.exit(2 if plan.needs_downtime and not with_downtime else 0)
+    began = time.monotonic()
+    rolling_upgrade(config, plan, with_downtime, lambda line: click.echo(f"  {line}"),
+                    lambda hub_id: restart_hub(options, hub_id))
+    click.echo(f"Upgraded to {plan.installed} in {time.monotonic() - began:.1f} s.")
 
 
 @main.group()

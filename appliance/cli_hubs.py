@@ -119,5 +119,10 @@ def hubs_undrain(options: Options, hub_id: str) -> None:
 @click.pass_obj
 def hubs_restart(options: Options, hub_id: str) -> None:
     """Restart HUB_ID's process; its members' servers keep running and it takes them up again."""
-    hub = _steer(options, lambda console, actor: console.restart(hub_id, actor))
-    click.echo(f"hub {hub.id} restarted; it registers again within seconds (see `appliance hubs list`).")
+    restart_hub(options, hub_id)
+    click.echo(f"hub {hub_id} restarted; it registers again within seconds (see `appliance hubs list`).")
+
+
+def restart_hub(options: Options, hub_id: str) -> None:
+    """Restart a hub as the console does: discovery holds its members meanwhile; recorded in the audit log."""
+    _steer(options, lambda console, actor: console.restart(hub_id, actor))

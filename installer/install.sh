@@ -14,6 +14,8 @@
 #                                        HTTP on 80 redirected, each member on https://<name>.hub.NAME; the
 #                                        certificate (PEM chain, e.g. certbot's fullchain.pem with privkey.pem)
 #                                        must name NAME, hub.NAME and *.hub.NAME (the installer says which it lacks)
+#   --with-downtime                      upgrade even when a database migration needs every component restarted at
+#                                        once (without it, such an upgrade is refused and nothing changes)
 #   --no-start                           install and enable the service without starting it (a hub node: then
 #                                        `appliance join …` and `systemctl start appliance`)
 #   --skip-checks                        install on a system the checks refuse (unsupported OS, small machine)
@@ -39,8 +41,9 @@ DOMAIN=""
 HUB_HOST=""
 TLS_CERT=""
 TLS_KEY=""
+WITH_DOWNTIME=0
 
-usage() { sed -n '2,17p' "${BASH_SOURCE[0]:-/dev/null}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,21p' "${BASH_SOURCE[0]:-/dev/null}" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --dev) DEV=1; START=0 ;;
@@ -54,6 +57,7 @@ while [ $# -gt 0 ]; do
     --hub-host) HUB_HOST=$2; shift ;;
     --tls-cert) TLS_CERT=$2; shift ;;
     --tls-key) TLS_KEY=$2; shift ;;
+    --with-downtime) WITH_DOWNTIME=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "install.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -168,6 +172,13 @@ ensure_venv() {
   fi
   stamp="$VENV/.appliance-installed"
   if [ "$(cat "$stamp" 2> /dev/null)" != "$want" ]; then
+    if [ -f "$stamp" ] && "$VENV/bin/appliance" status > /dev/null 2>&1; then
+      # an upgrade under a running appliance: its environment is kept until the upgrade is under way, so that
+      # one refused (a migration that needs downtime) puts back exactly what runs
+      step "keeping the running version's environment until the upgrade is under way"
+      rm -rf "$VENV.previous"
+      run cp -a --reflink=auto "$VENV" "$VENV.previous"
+    fi
     step "installing appliance and its Python packages into $VENV"
     run "$VENV/bin/pip" install -q --upgrade pip
     if [ -d "$source" ]; then
@@ -298,16 +309,36 @@ ensure_service() {
     step "installing the appliance.service unit"
     printf '%s\n' "$unit" > "$UNIT"
     run systemctl daemon-reload
-    UPGRADED=1
+    CONFIG_CHANGED=1  # a new unit: the service restarts as a whole
   fi
   systemctl is-enabled --quiet appliance 2> /dev/null || run systemctl enable appliance
+}
+
+# A new version under a running appliance, its configuration unchanged: migrate, then restart the portal, the
+# renderer and each hub in turn (`appliance upgrade`), so that members notice nothing; refused, with the
+# running appliance left as it was, when a migration needs downtime and --with-downtime was not given.
+upgrade_in_place() {
+  local args=() plan
+  [ $WITH_DOWNTIME -eq 0 ] || args=(--with-downtime)
+  plan=$("$VENV/bin/appliance" upgrade --check "${args[@]}" 2>&1) || {
+    printf '%s\n' "$plan" >> "$LOG"
+    printf '%s\n' "$plan" >&2
+    if [ -d "$VENV.previous" ]; then rm -rf "$VENV"; mv "$VENV.previous" "$VENV"; fi
+    fail "this upgrade needs downtime (above); the running appliance and its programs were left as they were. Run install.sh again with --with-downtime when the lab can take a minute without JupyterLab"
+  }
+  printf '%s\n' "$plan" >> "$LOG"
+  step "upgrading the running appliance one component at a time (members' JupyterLabs keep answering)"
+  run "$VENV/bin/appliance" upgrade "${args[@]}"
+  rm -rf "$VENV.previous"
 }
 
 start_appliance() {
   if [ ! -d /run/systemd/system ]; then
     say "systemd is not running on this machine (a container or CI): starting \`appliance up --detach\` instead."
     say "It will not come back by itself after a reboot; run this installer again then."
-    if "$VENV/bin/appliance" status > /dev/null 2>&1 && [ $((UPGRADED + CONFIG_CHANGED)) -gt 0 ]; then
+    if "$VENV/bin/appliance" status > /dev/null 2>&1 && [ $CONFIG_CHANGED -eq 0 ] && [ $UPGRADED -eq 1 ]; then
+      upgrade_in_place
+    elif "$VENV/bin/appliance" status > /dev/null 2>&1 && [ $((UPGRADED + CONFIG_CHANGED)) -gt 0 ]; then
       step "stopping the appliance to start the new version or configuration"
       run "$VENV/bin/appliance" stop
     fi
@@ -322,9 +353,12 @@ start_appliance() {
   if ! systemctl is-active --quiet appliance; then
     step "starting appliance.service"
     run systemctl start appliance
+  elif [ $CONFIG_CHANGED -eq 0 ] && [ $UPGRADED -eq 1 ]; then
+    upgrade_in_place
   elif [ $((UPGRADED + CONFIG_CHANGED)) -gt 0 ]; then
     step "restarting appliance.service on the new version or configuration"
     run systemctl restart appliance
+    rm -rf "$VENV.previous"
   fi
   step "waiting for every component to be healthy"
   local welcome=()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -27,6 +28,22 @@ def _alembic_config() -> AlembicConfig:
 
 def head_revision() -> str:
     return str(ScriptDirectory.from_config(_alembic_config()).get_current_head())
+
+
+@dataclass(frozen=True)
+class Migration:
+    revision: str
+    description: str  # the first line of its docstring
+    backwards_compatible: bool  # the previous release runs on the schema after it
+
+
+def pending_migrations(current: str | None) -> list[Migration]:
+    """The migrations from revision ``current`` (None: an empty database) to head, in the order they run."""
+    scripts = ScriptDirectory.from_config(_alembic_config())
+    found = [Migration(script.revision, (script.doc or "").strip().splitlines()[0] if script.doc else "",
+                       bool(getattr(script.module, "backwards_compatible", False)))
+             for script in scripts.iterate_revisions("head", current or "base")]
+    return list(reversed(found))
 
 
 def current_revision(url: str) -> str | None:

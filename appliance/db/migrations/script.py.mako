@@ -13,6 +13,10 @@ revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}
 branch_labels = ${repr(branch_labels)}
 depends_on = ${repr(depends_on)}
+# Whether the previous release's code runs on the schema after this migration (it only adds tables, nullable
+# columns or columns with defaults): the hubs are then upgraded one at a time; otherwise the upgrade needs
+# `install.sh --with-downtime`. Say which, and why.
+backwards_compatible = False
 
 
 def upgrade() -> None:

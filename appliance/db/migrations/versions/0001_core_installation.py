@@ -12,6 +12,7 @@ revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
+backwards_compatible = True  # the previous release runs on the schema after it (it only adds)
 
 
 def upgrade() -> None:

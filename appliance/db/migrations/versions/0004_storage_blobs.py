@@ -13,6 +13,7 @@ revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
+backwards_compatible = False  # drops storage.files.content and checkpoints.content, which the previous release reads
 
 
 def upgrade() -> None:

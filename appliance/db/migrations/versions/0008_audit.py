@@ -13,6 +13,7 @@ revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None
+backwards_compatible = True  # the previous release runs on the schema after it (it only adds)
 
 
 def upgrade() -> None:

@@ -12,6 +12,7 @@ revision = "0011"
 down_revision = "0010"
 branch_labels = None
 depends_on = None
+backwards_compatible = True  # the previous release runs on the schema after it (it only adds)
 
 REASONS = ("spam", "offensive", "private-data", "copyright", "broken", "other")  # gallery.tables.REPORT_REASONS
 

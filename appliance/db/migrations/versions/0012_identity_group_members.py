@@ -16,6 +16,7 @@ revision = "0012"
 down_revision = "0011"
 branch_labels = None
 depends_on = None
+backwards_compatible = True  # the previous release runs on the schema after it (it only adds)
 
 # Each statement's changed rows (transition tables) as +1 per group of a new row and -1 per group of an
 # old one, summed per group and applied in name order (two statements lock the counts in one order, never

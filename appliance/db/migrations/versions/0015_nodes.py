@@ -12,6 +12,7 @@ revision = "0015"
 down_revision = "0014"
 branch_labels = None
 depends_on = None
+backwards_compatible = True  # the previous release runs on the schema after it (it only adds)
 
 
 def upgrade() -> None:
