@@ -193,7 +193,9 @@ def test_the_installer_piped_with_a_newer_wheel_upgrades_in_place_and_keeps_ever
     shutil.copy(REPO / "installer" / "install.sh", machine.root / "root" / "install.sh")
     again = machine.run("bash", "-c", f"cd / && bash -s -- --from /root/{wheel.name} < /root/install.sh",
                         timeout=1800).stdout
-    assert "restarting appliance.service on the new version" in again, again
+    # in place: the portal, the renderer and each hub in turn, the database and the proxy running on
+    assert "upgrading the running appliance one component at a time" in again, again
+    assert not (machine.root / "opt/appliance/venv.previous").exists()  # the running version's copy, once done
     assert f"keeping {CONFIG}" in again and "Admin login" not in again  # shown on the first install only
     assert (machine.root / CONFIG.lstrip("/")).read_text() == config_before
     assert_healthy_with_systemd_spawner(machine)
