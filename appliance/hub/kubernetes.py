@@ -29,6 +29,7 @@ from appliance.hub.app import ConfigurationOnlyMixin, ProfileMixin, StorageEnvMi
 CLUSTER_FIXES = {401: "the hubs' credentials in kubernetes.kubeconfig are not accepted.",
                  403: "the hubs' credentials may not manage pods there (docs/kubernetes.md has their Role).",
                  404: "kubernetes.namespace must exist."}
+UNREACHABLE_STOP_S = 5.0  # how long the stop after a start the cluster did not answer may try to delete its pod
 SERVER_UID = 1000  # the image's member user (docs/kubernetes.md); never root
 
 
@@ -57,6 +58,8 @@ class ApplianceKubeSpawner(ProfileMixin, ConfigurationOnlyMixin, StorageEnvMixin
     def _default_mem_guarantee(self) -> Any:
         return self.mem_limit
 
+    cluster_unreachable = False  # the last start could not reach the cluster's API
+
     @default("cpu_guarantee")
     def _default_cpu_guarantee(self) -> Any:
         return self.cpu_limit
@@ -81,9 +84,11 @@ class ApplianceKubeSpawner(ProfileMixin, ConfigurationOnlyMixin, StorageEnvMixin
     async def start(self) -> Any:
         """KubeSpawner's start, its failures told to the member (the Research page shows them) with their cause
         and who can fix it."""
+        self.cluster_unreachable = False
         try:
             return await super().start()
         except aiohttp.ClientConnectionError as error:
+            self.cluster_unreachable = True
             raise RuntimeError(f"The lab's Kubernetes cluster did not answer at {Configuration.get_default().host} "
                                f"({error}). Tell the lab's administrator: the hubs reach it with "
                                "kubernetes.kubeconfig.") from error
@@ -91,3 +96,18 @@ class ApplianceKubeSpawner(ProfileMixin, ConfigurationOnlyMixin, StorageEnvMixin
             raise RuntimeError(f"The lab's Kubernetes cluster refused the server's pod in namespace {self.namespace}"
                                f" ({error.status} {error.reason}). Tell the lab's administrator: "
                                f"{CLUSTER_FIXES.get(error.status, 'the cluster says why in its events.')}") from error
+
+    async def stop(self, now: bool = False) -> Any:
+        """KubeSpawner's stop; after a start the cluster did not answer, bounded: JupyterHub stops a failed start
+        before it reports the failure, and KubeSpawner would retry the pod's deletion for
+        k8s_api_request_retry_timeout (30 s) while the member's Research page heard nothing."""
+        if not self.cluster_unreachable:
+            return await super().stop(now)
+        self.cluster_unreachable = False
+        try:
+            async with asyncio.timeout(UNREACHABLE_STOP_S):
+                return await super().stop(now)
+        except (TimeoutError, aiohttp.ClientError) as error:
+            self.log.warning("%s's pod %s could not be deleted: the cluster did not answer (%s); delete it by hand "
+                             "if it exists", self.user.name, self.pod_name, error or type(error).__name__)
+            return None

@@ -324,6 +324,39 @@ async def test_a_cluster_that_cannot_be_read_ends_the_start_progress_without_hid
     assert [event async for event in server.progress()] == []
 
 
+async def test_the_stop_after_a_start_the_cluster_did_not_answer_is_bounded(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """JupyterHub stops a failed start before it tells the member; KubeSpawner's stop would retry deleting the pod
+    for 30 s against a cluster that is not there (seen: the Research page silent meanwhile)."""
+    import asyncio
+    import time
+
+    import aiohttp
+    from kubespawner import KubeSpawner
+
+    from appliance.hub import kubernetes
+
+    async def unreachable(self: Any) -> None:
+        raise aiohttp.ClientConnectorError(SimpleNamespace(ssl=None, host="10.0.0.9", port=6443),  # type: ignore[arg-type]
+                                           OSError(111, "Connect call failed"))
+
+    async def deleting_for_ever(self: Any, now: bool = False) -> None:
+        await asyncio.sleep(3600)
+
+    env = kubernetes_env(tmp_path)
+    server = kube_spawner(configure(tmp_path, monkeypatch, **env), env["APPLIANCE_KUBERNETES_KUBECONFIG"])
+    monkeypatch.setattr(KubeSpawner, "start", unreachable)
+    monkeypatch.setattr(KubeSpawner, "stop", deleting_for_ever)
+    monkeypatch.setattr(kubernetes, "UNREACHABLE_STOP_S", 0.2)
+    with pytest.raises(RuntimeError, match="The lab's Kubernetes cluster did not answer"):
+        await server.start()
+    began = time.monotonic()
+    assert await server.stop() is None
+    assert time.monotonic() - began < 2
+    with pytest.raises(asyncio.TimeoutError):  # a stop after a start that reached the cluster is KubeSpawner's own
+        await asyncio.wait_for(server.stop(), 0.3)
+
+
 async def test_a_kubernetes_hub_asks_for_a_pod_of_the_image_with_the_limits_and_no_token_for_the_cluster(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     env = kubernetes_env(tmp_path, APPLIANCE_HUBS_MEMORY_LIMIT="1536M", APPLIANCE_HUBS_CPU_LIMIT_CORES="0.5",
