@@ -442,7 +442,7 @@ async def test_a_members_start_options_never_reach_the_spawner() -> None:
     class Profiled(ProfileMixin, ConfigurationOnlyMixin, RecordingSpawner):
         pass
 
-    server = Profiled(profiles=[standard("1G", 1, 0).to_json()])
-    server.user = SimpleNamespace(name="mallory", groups=[])
-    server.user_options = {"profile": "standard", "image": "evil:latest"}
-    assert await server.start() == {} and server.mem_limit == "1G"
+    profiled = Profiled(profiles=[standard("1G", 1, 0).to_json()])
+    profiled.user = SimpleNamespace(name="mallory", groups=[])
+    profiled.user_options = {"profile": "standard", "image": "evil:latest"}
+    assert await profiled.start() == {} and profiled.mem_limit == "1G"
