@@ -12,6 +12,7 @@ from appliance import gallery
 from appliance.config import Config
 from appliance.discovery.service import announce_proxy_restart, end_hub_hold, hold_crashed_hub, hub_credentials
 from appliance.hub import addresses
+from appliance.portal.serve import listening_hosts
 from appliance.postgres import EmbeddedCluster, database_url
 from appliance.proxy import TOKEN_SECRET as PROXY_TOKEN_SECRET
 from appliance.proxy import proxy_spec
@@ -37,6 +38,7 @@ def build_children(config: Config) -> list[ChildSpec]:
         )
     )
     portal, portal_local = config.portal, config.addresses.portal_local
+    portal_hosts = listening_hosts(portal, config.nodes.address)
     healthz = http_ok(f"{portal_local}/healthz")  # one check, one kept connection, for readiness and health
     specs.append(
         ChildSpec(
@@ -46,8 +48,8 @@ def build_children(config: Config) -> list[ChildSpec]:
             ready=healthz,
             health=healthz,
             address=f"{portal.host}:{portal.port}",
-            ports=(Port(portal.host, portal.port, "portal.port"),
-                   *([Port(config.nodes.address, portal.port, "portal.port")] if config.nodes.address else [])),
+            ports=tuple(Port(host, portal.port, "portal.port") for host in portal_hosts),
+            inherits_ports=True,  # its restarts (an upgrade's) refuse no sign-in
             after=("migrate",),
         )
     )

@@ -154,6 +154,8 @@ async def _serve(config: Config, specs: list[ChildSpec], on_ready: Callable[[], 
             if name is not None and name not in known:
                 raise ApplianceError(f"no component named {name!r}; components: {', '.join(known)}.")
             return {"ok": True, "restarted": await supervisor.restart(name)}
+        if command == "reload":
+            return {"ok": True, "ports": supervisor.reload(str(request.get("component")))}
         raise ValueError(f"unknown command {command!r}")
 
     loop = asyncio.get_running_loop()

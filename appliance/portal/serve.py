@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 from collections.abc import Callable
 from types import FrameType
 
@@ -16,6 +15,8 @@ from appliance.logscrub import scrub_handlers
 from appliance.portal.guards import MAX_HEADER_BYTES
 from appliance.portal.settings import PortalSettings
 from appliance.storage.api import PREFIX as STORAGE_API
+from appliance.supervisor import inherited_sockets
+from appliance.supervisor.ports import bind_port
 
 HEALTH_PATH = "/healthz"  # the supervisor's check (application/children.py)
 
@@ -69,15 +70,13 @@ def serve(app: ASGIApp, settings: PortalSettings, also_on: str = "") -> None:
     )
     logging.getLogger("uvicorn.access").addFilter(QuietRoutineCalls())  # after uvicorn set up logging
     scrub_handlers(logging.getLogger(name) for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access"))
-    hosts = [settings.host, *([also_on] if also_on and also_on != settings.host and settings.host != "0.0.0.0" else [])]
-    Server(server_config).run(sockets=[_listening(host, settings.port) for host in hosts])
+    # the supervisor's, listening on listening_hosts, when it runs the portal; else bound here, as uvicorn would
+    sockets = inherited_sockets() or [bind_port(host, settings.port, "the portal", "portal.port")
+                                      for host in listening_hosts(settings, also_on)]
+    Server(server_config).run(sockets=sockets)
 
 
-def _listening(host: str, port: int) -> socket.socket:
-    """A socket bound as uvicorn binds its own (which it does for one host only)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    bound = socket.socket(family, socket.SOCK_STREAM)
-    bound.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    bound.bind((host, port))
-    bound.set_inheritable(True)
-    return bound
+def listening_hosts(settings: PortalSettings, also_on: str = "") -> list[str]:
+    """The addresses the portal listens on: portal.host, and ``also_on`` unless portal.host is that or every
+    address (uvicorn itself binds one host only)."""
+    return [settings.host, *([also_on] if also_on and also_on != settings.host and settings.host != "0.0.0.0" else [])]

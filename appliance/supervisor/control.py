@@ -54,7 +54,7 @@ class ControlServer:
             except (ValueError, KeyError) as exc:
                 response = {"ok": False, "error": f"bad request: {exc}"}
             except ApplianceError as exc:
-                response = {"ok": False, "error": exc.message}
+                response = {"ok": False, "error": exc.message, "hint": exc.hint}
             writer.write(json.dumps(response).encode() + b"\n")
             await writer.drain()
         except (asyncio.TimeoutError, ConnectionError):
@@ -87,7 +87,7 @@ def send_command(path: Path, request: dict[str, Any], timeout_s: float = 30.0) -
                              "see `appliance logs supervisor`.")
     response: dict[str, Any] = json.loads(b"".join(chunks))
     if not response.get("ok", False):
-        raise ApplianceError(response.get("error", "the supervisor refused the request"))
+        raise ApplianceError(response.get("error", "the supervisor refused the request"), hint=response.get("hint"))
     return response
 
 

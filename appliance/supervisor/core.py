@@ -12,13 +12,15 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from appliance.errors import ApplianceError
 from appliance.supervisor.backoff import RestartPolicy
-from appliance.supervisor.ports import PortInUse, check_ports_free
+from appliance.supervisor.ports import PortInUse, check_ports_free, listen_on_ports
 from appliance.supervisor.process import ChildProcess, describe_exit
 from appliance.supervisor.settings import SupervisorSettings
 from appliance.supervisor.spec import CheckFailed, ChildSpec, StartFailed
@@ -33,7 +35,7 @@ STARTING, HEALTHY, UNHEALTHY, CRASHLOOP, STOPPED = "starting", "healthy", "unhea
 
 
 class Launcher(Protocol):
-    def spawn(self, spec: ChildSpec) -> ChildProcess: ...
+    def spawn(self, spec: ChildSpec, sockets: Sequence[socket.socket] = ()) -> ChildProcess: ...
     def signal_group(self, pid: int, sig: int) -> None: ...
     def kill_orphans(self) -> list[int]: ...
 
@@ -52,6 +54,7 @@ class Child:
     health_failures: int = 0
     unhealthy_since: float | None = None
     restart_requested: bool = False
+    sockets: list[socket.socket] = field(default_factory=list)  # listening for it (ChildSpec.inherits_ports)
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def report(self, now_wall: float) -> dict[str, Any]:
@@ -156,6 +159,7 @@ class Supervisor:
                     await stopped[other].wait()
             remaining = max(deadline - self.clock(), 0.5)
             await self._stop_process(child, timeout_s=min(remaining, self.settings.stop_timeout_s / 2))
+            self._close_sockets(child)
             child.state = STOPPED
             stopped[child.spec.name].set()
 
@@ -172,6 +176,18 @@ class Supervisor:
             child.restart_requested = True
             await self._stop_process(child, timeout_s=self.settings.stop_timeout_s / 2)
         return [c.spec.name for c in targets]
+
+    def reload(self, name: str) -> list[tuple[str, int]]:
+        """Signal a child that reads its files again without a restart (``ChildSpec.reload_signal``); the
+        addresses it listens on, for the caller to see the effect."""
+        child = self.child(name)
+        if child is None or child.spec.reload_signal is None:
+            raise ApplianceError(f"{name} cannot reload its files in place.",
+                                 hint=f"`appliance restart {name}` restarts it on them.")
+        if child.process is None or child.process.exited.done():
+            raise ApplianceError(f"{name} is not running ({child.state}).", hint="See `appliance status`.")
+        self.launcher.signal_group(child.process.pid, child.spec.reload_signal)
+        return [(port.host, port.port) for port in child.spec.ports]
 
     def status(self) -> list[dict[str, Any]]:
         now = time.time()
@@ -212,6 +228,7 @@ class Supervisor:
             delay = child.policy.next_delay()
             child.state = CRASHLOOP if child.policy.crashlooping else UNHEALTHY
             child.last_error = f"{failure} at {time.strftime('%H:%M:%S')}"
+            self._close_sockets(child)  # whoever comes while it is down is refused at once, not kept waiting
             log.warning("%s %s; restart %d in %.1f s", child.spec.name, failure, child.restarts, delay)
             await self.sleep(delay)
 
@@ -227,7 +244,10 @@ class Supervisor:
     async def _start_service(self, child: Child) -> str | None:
         """Spawn and wait for readiness. Returns None when ready, else why it failed (process gone)."""
         try:  # a port another process holds: the start would fail, only seconds later
-            check_ports_free(child.spec)
+            if not child.spec.inherits_ports:
+                check_ports_free(child.spec)
+            elif not child.sockets:
+                child.sockets = listen_on_ports(child.spec)
         except PortInUse as exc:
             return exc.message
         process = self._spawn(child)
@@ -310,7 +330,7 @@ class Supervisor:
     def _spawn(self, child: Child) -> ChildProcess | str:
         child.state = STARTING
         try:
-            process = self.launcher.spawn(child.spec)
+            process = self.launcher.spawn(child.spec, child.sockets)
         except OSError as exc:
             child.last_error = f"cannot run {child.spec.argv[0]}: {exc.strerror or exc}"
             return child.last_error
@@ -335,6 +355,11 @@ class Supervisor:
                 self.launcher.signal_group(process.pid, signal.SIGKILL)
                 await self._exited_within(process, 5.0)
         self.launcher.signal_group(process.pid, signal.SIGKILL)  # stragglers left in the group
+
+    @staticmethod
+    def _close_sockets(child: Child) -> None:
+        while child.sockets:
+            child.sockets.pop().close()
 
     def _start_failed(self, child: Child, reason: str) -> StartFailed:
         lines = self.log_tail(child.spec.name)

@@ -1,14 +1,20 @@
-"""Checking that a port is free before a child is started, and naming who holds it if not."""
+"""Checking that a port is free before a child is started, and naming who holds it if not; the ports the
+supervisor listens on for a child that inherits them (``ChildSpec.inherits_ports``)."""
 
 from __future__ import annotations
 
 import errno
+import os
 import socket
 
 import psutil
 
 from appliance.errors import ApplianceError
 from appliance.supervisor.spec import ChildSpec
+
+# the descriptors of the listening sockets a child inherits, comma-separated, in the order of its spec's ports
+LISTEN_FDS_ENV = "APPLIANCE_LISTEN_FDS"
+BACKLOG = 2048  # uvicorn's: connections that arrive while the child restarts wait here
 
 
 class PortInUse(ApplianceError):
@@ -42,15 +48,44 @@ def check_ports_free(spec: ChildSpec) -> None:
 
 def check_port_free(host: str, port: int, what: str, knob: str) -> None:
     """Raise PortInUse, naming the holder and the knob to change, if host:port cannot be bound."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            if exc.errno != errno.EADDRINUSE:
-                raise PortInUse(f"cannot bind {host}:{port} for {what}: {exc.strerror}.") from None
-            raise PortInUse(
-                f"port {port} ({what}) is already in use by {holder_of(port)}.",
-                hint=f"Stop that process, or choose another port with `{knob}` in appliance.toml "
-                f"(or APPLIANCE_{knob.replace('.', '_').upper()}).",
-            ) from None
+    bind_port(host, port, what, knob).close()
+
+
+def bind_port(host: str, port: int, what: str, knob: str) -> socket.socket:
+    """A TCP socket bound to host:port as servers bind (SO_REUSEADDR), or PortInUse naming the holder and the
+    knob to change."""
+    bound = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    bound.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        bound.bind((host, port))
+    except OSError as exc:
+        bound.close()
+        if exc.errno != errno.EADDRINUSE:
+            raise PortInUse(f"cannot bind {host}:{port} for {what}: {exc.strerror}.") from None
+        raise PortInUse(
+            f"port {port} ({what}) is already in use by {holder_of(port)}.",
+            hint=f"Stop that process, or choose another port with `{knob}` in appliance.toml "
+            f"(or APPLIANCE_{knob.replace('.', '_').upper()}).",
+        ) from None
+    return bound
+
+
+def listen_on_ports(spec: ChildSpec) -> list[socket.socket]:
+    """The child's ports, bound and listening, for its processes to inherit; PortInUse if one is held."""
+    sockets: list[socket.socket] = []
+    try:
+        for port in spec.ports:
+            sockets.append(bind_port(port.host, port.port, f"the {spec.description or spec.name}", port.knob))
+            sockets[-1].listen(BACKLOG)
+    except PortInUse:
+        for opened in sockets:
+            opened.close()
+        raise
+    return sockets
+
+
+def inherited_sockets() -> list[socket.socket] | None:
+    """In a child that inherits its ports: the listening sockets, in the order of its spec's ports; None in a
+    process started otherwise (it binds its own)."""
+    descriptors = os.environ.get(LISTEN_FDS_ENV, "")
+    return [socket.socket(fileno=int(fd)) for fd in descriptors.split(",")] if descriptors else None

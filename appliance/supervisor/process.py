@@ -16,14 +16,16 @@ import logging
 import os
 import pwd
 import signal
+import socket
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
 
 from appliance.supervisor.logs import JournalSink, RotatingLog, journal_fields
+from appliance.supervisor.ports import LISTEN_FDS_ENV
 from appliance.supervisor.spec import ChildSpec
 
 log = logging.getLogger("appliance.supervisor")
@@ -75,11 +77,13 @@ class ProcessLauncher:
         if self._loop is not None:
             self._loop.remove_signal_handler(signal.SIGCHLD)
 
-    def spawn(self, spec: ChildSpec) -> ChildProcess:
-        """Start ``spec`` in a new session. Raises OSError if the program cannot be executed."""
+    def spawn(self, spec: ChildSpec, sockets: Sequence[socket.socket] = ()) -> ChildProcess:
+        """Start ``spec`` in a new session, ``sockets`` inherited (``ChildSpec.inherits_ports``). Raises OSError
+        if the program cannot be executed."""
         assert self._loop is not None, "install() first"  # programming error, not user input
         read_end, write_end = os.pipe()
         user_kwargs: dict[str, object] = {}
+        inherited = {LISTEN_FDS_ENV: ",".join(str(inherit.fileno()) for inherit in sockets)} if sockets else {}
         if spec.user and os.geteuid() == 0:
             entry = pwd.getpwnam(spec.user)
             user_kwargs = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
@@ -90,7 +94,8 @@ class ProcessLauncher:
                 stdout=write_end,
                 stderr=write_end,
                 cwd=spec.cwd or self.cwd,
-                env={**self.base_env, **spec.env},
+                env={**self.base_env, **spec.env, **inherited},
+                pass_fds=[inherit.fileno() for inherit in sockets],
                 start_new_session=True,  # its own session and process group: pgid == pid
                 **user_kwargs,  # type: ignore[call-overload]
             )

@@ -49,6 +49,11 @@ class ChildSpec:
     health: Check | None = None  # awaited every health_interval_s while running
     address: str = ""  # shown by `appliance status`
     ports: tuple[Port, ...] = ()
+    # the supervisor listens on ``ports`` itself and every process of the child inherits the sockets
+    # (ports.inherited_sockets): a connection that comes while it is restarted on request waits for the new
+    # process instead of being refused (an upgrade's portal restart fails no sign-in)
+    inherits_ports: bool = False
+    reload_signal: int | None = None  # makes it read its files again without a restart (None: it cannot)
     oneshot: bool = False
     stop_signal: int = signal.SIGTERM
     description: str = ""  # what the child is, for progress lines ("PostgreSQL 15")

@@ -9,9 +9,10 @@ import os
 import re
 import signal
 import socket
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -238,3 +239,32 @@ def start_again(member: SignedIn) -> None:
                                       headers={"X-CSRF-Token": research_csrf(member)})
     assert started.status_code in (200, 202), started.text
     wait_for(lambda: research_state(member) == "running", 120, f"{member.name}'s new server to run")
+
+
+class Poller(threading.Thread):
+    """Call ``attempt`` every ``every_s`` until stopped, noting whether each worked (an exception: it did not)."""
+
+    def __init__(self, attempt: Callable[[], bool], every_s: float):
+        super().__init__(daemon=True)
+        self.attempt, self.every_s = attempt, every_s
+        self.answers, self.stopping = list[bool](), threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.answers.append(self.attempt())
+            except Exception:
+                self.answers.append(False)
+            time.sleep(self.every_s)
+
+    def finish(self) -> list[bool]:
+        self.stopping.set()
+        self.join()
+        return self.answers
+
+    def failures_in_a_row(self) -> int:
+        longest = run = 0
+        for answered in self.answers:
+            run = 0 if answered else run + 1
+            longest = max(longest, run)
+        return longest

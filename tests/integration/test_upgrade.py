@@ -1,12 +1,12 @@
 """`appliance upgrade` on a running lab: --check says what would change; the upgrade restarts the portal, the
 renderer and each hub in turn on the installed code while a member's open JupyterLab keeps answering (polled
-every 100 ms, as JupyterLab does); one whose migration the running release cannot run beside is refused and
-changes nothing. (The installer runs it after installing a new version: test_fresh_machine.)"""
+every 100 ms, as JupyterLab does) and another member signs in again and again without one failure; one whose
+migration the running release cannot run beside is refused and changes nothing. (The installer runs it after
+installing a new version: test_fresh_machine.)"""
 
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 from collections.abc import Iterator
 
@@ -17,8 +17,8 @@ from sqlalchemy.engine import make_url
 from appliance import __version__
 from tests.harness import Appliance
 from tests.integration.conftest import running
-from tests.integration.lab import MemberServer, user_servers
-from tests.integration.oauth import Browser
+from tests.integration.lab import MemberServer, Poller, user_servers
+from tests.integration.oauth import Browser, add_user, browser_client, sign_in
 
 RESTARTED = ["portal", "renderer", "hub-1", "hub-2"]
 
@@ -40,30 +40,6 @@ def pids(lab: Appliance) -> dict[str, int]:
     return {component["name"]: component["pid"] for component in report["components"]}
 
 
-class Poller(threading.Thread):
-    """GET the member's server's /api/status every 100 ms until stopped, noting whether each answered 200."""
-
-    def __init__(self, server: MemberServer):
-        super().__init__(daemon=True)
-        self.server, self.answers, self.stopping = server, list[bool](), threading.Event()
-
-    def run(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                self.answers.append(self.server.browser.get(f"{self.server.url}/api/status", timeout=5).status_code
-                                    == 200)
-            except Exception:
-                self.answers.append(False)
-            time.sleep(0.1)
-
-    def failures_in_a_row(self) -> int:
-        longest = run = 0
-        for answered in self.answers:
-            run = 0 if answered else run + 1
-            longest = max(longest, run)
-        return longest
-
-
 def test_the_check_says_what_would_change_and_the_upgrade_keeps_jupyterlab_answering(lab: Appliance) -> None:
     check = lab.cli("upgrade", "--check")
     assert check.returncode == 0, check.stderr
@@ -72,16 +48,27 @@ def test_the_check_says_what_would_change_and_the_upgrade_keeps_jupyterlab_answe
 
     server = MemberServer(lab, f"up{secrets.token_hex(3)}")
     [member_process] = user_servers(server.name)
+    newcomer = f"in{secrets.token_hex(3)}"
+    password = add_user(lab, newcomer)
+
+    def signs_in() -> bool:  # a new browser each time, through the front proxy, as a person would
+        with browser_client() as browser:
+            signed_in = sign_in(browser, lab.public_portal_url, newcomer, password)
+            return signed_in.status_code == 303 and browser.get(f"{lab.public_portal_url}/").status_code == 200
+
     before = pids(lab)
-    poller = Poller(server)
+    poller, sign_ins = Poller(lambda: server.browser.get(f"{server.url}/api/status", timeout=5).status_code == 200,
+                              every_s=0.1), Poller(signs_in, every_s=0.2)
     poller.start()
+    sign_ins.start()
     upgraded = lab.cli("upgrade", timeout=600)
     time.sleep(1)
-    poller.stopping.set()
-    poller.join()
+    poller.finish()
+    sign_ins.finish()
     server.browser.close()
     print(f"\nrolling upgrade: {upgraded.stdout.strip().splitlines()[-1]} {poller.answers.count(False)} of "
-          f"{len(poller.answers)} polls failed, at most {poller.failures_in_a_row()} in a row")
+          f"{len(poller.answers)} polls failed, at most {poller.failures_in_a_row()} in a row; "
+          f"{sign_ins.answers.count(False)} of {len(sign_ins.answers)} sign-ins failed")
     assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
     assert "Upgraded to" in upgraded.stdout
     after = pids(lab)
@@ -89,6 +76,7 @@ def test_the_check_says_what_would_change_and_the_upgrade_keeps_jupyterlab_answe
     said = [line.strip() for line in upgraded.stdout.splitlines() if line.strip().startswith("restarting ")]
     assert said == [f"restarting {name} on {__version__}" for name in RESTARTED]  # one at a time, in this order
     assert len(poller.answers) > 50 and poller.failures_in_a_row() <= 1, poller.answers  # one retry at most
+    assert len(sign_ins.answers) > 10 and all(sign_ins.answers), sign_ins.answers  # the portal refused none
     assert user_servers(server.name) == [member_process]  # the same server, never restarted
     audit = lab.cli("audit", "--action", "hub.restarted", "--json")
     assert audit.stdout.count("hub.restarted") == 2, audit.stdout

@@ -6,10 +6,12 @@ import asyncio
 import os
 import signal
 import socket
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import pytest
 
+from appliance.errors import ApplianceError
 from appliance.supervisor.core import Supervisor
 from appliance.supervisor.process import ChildProcess
 from appliance.supervisor.settings import SupervisorSettings
@@ -30,10 +32,14 @@ class ScriptedLauncher:
         self.signals: list[tuple[str, int]] = []
         self.die_on_start: set[str] = set()  # names whose processes exit at once with code 1
         self.ignore_term: set[str] = set()  # names whose processes survive everything but SIGKILL
+        self.inherited: list[list[socket.socket]] = []  # the sockets each spawned process was given
+        self.before_spawn: Callable[[], object] = lambda: None  # a test's look at the world as a process starts
 
-    def spawn(self, spec: ChildSpec) -> ChildProcess:
+    def spawn(self, spec: ChildSpec, sockets: Sequence[socket.socket] = ()) -> ChildProcess:
         process = ChildProcess(pid=1000 + len(self.spawned), exited=asyncio.get_running_loop().create_future())
         self.spawned.append((spec.name, process))
+        self.inherited.append(list(sockets))
+        self.before_spawn()
         if spec.name in self.die_on_start:
             process.exited.set_result(1 << 8)
         return process
@@ -41,7 +47,8 @@ class ScriptedLauncher:
     def signal_group(self, pid: int, sig: int) -> None:
         name, process = next((n, p) for n, p in self.spawned if p.pid == pid)
         self.signals.append((name, sig))
-        if not process.exited.done() and (sig == signal.SIGKILL or name not in self.ignore_term):
+        ends = sig == signal.SIGKILL or (sig != signal.SIGHUP and name not in self.ignore_term)  # HUP: a reload
+        if not process.exited.done() and ends:
             process.exited.set_result(sig)  # wait status of a process killed by ``sig``
 
     def kill_orphans(self) -> list[int]:
@@ -215,6 +222,56 @@ async def test_a_restart_whose_port_is_taken_fails_at_once_naming_the_holder() -
     await supervisor.stop()
 
 
+def connects(port: int) -> bool:
+    with socket.socket() as client:
+        client.settimeout(1)
+        return client.connect_ex(("127.0.0.1", port)) == 0
+
+
+async def test_a_child_that_inherits_its_port_keeps_its_queue_across_a_requested_restart_not_a_crash() -> None:
+    """The supervisor listens for it: a connection that comes between the old process and the new is queued
+    for the new one (an upgrade's portal restart); while a crashed one waits to start again, it is refused."""
+    launcher = ScriptedLauncher()
+    port = reserve_ports(1)[0]
+    spec = service("portal", ports=(Port("127.0.0.1", port, "portal.port"),), inherits_ports=True,
+                   ready=lambda: asyncio.sleep(0))
+    slow_backoff = replace(FAST, backoff_initial_s=0.5, backoff_max_s=0.5)
+    supervisor = Supervisor([spec], slow_backoff, launcher)
+    await supervisor.start()
+    [listening] = launcher.inherited[0]
+    assert listening.getsockname() == ("127.0.0.1", port) and connects(port)  # queued: no process accepts here
+
+    old = launcher.current("portal")
+    stopped_old: list[bool] = []
+    launcher.before_spawn = lambda: stopped_old.append(old.exited.done() and connects(port))
+    assert await supervisor.restart("portal") == ["portal"]
+    await wait_until(lambda: len(launcher.spawned) == 2)
+    assert stopped_old == [True]  # the old one was gone and a connection still waited, for the new one
+    assert launcher.inherited[1] == [listening] and listening.fileno() != -1  # the same socket, still open
+
+    launcher.current("portal").exited.set_result(9)  # a crash
+    await wait_until(lambda: supervisor.status()[0]["state"] == "unhealthy")
+    assert listening.fileno() == -1 and not connects(port)  # refused at once while it waits to start again
+    await wait_until(lambda: len(launcher.spawned) == 3 and supervisor.status()[0]["state"] == "healthy")
+    [listening_again] = launcher.inherited[2]
+    assert listening_again.getsockname() == ("127.0.0.1", port) and connects(port)
+    await supervisor.stop()
+    assert listening_again.fileno() == -1 and not connects(port)
+
+
+async def test_a_port_to_inherit_that_another_process_holds_fails_the_start_naming_the_holder() -> None:
+    port = reserve_ports(1)[0]
+    spec = service("portal", ports=(Port("127.0.0.1", port, "portal.port"),), inherits_ports=True)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        supervisor = Supervisor([spec], FAST, ScriptedLauncher())
+        with pytest.raises(StartFailed) as failed:
+            await supervisor.start()
+        await supervisor.stop()
+    assert f"port {port} (the portal) is already in use by pid {os.getpid()}" in str(failed.value)
+
+
 async def test_repeated_failures_are_reported_as_crashloop() -> None:
     launcher = ScriptedLauncher()
     supervisor = Supervisor([service("a", ready=lambda: asyncio.sleep(0))], FAST, launcher)
@@ -304,3 +361,24 @@ async def test_restart_on_request_is_immediate_and_counted() -> None:
     assert supervisor.status()[1]["restarts"] == 1
     assert supervisor.status()[1]["last_error"] == ""
     await supervisor.stop()
+
+
+async def test_reload_signals_a_child_that_can_and_refuses_one_that_cannot() -> None:
+    launcher = ScriptedLauncher()
+    port = reserve_ports(1)[0]
+    proxy = service("proxy", reload_signal=signal.SIGHUP, ports=(Port("127.0.0.1", port, "proxy.port"),))
+    supervisor = Supervisor([proxy, service("hub-1")], FAST, launcher)
+    await supervisor.start()
+    try:
+        assert supervisor.reload("proxy") == [("127.0.0.1", port)]
+        assert launcher.signals == [("proxy", signal.SIGHUP)]
+        assert not launcher.current("proxy").exited.done()  # signalled, not restarted
+        for name in ("hub-1", "nothing"):
+            with pytest.raises(ApplianceError) as refused:
+                supervisor.reload(name)
+            assert f"{name} cannot reload its files in place" in str(refused.value)
+            assert f"`appliance restart {name}`" in str(refused.value)
+    finally:
+        await supervisor.stop()
+    with pytest.raises(ApplianceError, match="proxy is not running"):
+        supervisor.reload("proxy")
