@@ -114,6 +114,36 @@ def hubs_report(options: Options) -> list[dict[str, Any]] | str | None:
 
 
 @main.command()
+@click.argument("component")
+@click.pass_obj
+def reload(options: Options, component: str) -> None:
+    """Make COMPONENT read its files again without a restart: `appliance reload proxy` serves a renewed
+    certificate (proxy.tls_cert) to new connections, checked first, while every open connection carries on
+    (certbot's deploy hook runs it)."""
+    from appliance.proxy import check_certificate_names, check_tls_files
+    from appliance.proxy.tls import file_certificate, served_certificate
+    from appliance.supervisor.control import send_command
+    from appliance.supervisor.polling import poll
+
+    config = options.load()
+    if component == "proxy" and config.proxy.tls_cert:  # a certificate the proxy cannot serve is not sent to it
+        check_tls_files(config.proxy)
+        check_certificate_names(config.proxy, config.addresses.certificate_hosts)
+    ports = send_command(config.home.control_socket, {"command": "reload", "component": component})["ports"]
+    if component != "proxy" or not config.proxy.tls_cert:
+        click.echo(f"{component} reloaded.")
+        return
+    host, port = ports[0]
+    wanted, server_name = file_certificate(config.proxy.tls_cert), config.addresses.certificate_hosts[0]
+    served = poll(lambda: served_certificate("127.0.0.1" if host in ("0.0.0.0", "::") else host, port, server_name),
+                  lambda certificate: certificate == wanted, 5.0)
+    if served != wanted:
+        raise ApplianceError(f"the proxy on port {port} does not serve {config.proxy.tls_cert} 5 s after the reload.",
+                             hint="See why in `appliance logs proxy`; `appliance restart proxy` starts it on the file.")
+    click.echo(f"the proxy serves {config.proxy.tls_cert} now; its open connections carried on.")
+
+
+@main.command()
 @click.argument("component", required=False)
 @click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for it to be healthy again.")
 @click.pass_obj

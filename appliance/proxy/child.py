@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Sequence
+from pathlib import Path
 
 import aiohttp
 
@@ -20,6 +22,7 @@ def api_url(port: int) -> str:
     return f"http://127.0.0.1:{port}"
 
 
+RELOAD_CERTIFICATE = Path(__file__).with_name("reload-certificate.js")
 TOKEN_SECRET = "proxy-token"  # the proxy's REST API token, shared by the supervisor, the hubs and the portal
 
 
@@ -66,9 +69,11 @@ def proxy_spec(settings: ProxySettings, token: str, portal_routes: Sequence[tupl
         argv.append("--host-routing")
     if not forward_headers:
         argv.append("--no-x-forward")
+    env = {"CONFIGPROXY_AUTH_TOKEN": token}
     if settings.tls_cert:
         check_tls_files(settings)
         argv += ["--ssl-cert", settings.tls_cert, "--ssl-key", settings.tls_key]
+        env["NODE_OPTIONS"] = f'--require "{RELOAD_CERTIFICATE}"'  # SIGHUP: a renewed certificate, no restart
     if settings.http_redirect_port:
         argv += ["--redirect-port", str(settings.http_redirect_port), "--redirect-to", str(settings.port)]
         ports.append(Port("0.0.0.0", settings.http_redirect_port, "proxy.http_redirect_port"))
@@ -77,9 +82,10 @@ def proxy_spec(settings: ProxySettings, token: str, portal_routes: Sequence[tupl
         name="proxy",
         description="front proxy",
         argv=argv,
-        env={"CONFIGPROXY_AUTH_TOKEN": token},
+        env=env,
         ready=routes_kept,
         health=routes_kept,
         address=f"{settings.host}:{settings.port} (api 127.0.0.1:{settings.api_port})",
         ports=tuple(ports),
+        reload_signal=signal.SIGHUP if settings.tls_cert else None,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import ssl
 from pathlib import Path
 
@@ -24,6 +25,25 @@ def check_tls_files(settings: ProxySettings) -> None:
         raise ConfigError(f"the certificate {settings.tls_cert} and key {settings.tls_key} cannot be used together "
                           f"({error.strerror or error}).",
                           hint="Both must be PEM files, the key that of the certificate's first entry.") from None
+
+
+def file_certificate(cert_file: str) -> bytes:
+    """The first certificate in ``cert_file`` (the server's own, before its chain), DER-encoded."""
+    return ssl.PEM_cert_to_DER_cert(Path(cert_file).read_text().split("-----END CERTIFICATE-----")[0]
+                                    + "-----END CERTIFICATE-----\n")
+
+
+def served_certificate(host: str, port: int, server_name: str, timeout_s: float = 2.0) -> bytes | None:
+    """The certificate the server at host:port presents for ``server_name``, DER-encoded (not verified: only
+    compared); None when nothing answers TLS there."""
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s) as raw, \
+                context.wrap_socket(raw, server_hostname=server_name) as tls:
+            return tls.getpeercert(binary_form=True)
+    except (OSError, ssl.SSLError):
+        return None
 
 
 def certificate_names(cert_file: str) -> set[str]:

@@ -4,13 +4,17 @@ here). A throwaway certificate authority signs the certificate; the client trust
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.integration.domain import HUB_HOST, Domain, on_domain
+from appliance.proxy.tls import file_certificate, served_certificate
+from tests.integration.domain import HUB_HOST, PORTAL_HOST, Domain, on_domain
 from tests.integration.oauth import add_user, follow, form_value, oauth_dance, sign_in
+from tests.tls import loopback_client, make_certificates
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +94,50 @@ def test_the_status_names_the_configured_hub_origin_never_the_requests_host(doma
     assert status.status_code != 200 or status.json()["hub_origin"] == domain.hubs, status.text
     home = httpx.get(f"{portal}/", headers=forged, timeout=10)
     assert home.status_code != 200 or "attacker.example" not in home.text
+
+
+def test_a_renewed_certificate_is_served_after_a_reload_that_restarts_nothing(domain: Domain, tmp_path: Path) -> None:
+    """What certbot's deploy hook runs after a renewal (`appliance reload proxy`): checked first, then served to
+    new connections by the same proxy process; one the proxy could not serve is refused and nothing changes."""
+    appliance = domain.appliance
+    cert_file, key_file = (Path(appliance.env[f"APPLIANCE_PROXY_TLS_{name}"]) for name in ("CERT", "KEY"))
+    original = cert_file.read_bytes(), key_file.read_bytes()
+    port, first = appliance.proxy_port, file_certificate(str(cert_file))
+    assert served_certificate("127.0.0.1", port, PORTAL_HOST) == first
+    before = component_pids(domain)
+
+    def reload_with(cert: bytes, key: bytes) -> subprocess.CompletedProcess[str]:
+        cert_file.write_bytes(cert)
+        key_file.write_bytes(key)
+        return appliance.cli("reload", "proxy")
+
+    try:
+        renewed_ca, renewed_cert, renewed_key = make_certificates(tmp_path, [PORTAL_HOST, HUB_HOST, f"*.{HUB_HOST}"])
+        reloaded = reload_with(renewed_cert.read_bytes(), renewed_key.read_bytes())
+        assert reloaded.returncode == 0, reloaded.stderr
+        assert f"the proxy serves {cert_file} now" in reloaded.stdout
+        assert served_certificate("127.0.0.1", port, PORTAL_HOST) == file_certificate(str(renewed_cert)) != first
+        with loopback_client(renewed_ca, timeout=30) as client:
+            assert client.get(f"{domain.portal}/api/status").status_code == 200
+
+        (tmp_path / "other").mkdir()
+        _, other_cert, other_key = make_certificates(tmp_path / "other", [PORTAL_HOST])
+        mismatched = reload_with(renewed_cert.read_bytes(), other_key.read_bytes())
+        assert mismatched.returncode == 1 and "cannot be used together" in mismatched.stderr, mismatched.stderr
+        too_few = reload_with(other_cert.read_bytes(), other_key.read_bytes())
+        assert too_few.returncode == 1, too_few.stderr
+        assert f"does not name {HUB_HOST}, *.{HUB_HOST}" in too_few.stderr
+        assert served_certificate("127.0.0.1", port, PORTAL_HOST) == file_certificate(str(renewed_cert))  # kept
+        hub = appliance.cli("reload", "hub-1")
+        assert hub.returncode == 1 and "hub-1 cannot reload its files in place" in hub.stderr
+        assert "appliance restart hub-1" in hub.stderr
+    finally:
+        assert reload_with(*original).returncode == 0  # the module's certificate authority again
+    assert served_certificate("127.0.0.1", port, PORTAL_HOST) == first
+    assert component_pids(domain) == before  # nothing restarted, the proxy neither
+
+
+def component_pids(domain: Domain) -> dict[str, int]:
+    report = domain.appliance.supervisor_report()
+    assert report is not None
+    return {component["name"]: component["pid"] for component in report["components"]}
