@@ -62,7 +62,7 @@ def render_status(report: dict[str, Any], color: bool = False) -> str:
     return "\n".join(lines)
 
 
-HUB_COLUMNS = ["HUB", "STATE", "HEARTBEAT", "ASSIGNED", "RUNNING", "PENDING", "SPAWNER", "ISOLATION"]
+HUB_COLUMNS = ["HUB", "STATE", "HEARTBEAT", "ASSIGNED", "RUNNING", "PENDING", "SPAWNER", "ISOLATION", "VERSION"]
 
 
 def render_hubs(hubs: list[dict[str, Any]] | str | None) -> list[str]:
@@ -74,7 +74,8 @@ def render_hubs(hubs: list[dict[str, Any]] | str | None) -> list[str]:
     if not hubs:
         return ["", "Hubs: none has registered yet."]
     rows = [[h["id"], h["state"], "never" if h["heartbeat_age_s"] is None else f"{h['heartbeat_age_s']:.1f}s ago",
-             str(h["assigned"]), str(h["running"]), str(h["pending"]), h["spawner"], h["isolation"]] for h in hubs]
+             str(h["assigned"]), str(h["running"]), str(h["pending"]), h["spawner"], h["isolation"],
+             h.get("version") or "?"] for h in hubs]
     widths = [max(len(row[i]) for row in [HUB_COLUMNS, *rows]) for i in range(len(HUB_COLUMNS))]
     return ["", *("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
                   for row in [HUB_COLUMNS, *rows])]

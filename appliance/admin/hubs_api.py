@@ -32,6 +32,7 @@ HUB: Schema = {
         "heartbeat_age_s": {"type": ["number", "null"]}, "assigned": COUNT, "active": COUNT, "running": COUNT,
         "pending": COUNT, "memory_bytes": {"type": ["integer", "null"]}, "draining": {"type": "boolean"},
         "spawner": {"type": "string"}, "isolation": {"type": "string"},
+        "version": {"type": "string", "description": "the appliance version the hub runs (\"\": not reported)"},
         "process": {"type": ["object", "null"], "description": "the supervisor's view: state, pid, uptime_s, "
                                                                 "restarts, last_error (null: no supervisor answers)"},
     },

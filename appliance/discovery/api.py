@@ -104,7 +104,7 @@ class DiscoveryAPI:
         body = await self._body(request)
         previous = next((hub for hub in await self.registry.hubs() if hub.id == hub_id), None)
         epoch, members = await self.registry.register(hub_id, credential, str(body.get("spawner", "")),
-                                                      str(body.get("isolation", "")))
+                                                      str(body.get("isolation", "")), str(body.get("version", ""))[:64])
         # a hub back after a while hears the endings it missed; a new one starts from now
         age_s = previous.heartbeat_age_s if previous is not None else None
         cursor = await self.access.cursor_at(age_s + REGISTER_OVERLAP_S if age_s is not None else None)

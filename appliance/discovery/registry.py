@@ -47,7 +47,7 @@ STATE = f"""CASE WHEN h.heartbeat_at IS NULL THEN 'unregistered'
                 WHEN h.draining THEN 'draining' ELSE 'routable' END"""
 HUB_COLUMNS = (f"h.id, {STATE} AS state, extract(epoch FROM now() - h.heartbeat_at)::float8 AS heartbeat_age_s, "
                "h.assigned, h.running, h.pending, h.spawner, h.isolation, h.draining, h.epoch, h.active, "
-               "h.memory_bytes")  # Hub's fields
+               "h.memory_bytes, h.version")  # Hub's fields
 
 
 PLACEMENTS = Counter("appliance_discovery_placements", "Members placed on a hub, by reason: visit (at a visit, when "
@@ -114,12 +114,13 @@ class Hub:
     epoch: int
     active: int = 0  # members active lately (the hub's measure, from its heartbeat)
     memory_bytes: int | None = None  # resident memory of the hub and its servers; None: not reported
+    version: str = ""  # the appliance version it runs; "": registered by a release that did not say
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "state": self.state, "heartbeat_age_s": self.heartbeat_age_s,
                 "assigned": self.assigned, "running": self.running, "pending": self.pending,
                 "spawner": self.spawner, "isolation": self.isolation, "draining": self.draining,
-                "active": self.active, "memory_bytes": self.memory_bytes}
+                "active": self.active, "memory_bytes": self.memory_bytes, "version": self.version}
 
 
 @dataclass(frozen=True)
@@ -160,19 +161,21 @@ class HubRegistry:
 
     # ----- hubs ------------------------------------------------------------------------------------------
 
-    async def register(self, hub_id: str, credential: str, spawner: str, isolation: str) -> tuple[int, list[str]]:
+    async def register(self, hub_id: str, credential: str, spawner: str, isolation: str,
+                       version: str = "") -> tuple[int, list[str]]:
         """A hub (re)starting: its new epoch and the members assigned to it (it stops anyone else's server).
         A hub back from the dead has had its members released: they will be placed again."""
         self.credentials.check(hub_id, credential)
         async with self._connection() as connection, connection.transaction():
             await self._release_if_dead(connection, hub_id)
             row = await (await connection.execute(
-                "INSERT INTO discovery.hubs AS h (id, epoch, heartbeat_at, spawner, isolation) "
-                "VALUES (%s, 1, now(), %s, %s) ON CONFLICT (id) DO UPDATE SET epoch = h.epoch + 1, "
-                "heartbeat_at = now(), spawner = EXCLUDED.spawner, isolation = EXCLUDED.isolation, running = 0, "
+                "INSERT INTO discovery.hubs AS h (id, epoch, heartbeat_at, spawner, isolation, version) "
+                "VALUES (%s, 1, now(), %s, %s, %s) ON CONFLICT (id) DO UPDATE SET epoch = h.epoch + 1, "
+                "heartbeat_at = now(), spawner = EXCLUDED.spawner, isolation = EXCLUDED.isolation, "
+                "version = EXCLUDED.version, running = 0, "
                 "pending = 0, active = 0, memory_bytes = NULL, restarting_until = NULL, down_since = NULL "
                 "RETURNING epoch",
-                (hub_id, spawner, isolation))).fetchone()
+                (hub_id, spawner, isolation, version))).fetchone()
             members = await (await connection.execute(
                 "SELECT username FROM discovery.assignments WHERE hub_id = %s ORDER BY username", (hub_id,))).fetchall()
         assert row is not None

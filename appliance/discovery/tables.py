@@ -47,6 +47,7 @@ hubs = Table(
     Column("down_since", DateTime(timezone=True)),  # its restart failed: dead until it registers again
     Column("spawner", Text, nullable=False, server_default=""),
     Column("isolation", Text, nullable=False, server_default=""),
+    Column("version", Text, nullable=False, server_default=""),  # the appliance's, at its registration
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 

@@ -25,7 +25,7 @@ CRASHES_WARN = 3  # a component that crashed this often in 24 hours
 
 @dataclass(frozen=True)
 class Finding:
-    check: str  # names, certificate, disk, database, backup, clock, versions, servers, restarts
+    check: str  # names, certificate, disk, database, backup, clock, versions, upgrade, servers, restarts
     status: str  # ok, warn or fail
     message: str
     fix: str = ""
@@ -142,6 +142,19 @@ def versions(problems: Mapping[str, str], checked: int) -> list[Finding]:
                      "Re-run the installer of this release (it installs what it was tested with), or install "
                      "the release that was tested with what you have.") for part, problem in problems.items()]
     return found or [Finding("versions", OK, f"All {checked} parts are versions this release was tested with.")]
+
+
+def upgrade(hub_versions: Mapping[str, str], installed: str, local_hubs: Iterable[str]) -> list[Finding]:
+    """``hub_versions`` maps each live hub to the appliance version it registered with: one that is not the
+    ``installed`` version is an upgrade left half done (a failed one, or a joined node nobody upgraded)."""
+    local = set(local_hubs)
+    found = [Finding("upgrade", WARN, f"hub {hub_id} runs appliance {version or 'of an earlier release'}; "
+                     f"{installed} is installed here.",
+                     "Finish the upgrade: `appliance upgrade` restarts this machine's hubs on it one at a time."
+                     if hub_id in local else f"Run the installer of {installed} on the node that serves hub "
+                     f"{hub_id} (`appliance nodes list` names it).")
+             for hub_id, version in hub_versions.items() if version != installed]
+    return found or [Finding("upgrade", OK, f"Every hub ({len(hub_versions)}) runs appliance {installed}.")]
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import psutil
 
+from appliance import __version__
 from appliance.admin.system import database_sizes, disk_usage
 from appliance.backup import last_backup
 from appliance.discovery import DiscoverySettings
@@ -77,8 +78,8 @@ async def examine(config: DoctorSources, now: datetime | None = None) -> list[Fi
     findings += checks.versions(problems, checked)
     if status is not None:
         findings += checks.restarts({c["name"]: c.get("crashes_24h", 0) for c in status["components"]})
-    if facts is not None and config.hubs.spawner in ("auto", "local", "systemd"):
-        findings += await _servers(config)
+    if facts is not None:
+        findings += await _hub_findings(config, local_servers=config.hubs.spawner in ("auto", "local", "systemd"))
     return findings
 
 
@@ -178,23 +179,28 @@ def _version_problems(server_version: int | None) -> tuple[dict[str, str], int]:
     return problems, len(requirements) + (server_version is not None)
 
 
-async def _servers(config: DoctorSources) -> list[Finding]:
-    """Members' servers on this machine whose hub is gone or no longer theirs."""
+async def _hub_findings(config: DoctorSources, local_servers: bool) -> list[Finding]:
+    """The live hubs' versions against this machine's; with ``local_servers`` (the spawner runs members' servers
+    on this machine), those servers whose hub is gone or no longer theirs."""
     from appliance.discovery import Discovery
     from appliance.postgres import database_url
 
-    running = await asyncio.to_thread(local_servers)
+    running = await asyncio.to_thread(find_local_servers) if local_servers else []
     discovery = Discovery(database_url(config.home, config.postgres), config.discovery, config.home, pool_size=1)
     try:
         await discovery.open(reap=False)
-        states = {hub.id: hub.state for hub in await discovery.registry.hubs()}
+        hubs = await discovery.registry.hubs()
         assignments = {name: await discovery.registry.assignment(name) for name in {s.member for s in running}}
     finally:
         await discovery.close()
-    return checks.servers(running, states, assignments)
+    live = {hub.id: hub.version for hub in hubs if hub.state not in ("dead", "unregistered")}
+    findings = checks.upgrade(live, __version__, config.addresses.hub_ids)
+    if local_servers:
+        findings += checks.servers(running, {hub.id: hub.state for hub in hubs}, assignments)
+    return findings
 
 
-def local_servers() -> list[Server]:
+def find_local_servers() -> list[Server]:
     """Members' servers running on this machine (not inside containers it runs)."""
     found = []
     for process in psutil.process_iter(["cmdline"]):

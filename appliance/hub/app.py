@@ -36,6 +36,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from traitlets import Dict, Float, Int, List, Unicode, default
 from traitlets.config import Configurable
 
+from appliance import __version__
 from appliance.discovery import DiscoverySettings
 from appliance.discovery.beats import PROXY_CHANNEL, HeartbeatThread
 from appliance.discovery.registry import Heartbeat
@@ -234,7 +235,8 @@ class ApplianceHub(JupyterHub):
         """Register with discovery (its epoch and timings); the users whose servers run here but who were moved
         elsewhere while this hub was away (one server per member: they are to be stopped)."""
         answer = await self.discovery.call("POST", "register", {"spawner": self.spawner_name,
-                                                                 "isolation": self.isolation}, timeout_s=30)
+                                                                 "isolation": self.isolation,
+                                                                 "version": __version__}, timeout_s=30)
         self.epoch = answer["epoch"]
         self.timings = DiscoverySettings(heartbeat_interval_s=answer["heartbeat_interval_s"],
                                          suspect_after_s=answer["suspect_after_s"],

@@ -58,6 +58,25 @@ def test_a_hub_registers_and_learns_discoverys_timings(portal_in_process: Applia
     assert hub_call(portal_in_process, "1", "register", json={}).json()["epoch"] == 2
 
 
+def test_a_hub_registers_the_version_it_runs_cut_to_a_sane_length(portal_in_process: Appliance) -> None:
+    """Shown by `appliance status` and the console, checked by `appliance doctor`: an upgrade's progress."""
+    engine = create_engine(portal_in_process.database_url())
+
+    def registered_version(version: object) -> str:
+        assert hub_call(portal_in_process, "1", "register", json={"version": version}).status_code == 200
+        with engine.connect() as connection:
+            return str(connection.execute(text("SELECT version FROM discovery.hubs WHERE id = '1'")).scalar_one())
+
+    try:
+        assert registered_version("0.2.0") == "0.2.0"
+        assert registered_version("9" * 500) == "9" * 64
+        assert hub_call(portal_in_process, "1", "register", json={}).status_code == 200
+        with engine.connect() as connection:  # a hub of a release that did not say
+            assert connection.execute(text("SELECT version FROM discovery.hubs WHERE id = '1'")).scalar_one() == ""
+    finally:
+        engine.dispose()
+
+
 def test_a_hub_reads_the_access_endings_since_its_cursor(portal_in_process: Appliance) -> None:
     cursor = hub_call(portal_in_process, "1", "register", json={}).json()["access_cursor"]
     add_user(portal_in_process, "erin")

@@ -71,8 +71,9 @@
 
   function process(hub) {
     const p = hub.process;
-    if (!p) return "no process known";
-    return p.state + (p.pid ? " · pid " + p.pid : "") + (p.restarts ? " · " + p.restarts + " restart(s)" : "");
+    const version = hub.version ? " · " + hub.version : "";
+    if (!p) return "no process known" + version;
+    return p.state + (p.pid ? " · pid " + p.pid : "") + (p.restarts ? " · " + p.restarts + " restart(s)" : "") + version;
   }
 
   function newRow(hubId) {
