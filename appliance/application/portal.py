@@ -153,6 +153,7 @@ def make_app(config: Config) -> Starlette:
             yield
         finally:
             sizes.cancel()
+            await asyncio.wait([sizes])  # its query done before the engine is disposed of
             await storage_service.close()
             await discovery_service.close()
             await gallery_service.close()

@@ -44,12 +44,18 @@ def growth_per_day(engine: Engine, today: date, size_now: int) -> int | None:
 
 
 async def keep_recording(engine: Engine, every_s: float = RECORD_EVERY_S) -> None:
-    """Record today's size now and every ``every_s`` until cancelled; a failure is logged and tried again."""
+    """Record today's size now and every ``every_s`` until cancelled; a failure is logged and tried again. A
+    cancelled task ends once the recording under way has (its thread cannot be stopped, and the engine it uses is
+    disposed of after: a connection it held then would be left to the garbage collector, open)."""
     from datetime import datetime, timezone
 
     while True:
+        recording = asyncio.ensure_future(asyncio.to_thread(record_size, engine, datetime.now(timezone.utc).date()))
         try:
-            await asyncio.to_thread(record_size, engine, datetime.now(timezone.utc).date())
+            await asyncio.shield(recording)
+        except asyncio.CancelledError:
+            await asyncio.wait([recording])
+            raise
         except Exception:
             log.exception("could not record the databases' size (`appliance doctor` reads it); trying again later")
         await asyncio.sleep(every_s)

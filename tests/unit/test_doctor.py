@@ -3,9 +3,13 @@ command on real ones)."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from datetime import datetime, timedelta, timezone
 
-from appliance.doctor import checks
+import pytest
+
+from appliance.doctor import checks, growth
 from appliance.doctor.checks import FAIL, OK, WARN, Finding, Server
 from appliance.doctor.report import render
 
@@ -62,6 +66,12 @@ def test_clock_skew_versions_and_crashes() -> None:
     assert statuses(checks.versions({}, 30)) == [OK]
     newer = {"jupyterhub": "7.0.0 is installed; this release was tested with <7"}
     assert statuses(checks.versions(newer, 30)) == [WARN]
+    assert statuses(checks.upgrade({"1": "0.2.0", "2": "0.2.0"}, "0.2.0", ["1", "2"])) == [OK]
+    behind = checks.upgrade({"1": "0.2.0", "2": "0.1.0", "3": ""}, "0.2.0", ["1", "2"])
+    assert [f.message for f in behind] == ["hub 2 runs appliance 0.1.0; 0.2.0 is installed here.",
+                                           "hub 3 runs appliance of an earlier release; 0.2.0 is installed here."]
+    assert "`appliance upgrade`" in behind[0].fix
+    assert "installer of 0.2.0 on the node that serves hub 3" in behind[1].fix
     assert statuses(checks.restarts({"hub-1": 1, "renderer": 0})) == [OK]
     flagged = checks.restarts({"hub-1": 4, "renderer": 3, "portal": 2})
     assert [f.message for f in flagged] == ["hub-1 crashed 4 times in the last 24 hours.",
@@ -83,3 +93,24 @@ def test_the_report_reads_as_a_list_of_problems_and_fixes() -> None:
     assert text.splitlines() == [f"warn  {'backup':<12} No backup.", f"{'':18}→ Run appliance backup.",
                                  f"  ok  {'disk':<12} Roomy.", "", "1 problem found."]
     assert render([Finding("disk", OK, "Roomy.")]).endswith("No problem found.")
+
+
+async def test_cancelled_recording_ends_only_once_the_query_under_way_has(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The portal disposes of the engine right after: a query still running would leave its connection open."""
+    started, release, finished = threading.Event(), threading.Event(), threading.Event()
+
+    def slow_record(engine: object, today: object) -> int:
+        started.set()
+        release.wait(5)
+        finished.set()
+        return 0
+
+    monkeypatch.setattr(growth, "record_size", slow_record)
+    recording = asyncio.create_task(growth.keep_recording(engine=None))  # type: ignore[arg-type]
+    await asyncio.to_thread(started.wait, 5)
+    recording.cancel()
+    await asyncio.sleep(0.1)
+    assert not recording.done()  # still waiting for the query
+    release.set()
+    await asyncio.wait([recording])
+    assert finished.is_set() and recording.cancelled()
