@@ -30,7 +30,7 @@ from jupyterhub.utils import url_path_join
 from oauthenticator.generic import GenericOAuthenticator
 from oauthenticator.oauth2 import OAuthCallbackHandler
 from sqlalchemy.exc import SQLAlchemyError
-from systemdspawner import SystemdSpawner
+from systemdspawner import SystemdSpawner, systemd
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from traitlets import Dict, Float, Int, List, Unicode, default
@@ -615,6 +615,17 @@ class ApplianceSystemdSpawner(ProfileMixin, StorageEnvMixin, SystemdSpawner):
             string = f"/var/lib/{MEMBERS_STATE}/{{USERNAME}}"
         expanded: str = super()._expand_user_vars(string)
         return expanded
+
+    async def start(self) -> Any:
+        # A unit with a dynamic user has its runtime directory under /run/private, /run/<unit> a link to it; one
+        # killed (a full restart of the appliance ends members' servers) leaves the link, dangling, and
+        # SystemdSpawner's os.makedirs of /run/<unit> for its environment file then fails with "File exists":
+        # the member could never start again (seen on the fresh machine after `systemctl restart appliance`)
+        runtime = Path(systemd.RUN_ROOT) / self.unit_name
+        if runtime.is_symlink() and not runtime.exists():
+            self.log.info("removing %s, left dangling by %s's last server", runtime, self.user.name)
+            runtime.unlink()
+        return await super().start()
 
     def get_args(self) -> list[str]:
         """The arguments with their braces doubled: SystemdSpawner.start passes each through
