@@ -14,6 +14,14 @@
 #                                        HTTP on 80 redirected, each member on https://<name>.hub.NAME; the
 #                                        certificate (PEM chain, e.g. certbot's fullchain.pem with privkey.pem)
 #                                        must name NAME, hub.NAME and *.hub.NAME (the installer says which it lacks)
+#   --domain NAME --certbot PLUGIN       instead of --tls-cert/--tls-key: Debian's certbot gets that certificate by
+#                                        the DNS challenge (the wildcard needs it) with its plugin PLUGIN (package
+#                                        python3-certbot-dns-PLUGIN: rfc2136, cloudflare, route53, …) and renews it;
+#                                        a renewal reloads the proxy's certificate, restarting nothing. Options:
+#     --certbot-credentials F            the plugin's credentials (default /etc/appliance/certbot-PLUGIN.ini)
+#     --certbot-email ADDRESS            for the CA's expiry notices
+#     --certbot-server URL               another ACME CA than Let's Encrypt (its directory URL)
+#     --certbot-wait SECONDS             how long the DNS records take to spread (the plugin's default otherwise)
 #   --with-downtime                      upgrade even when a database migration needs every component restarted at
 #                                        once (without it, such an upgrade is refused and nothing changes)
 #   --no-start                           install and enable the service without starting it (a hub node: then
@@ -41,9 +49,14 @@ DOMAIN=""
 HUB_HOST=""
 TLS_CERT=""
 TLS_KEY=""
+CERTBOT=""
+CERTBOT_CREDENTIALS=""
+CERTBOT_EMAIL=""
+CERTBOT_SERVER=""
+CERTBOT_WAIT=""
 WITH_DOWNTIME=0
 
-usage() { sed -n '2,21p' "${BASH_SOURCE[0]:-/dev/null}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,29p' "${BASH_SOURCE[0]:-/dev/null}" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --dev) DEV=1; START=0 ;;
@@ -57,6 +70,11 @@ while [ $# -gt 0 ]; do
     --hub-host) HUB_HOST=$2; shift ;;
     --tls-cert) TLS_CERT=$2; shift ;;
     --tls-key) TLS_KEY=$2; shift ;;
+    --certbot) CERTBOT=$2; shift ;;
+    --certbot-credentials) CERTBOT_CREDENTIALS=$2; shift ;;
+    --certbot-email) CERTBOT_EMAIL=$2; shift ;;
+    --certbot-server) CERTBOT_SERVER=$2; shift ;;
+    --certbot-wait) CERTBOT_WAIT=$2; shift ;;
     --with-downtime) WITH_DOWNTIME=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "install.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
@@ -66,18 +84,27 @@ done
 FROM=${FROM:-$REPO}
 usage_error() { echo "install.sh: $*" >&2; exit 2; }
 [ -n "$FROM" ] || usage_error "say what to install with --from PATH_OR_WHEEL (a checkout, a wheel or its URL)"
+LIVE_CERTIFICATE=/etc/letsencrypt/live/appliance  # certbot's lineage for --certbot (--cert-name appliance)
 HOST_NAME='^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$'
 if [ -n "$DOMAIN" ]; then
   HUB_HOST=${HUB_HOST:-hub.$DOMAIN}
   [[ $DOMAIN =~ $HOST_NAME ]] || usage_error "--domain $DOMAIN is not a host name like lab.example.org"
   [[ $HUB_HOST =~ $HOST_NAME ]] || usage_error "--hub-host $HUB_HOST is not a host name like hub.lab.example.org"
   [ "$HUB_HOST" != "$DOMAIN" ] || usage_error "--hub-host must differ from --domain: members' servers get a host name of their own"
-  [ -n "$TLS_CERT" ] && [ -n "$TLS_KEY" ] \
-    || usage_error "--domain needs --tls-cert and --tls-key (e.g. certbot's /etc/letsencrypt/live/$DOMAIN/fullchain.pem and privkey.pem)"
-  for file in "$TLS_CERT" "$TLS_KEY"; do [ -r "$file" ] || usage_error "cannot read $file"; done
-  TLS_CERT=$(realpath "$TLS_CERT"); TLS_KEY=$(realpath "$TLS_KEY")
-elif [ -n "$HUB_HOST$TLS_CERT$TLS_KEY" ]; then
-  usage_error "--hub-host, --tls-cert and --tls-key go with --domain NAME"
+  if [ -n "$CERTBOT" ]; then
+    [ -z "$TLS_CERT$TLS_KEY" ] || usage_error "--certbot gets the certificate: leave out --tls-cert and --tls-key"
+    [[ $CERTBOT =~ ^[a-z0-9][a-z0-9-]*$ ]] || usage_error "--certbot $CERTBOT: give a DNS plugin's name, like rfc2136 or cloudflare"
+    [[ -z $CERTBOT_WAIT || $CERTBOT_WAIT =~ ^[0-9]+$ ]] || usage_error "--certbot-wait $CERTBOT_WAIT: give whole seconds"
+    CERTBOT_CREDENTIALS=${CERTBOT_CREDENTIALS:-/etc/appliance/certbot-$CERTBOT.ini}
+    TLS_CERT=$LIVE_CERTIFICATE/fullchain.pem; TLS_KEY=$LIVE_CERTIFICATE/privkey.pem
+  else
+    [ -n "$TLS_CERT" ] && [ -n "$TLS_KEY" ] \
+      || usage_error "--domain needs --tls-cert and --tls-key (e.g. certbot's /etc/letsencrypt/live/$DOMAIN/fullchain.pem and privkey.pem), or --certbot PLUGIN to get them"
+    for file in "$TLS_CERT" "$TLS_KEY"; do [ -r "$file" ] || usage_error "cannot read $file"; done
+    TLS_CERT=$(realpath "$TLS_CERT"); TLS_KEY=$(realpath "$TLS_KEY")
+  fi
+elif [ -n "$HUB_HOST$TLS_CERT$TLS_KEY$CERTBOT" ]; then
+  usage_error "--hub-host, --tls-cert, --tls-key and --certbot go with --domain NAME"
 fi
 VENV=$(realpath -m "${VENV:-$PREFIX/venv}")  # absolute: node resolves a relative require() as a package
 SYSTEM_CONFIG=/etc/appliance/appliance.toml
@@ -248,7 +275,42 @@ ensure_config() {
     (umask 077 && "$VENV/bin/appliance" config show --defaults > "$SYSTEM_CONFIG.new")
     mv "$SYSTEM_CONFIG.new" "$SYSTEM_CONFIG"
   fi
+  [ -z "$CERTBOT" ] || ensure_certificate
   [ -z "$DOMAIN" ] || ensure_domain
+}
+
+# --certbot: the certificate for the portal, the hubs and every member's host, by the DNS challenge (the only
+# one that gets a wildcard); certbot.timer renews it, and the deploy hook below hands it to the running proxy.
+ensure_certificate() {
+  local package="python3-certbot-dns-$CERTBOT" args=() hook=/etc/letsencrypt/renewal-hooks/deploy/appliance
+  if ! dpkg -s certbot "$package" > /dev/null 2>&1; then
+    if ! apt-cache show "$package" > /dev/null 2>&1; then
+      run env DEBIAN_FRONTEND=noninteractive apt-get update -q
+      apt-cache show "$package" > /dev/null 2>&1 || fail "--certbot $CERTBOT: there is no package $package. \
+This system's DNS plugins for certbot: $(apt-cache search --names-only '^python3-certbot-dns-' | sed 's/^python3-certbot-dns-\([^ ]*\).*/\1/' | tr '\n' ' ')"
+    fi
+    apt_install certbot "$package"
+  fi
+  [ -r "$CERTBOT_CREDENTIALS" ] || fail "--certbot $CERTBOT needs the plugin's credentials in $CERTBOT_CREDENTIALS \
+(what to write there: https://certbot-dns-$CERTBOT.readthedocs.io), or give their file with --certbot-credentials"
+  chmod go-rwx "$CERTBOT_CREDENTIALS"  # certbot refuses credentials others can read, and they are secrets
+  args=(--authenticator "dns-$CERTBOT" "--dns-$CERTBOT-credentials" "$CERTBOT_CREDENTIALS")
+  [ -z "$CERTBOT_WAIT" ] || args+=("--dns-$CERTBOT-propagation-seconds" "$CERTBOT_WAIT")
+  [ -z "$CERTBOT_SERVER" ] || args+=(--server "$CERTBOT_SERVER")
+  if [ -n "$CERTBOT_EMAIL" ]; then args+=(--email "$CERTBOT_EMAIL" --no-eff-email)
+  else args+=(--register-unsafely-without-email); fi
+  step "the certificate for $DOMAIN, $HUB_HOST and *.$HUB_HOST from certbot ($CERTBOT's DNS challenge)"
+  # kept until it nears its end (certbot contacts nobody then); a changed name gets a new one
+  run certbot certonly --non-interactive --agree-tos --keep-until-expiring --expand --cert-name appliance \
+    "${args[@]}" -d "$DOMAIN" -d "$HUB_HOST" -d "*.$HUB_HOST"
+  mkdir -p "$(dirname "$hook")"
+  cat > "$hook.new" <<HOOK
+#!/bin/sh
+# install.sh's: a renewal of the appliance's certificate reaches its front proxy without a restart
+[ "\$RENEWED_LINEAGE" = "$LIVE_CERTIFICATE" ] || exit 0
+exec "$VENV/bin/appliance" reload proxy
+HOOK
+  chmod 755 "$hook.new" && mv "$hook.new" "$hook"
 }
 
 # --domain: the front proxy serves the portal, the hubs and every member's host on 443 (DESIGN.md, "Origins").

@@ -27,6 +27,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from appliance import __version__
 from tests.e2e.signing import new_member_page, sign_in_as_admin
 from tests.harness import Appliance, mint_storage_token
 from tests.integration.conftest import running
@@ -258,6 +259,7 @@ def test_the_hubs_page_updates_live_and_draws_the_chart(lab: Appliance, page: Pa
     page.evaluate("window.sameDocument = true")  # gone if the page reloads or navigates
     for hub_id in ("1", "2"):
         expect(hub_row(page, hub_id).locator(".state")).to_have_text("routable")
+        expect(hub_row(page, hub_id).locator(".process")).to_contain_text(f"· {__version__}")  # what it runs
 
     hub_row(page, "1").get_by_role("button", name="Drain hub 1: no new members").click()
     expect(hub_row(page, "1").locator(".state")).to_have_text("draining", timeout=5000)
@@ -266,6 +268,7 @@ def test_the_hubs_page_updates_live_and_draws_the_chart(lab: Appliance, page: Pa
     assert undrained.returncode == 0, undrained.stderr
     expect(hub_row(page, "1").locator(".state")).to_have_text("routable", timeout=6000)
     expect(hub_row(page, "1").get_by_role("button", name="Drain hub 1: no new members")).to_be_visible()
+    expect(hub_row(page, "1").locator(".process")).to_contain_text(f"· {__version__}")  # redrawn live, still there
 
     for hub_id in ("1", "2"):  # a line per hub and series, from at least one sample
         expect(page.locator(f'#hubs-chart path[data-hub="{hub_id}"][data-series="running"]')).to_have_count(

@@ -6,18 +6,26 @@ restored onto a fresh install after --purge; and --domain then serves it on a la
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import re
 import shutil
 import time
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
+from appliance.proxy.tls import certificate_names, file_certificate, served_certificate
 from tests.harness import reserve_ports
-from tests.integration.lab import Member, research_csrf, research_state, server_url, start_server, wait_for
+from tests.integration.acme import start_acme
+from tests.integration.lab import Member, Poller, research_csrf, research_state, server_url, start_server, wait_for
 from tests.integration.oauth import Browser, browser_client, follow, oauth_dance, sign_in
 from tests.machine import REPO, Machine
 from tests.tls import loopback_client, make_certificates
@@ -29,6 +37,7 @@ CONFIG = "/etc/appliance/appliance.toml"
 START = "/api/research/v1/server/start"
 MEMBER = "postgresql"  # also a system folder's name: the member must not be handed /var/lib/postgresql
 PROFILES = "big: memory=3G cpus=2 groups=big"
+OPENED: list[httpx.Client] = []  # members' browsers with an open JupyterLab, closed with the machine
 
 
 @dataclass
@@ -42,6 +51,7 @@ class Installed:
     output: str
     config: str  # what the test wrote to /etc/appliance/appliance.toml
     public_portal_url: str  # the portal as browsers reach it: the trial names on the proxy's port
+    https_port: int  # where the proxy serves 443 under --domain (serve_https_on_loopback)
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +69,12 @@ def installed() -> Iterator[Installed]:
         output = machine.run("bash", "-c", "cd /src && installer/install.sh", timeout=1800).stdout
         print(f"\nfresh Debian 12, booted, to a healthy appliance: {time.monotonic() - began:.0f} s")
         yield Installed(machine, f"http://127.0.0.1:{portal}", f"http://hub.lab.localhost:{proxy}",
-                        machine.root / HOME.lstrip("/"), output, config, f"http://lab.localhost:{proxy}")
+                        machine.root / HOME.lstrip("/"), output, config, f"http://lab.localhost:{proxy}",
+                        reserve_ports(1)[0])
     finally:
         Browser.close_all()
+        while OPENED:
+            OPENED.pop().close()
         if machine.nspawn is not None:
             machine.run("appliance", "stop", check=False)  # a quick shutdown of the machine
         machine.destroy()
@@ -184,17 +197,82 @@ def assert_saved(machine: Machine) -> None:
     assert (machine.root / "root/exported/in-a-unit.ipynb").is_file(), exported.stdout
 
 
-def test_the_installer_piped_with_a_newer_wheel_upgrades_in_place_and_keeps_everything(
-        installed: Installed, built_wheel: Path) -> None:
-    """As `curl -fsSL URL/install.sh | sudo bash -s -- --from WHEEL` would run it: no checkout around."""
-    machine, wheel = installed.machine, built_wheel
+def released_as(wheel: Path, version: str, folder: Path) -> Path:
+    """``wheel`` as release ``version``: its dist-info renamed, METADATA's version and RECORD rewritten."""
+    name, old = wheel.name.split("-")[:2]
+    target = folder / wheel.name.replace(f"-{old}-", f"-{version}-")
+    old_info, new_info = f"{name}-{old}.dist-info/", f"{name}-{version}.dist-info/"
+    records = []
+    with zipfile.ZipFile(wheel) as source, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as released:
+        for item in source.infolist():
+            path, data = item.filename.replace(old_info, new_info), source.read(item)
+            if path == f"{new_info}RECORD":
+                continue
+            if path == f"{new_info}METADATA":
+                data = re.sub(rb"^Version: .*$", f"Version: {version}".encode(), data, count=1, flags=re.MULTILINE)
+            released.writestr(path, data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            records.append(f"{path},sha256={digest},{len(data)}")
+        released.writestr(f"{new_info}RECORD", "\n".join([*records, f"{new_info}RECORD,,"]) + "\n")
+    return target
+
+
+def open_jupyterlab(installed: Installed, name: str) -> tuple[httpx.Client, str]:
+    """A new member's running JupyterLab, signed in through the portal and their hub: the browser, the server."""
+    password = installed.machine.run("appliance", "users", "add", name).stdout.strip().rsplit(" ", 1)[-1]
+    portal = Browser(installed)  # type: ignore[arg-type]
+    assert portal.sign_in(name, password).status_code == 303
+    hub = f"{installed.proxy_url}/hubs/{portal.http.get('/api/discovery/v1/me').json()['hub']}"
+    browser = browser_client(timeout=60)
+    OPENED.append(browser)
+    return browser, server_url(start_server(installed, hub, name, password, browser))  # type: ignore[arg-type]
+
+
+def answers(browser: httpx.Client, server: str) -> bool:
+    """What JupyterLab asks its server every few seconds, answered."""
+    return browser.get(f"{server}/api/status", timeout=5).status_code == 200
+
+
+def test_the_installer_piped_with_a_newer_wheel_upgrades_in_place_and_nobody_notices(
+        installed: Installed, built_wheel: Path, tmp_path: Path) -> None:
+    """As `curl -fsSL URL/install.sh | sudo bash -s -- --from WHEEL` would run it, no checkout around, while two
+    members' open JupyterLabs poll their servers every 100 ms and a third member signs in every 2 s."""
+    machine = installed.machine
+    version = f"{built_wheel.name.split('-')[1]}.post1"
+    wheel = released_as(built_wheel, version, tmp_path)
     config_before = (machine.root / CONFIG.lstrip("/")).read_text()
     shutil.copy(wheel, machine.root / "root" / wheel.name)
     shutil.copy(REPO / "installer" / "install.sh", machine.root / "root" / "install.sh")
+    pollers = [Poller(partial(answers, *open_jupyterlab(installed, name)), every_s=0.1) for name in ("upada", "upbob")]
+    newcomer = "upcat"
+    password = machine.run("appliance", "users", "add", newcomer).stdout.strip().rsplit(" ", 1)[-1]
+
+    def signs_in() -> bool:  # a new browser each time, through the front proxy, as a person would
+        with browser_client() as browser:
+            return sign_in(browser, installed.public_portal_url, newcomer, password).status_code == 303 and \
+                browser.get(f"{installed.public_portal_url}/").status_code == 200
+
+    pollers.append(Poller(signs_in, every_s=2.0))
+    for poller in pollers:
+        poller.start()
+    began = time.monotonic()
     again = machine.run("bash", "-c", f"cd / && bash -s -- --from /root/{wheel.name} < /root/install.sh",
                         timeout=1800).stdout
+    took = time.monotonic() - began
+    time.sleep(1)
+    [lab_a, lab_b, sign_ins] = [poller.finish() for poller in pollers]
+    print(f"\nthe installer's upgrade to {version} in place: {took:.1f} s; JupyterLab polls failed "
+          f"{lab_a.count(False)} of {len(lab_a)} and {lab_b.count(False)} of {len(lab_b)} (at most "
+          f"{max(p.failures_in_a_row() for p in pollers[:2])} in a row); sign-ins failed {sign_ins.count(False)} of "
+          f"{len(sign_ins)}")
     # in place: the portal, the renderer and each hub in turn, the database and the proxy running on
     assert "upgrading the running appliance one component at a time" in again, again
+    assert all(len(poller.answers) > 50 and poller.failures_in_a_row() <= 1 for poller in pollers[:2]), (lab_a, lab_b)
+    assert len(sign_ins) >= 5 and all(sign_ins), sign_ins
+    status = json.loads(machine.run("appliance", "status", "--json").stdout)
+    assert [hub["version"] for hub in status["hubs"]] == [version, version], status["hubs"]
+    with browser_client() as browser:
+        assert browser.get(f"{installed.portal_url}/api/status").json()["version"] == version
     assert not (machine.root / "opt/appliance/venv.previous").exists()  # the running version's copy, once done
     assert f"keeping {CONFIG}" in again and "Admin login" not in again  # shown on the first install only
     assert (machine.root / CONFIG.lstrip("/")).read_text() == config_before
@@ -245,19 +323,30 @@ def test_backup_purge_fresh_install_and_restore_bring_the_notebook_back(installe
     assert Browser(installed).sign_in(MEMBER, password).status_code == 303  # type: ignore[arg-type]
 
 
+def serve_https_on_loopback(installed: Installed) -> int:
+    """The machine shares this one's network and may bind loopback only: a drop-in moves the front proxy from
+    *:443 to a free loopback port (and leaves port 80 alone), which clients reach for 443 (tls.loopback_client)."""
+    installed.machine.write("/etc/systemd/system/appliance.service.d/loopback.conf", "[Service]\nEnvironment="
+                            f"APPLIANCE_PROXY_HOST=127.0.0.1 APPLIANCE_PROXY_PORT={installed.https_port} "
+                            "APPLIANCE_PROXY_HTTP_REDIRECT_PORT=0\n")
+    installed.machine.run("systemctl", "daemon-reload")
+    return installed.https_port
+
+
+def component_pids(machine: Machine) -> dict[str, int]:
+    status = json.loads(machine.run("appliance", "status", "--json").stdout)
+    return {component["name"]: component["pid"] for component in status["components"]}
+
+
 def test_the_installer_gives_the_lab_its_own_domain_over_https(installed: Installed, tmp_path: Path) -> None:
     """`install.sh --domain lab.test --tls-cert … --tls-key …` on the installed machine: the portal on
     https://lab.test and the member's notebook through https://hub.lab.test. The machine shares this one's
-    network and may bind loopback only, so a drop-in moves the front proxy from *:443 to a free loopback
-    port (and leaves port 80 alone), and the client forwards 443 there."""
-    machine, port = installed.machine, reserve_ports(1)[0]
+    network and may bind loopback only (serve_https_on_loopback)."""
+    machine, port = installed.machine, serve_https_on_loopback(installed)
     ca_file, cert, key = make_certificates(tmp_path, ["lab.test", "hub.lab.test", "*.hub.lab.test"])
     machine.run("mkdir", "-p", "/root/tls")
     for file in (cert, key):
         shutil.copy(file, machine.root / "root" / "tls" / file.name)
-    machine.write("/etc/systemd/system/appliance.service.d/loopback.conf", "[Service]\nEnvironment="
-                  f"APPLIANCE_PROXY_HOST=127.0.0.1 APPLIANCE_PROXY_PORT={port} APPLIANCE_PROXY_HTTP_REDIRECT_PORT=0\n")
-    machine.run("systemctl", "daemon-reload")
     config_before = (machine.root / CONFIG.lstrip("/")).read_text().splitlines()
     domain = ("cd /src && installer/install.sh --domain lab.test --tls-cert /root/tls/cert.pem "
               "--tls-key /root/tls/key.pem")
@@ -289,3 +378,59 @@ def test_the_installer_gives_the_lab_its_own_domain_over_https(installed: Instal
     again = machine.run("bash", "-c", domain, timeout=1800).stdout
     assert "keeping https://lab.test (portal) and https://hub.lab.test (hubs)" in again
     assert "restarting" not in again
+
+
+def test_certbot_gets_the_certificate_by_the_dns_challenge_and_a_renewal_restarts_nothing(
+        installed: Installed, tmp_path: Path) -> None:
+    """`install.sh --domain lab.test --certbot rfc2136`: Debian's certbot gets the portal's, the hubs' and the
+    members' wildcard names from pebble, its DNS challenge answered through bind9; a forced renewal hands the new
+    certificate to the running proxy (certbot's deploy hook), restarting no component, the proxy neither, while a
+    member's open JupyterLab keeps answering."""
+    machine, port = installed.machine, serve_https_on_loopback(installed)
+    acme = start_acme(machine, tmp_path)
+    config_before = (machine.root / CONFIG.lstrip("/")).read_text()
+    certbot = "cd /src && installer/install.sh --domain lab.test --certbot"
+    unknown = machine.run("bash", "-c", f"{certbot} nosuchdns --certbot-credentials {acme.credentials}", check=False)
+    assert unknown.returncode == 1, unknown.stderr
+    assert "there is no package python3-certbot-dns-nosuchdns. This system's DNS plugins for certbot: " in \
+        unknown.stderr and " rfc2136 " in unknown.stderr, unknown.stderr
+    uncredited = machine.run("bash", "-c", f"{certbot} rfc2136 --certbot-credentials /root/none.ini", check=False)
+    assert uncredited.returncode == 1, uncredited.stderr
+    assert "--certbot rfc2136 needs the plugin's credentials in /root/none.ini" in uncredited.stderr
+    assert (machine.root / CONFIG.lstrip("/")).read_text() == config_before  # nothing changed
+    output = machine.run("bash", "-c", f"cd /src && REQUESTS_CA_BUNDLE={acme.ca_bundle} installer/install.sh "
+                         f"--domain lab.test --certbot rfc2136 --certbot-server {acme.directory_url} --certbot-wait 1",
+                         timeout=1800).stdout
+    assert "the certificate for lab.test, hub.lab.test and *.hub.lab.test from certbot (rfc2136's DNS challenge)" \
+        in output, output
+    assert_healthy_with_systemd_spawner(machine)
+    live = str(machine.root / "etc/letsencrypt/live/appliance/fullchain.pem")
+    assert certificate_names(live) == {"lab.test", "hub.lab.test", "*.hub.lab.test"}
+
+    password = (machine.root / "root" / "member-password").read_text()
+    with loopback_client(acme.issuing_root, ports={443: port}, timeout=60) as browser:  # pebble's root only
+        assert sign_in(browser, "https://lab.test", MEMBER, password).status_code == 303
+        hub = f"https://hub.lab.test/hubs/{browser.get('https://lab.test/api/discovery/v1/me').json()['hub']}"
+        oauth_dance("https://lab.test", hub, MEMBER, password, browser)
+        lab = follow(browser, f"{hub}/hub/spawn", timeout=120)
+        if lab.status_code != 200:
+            print(lab.text, machine.run("appliance", "logs", "hub-1", "-n", "200", check=False).stdout,
+                  machine.run("bash", "-c", "ls -la /run/ /run/private", check=False).stdout)
+        assert lab.status_code == 200 and lab.url.path.endswith(f"/user/{MEMBER}/lab"), (lab.url, lab.status_code)
+        server = server_url(lab)
+        status = browser.get(f"{server}/api/status", timeout=5)
+        assert status.status_code == 200, (status.url, status.status_code, status.text[:500])
+        first, before = served_certificate("127.0.0.1", port, "lab.test"), component_pids(machine)
+        poller = Poller(lambda: browser.get(f"{server}/api/status", timeout=5).status_code == 200, every_s=0.1)
+        poller.start()
+        renewed = machine.run("env", f"REQUESTS_CA_BUNDLE={acme.ca_bundle}", "certbot", "renew", "--force-renewal",
+                              "--no-random-sleep-on-renew", "--cert-name", "appliance", timeout=600)
+        time.sleep(1)
+        answers = poller.finish()
+    said = renewed.stdout + renewed.stderr
+    print(f"\ncertbot's forced renewal: {answers.count(False)} of {len(answers)} JupyterLab polls failed")
+    assert "the proxy serves /etc/letsencrypt/live/appliance/fullchain.pem now" in said, said
+    now_served = served_certificate("127.0.0.1", port, "lab.test")
+    assert now_served != first and now_served == file_certificate(live)  # the renewed one, to new connections
+    assert component_pids(machine) == before  # nothing restarted
+    assert len(answers) > 10 and all(answers), answers
