@@ -6,10 +6,12 @@ installing a new version: test_fresh_machine.)"""
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 from collections.abc import Iterator
 
+import psutil
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
@@ -17,7 +19,7 @@ from sqlalchemy.engine import make_url
 from appliance import __version__
 from tests.harness import Appliance
 from tests.integration.conftest import running
-from tests.integration.lab import MemberServer, Poller, user_servers
+from tests.integration.lab import MemberServer, Poller, run_in_kernel, user_servers
 from tests.integration.oauth import Browser, add_user, browser_client, sign_in
 
 RESTARTED = ["portal", "renderer", "hub-1", "hub-2"]
@@ -32,12 +34,6 @@ def lab() -> Iterator[Appliance]:
 def close_browsers() -> Iterator[None]:
     yield
     Browser.close_all()
-
-
-def pids(lab: Appliance) -> dict[str, int]:
-    report = lab.supervisor_report()
-    assert report is not None
-    return {component["name"]: component["pid"] for component in report["components"]}
 
 
 def test_the_check_says_what_would_change_and_the_upgrade_keeps_jupyterlab_answering(lab: Appliance) -> None:
@@ -56,7 +52,7 @@ def test_the_check_says_what_would_change_and_the_upgrade_keeps_jupyterlab_answe
             signed_in = sign_in(browser, lab.public_portal_url, newcomer, password)
             return signed_in.status_code == 303 and browser.get(f"{lab.public_portal_url}/").status_code == 200
 
-    before = pids(lab)
+    before = lab.component_pids()
     poller, sign_ins = Poller(lambda: server.browser.get(f"{server.url}/api/status", timeout=5).status_code == 200,
                               every_s=0.1), Poller(signs_in, every_s=0.2)
     poller.start()
@@ -71,7 +67,7 @@ def test_the_check_says_what_would_change_and_the_upgrade_keeps_jupyterlab_answe
           f"{sign_ins.answers.count(False)} of {len(sign_ins.answers)} sign-ins failed")
     assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
     assert "Upgraded to" in upgraded.stdout
-    after = pids(lab)
+    after = lab.component_pids()
     assert sorted(name for name in before if after[name] != before[name]) == sorted(RESTARTED)  # not postgres, proxy
     said = [line.strip() for line in upgraded.stdout.splitlines() if line.strip().startswith("restarting ")]
     assert said == [f"restarting {name} on {__version__}" for name in RESTARTED]  # one at a time, in this order
@@ -88,7 +84,7 @@ def test_an_upgrade_the_running_release_cannot_run_beside_is_refused_and_changes
         [head] = connection.execute("SELECT version_num FROM alembic_version").fetchone() or [""]
         connection.execute("UPDATE alembic_version SET version_num = '0003'")  # as if made by an old release
         try:
-            before = pids(lab)
+            before = lab.component_pids()
             check = lab.cli("upgrade", "--check")
             assert check.returncode == 2, check.stdout + check.stderr
             assert "0004 storage: sealed bytes move to immutable blobs" in check.stdout
@@ -99,6 +95,41 @@ def test_an_upgrade_the_running_release_cannot_run_beside_is_refused_and_changes
             assert "this upgrade is refused: migration 0004 (storage: sealed bytes" in refused.stderr, refused.stderr
             assert "Nothing was changed." in refused.stderr and "--with-downtime" in refused.stderr
             assert connection.execute("SELECT version_num FROM alembic_version").fetchone() == ("0003",)
-            assert pids(lab) == before
+            assert lab.component_pids() == before
         finally:
             connection.execute("UPDATE alembic_version SET version_num = %s", (head,))
+
+
+def test_only_the_supervisor_and_the_portal_hold_the_portals_listening_sockets(lab: Appliance) -> None:
+    """A member's kernel (or their whole server) inherits none of them: it could otherwise accept the sign-ins
+    and the storage calls meant for the portal."""
+    server = MemberServer(lab, f"fd{secrets.token_hex(3)}")
+    report = lab.supervisor_report()
+    assert report is not None
+    portal_pid = lab.component("portal")["pid"]
+    holders = set()
+    for process in [psutil.Process(report["supervisor"]["pid"]), *psutil.Process(report["supervisor"]["pid"])
+                    .children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            if any(c.status == psutil.CONN_LISTEN and c.laddr.port == lab.portal_port
+                   for c in process.net_connections(kind="tcp")):
+                holders.add(process.pid)
+    assert holders == {report["supervisor"]["pid"], portal_pid}, holders
+    [member_process] = user_servers(server.name)
+    assert member_process.pid not in holders
+
+    found = run_in_kernel(server.browser, server.url, f"""
+import os, socket
+held = []
+for fd in map(int, os.listdir("/proc/self/fd")):
+    try:
+        probe = socket.socket(fileno=os.dup(fd))
+    except OSError:
+        continue
+    with probe:
+        if probe.type == socket.SOCK_STREAM and probe.getsockname()[1:2] == ({lab.portal_port},):
+            held.append(fd)
+print("held", held, os.environ.get("APPLIANCE_LISTEN_FDS"))
+""")
+    server.browser.close()
+    assert found.strip() == "held [] None", found
