@@ -121,9 +121,8 @@ def reload(options: Options, component: str) -> None:
     certificate (proxy.tls_cert) to new connections, checked first, while every open connection carries on
     (certbot's deploy hook runs it)."""
     from appliance.proxy import check_certificate_names, check_tls_files
-    from appliance.proxy.tls import file_certificate, served_certificate
+    from appliance.proxy.tls import comes_to_serve
     from appliance.supervisor.control import send_command
-    from appliance.supervisor.polling import poll
 
     config = options.load()
     if component == "proxy" and config.proxy.tls_cert:  # a certificate the proxy cannot serve is not sent to it
@@ -134,10 +133,7 @@ def reload(options: Options, component: str) -> None:
         click.echo(f"{component} reloaded.")
         return
     host, port = ports[0]
-    wanted, server_name = file_certificate(config.proxy.tls_cert), config.addresses.certificate_hosts[0]
-    served = poll(lambda: served_certificate("127.0.0.1" if host in ("0.0.0.0", "::") else host, port, server_name),
-                  lambda certificate: certificate == wanted, 5.0)
-    if served != wanted:
+    if not comes_to_serve(config.proxy.tls_cert, host, port, config.addresses.certificate_hosts[0], 5.0):
         raise ApplianceError(f"the proxy on port {port} does not serve {config.proxy.tls_cert} 5 s after the reload.",
                              hint="See why in `appliance logs proxy`; `appliance restart proxy` starts it on the file.")
     click.echo(f"the proxy serves {config.proxy.tls_cert} now; its open connections carried on.")

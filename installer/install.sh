@@ -137,13 +137,16 @@ run() {
 }
 
 APT_UPDATED=0
+apt_update() {  # once a run
+  [ $APT_UPDATED -eq 0 ] || return 0
+  step "updating the package lists"
+  run env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  APT_UPDATED=1
+}
+
 apt_install() {
   [ "$(id -u)" -eq 0 ] || fail "missing packages ($*): run as root, or install them with apt-get install $*"
-  if [ $APT_UPDATED -eq 0 ]; then
-    step "updating the package lists"
-    run env DEBIAN_FRONTEND=noninteractive apt-get update -q
-    APT_UPDATED=1
-  fi
+  apt_update
   step "installing $*"
   run env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@"
 }
@@ -285,7 +288,7 @@ ensure_certificate() {
   local package="python3-certbot-dns-$CERTBOT" args=() hook=/etc/letsencrypt/renewal-hooks/deploy/appliance
   if ! dpkg -s certbot "$package" > /dev/null 2>&1; then
     if ! apt-cache show "$package" > /dev/null 2>&1; then
-      run env DEBIAN_FRONTEND=noninteractive apt-get update -q
+      apt_update
       apt-cache show "$package" > /dev/null 2>&1 || fail "--certbot $CERTBOT: there is no package $package. \
 This system's DNS plugins for certbot: $(apt-cache search --names-only '^python3-certbot-dns-' | sed 's/^python3-certbot-dns-\([^ ]*\).*/\1/' | tr '\n' ' ')"
     fi

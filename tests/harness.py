@@ -161,9 +161,16 @@ class Appliance:
         return report
 
     def component(self, name: str) -> dict[str, Any]:
+        return next(c for c in self._running_report()["components"] if c["name"] == name)
+
+    def component_pids(self) -> dict[str, int]:
+        """Each component's process id: a restart changes it."""
+        return {c["name"]: c["pid"] for c in self._running_report()["components"]}
+
+    def _running_report(self) -> dict[str, Any]:
         report = self.supervisor_report()
         assert report is not None, f"appliance is not running:\n{self.output()}"
-        return next(c for c in report["components"] if c["name"] == name)
+        return report
 
     def supervisor_report(self) -> dict[str, Any] | None:
         """The supervisor's report of its components from its control socket (what `status` shows, which

@@ -12,9 +12,9 @@ service restarts (its children are started with the new code).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from appliance import __version__
 from appliance.config import Config
@@ -23,6 +23,7 @@ from appliance.errors import ApplianceError, NotRunning
 from appliance.hub.addresses import hub_component
 from appliance.postgres import database_url
 from appliance.supervisor.control import send_command
+from appliance.supervisor.polling import poll
 
 HEALTHY_TIMEOUT_S = 180.0
 COMPATIBLE = {True: "backwards compatible", False: "NOT backwards compatible: the previous release cannot run on it"}
@@ -99,11 +100,11 @@ def rolling_upgrade(config: Config, plan: UpgradePlan, with_downtime: bool, say:
 
 
 def _wait_healthy(config: Config, names: list[str]) -> None:
-    deadline = time.monotonic() + HEALTHY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        components = send_command(config.home.control_socket, {"command": "status"})["components"]
-        if all(c["state"] == "healthy" for c in components if c["name"] in names):
-            return
-        time.sleep(0.5)
+    def all_healthy(components: list[dict[str, Any]]) -> bool:
+        return all(c["state"] == "healthy" for c in components if c["name"] in names)
+
+    if all_healthy(poll(lambda: send_command(config.home.control_socket, {"command": "status"})["components"],
+                        all_healthy, HEALTHY_TIMEOUT_S, interval_s=0.5)):
+        return
     raise ApplianceError(f"{', '.join(names)} not healthy {HEALTHY_TIMEOUT_S:.0f} s after the restart; the "
                          "rest of the upgrade was not done.", hint="See `appliance status` and `appliance logs`.")

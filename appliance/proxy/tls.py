@@ -8,6 +8,7 @@ from pathlib import Path
 
 from appliance.errors import ConfigError
 from appliance.proxy.settings import ProxySettings
+from appliance.supervisor.polling import poll
 
 # what the portal, the hubs and user servers answer over HTTPS: browsers keep to HTTPS for a year
 STRICT_TRANSPORT_SECURITY = "max-age=31536000"
@@ -44,6 +45,14 @@ def served_certificate(host: str, port: int, server_name: str, timeout_s: float 
             return tls.getpeercert(binary_form=True)
     except (OSError, ssl.SSLError):
         return None
+
+
+def comes_to_serve(cert_file: str, host: str, port: int, server_name: str, timeout_s: float) -> bool:
+    """Whether the server listening on host:port presents ``cert_file``'s certificate within ``timeout_s``."""
+    wanted = file_certificate(cert_file)
+    reachable = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # listening on every address: loopback is one
+    served = poll(lambda: served_certificate(reachable, port, server_name), lambda answer: answer == wanted, timeout_s)
+    return served == wanted
 
 
 def certificate_names(cert_file: str) -> set[str]:

@@ -104,7 +104,7 @@ def test_a_renewed_certificate_is_served_after_a_reload_that_restarts_nothing(do
     original = cert_file.read_bytes(), key_file.read_bytes()
     port, first = appliance.proxy_port, file_certificate(str(cert_file))
     assert served_certificate("127.0.0.1", port, PORTAL_HOST) == first
-    before = component_pids(domain)
+    before = appliance.component_pids()
 
     def reload_with(cert: bytes, key: bytes) -> subprocess.CompletedProcess[str]:
         cert_file.write_bytes(cert)
@@ -134,10 +134,4 @@ def test_a_renewed_certificate_is_served_after_a_reload_that_restarts_nothing(do
     finally:
         assert reload_with(*original).returncode == 0  # the module's certificate authority again
     assert served_certificate("127.0.0.1", port, PORTAL_HOST) == first
-    assert component_pids(domain) == before  # nothing restarted, the proxy neither
-
-
-def component_pids(domain: Domain) -> dict[str, int]:
-    report = domain.appliance.supervisor_report()
-    assert report is not None
-    return {component["name"]: component["pid"] for component in report["components"]}
+    assert appliance.component_pids() == before  # nothing restarted, the proxy neither
