@@ -33,6 +33,10 @@ UNREACHABLE_STOP_S = 5.0  # how long the stop after a start the cluster did not 
 SERVER_UID = 1000  # the image's member user (docs/kubernetes.md); never root
 
 
+def _loaded(first_load: asyncio.Future[None]) -> bool:
+    return first_load.done() and not first_load.cancelled() and first_load.exception() is None
+
+
 class ApplianceKubeSpawner(ProfileMixin, ConfigurationOnlyMixin, StorageEnvMixin, KubeSpawner):  # type: ignore[misc]
     """A member's server as a pod, with the hubs' limits as its request and limit (hubs.memory_limit,
     hubs.cpu_limit_cores): a member gets what they are promised, and a node never holds more servers than its
@@ -70,6 +74,38 @@ class ApplianceKubeSpawner(ProfileMixin, ConfigurationOnlyMixin, StorageEnvMixin
     @default("extra_labels")
     def _default_extra_labels(self) -> dict[str, str]:
         return {"app.kubernetes.io/part-of": "appliance"}  # KubeSpawner says it manages them
+
+    async def _start_reflector(self, kind: str, reflector_class: type, replace: bool = False,
+                               **kwargs: Any) -> Any:
+        """KubeSpawner's shared watch of the cluster's pods (or events), forgotten when its first load does not
+        finish. KubeSpawner keeps it registered either way, and its start cancels the pods' watch still loading
+        when the events' one fails (the cluster not answering): that first load then never ends, and every
+        later poll, start and stop on this hub awaited it for ever (a member's server "stopping" for good, the
+        Research page silent). Forgotten, whoever waits on it is told, and the next call asks the cluster anew."""
+        key = self._get_reflector_key(kind)
+        before = KubeSpawner.reflectors.get(key)
+        try:
+            return await super()._start_reflector(kind, reflector_class, replace=replace, **kwargs)
+        except BaseException:
+            made = KubeSpawner.reflectors.get(key)
+            if made is not None and made is not before and not _loaded(made.first_load_future):
+                del KubeSpawner.reflectors[key]
+                first_load = made.first_load_future
+                if not first_load.done():
+                    first_load.set_exception(RuntimeError(f"the cluster's {kind} could not be listed"))
+                if not first_load.cancelled():
+                    first_load.exception()  # retrieved: no "never retrieved" noise about the forgotten one
+            raise
+
+    async def poll(self) -> int | None:
+        """KubeSpawner's poll; with the cluster's API not answering, the pod is unknown, so still there as far as
+        the hub knows (None): an API server down stops no pod, and a stop that follows tries its deletion."""
+        try:
+            status: int | None = await super().poll()
+        except aiohttp.ClientConnectionError as error:
+            self.log.warning("%s's pod %s: the cluster did not answer (%s)", self.user.name, self.pod_name, error)
+            return None
+        return status
 
     async def progress(self) -> AsyncIterator[dict[str, Any]]:
         """KubeSpawner's progress (the pod's events), ending quietly when the cluster cannot be read: its

@@ -42,7 +42,7 @@ def lab(cluster_api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                        APPLIANCE_KUBERNETES_KUBECONFIG=str(kubeconfig))
 
 
-def progress_until_over(member: Member, timeout_s: float = 180) -> list[dict[str, object]]:
+def progress_until_over(member: Member, timeout_s: float = 90) -> list[dict[str, object]]:
     """The start's progress events as the Research page follows them: it asks again while the stream only says
     to wait, until an event says the start failed or is ready."""
     events: list[dict[str, object]] = []
@@ -67,16 +67,15 @@ def test_the_hub_spawns_with_kubernetes_and_a_member_is_told_when_the_cluster_do
 
     member = Member.new(lab, "grace")
     log_in_through_hub(lab, f"{lab.proxy_url}/hubs/{member.hub_id()}", member.name, member.password)  # as the page does
-    started = member.portal.http.post("/api/research/v1/server/start", headers={"X-CSRF-Token": research_csrf(member)})
-    assert started.status_code in (200, 202) and started.json()["state"] == "starting", started.text
-    events = progress_until_over(member)
-    hub_log = lab.home / "logs" / "hub-1.log"
-    assert events and events[-1].get("failed"), (events, hub_log.read_text()[-3000:] if hub_log.exists() else "")
-    said = str(events[-1]["message"])
-    # Refused at once, the start says which cluster did not answer and where it is configured. Seen in clean runs
-    # under load: KubeSpawner's watch of the pods retries instead, and the start ends at JupyterHub's
-    # start_timeout (60 s), whose TimeoutError says nothing: "Spawn failed: " (docs/notes.md, open).
-    told = (f"The lab's Kubernetes cluster did not answer at https://{cluster_api}" in said
-            and "kubernetes.kubeconfig" in said)
-    assert told or said.rstrip() == "Spawn failed:" or "timeout" in said.lower(), said
-    assert research_state(member) == "stopped"
+    for attempt in ("first", "again"):  # a second start is told too: the hub is not stuck on the first's watch
+        started = member.portal.http.post("/api/research/v1/server/start",
+                                          headers={"X-CSRF-Token": research_csrf(member)})
+        assert started.status_code in (200, 202) and started.json()["state"] == "starting", (attempt, started.text)
+        events = progress_until_over(member)
+        hub_log = lab.home / "logs" / "hub-1.log"
+        assert events and events[-1].get("failed"), (attempt, events, hub_log.read_text()[-3000:])
+        said = str(events[-1]["message"])
+        # refused at once, the start says which cluster did not answer and where the hubs are told of it
+        assert f"The lab's Kubernetes cluster did not answer at https://{cluster_api}" in said, (attempt, said)
+        assert "kubernetes.kubeconfig" in said, said
+        assert research_state(member) == "stopped"

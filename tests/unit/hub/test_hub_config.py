@@ -357,6 +357,41 @@ async def test_the_stop_after_a_start_the_cluster_did_not_answer_is_bounded(
         await asyncio.wait_for(server.stop(), 0.3)
 
 
+async def test_a_watch_of_the_pods_cut_short_is_asked_for_again_not_awaited_for_ever(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """KubeSpawner's start cancels its watch of the pods while it loads when the watch of the events fails (the
+    cluster not answering). The cancelled watch stayed registered with a first load that never ended, and the
+    hub's every later poll, start and stop awaited it for ever: the stop after the failed start too, so the
+    member's server sat "stopping" and the Research page heard nothing (seen in clean runs)."""
+    import asyncio
+    import socket
+
+    import aiohttp
+
+    with socket.socket() as cluster:  # takes connections and never answers: the first load hangs until cut
+        cluster.bind(("127.0.0.1", 0))
+        cluster.listen(8)
+        c = configure(tmp_path, monkeypatch, **(env := kubernetes_env(tmp_path)))
+        c.KubeSpawner.k8s_api_host = f"https://127.0.0.1:{cluster.getsockname()[1]}"
+        server = kube_spawner(c, env["APPLIANCE_KUBERNETES_KUBECONFIG"])
+        loading = asyncio.ensure_future(server._start_watching_pods())
+        await asyncio.sleep(0.3)
+        loading.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await loading
+    try:  # the cluster's port is closed now: connections are refused
+        for _ in range(2):  # told each time, and asked anew each time
+            with pytest.raises(aiohttp.ClientConnectionError):
+                await asyncio.wait_for(server._start_watching_pods(), 10)
+        # the poll before a stop answers: the pod unknown, so there as far as the hub knows (a stop follows)
+        assert await asyncio.wait_for(server.poll(), 10) is None
+    finally:
+        others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in others:  # KubeSpawner's shared API client closes when its keeper task ends
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+
+
 async def test_a_kubernetes_hub_asks_for_a_pod_of_the_image_with_the_limits_and_no_token_for_the_cluster(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     env = kubernetes_env(tmp_path, APPLIANCE_HUBS_MEMORY_LIMIT="1536M", APPLIANCE_HUBS_CPU_LIMIT_CORES="0.5",
