@@ -1,22 +1,25 @@
 """PostgreSQL's disk fills up while members save (saver.MEMBERS of them): the saves fail with a 503 that says
-so, and once the administrator frees space, PostgreSQL comes back by itself (the supervisor restarts it if it
-stopped), the saves work again, and every save a member was told succeeded reads back. The cluster's data lives
-on a small tmpfs of its own for the module; a ballast file fills it."""
+so; then a new WAL segment cannot be written either, and PostgreSQL PANICs and stops (as it did by itself under
+load). Once the administrator frees space, PostgreSQL comes back (the supervisor restarts it if it stayed down),
+the saves work again, and every save a member was told succeeded reads back. The cluster's data lives on a small
+tmpfs of its own for the module; a ballast file fills it."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests.faults.saver import MEMBERS, Savers
 from tests.faults.test_outages import BACK_WITHIN_S, assert_nobody_moved_and_nothing_lost, placements
 from tests.harness import Appliance, make_home, reserve_ports, started
-from tests.integration.lab import MemberServer
+from tests.integration.lab import MemberServer, wait_for
 from tests.integration.oauth import Browser
 
 HEADROOM_MB = 64 + MEMBERS  # beyond what the cluster uses at the start: room for WAL segments and the saves
@@ -39,6 +42,13 @@ def on_small_disk(data_dir: Path) -> Path:
     return data_dir
 
 
+def switch_wal(lab: Appliance) -> None:
+    """Ask PostgreSQL to go on in a new WAL segment, which it must create: on a full disk, a PANIC."""
+    with contextlib.suppress(psycopg.OperationalError), \
+            psycopg.connect(lab.database_url().replace("+psycopg", ""), autocommit=True) as connection:
+        connection.execute("SELECT pg_switch_wal()")
+
+
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Appliance]:
     handle = Appliance(make_home(started_once=True), reserve_ports(4)).with_hubs(1)
@@ -56,6 +66,7 @@ def test_a_full_disk_fails_saves_clearly_and_freeing_space_brings_them_back(lab:
     before = placements(lab, members)
     data_dir = lab.home / "postgres" / "data"
     ballast = data_dir / "ballast"
+    postgres_log = lab.home / "logs" / "postgres.log"
     try:
         with Savers(members) as savers:
             savers.wait_for_saves(5)
@@ -63,11 +74,17 @@ def test_a_full_disk_fails_saves_clearly_and_freeing_space_brings_them_back(lab:
             subprocess.run(["dd", "if=/dev/zero", f"of={ballast}", "bs=1k", f"count={free_kb - LEFT_FREE_KB}"],
                            check=True, capture_output=True)
             savers.wait_for_failures(5, timeout=60)
+            full = savers.failures()
+            switch_wal(lab)
+            wait_for(lambda: "PANIC:" in postgres_log.read_text(errors="replace"), 30, "PostgreSQL's PANIC")
             ballast.unlink()  # the administrator frees space
             savers.wait_for_saves(5, timeout=BACK_WITHIN_S + 40)  # a PostgreSQL that stopped is restarted
-        savers.report("PostgreSQL's disk full, then space freed")
-        unclear = [(f.status, f.message) for f in savers.failures()
-                   if f.status != 503 or "disk is full, so this was not saved" not in f.message]
+        savers.report("PostgreSQL's disk full, then its WAL too, then space freed")
+        told = [(f.status, f.message) for f in full]  # (under load, PostgreSQL may have PANICked meanwhile)
+        assert any(status == 503 and "disk is full, so this was not saved" in said for status, said in told), told
+        # stopped, PostgreSQL cannot say why: the saves meanwhile are told it does not answer, and to retry
+        unclear = [(f.status, f.message) for f in savers.failures() if f.status != 503 or not (
+            "disk is full, so this was not saved" in f.message or "database is not answering" in f.message)]
         assert unclear == [], unclear
         assert_nobody_moved_and_nothing_lost(lab, members, savers, before, hubs=("1",))
     finally:
