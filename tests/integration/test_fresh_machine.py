@@ -75,9 +75,7 @@ def installed() -> Iterator[Installed]:
         Browser.close_all()
         while OPENED:
             OPENED.pop().close()
-        if machine.nspawn is not None:
-            machine.run("appliance", "stop", check=False)  # a quick shutdown of the machine
-        machine.destroy()
+        machine.destroy()  # powered off: stopping the appliance first only took time (~25 s)
 
 
 def test_the_installer_brings_the_appliance_up_with_the_systemd_spawner(installed: Installed) -> None:
