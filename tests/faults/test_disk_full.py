@@ -16,6 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from appliance.db.pool import libpq_url
 from tests.faults.saver import MEMBERS, Savers
 from tests.faults.test_outages import BACK_WITHIN_S, assert_nobody_moved_and_nothing_lost, placements
 from tests.harness import Appliance, make_home, reserve_ports, started
@@ -45,7 +46,7 @@ def on_small_disk(data_dir: Path) -> Path:
 def switch_wal(lab: Appliance) -> None:
     """Ask PostgreSQL to go on in a new WAL segment, which it must create: on a full disk, a PANIC."""
     with contextlib.suppress(psycopg.OperationalError), \
-            psycopg.connect(lab.database_url().replace("+psycopg", ""), autocommit=True) as connection:
+            psycopg.connect(libpq_url(lab.database_url()), autocommit=True) as connection:
         connection.execute("SELECT pg_switch_wal()")
 
 

@@ -241,6 +241,11 @@ def start_again(member: SignedIn) -> None:
     wait_for(lambda: research_state(member) == "running", 120, f"{member.name}'s new server to run")
 
 
+def jupyterlab_answers(browser: httpx.Client, server: str) -> bool:
+    """What JupyterLab asks its server every few seconds, answered."""
+    return browser.get(f"{server}/api/status", timeout=5).status_code == 200
+
+
 class Poller(threading.Thread):
     """Call ``attempt`` every ``every_s`` until stopped, noting whether each worked (an exception: it did not)."""
 

@@ -64,6 +64,13 @@ def sign_in(client: httpx.Client, portal: str, username: str, password: str, nex
         "csrf_token": form_value(page.text, "csrf_token")})
 
 
+def signs_in_afresh(portal: str, username: str, password: str) -> bool:
+    """Whether a new browser signs in at ``portal`` and is shown the home page, as a person arriving would."""
+    with browser_client() as browser:
+        return (sign_in(browser, portal, username, password).status_code == 303
+                and browser.get(f"{portal}/").status_code == 200)
+
+
 @dataclass
 class Client:
     client_id: str

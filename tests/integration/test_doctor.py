@@ -18,9 +18,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy.engine import make_url
 
 from appliance import __version__
+from appliance.db.pool import libpq_url
 from appliance.doctor.checks import CRASHES_WARN
 from tests.harness import Appliance, reserve_ports
 from tests.integration.conftest import running
@@ -115,7 +115,7 @@ def test_on_a_running_appliance_it_reads_databases_clocks_and_crashes(lab: Appli
     assert upgraded["status"] == "ok" and upgraded["message"].endswith(f"runs appliance {__version__}."), upgraded
     assert exit_code == 0, findings  # trial names need no DNS, plain HTTP no certificate, the disk has room
 
-    with psycopg.connect(plain_url(lab), autocommit=True) as connection:  # as if hub 1 were not upgraded
+    with psycopg.connect(libpq_url(lab.database_url()), autocommit=True) as connection:  # as if hub 1 were not upgraded
         connection.execute("UPDATE discovery.hubs SET version = '0.0.1' WHERE id = '1'")
         try:
             behind = only(doctor(lab)[1], "upgrade")
@@ -137,7 +137,7 @@ def test_on_a_running_appliance_it_reads_databases_clocks_and_crashes(lab: Appli
 
 def record_history(appliance: Appliance, days_ago: int, smaller_by: int) -> None:
     """A size for ``days_ago``, ``smaller_by`` less than the one the portal recorded today."""
-    with psycopg.connect(plain_url(appliance), autocommit=True) as connection:
+    with psycopg.connect(libpq_url(appliance.database_url()), autocommit=True) as connection:
         [today] = connection.execute("SELECT bytes FROM doctor.database_sizes "
                                      "WHERE day = (now() AT TIME ZONE 'UTC')::date").fetchone() or [None]
         assert today is not None, "the portal records today's size when it starts"
@@ -153,8 +153,3 @@ def crash(appliance: Appliance, name: str) -> None:
     while (now := appliance.component(name))["pid"] in (pid, None) or now["state"] != "healthy":
         assert time.monotonic() < deadline, now
         time.sleep(0.2)
-
-
-def plain_url(appliance: Appliance) -> str:
-    """The appliance's database URL as psycopg takes it."""
-    return make_url(appliance.database_url()).set(drivername="postgresql").render_as_string(hide_password=False)

@@ -25,8 +25,17 @@ import pytest
 from appliance.proxy.tls import certificate_names, file_certificate, served_certificate
 from tests.harness import reserve_ports
 from tests.integration.acme import start_acme
-from tests.integration.lab import Member, Poller, research_csrf, research_state, server_url, start_server, wait_for
-from tests.integration.oauth import Browser, browser_client, follow, oauth_dance, sign_in
+from tests.integration.lab import (
+    Member,
+    Poller,
+    jupyterlab_answers,
+    research_csrf,
+    research_state,
+    server_url,
+    start_server,
+    wait_for,
+)
+from tests.integration.oauth import Browser, browser_client, follow, oauth_dance, sign_in, signs_in_afresh
 from tests.machine import REPO, Machine
 from tests.tls import loopback_client, make_certificates
 
@@ -226,11 +235,6 @@ def open_jupyterlab(installed: Installed, name: str) -> tuple[httpx.Client, str]
     return browser, server_url(start_server(installed, hub, name, password, browser))  # type: ignore[arg-type]
 
 
-def answers(browser: httpx.Client, server: str) -> bool:
-    """What JupyterLab asks its server every few seconds, answered."""
-    return browser.get(f"{server}/api/status", timeout=5).status_code == 200
-
-
 def test_the_installer_piped_with_a_newer_wheel_upgrades_in_place_and_nobody_notices(
         installed: Installed, built_wheel: Path, tmp_path: Path) -> None:
     """As `curl -fsSL URL/install.sh | sudo bash -s -- --from WHEEL` would run it, no checkout around, while two
@@ -241,16 +245,11 @@ def test_the_installer_piped_with_a_newer_wheel_upgrades_in_place_and_nobody_not
     config_before = (machine.root / CONFIG.lstrip("/")).read_text()
     shutil.copy(wheel, machine.root / "root" / wheel.name)
     shutil.copy(REPO / "installer" / "install.sh", machine.root / "root" / "install.sh")
-    pollers = [Poller(partial(answers, *open_jupyterlab(installed, name)), every_s=0.1) for name in ("upada", "upbob")]
+    pollers = [Poller(partial(jupyterlab_answers, *open_jupyterlab(installed, name)), every_s=0.1)
+               for name in ("upada", "upbob")]
     newcomer = "upcat"
     password = machine.run("appliance", "users", "add", newcomer).stdout.strip().rsplit(" ", 1)[-1]
-
-    def signs_in() -> bool:  # a new browser each time, through the front proxy, as a person would
-        with browser_client() as browser:
-            return sign_in(browser, installed.public_portal_url, newcomer, password).status_code == 303 and \
-                browser.get(f"{installed.public_portal_url}/").status_code == 200
-
-    pollers.append(Poller(signs_in, every_s=2.0))
+    pollers.append(Poller(partial(signs_in_afresh, installed.public_portal_url, newcomer, password), every_s=2.0))
     for poller in pollers:
         poller.start()
     began = time.monotonic()
@@ -411,15 +410,12 @@ def test_certbot_gets_the_certificate_by_the_dns_challenge_and_a_renewal_restart
         hub = f"https://hub.lab.test/hubs/{browser.get('https://lab.test/api/discovery/v1/me').json()['hub']}"
         oauth_dance("https://lab.test", hub, MEMBER, password, browser)
         lab = follow(browser, f"{hub}/hub/spawn", timeout=120)
-        if lab.status_code != 200:
-            print(lab.text, machine.run("appliance", "logs", "hub-1", "-n", "200", check=False).stdout,
-                  machine.run("bash", "-c", "ls -la /run/ /run/private", check=False).stdout)
         assert lab.status_code == 200 and lab.url.path.endswith(f"/user/{MEMBER}/lab"), (lab.url, lab.status_code)
         server = server_url(lab)
         status = browser.get(f"{server}/api/status", timeout=5)
         assert status.status_code == 200, (status.url, status.status_code, status.text[:500])
         first, before = served_certificate("127.0.0.1", port, "lab.test"), component_pids(machine)
-        poller = Poller(lambda: browser.get(f"{server}/api/status", timeout=5).status_code == 200, every_s=0.1)
+        poller = Poller(partial(jupyterlab_answers, browser, server), every_s=0.1)
         poller.start()
         renewed = machine.run("env", f"REQUESTS_CA_BUNDLE={acme.ca_bundle}", "certbot", "renew", "--force-renewal",
                               "--no-random-sleep-on-renew", "--cert-name", "appliance", timeout=600)

@@ -10,17 +10,18 @@ import contextlib
 import secrets
 import time
 from collections.abc import Iterator
+from functools import partial
 
 import psutil
 import psycopg
 import pytest
-from sqlalchemy.engine import make_url
 
 from appliance import __version__
+from appliance.db.pool import libpq_url
 from tests.harness import Appliance
 from tests.integration.conftest import running
-from tests.integration.lab import MemberServer, Poller, run_in_kernel, user_servers
-from tests.integration.oauth import Browser, add_user, browser_client, sign_in
+from tests.integration.lab import MemberServer, Poller, jupyterlab_answers, run_in_kernel, user_servers
+from tests.integration.oauth import Browser, add_user, signs_in_afresh
 
 RESTARTED = ["portal", "renderer", "hub-1", "hub-2"]
 
@@ -47,14 +48,9 @@ def test_the_check_says_what_would_change_and_the_upgrade_keeps_jupyterlab_answe
     newcomer = f"in{secrets.token_hex(3)}"
     password = add_user(lab, newcomer)
 
-    def signs_in() -> bool:  # a new browser each time, through the front proxy, as a person would
-        with browser_client() as browser:
-            signed_in = sign_in(browser, lab.public_portal_url, newcomer, password)
-            return signed_in.status_code == 303 and browser.get(f"{lab.public_portal_url}/").status_code == 200
-
     before = lab.component_pids()
-    poller, sign_ins = Poller(lambda: server.browser.get(f"{server.url}/api/status", timeout=5).status_code == 200,
-                              every_s=0.1), Poller(signs_in, every_s=0.2)
+    poller = Poller(partial(jupyterlab_answers, server.browser, server.url), every_s=0.1)
+    sign_ins = Poller(partial(signs_in_afresh, lab.public_portal_url, newcomer, password), every_s=0.2)
     poller.start()
     sign_ins.start()
     upgraded = lab.cli("upgrade", timeout=600)
@@ -79,8 +75,7 @@ def test_the_check_says_what_would_change_and_the_upgrade_keeps_jupyterlab_answe
 
 
 def test_an_upgrade_the_running_release_cannot_run_beside_is_refused_and_changes_nothing(lab: Appliance) -> None:
-    url = make_url(lab.database_url()).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(url, autocommit=True) as connection:
+    with psycopg.connect(libpq_url(lab.database_url()), autocommit=True) as connection:
         [head] = connection.execute("SELECT version_num FROM alembic_version").fetchone() or [""]
         connection.execute("UPDATE alembic_version SET version_num = '0003'")  # as if made by an old release
         try:
