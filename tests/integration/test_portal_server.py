@@ -164,7 +164,11 @@ def test_200_concurrent_wrong_passwords_leave_the_portal_answering_and_small(flo
     resting_rss = portal_process(flood_target).memory_info().rss
     with Watch(flood_target) as watch:
         began = time.monotonic()
-        answers = asyncio.run(flood(flood_target.portal_url, 200))
+        try:  # (once in a loaded clean run a connection was closed unanswered: the portal's side, next time)
+            answers = asyncio.run(flood(flood_target.portal_url, 200))
+        except httpx.HTTPError as failure:
+            raise AssertionError(f"{failure!r}; the portal: {flood_target.component('portal')}\n"
+                                 f"{(flood_target.home / 'logs' / 'portal.log').read_text()[-4000:]}") from failure
         took = time.monotonic() - began
     statuses = [answer.status_code for answer in answers]
     busy = [answer for answer in answers if answer.status_code == 503]
