@@ -181,7 +181,9 @@ def test_200_concurrent_wrong_passwords_leave_the_portal_answering_and_small(flo
     # of cores (glibc's per-thread arenas once kept every thread's hash buffer: +235 MB on CI)
     assert watch.peak_rss - resting_rss < 100 * 2**20, f"{(watch.peak_rss - resting_rss) / 2**20:.0f} MB more"
     assert portal_process(flood_target).memory_info().rss - resting_rss < 50 * 2**20
-    assert watch.failures == 0 and len(watch.health_s) > 3 and max(watch.health_s) < 1.0, watch.health_s
+    # within the supervisor's health check timeout (2 s, supervisor.checks.http_ok): the flood never makes the
+    # portal look down (1.35 s seen once in a clean run, with the machines' tests beside it on 2 cores)
+    assert watch.failures == 0 and len(watch.health_s) > 3 and max(watch.health_s) < 2.0, watch.health_s
     with httpx.Client() as client:
         assert sign_in(client, flood_target.portal_url, "steady", password).status_code == 303
 
